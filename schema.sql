@@ -1,0 +1,199 @@
+-- Parlor schema, version 1. Applied once to an empty database; PRAGMA user_version records it.
+-- Later changes are new numbered steps in src/store/schema.rs, never edits to this file.
+-- Timestamps are integer Unix milliseconds, UTC. JSON columns hold JSON text.
+
+CREATE TABLE tenants (
+    id                 INTEGER PRIMARY KEY,
+    uuid               TEXT NOT NULL UNIQUE,
+    name               TEXT NOT NULL,
+    public_key         TEXT UNIQUE,          -- Pigeons X-PUBLIC-KEY
+    workspace_id       TEXT UNIQUE,          -- Trillet x-workspace-id
+    utc_offset_minutes INTEGER NOT NULL DEFAULT 0,
+    owner_id           INTEGER,              -- users.id, role admin (set after the user exists)
+    assistant_id       INTEGER,              -- users.id, role assistant
+    created_at         INTEGER NOT NULL
+);
+
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    uuid          TEXT NOT NULL UNIQUE,
+    oid           TEXT NOT NULL UNIQUE,
+    tenant_id     INTEGER NOT NULL REFERENCES tenants(id),
+    role          TEXT NOT NULL,
+    first_name    TEXT,
+    last_name     TEXT,
+    display_name  TEXT NOT NULL,
+    prefix        TEXT,
+    gender        TEXT,
+    email         TEXT,
+    phone         TEXT,
+    avatar_url    TEXT,
+    specialty     TEXT,
+    external_id   TEXT,
+    birthdate     TEXT,
+    username      TEXT,
+    password_hash TEXT,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX users_tenant_username ON users(tenant_id, username) WHERE username IS NOT NULL;
+CREATE INDEX users_tenant_role ON users(tenant_id, role, id);
+CREATE INDEX users_tenant_external ON users(tenant_id, external_id) WHERE external_id IS NOT NULL;
+CREATE INDEX users_tenant_email ON users(tenant_id, email) WHERE email IS NOT NULL;
+CREATE INDEX users_tenant_phone ON users(tenant_id, phone) WHERE phone IS NOT NULL;
+
+-- Opaque bearer tokens. Only the SHA-256 of the secret is stored. A token with no user is a
+-- server-admin token.
+CREATE TABLE tokens (
+    id          INTEGER PRIMARY KEY,
+    token_hash  BLOB NOT NULL UNIQUE,
+    tenant_id   INTEGER REFERENCES tenants(id),
+    user_id     INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    abilities   TEXT NOT NULL DEFAULT '["*"]',   -- JSON array of strings
+    label       TEXT,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER,
+    revoked_at  INTEGER
+);
+CREATE INDEX tokens_user ON tokens(user_id);
+
+-- Tenant API keys: a public key id plus a secret stored as SHA-256.
+CREATE TABLE api_keys (
+    id          INTEGER PRIMARY KEY,
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+    key         TEXT NOT NULL UNIQUE,
+    secret_hash BLOB NOT NULL UNIQUE,
+    label       TEXT,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX api_keys_tenant ON api_keys(tenant_id);
+
+-- Providers a patient may message (MDLIVE "authorized providers").
+CREATE TABLE contacts (
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    contact_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, contact_id)
+) WITHOUT ROWID;
+
+-- Trillet flows ("pathways").
+CREATE TABLE flows (
+    id                 INTEGER PRIMARY KEY,
+    oid                TEXT NOT NULL UNIQUE,
+    tenant_id          INTEGER NOT NULL REFERENCES tenants(id),
+    name               TEXT NOT NULL,
+    channel            TEXT NOT NULL,           -- sms | email
+    agent_id           INTEGER REFERENCES users(id),
+    initiation_message TEXT NOT NULL,
+    created_at         INTEGER NOT NULL
+);
+CREATE INDEX flows_tenant ON flows(tenant_id);
+
+CREATE TABLE conversations (
+    id                INTEGER PRIMARY KEY,
+    uuid              TEXT NOT NULL UNIQUE,
+    oid               TEXT NOT NULL UNIQUE,
+    tenant_id         INTEGER NOT NULL REFERENCES tenants(id),
+    name              TEXT,
+    status            TEXT NOT NULL DEFAULT 'active',   -- active | archived
+    archived_at       INTEGER,
+    locked            INTEGER NOT NULL DEFAULT 0,
+    deleted           INTEGER NOT NULL DEFAULT 0,
+    tag_type          TEXT,
+    tag_id            TEXT,                              -- JSON scalar
+    tag_info          TEXT,                              -- JSON
+    metadata          TEXT NOT NULL DEFAULT '{}',        -- JSON object
+    flow_id           INTEGER REFERENCES flows(id),
+    agent_id          INTEGER REFERENCES users(id),
+    customer_id       INTEGER REFERENCES users(id),
+    created_by        INTEGER REFERENCES users(id),
+    last_seq          INTEGER NOT NULL DEFAULT 0,        -- highest seq handed out
+    last_message_id   INTEGER,
+    last_message_text TEXT,
+    last_message_at   INTEGER,
+    last_sender_id    INTEGER,
+    message_count     INTEGER NOT NULL DEFAULT 0,        -- live (not deleted) messages
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+);
+CREATE INDEX conversations_tenant_activity ON conversations(tenant_id, last_message_at DESC, id DESC);
+CREATE INDEX conversations_flow ON conversations(flow_id) WHERE flow_id IS NOT NULL;
+
+-- The participant pivot. sort_at is the conversation's last_message_at (0 before the first
+-- message) carried here so one user's conversations list by last activity straight off an
+-- index, whatever the number of conversations.
+CREATE TABLE participants (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    user_id         INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    joined_at       INTEGER NOT NULL,
+    unread_count    INTEGER NOT NULL DEFAULT 0,
+    last_read_at    INTEGER,
+    last_read_seq   INTEGER NOT NULL DEFAULT 0,
+    muted           INTEGER NOT NULL DEFAULT 0,
+    sort_at         INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (conversation_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX participants_user_activity ON participants(user_id, sort_at DESC, conversation_id DESC);
+
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    uuid            TEXT NOT NULL UNIQUE,
+    oid             TEXT NOT NULL UNIQUE,
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    seq             INTEGER NOT NULL,
+    sender_id       INTEGER NOT NULL REFERENCES users(id),
+    recipient_id    INTEGER REFERENCES users(id),
+    body            TEXT NOT NULL,
+    kind            TEXT NOT NULL DEFAULT 'text',   -- text | image | file | audio | video
+    subject         TEXT,
+    reply_to_id     INTEGER REFERENCES messages(id),
+    status          TEXT,                           -- Trillet: pending | approved | rejected | received
+    metadata        TEXT NOT NULL DEFAULT '{}',
+    attachments     TEXT NOT NULL DEFAULT '[]',
+    device          TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    deleted_at      INTEGER,
+    UNIQUE (conversation_id, seq)
+);
+
+-- Reads of single messages above the reader's horizon (participants.last_read_seq).
+CREATE TABLE message_reads (
+    conversation_id INTEGER NOT NULL,
+    user_id         INTEGER NOT NULL,
+    seq             INTEGER NOT NULL,
+    message_id      INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    read_at         INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, user_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE reactions (
+    message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    emoji      TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (message_id, user_id, emoji)
+) WITHOUT ROWID;
+
+-- Pigeons push devices: one token per user and platform.
+CREATE TABLE push_devices (
+    id         INTEGER PRIMARY KEY,
+    tenant_id  INTEGER NOT NULL REFERENCES tenants(id),
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    token      TEXT NOT NULL,
+    platform   TEXT NOT NULL,
+    device     TEXT,
+    created_at INTEGER NOT NULL,
+    UNIQUE (user_id, platform)
+);
+CREATE INDEX push_devices_token ON push_devices(tenant_id, token);
+
+-- Users with unread messages, for the unread summary without scanning every membership.
+CREATE INDEX participants_user_unread ON participants(user_id, conversation_id) WHERE unread_count > 0;
+
+-- Server-wide values created once (the generated JWT secret when the config sets none).
+CREATE TABLE server_settings (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;

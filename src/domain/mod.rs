@@ -1,0 +1,11 @@
+//! Plain domain values. None of these are `Serialize`: every wire shape is a DTO in the face
+//! (or native API) that renders it.
+
+pub mod clock;
+pub mod ids;
+pub mod model;
+pub mod time;
+
+pub use clock::Clock;
+pub use ids::{ConversationId, IdRef, MessageId, TenantId, UserId};
+pub use model::*;

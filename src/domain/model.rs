@@ -1,0 +1,249 @@
+//! The domain records the service layer hands to faces.
+
+use serde_json::Value;
+
+use super::clock::Millis;
+use super::ids::{ConversationId, MessageId, TenantId, UserId};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+
+            /// `"a", "b" or "c"`, for error messages.
+            pub fn choices() -> String {
+                let all: Vec<String> = Self::ALL.iter().map(|v| format!("\"{}\"", v.as_str())).collect();
+                all.join(", ")
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What a user is in their tenant. Faces pick users by role (MDLIVE providers, Trillet
+    /// customers and agents, the Tati assistant...).
+    Role {
+        Patient = "patient",
+        Provider = "provider",
+        Staff = "staff",
+        Customer = "customer",
+        Agent = "agent",
+        Assistant = "assistant",
+        System = "system",
+        Participant = "participant",
+        Admin = "admin",
+    }
+);
+
+string_enum!(MessageKind {
+    Text = "text",
+    Image = "image",
+    File = "file",
+    Audio = "audio",
+    Video = "video",
+});
+
+string_enum!(
+    /// Trillet's outbound review states, plus `received` for inbound messages.
+    MessageStatus {
+        Pending = "pending",
+        Approved = "approved",
+        Rejected = "rejected",
+        Received = "received",
+    }
+);
+
+string_enum!(ConversationStatus {
+    Active = "active",
+    Archived = "archived",
+});
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub uuid: String,
+    pub name: String,
+    pub public_key: Option<String>,
+    pub workspace_id: Option<String>,
+    pub utc_offset_minutes: i32,
+    pub owner_id: Option<UserId>,
+    pub assistant_id: Option<UserId>,
+    pub created_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct User {
+    pub id: UserId,
+    pub uuid: String,
+    pub oid: String,
+    pub tenant_id: TenantId,
+    pub role: Role,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: String,
+    pub prefix: Option<String>,
+    pub gender: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+    pub specialty: Option<String>,
+    pub external_id: Option<String>,
+    pub birthdate: Option<String>,
+    pub username: Option<String>,
+    pub has_password: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Pigeons' polymorphic "taggable".
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tag {
+    pub kind: String,
+    pub id: Option<Value>,
+    pub info: Option<Value>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LastMessage {
+    pub id: MessageId,
+    pub text: String,
+    pub at: Millis,
+    pub sender_id: UserId,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub uuid: String,
+    pub oid: String,
+    pub tenant_id: TenantId,
+    pub name: Option<String>,
+    pub status: ConversationStatus,
+    pub archived_at: Option<Millis>,
+    pub locked: bool,
+    pub deleted: bool,
+    pub tag: Option<Tag>,
+    pub metadata: Value,
+    pub flow_id: Option<i64>,
+    pub agent_id: Option<UserId>,
+    pub customer_id: Option<UserId>,
+    pub created_by: Option<UserId>,
+    pub last_seq: i64,
+    pub last_message: Option<LastMessage>,
+    pub message_count: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One user's membership of one conversation, with their read state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Participant {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub joined_at: Millis,
+    pub unread_count: i64,
+    pub last_read_at: Option<Millis>,
+    pub last_read_seq: i64,
+    pub muted: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Message {
+    pub id: MessageId,
+    pub uuid: String,
+    pub oid: String,
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    pub seq: i64,
+    pub sender_id: UserId,
+    pub recipient_id: Option<UserId>,
+    pub body: String,
+    pub kind: MessageKind,
+    pub subject: Option<String>,
+    pub reply_to: Option<MessageId>,
+    pub status: Option<MessageStatus>,
+    pub metadata: Value,
+    pub attachments: Value,
+    pub device: Option<Value>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reaction {
+    pub message_id: MessageId,
+    pub user_id: UserId,
+    pub emoji: String,
+    pub created_at: Millis,
+}
+
+/// A conversation as one participant sees it in their list.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConversationView {
+    pub conversation: Conversation,
+    pub me: Participant,
+}
+
+/// A single-message read above a reader's horizon.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRead {
+    pub user_id: UserId,
+    pub seq: i64,
+    pub read_at: Millis,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiKey {
+    pub id: i64,
+    pub tenant_id: TenantId,
+    pub key: String,
+    pub label: Option<String>,
+    pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Token {
+    pub id: i64,
+    pub tenant_id: Option<TenantId>,
+    pub user_id: Option<UserId>,
+    pub abilities: Vec<String>,
+    pub label: Option<String>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub revoked_at: Option<Millis>,
+}
+
+impl Token {
+    pub fn can(&self, ability: &str) -> bool {
+        self.abilities.iter().any(|a| a == "*" || a == ability)
+    }
+
+    pub fn is_server_admin(&self) -> bool {
+        self.user_id.is_none() && self.tenant_id.is_none()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    pub id: i64,
+    pub oid: String,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub channel: String,
+    pub agent_id: Option<UserId>,
+    pub initiation_message: String,
+    pub created_at: Millis,
+}

@@ -1,0 +1,71 @@
+//! The one error type of the core. Faces and the native API render it in their own formats;
+//! internal causes are logged where they are turned into a response, never sent to clients.
+
+use std::fmt;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thing does not exist *for this caller* (another tenant's ids land here too).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Authenticated, but not allowed to do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No credentials, or credentials that do not check out.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// Client input that does not parse or breaks a rule; `field` names the JSON path.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The request is well-formed but conflicts with what is stored (duplicates, state).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request is understood but the state of the target does not allow it.
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A bug or an I/O failure. The text is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl fmt::Display) -> Self {
+        Error::Invalid {
+            field: field.into(),
+            message: message.to_string(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Error::Forbidden(message.into())
+    }
+
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        Error::Internal(cause.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(code, msg) = &e {
+            if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            {
+                let what = msg
+                    .as_deref()
+                    .and_then(|m| m.strip_prefix("UNIQUE constraint failed: "))
+                    .unwrap_or("a unique field");
+                return Error::Conflict(format!("an entry with the same {what} already exists"));
+            }
+        }
+        Error::Internal(e.to_string())
+    }
+}
+
+impl From<r2d2::Error> for Error {
+    fn from(e: r2d2::Error) -> Self {
+        Error::Internal(format!("read pool: {e}"))
+    }
+}

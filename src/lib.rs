@@ -1,0 +1,19 @@
+//! Parlor: one binary and one SQLite file that together are a complete messaging server.
+//!
+//! `build_app` wires the store, the service layer and the HTTP faces together; `main.rs` is a
+//! thin command line around it, and the integration tests call it directly.
+
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod faces;
+pub mod fixture;
+pub mod native;
+pub mod server;
+pub mod service;
+pub mod store;
+
+pub use config::Settings;
+pub use error::{Error, Result};
+pub use server::{build_app, App};

@@ -1,0 +1,263 @@
+//! The `parlor` command line: a thin layer over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use parlor::config::Settings;
+use parlor::domain::{IdRef, Role};
+use parlor::fixture::{self, Summary};
+use parlor::service::directory::NewUser;
+use parlor::service::Service;
+use parlor::{server, Error};
+
+/// Parlor: a complete messaging server in one program and one database file.
+///
+/// Start with `parlor init` (creates the database and prints the administrator token), then
+/// `parlor serve`. To try it with sample data instead: `parlor serve --demo`.
+#[derive(Parser)]
+#[command(name = "parlor", version, about, long_about)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Settings file (TOML). See config.example.toml for every setting.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// The database file (default ./parlor.db; also PARLOR_DB).
+    #[arg(long, global = true, value_name = "FILE")]
+    db: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server until stopped with Ctrl-C.
+    Serve {
+        /// Address and port to listen on, e.g. 127.0.0.1:8080 (also PARLOR_BIND).
+        #[arg(long, value_name = "ADDR")]
+        bind: Option<String>,
+        /// Load the built-in demo data first (skipped if it is already there).
+        #[arg(long)]
+        demo: bool,
+        /// Load this fixture file first (see FIXTURES.md).
+        #[arg(long, value_name = "FILE")]
+        fixture: Option<PathBuf>,
+    },
+    /// Create the database if needed and print a new administrator token. Keep it safe: it is
+    /// shown only once.
+    Init,
+    /// Load a fixture file into the database: all of it, or nothing if any part is wrong.
+    Load {
+        /// The fixture (JSON).
+        file: PathBuf,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage access tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Copy the whole database to FILE. Safe while the server is running.
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        file: PathBuf,
+    },
+    /// Recount every unread badge from the messages and report any difference. Exits with
+    /// status 1 if a difference is found.
+    Check {
+        /// Also correct the differences found.
+        #[arg(long)]
+        fix: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user in a tenant.
+    Create {
+        /// Tenant id or uuid (see the admin page, or GET /parlor/v1/tenants).
+        #[arg(long)]
+        tenant: String,
+        /// patient, provider, staff, customer, agent, assistant, system, participant or admin.
+        #[arg(long, default_value = "participant")]
+        role: String,
+        /// The name shown to others.
+        #[arg(long)]
+        name: String,
+        /// Sign-in name (needed with --password).
+        #[arg(long)]
+        username: Option<String>,
+        /// Sign-in password (at least 8 characters).
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        email: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create an access token for a user and print it (shown only once).
+    Create {
+        /// Tenant id or uuid.
+        #[arg(long)]
+        tenant: String,
+        /// User id, uuid or oid.
+        #[arg(long)]
+        user: String,
+        /// Comma-separated abilities, e.g. "backoffice" or "*" for everything.
+        #[arg(long, default_value = "*")]
+        abilities: String,
+        /// A note to recognise the token by.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match actix_web::rt::System::new().block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("parlor: {}", describe(&e));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn describe(e: &Error) -> String {
+    match e {
+        Error::Internal(cause) => cause.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn settings(global: &Global) -> Result<Settings, Error> {
+    let mut s = Settings::load(global.config.as_deref())?;
+    if let Some(db) = &global.db {
+        s.db = db.clone();
+    }
+    Ok(s)
+}
+
+fn open(global: &Global) -> Result<Service, Error> {
+    let s = settings(global)?;
+    Ok(Service::new(server::open_store(&s)?, parlor::domain::Clock::system()))
+}
+
+fn id_ref(field: &str, text: &str) -> Result<IdRef, Error> {
+    IdRef::parse(text).ok_or_else(|| Error::invalid(field, format!("\"{text}\" is not an id")))
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Serve { bind, demo, fixture } => {
+            let mut s = settings(&cli.global)?;
+            if let Some(b) = bind {
+                s.bind = b;
+            }
+            s.demo |= demo;
+            let db = s.db.clone();
+            let running = server::build_app(s, fixture.as_deref()).await?;
+            if let Some(summary) = &running.loaded {
+                print_summary(summary);
+            }
+            println!("Parlor is listening on http://{} (database {})", running.addr, db.display());
+            println!("Native API: http://{}/parlor/v1   Press Ctrl-C to stop.", running.addr);
+            running.server.await.map_err(Error::internal)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Init => {
+            let service = open(&cli.global)?;
+            let token = service.create_server_admin_token().await?;
+            println!("Database ready: {}", service.store.path().display());
+            println!("Administrator token (shown only once; keep it somewhere safe):\n\n    {token}\n");
+            println!("Use it as 'Authorization: Bearer <token>' with the native API, or to sign in to the admin page.");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Load { file } => {
+            let service = open(&cli.global)?;
+            let doc = fixture::Document::from_file(&file)?;
+            let summary = fixture::load(&service, doc).await?;
+            print_summary(&summary);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User(UserCommand::Create { tenant, role, name, username, password, email }) => {
+            let service = open(&cli.global)?;
+            let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
+            let role = Role::parse(&role).ok_or_else(|| Error::invalid("role", format!("must be one of {}", Role::choices())))?;
+            let user = service
+                .create_user(
+                    tenant.id,
+                    NewUser {
+                        role: Some(role),
+                        display_name: Some(name),
+                        username,
+                        password,
+                        email,
+                        ..NewUser::default()
+                    },
+                )
+                .await?;
+            println!("Created user {} (id {}, uuid {}) in {}", user.display_name, user.id.0, user.uuid, tenant.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token(TokenCommand::Create { tenant, user, abilities, label }) => {
+            let service = open(&cli.global)?;
+            let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
+            let abilities: Vec<String> = abilities.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
+            let (record, token) = service
+                .issue_token(Some(tenant.id), Some(id_ref("user", &user)?), abilities, label, None)
+                .await?;
+            println!("Token {} for user {} (abilities: {}), shown only once:\n\n    {token}\n", record.id, user, record.abilities.join(", "));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file } => {
+            let s = settings(&cli.global)?;
+            server::backup(&s, &file)?;
+            println!("Backed up {} to {}", s.db.display(), file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Check { fix } => {
+            let service = open(&cli.global)?;
+            let drift = service.check_read_state(fix).await?;
+            if drift.is_empty() {
+                println!("All unread counts match the messages.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            for d in &drift {
+                println!(
+                    "conversation {} user {}: stored {} unread, messages say {}",
+                    d.conversation_id.0, d.user_id.0, d.stored, d.actual
+                );
+            }
+            println!("{} unread count(s) drifted{}.", drift.len(), if fix { "; corrected" } else { " (run with --fix to correct)" });
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn print_summary(s: &Summary) {
+    println!(
+        "Loaded {} tenant(s), {} user(s), {} conversation(s), {} message(s).",
+        s.tenants, s.users, s.conversations, s.messages
+    );
+    if !s.credentials.is_empty() {
+        println!("Credentials:");
+        for c in &s.credentials {
+            println!("  {:<28} {:<20} {:<36} {}", c.tenant, c.kind, c.who, c.value);
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Who is calling the native API, in which tenant, and as whom they act.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::error::ApiError;
+use crate::auth::Principal;
+use crate::domain::{IdRef, TenantId, UserId};
+use crate::error::Error;
+use crate::server::App;
+
+/// The header a server admin uses to say which tenant a tenant-scoped call is about.
+pub const TENANT_HEADER: &str = "X-Parlor-Tenant";
+/// The ability a token needs for the native API.
+pub const NATIVE_ABILITY: &str = "native";
+
+/// An authenticated caller: `Authorization: Bearer <token>`.
+pub struct Caller(pub Principal);
+
+/// An authenticated caller and the tenant the call is about: the caller's own tenant, or for
+/// the server admin the one named by `X-Parlor-Tenant`.
+pub struct TenantCaller {
+    pub principal: Principal,
+    pub tenant: TenantId,
+}
+
+fn bearer(req: &HttpRequest) -> Result<String, Error> {
+    let header = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| Error::Unauthenticated("missing Authorization header".into()))?;
+    let text = header
+        .to_str()
+        .map_err(|_| Error::Unauthenticated("malformed Authorization header".into()))?;
+    match text.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(token.trim().to_string())
+        }
+        _ => Err(Error::Unauthenticated("expected 'Authorization: Bearer <token>'".into())),
+    }
+}
+
+fn app(req: &HttpRequest) -> Result<web::Data<App>, Error> {
+    req.app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| Error::internal("app data missing"))
+}
+
+async fn authenticate(req: HttpRequest) -> Result<(web::Data<App>, Principal), Error> {
+    let app = app(&req)?;
+    let token = bearer(&req)?;
+    let principal = app.service.authenticate_bearer(token).await?;
+    if let Principal::User { token, .. } = &principal {
+        if !token.can(NATIVE_ABILITY) {
+            return Err(Error::forbidden("this token may not use the native API (needs ability \"native\" or \"*\")"));
+        }
+    }
+    Ok((app, principal))
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(Caller(authenticate(req).await?.1)) })
+    }
+}
+
+impl FromRequest for TenantCaller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let named = req
+                .headers()
+                .get(TENANT_HEADER)
+                .map(|v| v.to_str().ok().and_then(IdRef::parse))
+                .map(|r| r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid")))
+                .transpose()?;
+            let (app, principal) = authenticate(req).await?;
+            let tenant = match (&principal, named) {
+                (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
+                (Principal::ServerAdmin, None) => {
+                    return Err(Error::invalid(TENANT_HEADER, "the server admin must name the tenant with this header").into())
+                }
+                (Principal::User { user, .. }, None) => user.tenant_id,
+                (Principal::User { user, .. }, Some(r)) => {
+                    let t = app.service.find_tenant(r).await.map_err(|_| Error::NotFound("tenant"))?;
+                    if t.id != user.tenant_id {
+                        return Err(Error::NotFound("tenant").into());
+                    }
+                    t.id
+                }
+            };
+            Ok(TenantCaller { principal, tenant })
+        })
+    }
+}
+
+impl TenantCaller {
+    pub fn is_admin(&self) -> bool {
+        self.principal.is_admin()
+    }
+
+    pub fn require_admin(&self) -> Result<(), Error> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(Error::forbidden("this needs a tenant admin"))
+        }
+    }
+
+    fn own_user(&self) -> Option<UserId> {
+        match &self.principal {
+            Principal::ServerAdmin => None,
+            Principal::User { user, .. } => Some(user.id),
+        }
+    }
+
+    /// The user the caller acts as: `as` when given (admins only, unless it is the caller),
+    /// else the caller. Errors when no user results (the server admin must say `as`).
+    pub async fn acting_user(&self, app: &App, as_user: Option<IdRef>) -> Result<UserId, Error> {
+        match as_user {
+            Some(r) => self.acting_or_admin(app, Some(r)).await?,
+            None => self.own_user(),
+        }
+        .ok_or_else(|| Error::invalid("as", "the server admin must name the user to act as"))
+    }
+
+    /// For reads: like `acting_user`, but an admin who names nobody reads with admin authority
+    /// (None) instead of as themselves.
+    pub async fn acting_or_admin(&self, app: &App, as_user: Option<IdRef>) -> Result<Option<UserId>, Error> {
+        match as_user {
+            Some(r) => {
+                let user = app
+                    .service
+                    .user(self.tenant, r)
+                    .await
+                    .map_err(|_| Error::invalid("as", "no such user in this tenant"))?;
+                if Some(user.id) != self.own_user() && !self.is_admin() {
+                    return Err(Error::forbidden("only an admin may act as another user"));
+                }
+                Ok(Some(user.id))
+            }
+            None if self.is_admin() => Ok(None),
+            None => Ok(self.own_user()),
+        }
+    }
+}

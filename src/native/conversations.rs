@@ -1,0 +1,149 @@
+//! Conversations, participants and the unread summary.
+
+use actix_web::{web, HttpResponse};
+
+use super::auth::TenantCaller;
+use super::dto::*;
+use super::error::ApiResult;
+use super::{path_ref, query_ref};
+use crate::domain::IdRef;
+use crate::error::Error;
+use crate::server::App;
+use crate::service::conversations::{ConversationChange, NewConversation};
+use crate::service::page_limit;
+
+/// The caller's conversations by last activity, or with `?as=` another user's (admins). An
+/// admin who names nobody gets every conversation of the tenant.
+pub async fn list(app: web::Data<App>, caller: TenantCaller, query: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    if q.after.is_some() || q.role.is_some() {
+        return Err(Error::invalid(
+            if q.after.is_some() { "after" } else { "role" },
+            "is not a parameter of this list (use before)",
+        )
+        .into());
+    }
+    let limit = page_limit("limit", q.limit, 20)?;
+    let viewer = caller.acting_or_admin(&app, query_ref(q.as_user)?).await?;
+    let page = match viewer {
+        Some(user) => app.service.conversations_of(caller.tenant, user, q.before, limit).await?,
+        None => app.service.conversations_of_tenant(caller.tenant, q.before, limit).await?,
+    };
+    Ok(HttpResponse::Ok().json(List {
+        data: page.items.into_iter().map(ConversationDto::from).collect(),
+        next_cursor: page.next,
+    }))
+}
+
+pub async fn create(app: web::Data<App>, caller: TenantCaller, body: web::Json<CreateConversation>) -> ApiResult<HttpResponse> {
+    let b = body.into_inner();
+    let creator = caller.acting_or_admin(&app, refs(b.as_user)).await?;
+    let mut members: Vec<IdRef> = b.participants.into_iter().map(|r| r.0).collect();
+    if let Some(me) = creator {
+        members.insert(0, IdRef::Id(me.0));
+    }
+    let conv = app
+        .service
+        .create_conversation(
+            caller.tenant,
+            NewConversation {
+                name: b.name,
+                participants: members,
+                created_by: creator,
+                metadata: b.metadata,
+                tag: None,
+            },
+        )
+        .await?;
+    let listing = app.service.listing(caller.tenant, IdRef::Id(conv.id.0), creator).await?;
+    Ok(HttpResponse::Created().json(ConversationDto::from(listing)))
+}
+
+pub async fn get(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<String>,
+    query: web::Query<AsQuery>,
+) -> ApiResult<HttpResponse> {
+    let viewer = caller.acting_or_admin(&app, query_ref(query.into_inner().as_user)?).await?;
+    let listing = app.service.listing(caller.tenant, path_ref(&path, "conversation")?, viewer).await?;
+    Ok(HttpResponse::Ok().json(ConversationDto::from(listing)))
+}
+
+pub async fn update(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<String>,
+    body: web::Json<UpdateConversation>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let b = body.into_inner();
+    let conv = app
+        .service
+        .update_conversation(
+            caller.tenant,
+            path_ref(&path, "conversation")?,
+            ConversationChange {
+                name: b.name,
+                archived: b.archived,
+                locked: b.locked,
+            },
+        )
+        .await?;
+    let listing = app.service.listing(caller.tenant, IdRef::Id(conv.id.0), None).await?;
+    Ok(HttpResponse::Ok().json(ConversationDto::from(listing)))
+}
+
+pub async fn delete(app: web::Data<App>, caller: TenantCaller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    app.service
+        .delete_conversation(caller.tenant, path_ref(&path, "conversation")?)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn add_participant(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<String>,
+    body: web::Json<AddParticipant>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let p = app
+        .service
+        .add_participant(caller.tenant, path_ref(&path, "conversation")?, body.into_inner().user.0)
+        .await?;
+    Ok(HttpResponse::Created().json(ReadStateDto::from(p)))
+}
+
+pub async fn remove_participant(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    caller.require_admin()?;
+    let (conv, user) = path.into_inner();
+    let removed = app
+        .service
+        .remove_participant(caller.tenant, path_ref(&conv, "conversation")?, path_ref(&user, "user")?)
+        .await?;
+    Ok(HttpResponse::Ok().json(RemovedDto { removed }))
+}
+
+/// Total unread and per conversation, for the caller or `?as=`.
+pub async fn unread(app: web::Data<App>, caller: TenantCaller, query: web::Query<AsQuery>) -> ApiResult<HttpResponse> {
+    let user = caller.acting_user(&app, query_ref(query.into_inner().as_user)?).await?;
+    let summary = app.service.unread_summary(caller.tenant, user).await?;
+    Ok(HttpResponse::Ok().json(UnreadDto {
+        total: summary.total,
+        conversations: summary
+            .conversations
+            .into_iter()
+            .map(|(c, n)| UnreadEntryDto {
+                conversation_id: c.id.0,
+                uuid: c.uuid,
+                unread_count: n,
+            })
+            .collect(),
+    }))
+}

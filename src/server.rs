@@ -1,0 +1,160 @@
+//! Wiring: settings → store → service → HTTP server.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, HttpServer};
+
+use crate::config::Settings;
+use crate::domain::Clock;
+use crate::error::{Error, Result};
+use crate::fixture;
+use crate::native::{self, dto::HealthDto, error::ApiError};
+use crate::service::Service;
+use crate::store::{self, Store, StoreOptions};
+
+/// What every handler shares.
+pub struct App {
+    pub service: Service,
+    pub settings: Settings,
+}
+
+/// A server bound to its address, ready to be awaited (or spawned).
+pub struct Running {
+    pub server: actix_web::dev::Server,
+    pub addr: SocketAddr,
+    pub service: Service,
+    /// What the demo fixture (if loaded at this start) holds, for printing.
+    pub loaded: Option<fixture::Summary>,
+}
+
+pub fn open_store(settings: &Settings) -> Result<Store> {
+    Store::open(
+        &settings.db,
+        &StoreOptions {
+            synchronous: settings.synchronous,
+            read_pool_size: settings.read_pool_size,
+            max_batch: settings.max_batch,
+        },
+    )
+}
+
+/// Opens the store, loads the demo data or a fixture if asked, binds the listener and builds
+/// the HTTP server. Must run inside an actix/tokio runtime; the caller awaits `server`.
+pub async fn build_app(settings: Settings, fixture_file: Option<&std::path::Path>) -> Result<Running> {
+    settings.validate()?;
+    let store = open_store(&settings)?;
+    let service = Service::new(store, Clock::system());
+
+    if let Some(token) = &settings.admin_token {
+        service.ensure_server_admin_token(token).await?;
+    }
+    let mut loaded = None;
+    if settings.demo {
+        loaded = fixture::load_demo(&service).await?;
+    }
+    if let Some(path) = fixture_file {
+        let doc = fixture::Document::from_file(path)?;
+        loaded = Some(fixture::load(&service, doc).await?);
+    }
+
+    let listener = TcpListener::bind(&settings.bind)
+        .map_err(|e| Error::invalid("bind", format!("cannot listen on {}: {e}", settings.bind)))?;
+    let addr = listener.local_addr().map_err(Error::internal)?;
+    let workers = if settings.workers == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        settings.workers
+    };
+    let body_limit = settings.body_limit;
+    let app = web::Data::new(App {
+        service: service.clone(),
+        settings,
+    });
+    let server = HttpServer::new(move || {
+        actix_web::App::new()
+            .app_data(app.clone())
+            .app_data(json_config(body_limit))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                let message = e.to_string();
+                InternalError::from_response(e, ApiError(Error::invalid("query", message)).error_response_owned()).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|e, _| {
+                InternalError::from_response(e, ApiError(Error::NotFound("resource")).error_response_owned()).into()
+            }))
+            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("parlor::http"))
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .configure(native::routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers)
+    .listen(listener)
+    .map_err(Error::internal)?
+    .run();
+    Ok(Running {
+        server,
+        addr,
+        service,
+        loaded,
+    })
+}
+
+fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(move |e, _| {
+        use actix_web::error::JsonPayloadError;
+        let api = match &e {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                ApiError(Error::invalid("body", format!("is larger than the {limit}-byte limit")))
+            }
+            JsonPayloadError::ContentType => ApiError(Error::invalid("Content-Type", "must be application/json")),
+            JsonPayloadError::Deserialize(d) => ApiError(Error::invalid("body", d)),
+            other => ApiError(Error::invalid("body", other)),
+        };
+        let status = match &e {
+            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+            }
+            _ => actix_web::http::StatusCode::BAD_REQUEST,
+        };
+        let mut response = api.error_response_owned();
+        *response.status_mut() = status;
+        InternalError::from_response(e, response).into()
+    })
+}
+
+impl ApiError {
+    fn error_response_owned(&self) -> HttpResponse {
+        actix_web::ResponseError::error_response(self)
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(HealthDto { status: "ok" })
+}
+
+/// Ready when the database answers a query.
+async fn readyz(app: web::Data<App>) -> HttpResponse {
+    let answered = app
+        .service
+        .store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM tenants", [], |r| r.get::<_, i64>(0))?))
+        .await;
+    match answered {
+        Ok(_) => HttpResponse::Ok().json(HealthDto { status: "ready" }),
+        Err(e) => {
+            tracing::error!("readiness check failed: {e}");
+            HttpResponse::ServiceUnavailable().json(HealthDto { status: "unavailable" })
+        }
+    }
+}
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    let _ = req;
+    ApiError(Error::NotFound("route")).error_response_owned()
+}
+
+/// `parlor backup`: a consistent copy of the database while a server may be running.
+pub fn backup(settings: &Settings, dest: &std::path::Path) -> Result<()> {
+    store::backup(&settings.db, dest)
+}

@@ -1,0 +1,291 @@
+//! Conversations and their participants.
+
+use serde_json::Value;
+
+use super::{decode_cursor, encode_cursor, read_state, Page, Service};
+use crate::domain::ids::{new_oid, new_uuid};
+use crate::domain::{
+    Conversation, ConversationId, ConversationStatus, IdRef, Participant, Tag,
+    TenantId, User, UserId,
+};
+use crate::error::{Error, Result};
+use crate::store::{conversations, participants, users};
+
+#[derive(Clone, Debug, Default)]
+pub struct NewConversation {
+    pub name: Option<String>,
+    /// Everyone who takes part, the creator included.
+    pub participants: Vec<IdRef>,
+    pub created_by: Option<UserId>,
+    pub metadata: Option<Value>,
+    pub tag: Option<Tag>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ConversationChange {
+    pub name: Option<Option<String>>,
+    pub archived: Option<bool>,
+    pub locked: Option<bool>,
+}
+
+/// A participant with the user behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub participant: Participant,
+    pub user: User,
+}
+
+/// A conversation in a list: the viewer's own membership (when the viewer is a participant)
+/// and every member with their read state.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Listing {
+    pub conversation: Conversation,
+    pub me: Option<Participant>,
+    pub members: Vec<Member>,
+}
+
+/// Everyone in the conversation with their read state, in joining order. Runs inside a read.
+pub fn members_of(c: &rusqlite::Connection, tenant: TenantId, conv: ConversationId) -> Result<Vec<Member>> {
+    let parts = participants::list(c, conv)?;
+    let ids: Vec<UserId> = parts.iter().map(|p| p.user_id).collect();
+    let people = users::get_many(c, tenant, &ids)?;
+    Ok(parts
+        .into_iter()
+        .filter_map(|participant| {
+            let user = people.iter().find(|u| u.id == participant.user_id)?.clone();
+            Some(Member { participant, user })
+        })
+        .collect())
+}
+
+pub const MAX_NAME: usize = 200;
+
+fn check_name(name: &Option<String>) -> Result<()> {
+    match name {
+        Some(n) if n.chars().count() > MAX_NAME => {
+            Err(Error::invalid("name", format!("must be at most {MAX_NAME} characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Service {
+    pub async fn create_conversation(&self, tenant: TenantId, new: NewConversation) -> Result<Conversation> {
+        check_name(&new.name)?;
+        if new.participants.is_empty() {
+            return Err(Error::invalid("participants", "must name at least one user"));
+        }
+        if matches!(&new.metadata, Some(m) if !m.is_object()) {
+            return Err(Error::invalid("metadata", "must be a JSON object"));
+        }
+        let now = self.now();
+        self.store
+            .write(move |c| {
+                let mut members: Vec<UserId> = Vec::new();
+                for (i, r) in new.participants.iter().enumerate() {
+                    let user = users::find(c, tenant, r)
+                        .map_err(|_| Error::invalid(format!("participants[{i}]"), "no such user"))?;
+                    if !members.contains(&user.id) {
+                        members.push(user.id);
+                    }
+                }
+                let id = conversations::insert(
+                    c,
+                    &conversations::NewConversation {
+                        uuid: new_uuid(),
+                        oid: new_oid(now),
+                        tenant_id: tenant.0,
+                        name: new.name.clone(),
+                        status: ConversationStatus::Active.as_str().into(),
+                        tag: new.tag.clone(),
+                        metadata: new.metadata.clone().unwrap_or_else(|| Value::Object(Default::default())),
+                        created_by: new.created_by.map(|u| u.0),
+                        created_at: now,
+                        updated_at: now,
+                        ..Default::default()
+                    },
+                )?;
+                let conv = conversations::get(c, tenant, id)?;
+                for user in members {
+                    read_state::on_join(c, &conv, user, now, false)?;
+                }
+                Ok(conv)
+            })
+            .await
+    }
+
+    pub async fn conversation(&self, tenant: TenantId, id: IdRef) -> Result<Conversation> {
+        self.store.read(move |c| conversations::find(c, tenant, &id)).await
+    }
+
+    pub async fn update_conversation(&self, tenant: TenantId, id: IdRef, change: ConversationChange) -> Result<Conversation> {
+        check_name(&change.name.clone().flatten())?;
+        let now = self.now();
+        self.store
+            .write(move |c| {
+                let conv = conversations::find(c, tenant, &id)?;
+                let status = change.archived.map(|archived| {
+                    if archived {
+                        (ConversationStatus::Archived, Some(conv.archived_at.unwrap_or(now)))
+                    } else {
+                        (ConversationStatus::Active, None)
+                    }
+                });
+                conversations::update(
+                    c,
+                    conv.id,
+                    &conversations::Change {
+                        name: change.name.clone(),
+                        status,
+                        locked: change.locked,
+                    },
+                    now,
+                )?;
+                conversations::get(c, tenant, conv.id)
+            })
+            .await
+    }
+
+    /// Soft delete: the conversation disappears from every list and lookup.
+    pub async fn delete_conversation(&self, tenant: TenantId, id: IdRef) -> Result<()> {
+        let now = self.now();
+        self.store
+            .write(move |c| {
+                let conv = conversations::find(c, tenant, &id)?;
+                conversations::mark_deleted(c, conv.id, now)
+            })
+            .await
+    }
+
+    /// Adds a user; they start with the existing history read. Conflict if already a member.
+    pub async fn add_participant(&self, tenant: TenantId, id: IdRef, user: IdRef) -> Result<Participant> {
+        let now = self.now();
+        self.store
+            .write(move |c| {
+                let conv = conversations::find(c, tenant, &id)?;
+                let user = users::find(c, tenant, &user).map_err(|_| Error::invalid("user", "no such user"))?;
+                if participants::get(c, conv.id, user.id)?.is_some() {
+                    return Err(Error::Conflict("the user is already a participant".into()));
+                }
+                read_state::on_join(c, &conv, user.id, now, false)?;
+                participants::get(c, conv.id, user.id)?.ok_or(Error::NotFound("participant"))
+            })
+            .await
+    }
+
+    /// Removes a user; false when they were not a participant.
+    pub async fn remove_participant(&self, tenant: TenantId, id: IdRef, user: IdRef) -> Result<bool> {
+        self.store
+            .write(move |c| {
+                let conv = conversations::find(c, tenant, &id)?;
+                let user = users::find(c, tenant, &user)?;
+                participants::delete(c, conv.id, user.id)
+            })
+            .await
+    }
+
+    /// One page of `user`'s conversations, most recent activity first (never-messaged last),
+    /// each with the user's own unread count.
+    pub async fn conversations_of(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        before: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Listing>> {
+        let cursor = before.map(|b| decode_cursor("before", &b)).transpose()?;
+        self.store
+            .read(move |c| {
+                users::get(c, tenant, user)?;
+                let views = participants::list_for_user(c, user, cursor, limit + 1)?;
+                let page = paginate(views, limit, |v| {
+                    encode_cursor(v.conversation.last_message.as_ref().map_or(0, |m| m.at), v.conversation.id.0)
+                });
+                let mut items = Vec::with_capacity(page.items.len());
+                for v in page.items {
+                    let members = members_of(c, tenant, v.conversation.id)?;
+                    items.push(Listing { conversation: v.conversation, me: Some(v.me), members });
+                }
+                Ok(Page { items, next: page.next })
+            })
+            .await
+    }
+
+    /// One page of every conversation of the tenant, by last activity (for admins).
+    pub async fn conversations_of_tenant(
+        &self,
+        tenant: TenantId,
+        before: Option<String>,
+        limit: u32,
+    ) -> Result<Page<Listing>> {
+        let cursor = before.map(|b| decode_cursor("before", &b)).transpose()?;
+        self.store
+            .read(move |c| {
+                let convs = conversations::list_for_tenant(c, tenant, cursor, limit + 1)?;
+                let page = paginate(convs, limit, |conv| {
+                    encode_cursor(conv.last_message.as_ref().map_or(0, |m| m.at), conv.id.0)
+                });
+                let mut items = Vec::with_capacity(page.items.len());
+                for conversation in page.items {
+                    let members = members_of(c, tenant, conversation.id)?;
+                    items.push(Listing { conversation, me: None, members });
+                }
+                Ok(Page { items, next: page.next })
+            })
+            .await
+    }
+
+    /// One conversation with its members; `viewer`, when given, must be one of them.
+    pub async fn listing(&self, tenant: TenantId, id: IdRef, viewer: Option<UserId>) -> Result<Listing> {
+        self.store
+            .read(move |c| {
+                let conversation = conversations::find(c, tenant, &id)?;
+                let members = members_of(c, tenant, conversation.id)?;
+                let me = match viewer {
+                    Some(v) => Some(
+                        members
+                            .iter()
+                            .find(|m| m.user.id == v)
+                            .map(|m| m.participant.clone())
+                            .ok_or(Error::NotFound("conversation"))?,
+                    ),
+                    None => None,
+                };
+                Ok(Listing { conversation, me, members })
+            })
+            .await
+    }
+
+    /// Total unread and the per-conversation counts for `user`.
+    pub async fn unread_summary(&self, tenant: TenantId, user: UserId) -> Result<UnreadSummary> {
+        self.store
+            .read(move |c| {
+                users::get(c, tenant, user)?;
+                let per = participants::unread_for_user(c, user)?;
+                let mut conversations_out = Vec::with_capacity(per.len());
+                for (conv, count) in per {
+                    let conv = conversations::get(c, tenant, conv)?;
+                    conversations_out.push((conv, count));
+                }
+                Ok(UnreadSummary {
+                    total: conversations_out.iter().map(|(_, n)| n).sum(),
+                    conversations: conversations_out,
+                })
+            })
+            .await
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnreadSummary {
+    pub total: i64,
+    pub conversations: Vec<(Conversation, i64)>,
+}
+
+/// `items` holds up to `limit + 1` rows: the extra one only tells that another page exists.
+fn paginate<T>(mut items: Vec<T>, limit: u32, cursor: impl Fn(&T) -> String) -> Page<T> {
+    let more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    let next = if more { items.last().map(cursor) } else { None };
+    Page { items, next }
+}

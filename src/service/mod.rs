@@ -1,0 +1,69 @@
+//! The use cases. Every business rule lives here: membership, tenant isolation, the read-state
+//! invariant (`read_state.rs`). Faces and the native API call these and only render results.
+
+pub mod conversations;
+pub mod credentials;
+pub mod directory;
+pub mod messages;
+pub mod read_state;
+
+use crate::domain::Clock;
+use crate::error::{Error, Result};
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct Service {
+    pub store: Store,
+    pub clock: Clock,
+}
+
+impl Service {
+    pub fn new(store: Store, clock: Clock) -> Self {
+        Self { store, clock }
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Runs CPU-heavy or blocking work (argon2) on the blocking pool, off the async workers.
+    pub async fn blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> Result<T> + Send + 'static,
+    {
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| Error::internal(format!("blocking task: {e}")))?
+    }
+}
+
+/// One page of a list plus the cursor that fetches the next (None on the last page).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+/// Conversation lists are keyset-paginated on `(last activity, id)`; the cursor is those two
+/// numbers, opaque to clients.
+pub fn encode_cursor(at: i64, id: i64) -> String {
+    format!("{at}.{id}")
+}
+
+pub fn decode_cursor(field: &str, text: &str) -> Result<(i64, i64)> {
+    text.split_once('.')
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .ok_or_else(|| Error::invalid(field, "is not a cursor this server handed out"))
+}
+
+pub const MAX_PAGE: u32 = 100;
+
+/// Checks a client's `limit`: 1..=MAX_PAGE, default `default`.
+pub fn page_limit(field: &str, limit: Option<u32>, default: u32) -> Result<u32> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(Error::invalid(field, format!("must be between 1 and {MAX_PAGE}"))),
+    }
+}

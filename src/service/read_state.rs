@@ -1,0 +1,103 @@
+//! The read-state invariant, step by step. For participant P of conversation C, a message M is
+//! read by P when P sent it, or `M.seq <= P.last_read_seq`, or a single read (M, P) exists;
+//! deleted messages are never unread; and `P.unread_count` always equals the number of C's
+//! messages not read by P.
+//!
+//! Each function here runs inside one writer transaction and moves the stored counts exactly as
+//! far as the facts it changes, so the equality holds after every command. `parlor check` and
+//! the property test recount from the messages table to prove it.
+
+use rusqlite::Connection;
+
+use crate::domain::{Conversation, ConversationId, Message, UserId};
+use crate::error::Result;
+use crate::store::{conversations, messages, participants};
+
+/// A message was just inserted: it is unread for every other participant, the conversation's
+/// last-message fields move to it, and the sender has now read everything up to it.
+pub fn on_sent(conn: &Connection, message: &Message) -> Result<()> {
+    let conv = message.conversation_id;
+    conversations::record_sent(conn, conv, message.id, &message.body, message.created_at, message.sender_id)?;
+    participants::on_message_sent(conn, conv, message.sender_id, message.created_at)?;
+    participants::advance_horizon(conn, conv, message.sender_id, message.seq, message.created_at)?;
+    Ok(())
+}
+
+/// Moves `user`'s horizon to `seq` (never backwards) and recounts; returns the new count.
+pub fn mark_up_to(conn: &Connection, conv: ConversationId, user: UserId, seq: i64, now: i64) -> Result<i64> {
+    participants::advance_horizon(conn, conv, user, seq, now)
+}
+
+/// Marks one message read by `user`. Returns false when it was already read (idempotent).
+pub fn mark_one(conn: &Connection, message: &Message, user: UserId, horizon: i64, now: i64) -> Result<bool> {
+    if message.sender_id == user
+        || message.seq <= horizon
+        || messages::has_single_read(conn, message.conversation_id, user, message.seq)?
+    {
+        return Ok(false);
+    }
+    messages::insert_single_read(conn, message, user, now)?;
+    participants::decrement_unread(conn, message.conversation_id, user)?;
+    Ok(true)
+}
+
+/// Soft-deletes a message: whoever had not read it has one fewer unread, and the
+/// conversation's last message and everyone's sort key follow the newest live message.
+pub fn on_delete(conn: &Connection, message: &Message, now: i64) -> Result<()> {
+    participants::on_message_deleted(conn, message.conversation_id, message.seq, message.sender_id)?;
+    messages::mark_deleted(conn, message.id, now)?;
+    let at = conversations::refresh_last_message(conn, message.conversation_id)?;
+    participants::set_sort_at(conn, message.conversation_id, at)?;
+    Ok(())
+}
+
+/// A user joins: everything already in the conversation counts as read for them.
+pub fn on_join(conn: &Connection, conv: &Conversation, user: UserId, now: i64, muted: bool) -> Result<()> {
+    participants::insert(
+        conn,
+        &participants::NewParticipant {
+            conversation_id: conv.id,
+            user_id: user,
+            joined_at: now,
+            last_read_seq: conv.last_seq,
+            last_read_at: None,
+            muted,
+            sort_at: conv.last_message.as_ref().map_or(0, |m| m.at),
+        },
+    )
+}
+
+/// Recomputes everything derived for one conversation from its facts: the last message, the
+/// count, every sort key and every unread count. Used after loading fixtures and by
+/// `parlor check --fix`.
+pub fn rebuild(conn: &Connection, conv: ConversationId) -> Result<()> {
+    let at = conversations::refresh_last_message(conn, conv)?;
+    participants::set_sort_at(conn, conv, at)?;
+    for p in participants::list(conn, conv)? {
+        participants::recount(conn, conv, p.user_id)?;
+    }
+    Ok(())
+}
+
+impl super::Service {
+    /// Recounts every unread count from the messages table; returns the rows that differed,
+    /// correcting them when `fix` is set.
+    pub async fn check_read_state(&self, fix: bool) -> Result<Vec<participants::Drift>> {
+        if !fix {
+            return self.store.read(participants::find_drift).await;
+        }
+        self.store
+            .write(|c| {
+                let drift = participants::find_drift(c)?;
+                let mut seen = Vec::new();
+                for d in &drift {
+                    if !seen.contains(&d.conversation_id) {
+                        rebuild(c, d.conversation_id)?;
+                        seen.push(d.conversation_id);
+                    }
+                }
+                Ok(drift)
+            })
+            .await
+    }
+}

@@ -1,0 +1,272 @@
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use serde_json::Value;
+
+use super::json_column;
+use crate::domain::{
+    ConversationId, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus, Reaction,
+    TenantId, UserId,
+};
+use crate::error::{Error, Result};
+
+const COLUMNS: &str = "id, uuid, oid, tenant_id, conversation_id, seq, sender_id, recipient_id, body, \
+     kind, subject, reply_to_id, status, metadata, attachments, device, created_at, updated_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<Message> {
+    let kind: String = r.get(9)?;
+    let status: Option<String> = r.get(12)?;
+    Ok(Message {
+        id: MessageId(r.get(0)?),
+        uuid: r.get(1)?,
+        oid: r.get(2)?,
+        tenant_id: TenantId(r.get(3)?),
+        conversation_id: ConversationId(r.get(4)?),
+        seq: r.get(5)?,
+        sender_id: UserId(r.get(6)?),
+        recipient_id: r.get::<_, Option<i64>>(7)?.map(UserId),
+        body: r.get(8)?,
+        kind: MessageKind::parse(&kind).unwrap_or(MessageKind::Text),
+        subject: r.get(10)?,
+        reply_to: r.get::<_, Option<i64>>(11)?.map(MessageId),
+        status: status.as_deref().and_then(MessageStatus::parse),
+        metadata: json_column(r.get(13)?),
+        attachments: json_column(r.get(14)?),
+        device: r.get::<_, Option<String>>(15)?.map(|t| json_column(Some(t))),
+        created_at: r.get(16)?,
+        updated_at: r.get(17)?,
+    })
+}
+
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub id: Option<i64>,
+    pub uuid: String,
+    pub oid: String,
+    pub tenant_id: TenantId,
+    pub conversation_id: ConversationId,
+    pub seq: i64,
+    pub sender_id: UserId,
+    pub recipient_id: Option<UserId>,
+    pub body: String,
+    pub kind: MessageKind,
+    pub subject: Option<String>,
+    pub reply_to: Option<MessageId>,
+    pub status: Option<MessageStatus>,
+    pub metadata: Value,
+    pub attachments: Value,
+    pub device: Option<Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub fn insert(conn: &Connection, m: &NewMessage) -> Result<MessageId> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO messages (id, uuid, oid, tenant_id, conversation_id, seq, sender_id,
+             recipient_id, body, kind, subject, reply_to_id, status, metadata, attachments, device,
+             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    )?;
+    stmt.execute(params![
+        m.id,
+        m.uuid,
+        m.oid,
+        m.tenant_id.0,
+        m.conversation_id.0,
+        m.seq,
+        m.sender_id.0,
+        m.recipient_id.map(|u| u.0),
+        m.body,
+        m.kind.as_str(),
+        m.subject,
+        m.reply_to.map(|r| r.0),
+        m.status.map(MessageStatus::as_str),
+        m.metadata.to_string(),
+        m.attachments.to_string(),
+        m.device.as_ref().map(Value::to_string),
+        m.created_at,
+        m.updated_at
+    ])?;
+    Ok(MessageId(conn.last_insert_rowid()))
+}
+
+/// A live (not deleted) message of the tenant in a live conversation.
+pub fn get(conn: &Connection, tenant: TenantId, id: MessageId) -> Result<Message> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL
+           AND conversation_id IN (SELECT id FROM conversations WHERE deleted = 0)"
+    ))?;
+    stmt.query_row(params![id.0, tenant.0], from_row)
+        .optional()?
+        .ok_or(Error::NotFound("message"))
+}
+
+/// By integer id, uuid or oid, within the tenant.
+pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Message> {
+    match id {
+        IdRef::Id(n) => get(conn, tenant, MessageId(*n)),
+        IdRef::Key(k) => {
+            let found: Option<i64> = conn
+                .query_row(
+                    "SELECT COALESCE((SELECT id FROM messages WHERE uuid = ?1),
+                                     (SELECT id FROM messages WHERE oid = ?1))",
+                    [k],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            match found {
+                Some(n) => get(conn, tenant, MessageId(n)),
+                None => Err(Error::NotFound("message")),
+            }
+        }
+    }
+}
+
+/// Which page of a conversation's live messages to read, by `seq`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Page {
+    /// The newest `limit` messages with seq below `before` (all when None), returned oldest first.
+    Before(Option<i64>),
+    /// The oldest `limit` messages with seq above `after`, oldest first.
+    After(i64),
+}
+
+pub fn list(conn: &Connection, conv: ConversationId, page: Page, limit: u32) -> Result<Vec<Message>> {
+    let mut messages = match page {
+        Page::Before(before) => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages
+                 WHERE conversation_id = ?1 AND deleted_at IS NULL AND seq < ?2
+                 ORDER BY seq DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(
+                params![conv.0, before.unwrap_or(i64::MAX), limit],
+                from_row,
+            )?;
+            let mut v: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
+            v.reverse();
+            v
+        }
+        Page::After(after) => {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM messages
+                 WHERE conversation_id = ?1 AND deleted_at IS NULL AND seq > ?2
+                 ORDER BY seq ASC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![conv.0, after, limit], from_row)?;
+            rows.collect::<rusqlite::Result<_>>()?
+        }
+    };
+    messages.shrink_to_fit();
+    Ok(messages)
+}
+
+pub fn update_body(conn: &Connection, id: MessageId, body: &str, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE messages SET body = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.0, body, now],
+    )?;
+    Ok(())
+}
+
+pub fn set_status(conn: &Connection, id: MessageId, status: MessageStatus, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
+        params![id.0, status.as_str(), now],
+    )?;
+    Ok(())
+}
+
+/// Soft delete: the row stays (replies keep their target) but no read ever returns it.
+pub fn mark_deleted(conn: &Connection, id: MessageId, now: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE messages SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
+        params![id.0, now],
+    )?;
+    conn.execute("DELETE FROM message_reads WHERE message_id = ?1", [id.0])?;
+    Ok(())
+}
+
+/// Whether `user` has a single-message read of `seq` in `conv`.
+pub fn has_single_read(conn: &Connection, conv: ConversationId, user: UserId, seq: i64) -> Result<bool> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM message_reads WHERE conversation_id = ?1 AND user_id = ?2 AND seq = ?3",
+    )?;
+    Ok(stmt.exists(params![conv.0, user.0, seq])?)
+}
+
+pub fn insert_single_read(
+    conn: &Connection,
+    message: &Message,
+    user: UserId,
+    at: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO message_reads (conversation_id, user_id, seq, message_id, read_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![message.conversation_id.0, user.0, message.seq, message.id.0, at],
+    )?;
+    Ok(())
+}
+
+/// Single-message reads in a conversation, for showing who has read what.
+pub fn single_reads(conn: &Connection, conv: ConversationId) -> Result<Vec<MessageRead>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user_id, seq, read_at FROM message_reads WHERE conversation_id = ?1 ORDER BY seq, user_id",
+    )?;
+    let rows = stmt.query_map([conv.0], |r| {
+        Ok(MessageRead {
+            user_id: UserId(r.get(0)?),
+            seq: r.get(1)?,
+            read_at: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The seq of the last live message created at or before `at` (0 when none).
+pub fn last_seq_at_or_before(conn: &Connection, conv: ConversationId, at: i64) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?1 AND created_at <= ?2",
+        params![conv.0, at],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn add_reaction(conn: &Connection, message: MessageId, user: UserId, emoji: &str, at: i64) -> Result<bool> {
+    let n = conn.execute(
+        "INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![message.0, user.0, emoji, at],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn reactions(conn: &Connection, message: MessageId) -> Result<Vec<Reaction>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT message_id, user_id, emoji, created_at FROM reactions WHERE message_id = ?1
+         ORDER BY created_at, user_id",
+    )?;
+    let rows = stmt.query_map([message.0], |r| {
+        Ok(Reaction {
+            message_id: MessageId(r.get(0)?),
+            user_id: UserId(r.get(1)?),
+            emoji: r.get(2)?,
+            created_at: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A message by id whatever its state (fixture loading, before its conversation is complete).
+pub fn get_any(conn: &Connection, id: MessageId) -> Result<Message> {
+    conn.query_row(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"), [id.0], from_row)
+        .optional()?
+        .ok_or(Error::NotFound("message"))
+}
+
+pub fn set_reply_to(conn: &Connection, id: MessageId, target: MessageId) -> Result<()> {
+    conn.execute(
+        "UPDATE messages SET reply_to_id = ?2 WHERE id = ?1",
+        params![id.0, target.0],
+    )?;
+    Ok(())
+}

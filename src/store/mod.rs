@@ -1,0 +1,234 @@
+//! SQL lives here and only here. Reads go through an r2d2 pool of read-only connections on the
+//! blocking thread pool; writes go through the single writer thread (`writer.rs`).
+
+pub mod api_keys;
+pub mod conversations;
+pub mod flows;
+pub mod messages;
+pub mod participants;
+pub mod schema;
+pub mod settings;
+pub mod tenants;
+pub mod tokens;
+pub mod users;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+pub use writer::WriterStats;
+
+/// `PRAGMA synchronous` for the write connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Off,
+    Normal,
+    Full,
+    Extra,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Off => "OFF",
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+            Synchronous::Extra => "EXTRA",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    pub synchronous: Synchronous,
+    pub read_pool_size: u32,
+    /// The most write commands the writer puts in one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            synchronous: Synchronous::Full,
+            read_pool_size: 8,
+            max_batch: 256,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    writer: writer::Writer,
+    path: PathBuf,
+    /// Dropping the last clone stops the background checkpointer.
+    _checkpointer: std::sync::Arc<mpsc::Sender<()>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, applies the schema and starts the
+    /// writer and checkpointer threads.
+    pub fn open(path: &Path, options: &StoreOptions) -> Result<Store> {
+        let mut conn = Connection::open(path)
+            .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+        configure_writer(&conn, options.synchronous)?;
+        schema::apply(&mut conn)?;
+
+        let manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .with_init(|c| {
+                c.execute_batch(
+                    "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768;",
+                )
+            });
+        let pool = r2d2::Pool::builder()
+            .max_size(options.read_pool_size.max(1))
+            .min_idle(Some(1))
+            .build(manager)
+            .map_err(|e| Error::internal(format!("read pool: {e}")))?;
+
+        let writer = writer::Writer::start(conn, options.max_batch.max(1))?;
+        let checkpointer = start_checkpointer(path)?;
+        Ok(Store {
+            pool,
+            writer,
+            path: path.to_owned(),
+            _checkpointer: std::sync::Arc::new(checkpointer),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` on a pooled read connection, on the blocking thread pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.get()?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("read task: {e}")))?
+    }
+
+    /// `read` for callers that are not async (the CLI, tests).
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.pool.get()?;
+        f(&conn)
+    }
+
+    /// Runs `f` on the writer thread inside its own savepoint of a group-commit transaction.
+    /// Resolves after the transaction holding it has committed; if `f` fails, nothing it wrote
+    /// stays.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer
+            .submit(f)?
+            .await
+            .map_err(|_| Error::internal("writer thread stopped"))?
+    }
+
+    /// `write` for callers that are not async. Must not be called from inside an async task.
+    pub fn write_blocking<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.writer
+            .submit(f)?
+            .blocking_recv()
+            .map_err(|_| Error::internal("writer thread stopped"))?
+    }
+
+    pub fn writer_stats(&self) -> WriterStats {
+        self.writer.stats()
+    }
+
+    /// A consistent copy of the whole database at `dest`, taken while others read and write.
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        backup(&self.path, dest)
+    }
+}
+
+fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<()> {
+    let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::internal(format!("cannot switch to WAL (got {mode})")));
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous = {};
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA cache_size = -65536;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA wal_autocheckpoint = 0;",
+        synchronous.pragma()
+    ))?;
+    Ok(())
+}
+
+/// Checkpoints the WAL from its own connection every half second, so that commits never pay
+/// for a checkpoint (automatic checkpoints are off on the writer).
+fn start_checkpointer(path: &Path) -> Result<mpsc::Sender<()>> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("parlor-checkpoint".into())
+        .spawn(move || loop {
+            match stopped.recv_timeout(Duration::from_millis(500)) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+                        tracing::warn!("wal checkpoint failed: {e}");
+                    }
+                }
+                _ => {
+                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
+                    return;
+                }
+            }
+        })
+        .map_err(Error::internal)?;
+    Ok(stop)
+}
+
+/// Copies the database at `src` to `dest` with `VACUUM INTO`: one read transaction, so the copy
+/// is a consistent snapshot even while a server writes. Refuses to overwrite `dest`.
+pub fn backup(src: &Path, dest: &Path) -> Result<()> {
+    if dest.exists() {
+        return Err(Error::Conflict(format!(
+            "{} already exists; choose a new file name",
+            dest.display()
+        )));
+    }
+    if !src.exists() {
+        return Err(Error::NotFound("database file"));
+    }
+    let conn = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    let dest_text = dest
+        .to_str()
+        .ok_or_else(|| Error::invalid("file", "the backup path must be valid UTF-8"))?;
+    conn.execute("VACUUM INTO ?1", [dest_text])?;
+    Ok(())
+}
+
+/// Shared by the row mappers: JSON text columns into values.
+pub(crate) fn json_column(text: Option<String>) -> serde_json::Value {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}

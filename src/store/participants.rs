@@ -1,0 +1,235 @@
+//! The participant pivot and the read-state arithmetic on it. The rules these implement are in
+//! `service::read_state`; this module only says how to do each step in SQL.
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::domain::{ConversationId, ConversationView, Participant, UserId};
+use crate::error::Result;
+
+const COLUMNS: &str =
+    "p.conversation_id, p.user_id, p.joined_at, p.unread_count, p.last_read_at, p.last_read_seq, p.muted";
+
+fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<Participant> {
+    Ok(Participant {
+        conversation_id: ConversationId(r.get(at)?),
+        user_id: UserId(r.get(at + 1)?),
+        joined_at: r.get(at + 2)?,
+        unread_count: r.get(at + 3)?,
+        last_read_at: r.get(at + 4)?,
+        last_read_seq: r.get(at + 5)?,
+        muted: r.get(at + 6)?,
+    })
+}
+
+/// The number of messages of `conv` that `user` has not read, counted from the messages table:
+/// live, sent by someone else, above the horizon, and not read one by one.
+pub const RECOUNT_SQL: &str = "SELECT count(*) FROM messages m
+     WHERE m.conversation_id = ?1 AND m.deleted_at IS NULL AND m.sender_id <> ?2 AND m.seq > ?3
+       AND NOT EXISTS (SELECT 1 FROM message_reads r
+                       WHERE r.conversation_id = m.conversation_id AND r.user_id = ?2 AND r.seq = m.seq)";
+
+pub struct NewParticipant {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub joined_at: i64,
+    pub last_read_seq: i64,
+    pub last_read_at: Option<i64>,
+    pub muted: bool,
+    pub sort_at: i64,
+}
+
+pub fn insert(conn: &Connection, p: &NewParticipant) -> Result<()> {
+    conn.execute(
+        "INSERT INTO participants (conversation_id, user_id, joined_at, last_read_seq, last_read_at, muted, sort_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![p.conversation_id.0, p.user_id.0, p.joined_at, p.last_read_seq, p.last_read_at, p.muted, p.sort_at],
+    )?;
+    Ok(())
+}
+
+/// Removes a membership and the single-message reads that went with it; false if absent.
+pub fn delete(conn: &Connection, conv: ConversationId, user: UserId) -> Result<bool> {
+    conn.execute(
+        "DELETE FROM message_reads WHERE conversation_id = ?1 AND user_id = ?2",
+        params![conv.0, user.0],
+    )?;
+    let n = conn.execute(
+        "DELETE FROM participants WHERE conversation_id = ?1 AND user_id = ?2",
+        params![conv.0, user.0],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn get(conn: &Connection, conv: ConversationId, user: UserId) -> Result<Option<Participant>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM participants p WHERE p.conversation_id = ?1 AND p.user_id = ?2"
+    ))?;
+    Ok(stmt
+        .query_row(params![conv.0, user.0], |r| from_row_at(r, 0))
+        .optional()?)
+}
+
+/// Everyone in the conversation, in the order they joined.
+pub fn list(conn: &Connection, conv: ConversationId) -> Result<Vec<Participant>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM participants p WHERE p.conversation_id = ?1 ORDER BY p.joined_at, p.user_id"
+    ))?;
+    let rows = stmt.query_map([conv.0], |r| from_row_at(r, 0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A message was sent: one more unread for everyone but the sender, and the new sort key.
+pub fn on_message_sent(conn: &Connection, conv: ConversationId, sender: UserId, at: i64) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE participants SET unread_count = unread_count + (user_id <> ?2), sort_at = ?3
+         WHERE conversation_id = ?1",
+    )?;
+    stmt.execute(params![conv.0, sender.0, at])?;
+    Ok(())
+}
+
+/// The conversation's last activity changed (a delete, a load): move every member's sort key.
+pub fn set_sort_at(conn: &Connection, conv: ConversationId, at: i64) -> Result<()> {
+    conn.execute(
+        "UPDATE participants SET sort_at = ?2 WHERE conversation_id = ?1",
+        params![conv.0, at],
+    )?;
+    Ok(())
+}
+
+/// Moves `user`'s horizon forward to `seq` (never backwards), drops the single reads it now
+/// covers, and recounts. Returns the new unread count.
+pub fn advance_horizon(
+    conn: &Connection,
+    conv: ConversationId,
+    user: UserId,
+    seq: i64,
+    at: i64,
+) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE participants SET last_read_seq = MAX(last_read_seq, ?3), last_read_at = ?4
+         WHERE conversation_id = ?1 AND user_id = ?2",
+    )?;
+    stmt.execute(params![conv.0, user.0, seq, at])?;
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM message_reads WHERE conversation_id = ?1 AND user_id = ?2
+           AND seq <= (SELECT last_read_seq FROM participants WHERE conversation_id = ?1 AND user_id = ?2)",
+    )?;
+    stmt.execute(params![conv.0, user.0])?;
+    recount(conn, conv, user)
+}
+
+/// Sets `user`'s unread count from a recount of the messages table; returns it.
+pub fn recount(conn: &Connection, conv: ConversationId, user: UserId) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE participants SET unread_count = ({}) WHERE conversation_id = ?1 AND user_id = ?2
+         RETURNING unread_count",
+        RECOUNT_SQL.replace("?3", "participants.last_read_seq")
+    ))?;
+    Ok(stmt
+        .query_row(params![conv.0, user.0], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0))
+}
+
+/// One message fewer unread for `user`.
+pub fn decrement_unread(conn: &Connection, conv: ConversationId, user: UserId) -> Result<()> {
+    conn.execute(
+        "UPDATE participants SET unread_count = MAX(unread_count - 1, 0)
+         WHERE conversation_id = ?1 AND user_id = ?2",
+        params![conv.0, user.0],
+    )?;
+    Ok(())
+}
+
+/// A message is being deleted: one fewer unread for every member who had not read it. Must run
+/// before the message is marked deleted and before its single reads are dropped.
+pub fn on_message_deleted(conn: &Connection, conv: ConversationId, seq: i64, sender: UserId) -> Result<()> {
+    conn.execute(
+        "UPDATE participants SET unread_count = unread_count - 1
+         WHERE conversation_id = ?1 AND user_id <> ?3 AND last_read_seq < ?2
+           AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.conversation_id = ?1
+                           AND r.user_id = participants.user_id AND r.seq = ?2)",
+        params![conv.0, seq, sender.0],
+    )?;
+    Ok(())
+}
+
+pub fn set_muted(conn: &Connection, conv: ConversationId, user: UserId, muted: bool) -> Result<()> {
+    conn.execute(
+        "UPDATE participants SET muted = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
+        params![conv.0, user.0, muted],
+    )?;
+    Ok(())
+}
+
+/// A page of `user`'s live conversations by last activity, newest first, never-messaged last,
+/// strictly after the `(sort_at, conversation id)` cursor. Served by the
+/// `participants_user_activity` index whatever the user's number of conversations.
+pub fn list_for_user(
+    conn: &Connection,
+    user: UserId,
+    before: Option<(i64, i64)>,
+    limit: u32,
+) -> Result<Vec<ConversationView>> {
+    use super::conversations::{from_row, COLUMNS as CONV, COLUMN_COUNT};
+    let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {CONV}, {COLUMNS} FROM participants p JOIN conversations c ON c.id = p.conversation_id
+         WHERE p.user_id = ?1 AND (p.sort_at, p.conversation_id) < (?2, ?3) AND c.deleted = 0
+         ORDER BY p.sort_at DESC, p.conversation_id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![user.0, at, id, limit], |r| {
+        Ok(ConversationView {
+            conversation: from_row(r)?,
+            me: from_row_at(r, COLUMN_COUNT)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// `(conversation id, unread count)` for each of `user`'s live conversations with unread
+/// messages.
+pub fn unread_for_user(conn: &Connection, user: UserId) -> Result<Vec<(ConversationId, i64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.conversation_id, p.unread_count FROM participants p
+         JOIN conversations c ON c.id = p.conversation_id
+         WHERE p.user_id = ?1 AND p.unread_count > 0 AND c.deleted = 0
+         ORDER BY p.conversation_id",
+    )?;
+    let rows = stmt.query_map([user.0], |r| Ok((ConversationId(r.get(0)?), r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A pivot row whose stored count differs from a recount of the messages table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drift {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub stored: i64,
+    pub actual: i64,
+}
+
+/// Every pivot row whose stored unread count is not what the messages say.
+pub fn find_drift(conn: &Connection) -> Result<Vec<Drift>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT conversation_id, user_id, unread_count, actual FROM (
+             SELECT p.conversation_id, p.user_id, p.unread_count,
+                    ({}) AS actual
+             FROM participants p)
+         WHERE unread_count <> actual ORDER BY conversation_id, user_id",
+        RECOUNT_SQL
+            .replace("?1", "p.conversation_id")
+            .replace("?2", "p.user_id")
+            .replace("?3", "p.last_read_seq")
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Drift {
+            conversation_id: ConversationId(r.get(0)?),
+            user_id: UserId(r.get(1)?),
+            stored: r.get(2)?,
+            actual: r.get(3)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

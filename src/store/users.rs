@@ -1,0 +1,241 @@
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::domain::{IdRef, Role, TenantId, User, UserId};
+use crate::error::{Error, Result};
+
+const COLUMNS: &str = "id, uuid, oid, tenant_id, role, first_name, last_name, display_name, prefix, \
+     gender, email, phone, avatar_url, specialty, external_id, birthdate, username, \
+     password_hash IS NOT NULL, created_at, updated_at";
+
+fn from_row(r: &Row) -> rusqlite::Result<User> {
+    let role: String = r.get(4)?;
+    Ok(User {
+        id: UserId(r.get(0)?),
+        uuid: r.get(1)?,
+        oid: r.get(2)?,
+        tenant_id: TenantId(r.get(3)?),
+        role: Role::parse(&role).unwrap_or(Role::Participant),
+        first_name: r.get(5)?,
+        last_name: r.get(6)?,
+        display_name: r.get(7)?,
+        prefix: r.get(8)?,
+        gender: r.get(9)?,
+        email: r.get(10)?,
+        phone: r.get(11)?,
+        avatar_url: r.get(12)?,
+        specialty: r.get(13)?,
+        external_id: r.get(14)?,
+        birthdate: r.get(15)?,
+        username: r.get(16)?,
+        has_password: r.get(17)?,
+        created_at: r.get(18)?,
+        updated_at: r.get(19)?,
+    })
+}
+
+/// Everything needed to insert a user row; `id` None lets SQLite choose.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub id: Option<i64>,
+    pub uuid: String,
+    pub oid: String,
+    pub tenant_id: i64,
+    pub role: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub display_name: String,
+    pub prefix: Option<String>,
+    pub gender: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+    pub specialty: Option<String>,
+    pub external_id: Option<String>,
+    pub birthdate: Option<String>,
+    pub username: Option<String>,
+    pub password_hash: Option<String>,
+    pub created_at: i64,
+}
+
+pub fn insert(conn: &Connection, u: &NewUser) -> Result<UserId> {
+    conn.execute(
+        "INSERT INTO users (id, uuid, oid, tenant_id, role, first_name, last_name, display_name,
+             prefix, gender, email, phone, avatar_url, specialty, external_id, birthdate, username,
+             password_hash, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
+        params![
+            u.id, u.uuid, u.oid, u.tenant_id, u.role, u.first_name, u.last_name, u.display_name,
+            u.prefix, u.gender, u.email, u.phone, u.avatar_url, u.specialty, u.external_id,
+            u.birthdate, u.username, u.password_hash, u.created_at
+        ],
+    )?;
+    Ok(UserId(conn.last_insert_rowid()))
+}
+
+pub fn get(conn: &Connection, tenant: TenantId, id: UserId) -> Result<User> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1 AND tenant_id = ?2"),
+        params![id.0, tenant.0],
+        from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound("user"))
+}
+
+/// By integer id, uuid or oid, within the tenant.
+pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<User> {
+    let found = match id {
+        IdRef::Id(n) => return get(conn, tenant, UserId(*n)),
+        IdRef::Key(k) => conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM users WHERE tenant_id = ?2 AND id = \
+                     COALESCE((SELECT id FROM users WHERE uuid = ?1), (SELECT id FROM users WHERE oid = ?1))"
+                ),
+                params![k, tenant.0],
+                from_row,
+            )
+            .optional()?,
+    };
+    found.ok_or(Error::NotFound("user"))
+}
+
+pub fn get_many(conn: &Connection, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users WHERE id = ?1 AND tenant_id = ?2"
+    ))?;
+    let mut users = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(u) = stmt.query_row(params![id.0, tenant.0], from_row).optional()? {
+            users.push(u);
+        }
+    }
+    Ok(users)
+}
+
+/// A page of the tenant's users by id, optionally of one role.
+pub fn list(
+    conn: &Connection,
+    tenant: TenantId,
+    role: Option<Role>,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM users
+         WHERE tenant_id = ?1 AND (?2 IS NULL OR role = ?2) AND id > ?3
+         ORDER BY id LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(params![tenant.0, role.map(Role::as_str), after, limit], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The first user of a role (the tenant's system user, for example).
+pub fn first_with_role(conn: &Connection, tenant: TenantId, role: Role) -> Result<Option<User>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND role = ?2 ORDER BY id LIMIT 1"),
+            params![tenant.0, role.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// The user and their password hash, for sign-in.
+pub fn find_login(
+    conn: &Connection,
+    tenant: TenantId,
+    username: &str,
+) -> Result<Option<(User, Option<String>)>> {
+    Ok(conn
+        .query_row(
+            &format!("SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = ?1 AND username = ?2"),
+            params![tenant.0, username],
+            |r| Ok((from_row(r)?, r.get(20)?)),
+        )
+        .optional()?)
+}
+
+pub fn set_password(conn: &Connection, tenant: TenantId, id: UserId, hash: &str, now: i64) -> Result<()> {
+    let changed = conn.execute(
+        "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2",
+        params![id.0, tenant.0, hash, now],
+    )?;
+    if changed == 0 {
+        return Err(Error::NotFound("user"));
+    }
+    Ok(())
+}
+
+/// Profile fields a caller may change; `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct ProfileChange {
+    pub first_name: Option<Option<String>>,
+    pub last_name: Option<Option<String>>,
+    pub display_name: Option<String>,
+    pub prefix: Option<Option<String>>,
+    pub email: Option<Option<String>>,
+    pub phone: Option<Option<String>>,
+    pub avatar_url: Option<Option<String>>,
+    pub specialty: Option<Option<String>>,
+    pub username: Option<Option<String>>,
+}
+
+pub fn update_profile(
+    conn: &Connection,
+    tenant: TenantId,
+    id: UserId,
+    change: &ProfileChange,
+    now: i64,
+) -> Result<()> {
+    let u = get(conn, tenant, id)?;
+    let pick = |new: &Option<Option<String>>, old: &Option<String>| match new {
+        Some(v) => v.clone(),
+        None => old.clone(),
+    };
+    conn.execute(
+        "UPDATE users SET first_name = ?2, last_name = ?3, display_name = ?4, prefix = ?5,
+             email = ?6, phone = ?7, avatar_url = ?8, specialty = ?9, username = ?10, updated_at = ?11
+         WHERE id = ?1",
+        params![
+            id.0,
+            pick(&change.first_name, &u.first_name),
+            pick(&change.last_name, &u.last_name),
+            change.display_name.clone().unwrap_or(u.display_name),
+            pick(&change.prefix, &u.prefix),
+            pick(&change.email, &u.email),
+            pick(&change.phone, &u.phone),
+            pick(&change.avatar_url, &u.avatar_url),
+            pick(&change.specialty, &u.specialty),
+            pick(&change.username, &u.username),
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn add_contact(conn: &Connection, user: UserId, contact: UserId) -> Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO contacts (user_id, contact_id) VALUES (?1, ?2)",
+        params![user.0, contact.0],
+    )?;
+    Ok(())
+}
+
+pub fn contacts(conn: &Connection, tenant: TenantId, user: UserId) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM contacts c JOIN users u ON u.id = c.contact_id
+         WHERE c.user_id = ?1 AND u.tenant_id = ?2 ORDER BY u.id",
+        prefixed("u")
+    ))?;
+    let rows = stmt.query_map(params![user.0, tenant.0], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn prefixed(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

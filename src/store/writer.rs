@@ -1,0 +1,150 @@
+//! The single writer thread and its group commit.
+//!
+//! Every write in Parlor is a closure sent here. The thread takes the first queued closure plus
+//! everything queued behind it (up to `max_batch`), runs them in one transaction, each inside
+//! its own SAVEPOINT so one failure does not sink the others, commits once, and only then
+//! answers each caller. Under load this turns N fsyncs into one.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use rusqlite::Connection;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+
+/// Called once the transaction holding a command has committed (Ok) or failed (Err).
+type Reply = Box<dyn FnOnce(Result<()>) + Send>;
+/// Runs one command; says whether it succeeded and how to answer its caller.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+
+#[derive(Clone)]
+pub struct Writer {
+    queue: mpsc::Sender<Job>,
+    stats: Arc<Counters>,
+}
+
+#[derive(Default)]
+struct Counters {
+    commands: AtomicU64,
+    transactions: AtomicU64,
+}
+
+/// How much batching the writer has done: `commands / transactions` is the mean batch size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    pub commands: u64,
+    pub transactions: u64,
+}
+
+impl Writer {
+    pub fn start(conn: Connection, max_batch: usize) -> Result<Writer> {
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let stats = Arc::new(Counters::default());
+        let counters = stats.clone();
+        std::thread::Builder::new()
+            .name("parlor-writer".into())
+            .spawn(move || run(conn, jobs, max_batch, &counters))
+            .map_err(Error::internal)?;
+        Ok(Writer { queue, stats })
+    }
+
+    pub fn submit<T, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T>>>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)))
+                .unwrap_or_else(|_| Err(Error::internal("a write command panicked")));
+            let ok = outcome.is_ok();
+            let reply: Reply = Box::new(move |committed| {
+                let _ = answer.send(committed.and(outcome));
+            });
+            (ok, reply)
+        });
+        self.queue
+            .send(job)
+            .map_err(|_| Error::internal("writer thread stopped"))?;
+        Ok(answered)
+    }
+
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            commands: self.stats.commands.load(Ordering::Relaxed),
+            transactions: self.stats.transactions.load(Ordering::Relaxed),
+        }
+    }
+}
+
+fn run(conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, stats: &Counters) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        stats.commands.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.transactions.fetch_add(1, Ordering::Relaxed);
+        run_batch(&conn, batch);
+    }
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>) {
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let e = Error::internal(format!("begin: {e}"));
+        for job in batch {
+            let (_, reply) = job(conn);
+            reply(Err(Error::internal(e.to_string())));
+        }
+        return;
+    }
+    let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
+    for job in batch {
+        if let Err(e) = conn.execute_batch("SAVEPOINT command") {
+            tracing::error!("savepoint: {e}");
+        }
+        let (ok, reply) = job(conn);
+        if conn.is_autocommit() {
+            // The command's error rolled the whole transaction back (SQLite does this on some
+            // errors, e.g. a full disk): everything before it is lost too.
+            tracing::error!("a write command aborted its transaction");
+            for earlier in replies.drain(..) {
+                earlier(Err(Error::internal("transaction aborted")));
+            }
+            reply(Err(Error::internal("transaction aborted")));
+            if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+                tracing::error!("begin after abort: {e}");
+            }
+            continue;
+        }
+        let end = if ok {
+            "RELEASE command"
+        } else {
+            "ROLLBACK TO command; RELEASE command"
+        };
+        if let Err(e) = conn.execute_batch(end) {
+            tracing::error!("ending savepoint: {e}");
+        }
+        replies.push(reply);
+    }
+    let committed = if conn.is_autocommit() {
+        Ok(())
+    } else {
+        conn.execute_batch("COMMIT").map_err(|e| {
+            tracing::error!("commit failed: {e}");
+            let _ = conn.execute_batch("ROLLBACK");
+            Error::internal(format!("commit: {e}"))
+        })
+    };
+    for reply in replies {
+        reply(match &committed {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Error::internal(e.to_string())),
+        });
+    }
+}
