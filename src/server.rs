@@ -73,12 +73,7 @@ pub async fn build_app(settings: Settings, fixture_file: Option<&std::path::Path
     let server = HttpServer::new(move || {
         actix_web::App::new()
             .app_data(app.clone())
-            .app_data(json_config(body_limit))
             .app_data(web::PayloadConfig::new(body_limit))
-            .app_data(web::QueryConfig::default().error_handler(|e, _| {
-                let message = e.to_string();
-                InternalError::from_response(e, ApiError(Error::invalid("query", message)).error_response_owned()).into()
-            }))
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 InternalError::from_response(e, ApiError(Error::NotFound("resource")).error_response_owned()).into()
             }))
@@ -97,29 +92,6 @@ pub async fn build_app(settings: Settings, fixture_file: Option<&std::path::Path
         addr,
         service,
         loaded,
-    })
-}
-
-fn json_config(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default().limit(limit).error_handler(move |e, _| {
-        use actix_web::error::JsonPayloadError;
-        let api = match &e {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                ApiError(Error::invalid("body", format!("is larger than the {limit}-byte limit")))
-            }
-            JsonPayloadError::ContentType => ApiError(Error::invalid("Content-Type", "must be application/json")),
-            JsonPayloadError::Deserialize(d) => ApiError(Error::invalid("body", d)),
-            other => ApiError(Error::invalid("body", other)),
-        };
-        let status = match &e {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
-            }
-            _ => actix_web::http::StatusCode::BAD_REQUEST,
-        };
-        let mut response = api.error_response_owned();
-        *response.status_mut() = status;
-        InternalError::from_response(e, response).into()
     })
 }
 

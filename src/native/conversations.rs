@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use super::auth::TenantCaller;
 use super::dto::*;
 use super::error::ApiResult;
+use super::extract::{Json, Query};
 use super::{path_ref, query_ref};
 use crate::domain::IdRef;
 use crate::error::Error;
@@ -14,8 +15,8 @@ use crate::service::page_limit;
 
 /// The caller's conversations by last activity, or with `?as=` another user's (admins). An
 /// admin who names nobody gets every conversation of the tenant.
-pub async fn list(app: web::Data<App>, caller: TenantCaller, query: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
-    let q = query.into_inner();
+pub async fn list(app: web::Data<App>, caller: TenantCaller, query: Query<ListQuery>) -> ApiResult<HttpResponse> {
+    let q = query.0;
     if q.after.is_some() || q.role.is_some() {
         return Err(Error::invalid(
             if q.after.is_some() { "after" } else { "role" },
@@ -35,8 +36,8 @@ pub async fn list(app: web::Data<App>, caller: TenantCaller, query: web::Query<L
     }))
 }
 
-pub async fn create(app: web::Data<App>, caller: TenantCaller, body: web::Json<CreateConversation>) -> ApiResult<HttpResponse> {
-    let b = body.into_inner();
+pub async fn create(app: web::Data<App>, caller: TenantCaller, body: Json<CreateConversation>) -> ApiResult<HttpResponse> {
+    let b = body.0;
     let creator = caller.acting_or_admin(&app, refs(b.as_user)).await?;
     let mut members: Vec<IdRef> = b.participants.into_iter().map(|r| r.0).collect();
     if let Some(me) = creator {
@@ -63,9 +64,9 @@ pub async fn get(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    query: web::Query<AsQuery>,
+    query: Query<AsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let viewer = caller.acting_or_admin(&app, query_ref(query.into_inner().as_user)?).await?;
+    let viewer = caller.acting_or_admin(&app, query_ref(query.0.as_user)?).await?;
     let listing = app.service.listing(caller.tenant, path_ref(&path, "conversation")?, viewer).await?;
     Ok(HttpResponse::Ok().json(ConversationDto::from(listing)))
 }
@@ -74,10 +75,10 @@ pub async fn update(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Json<UpdateConversation>,
+    body: Json<UpdateConversation>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let b = body.into_inner();
+    let b = body.0;
     let conv = app
         .service
         .update_conversation(
@@ -106,12 +107,12 @@ pub async fn add_participant(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Json<AddParticipant>,
+    body: Json<AddParticipant>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let p = app
         .service
-        .add_participant(caller.tenant, path_ref(&path, "conversation")?, body.into_inner().user.0)
+        .add_participant(caller.tenant, path_ref(&path, "conversation")?, body.0.user.0)
         .await?;
     Ok(HttpResponse::Created().json(ReadStateDto::from(p)))
 }
@@ -131,8 +132,8 @@ pub async fn remove_participant(
 }
 
 /// Total unread and per conversation, for the caller or `?as=`.
-pub async fn unread(app: web::Data<App>, caller: TenantCaller, query: web::Query<AsQuery>) -> ApiResult<HttpResponse> {
-    let user = caller.acting_user(&app, query_ref(query.into_inner().as_user)?).await?;
+pub async fn unread(app: web::Data<App>, caller: TenantCaller, query: Query<AsQuery>) -> ApiResult<HttpResponse> {
+    let user = caller.acting_user(&app, query_ref(query.0.as_user)?).await?;
     let summary = app.service.unread_summary(caller.tenant, user).await?;
     Ok(HttpResponse::Ok().json(UnreadDto {
         total: summary.total,

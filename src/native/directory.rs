@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use super::auth::{Caller, TenantCaller};
 use super::dto::*;
 use super::error::ApiResult;
+use super::extract::{Json, Query};
 use super::path_ref;
 use crate::auth::Principal;
 use crate::domain::time::parse_utc_offset;
@@ -16,8 +17,8 @@ use crate::service::page_limit;
 use crate::store::users::ProfileChange;
 
 /// Username + password → a new token (the admin page's and apps' sign-in).
-pub async fn login(app: web::Data<App>, body: web::Json<LoginRequest>) -> ApiResult<HttpResponse> {
-    let body = body.into_inner();
+pub async fn login(app: web::Data<App>, body: Json<LoginRequest>) -> ApiResult<HttpResponse> {
+    let body = body.0;
     let tenant = app
         .service
         .find_tenant(body.tenant.0)
@@ -65,9 +66,9 @@ pub async fn list_tenants(app: web::Data<App>, caller: Caller) -> ApiResult<Http
     }))
 }
 
-pub async fn create_tenant(app: web::Data<App>, caller: Caller, body: web::Json<CreateTenant>) -> ApiResult<HttpResponse> {
+pub async fn create_tenant(app: web::Data<App>, caller: Caller, body: Json<CreateTenant>) -> ApiResult<HttpResponse> {
     require_server_admin(&caller)?;
-    let body = body.into_inner();
+    let body = body.0;
     let utc_offset_minutes = match &body.utc_offset {
         Some(text) => parse_utc_offset(text).ok_or_else(|| Error::invalid("utc_offset", "must look like +HH:MM or -HH:MM"))?,
         None => 0,
@@ -97,9 +98,9 @@ fn parse_role(text: &str) -> Result<Role, Error> {
     Role::parse(text).ok_or_else(|| Error::invalid("role", format!("must be one of {}", Role::choices())))
 }
 
-pub async fn list_users(app: web::Data<App>, caller: TenantCaller, query: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_users(app: web::Data<App>, caller: TenantCaller, query: Query<ListQuery>) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let query = query.into_inner();
+    let query = query.0;
     let role = query.role.as_deref().map(parse_role).transpose()?;
     let limit = page_limit("limit", query.limit, 50)?;
     let after = match &query.after {
@@ -116,9 +117,9 @@ pub async fn list_users(app: web::Data<App>, caller: TenantCaller, query: web::Q
     }))
 }
 
-pub async fn create_user(app: web::Data<App>, caller: TenantCaller, body: web::Json<CreateUser>) -> ApiResult<HttpResponse> {
+pub async fn create_user(app: web::Data<App>, caller: TenantCaller, body: Json<CreateUser>) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let b = body.into_inner();
+    let b = body.0;
     let role = b.role.as_deref().map(parse_role).transpose()?;
     let user = app
         .service
@@ -165,10 +166,10 @@ pub async fn update_user(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Json<UpdateUser>,
+    body: Json<UpdateUser>,
 ) -> ApiResult<HttpResponse> {
     let target = visible_user(&app, &caller, &path).await?;
-    let b = body.into_inner();
+    let b = body.0;
     if b.username.is_some() && !caller.is_admin() {
         return Err(Error::forbidden("only an admin may change a username").into());
     }
@@ -203,11 +204,11 @@ pub async fn create_token(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Json<CreateToken>,
+    body: Json<CreateToken>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let user = app.service.user(caller.tenant, path_ref(&path, "user")?).await?;
-    let b = body.into_inner();
+    let b = body.0;
     let ttl = b.expires_in_minutes.map(|m| i64::from(m) * 60_000);
     if b.expires_in_minutes == Some(0) {
         return Err(Error::invalid("expires_in_minutes", "must be at least 1").into());
@@ -243,9 +244,9 @@ pub async fn list_api_keys(app: web::Data<App>, caller: TenantCaller) -> ApiResu
     }))
 }
 
-pub async fn create_api_key(app: web::Data<App>, caller: TenantCaller, body: web::Json<CreateApiKey>) -> ApiResult<HttpResponse> {
+pub async fn create_api_key(app: web::Data<App>, caller: TenantCaller, body: Json<CreateApiKey>) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let (record, secret) = app.service.create_api_key(caller.tenant, body.into_inner().label).await?;
+    let (record, secret) = app.service.create_api_key(caller.tenant, body.0.label).await?;
     Ok(HttpResponse::Created().json(NewApiKeyDto {
         secret,
         record: record.into(),

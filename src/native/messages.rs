@@ -5,7 +5,8 @@ use actix_web::{web, HttpResponse};
 use super::auth::TenantCaller;
 use super::dto::*;
 use super::error::ApiResult;
-use super::{optional_json, path_ref, query_ref};
+use super::extract::{Json, OptionalJson, Query};
+use super::{path_ref, query_ref};
 use crate::domain::{IdRef, MessageKind};
 use crate::error::Error;
 use crate::server::App;
@@ -19,9 +20,9 @@ pub async fn list(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    query: web::Query<MessagesQuery>,
+    query: Query<MessagesQuery>,
 ) -> ApiResult<HttpResponse> {
-    let q = query.into_inner();
+    let q = query.0;
     let limit = page_limit("limit", q.limit, 50)?;
     let page = match (q.before, q.after) {
         (Some(_), Some(_)) => return Err(Error::invalid("after", "cannot be combined with before").into()),
@@ -51,9 +52,9 @@ pub async fn send(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Json<SendMessage>,
+    body: Json<SendMessage>,
 ) -> ApiResult<HttpResponse> {
-    let b = body.into_inner();
+    let b = body.0;
     let sender = caller.acting_user(&app, refs(b.as_user)).await?;
     let kind = match b.kind.as_deref() {
         Some(k) => Some(MessageKind::parse(k).ok_or_else(|| Error::invalid("kind", format!("must be one of {}", MessageKind::choices())))?),
@@ -107,9 +108,9 @@ pub async fn edit(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Json<EditMessage>,
+    body: Json<EditMessage>,
 ) -> ApiResult<HttpResponse> {
-    let b = body.into_inner();
+    let b = body.0;
     let editor = caller.acting_or_admin(&app, refs(b.as_user)).await?;
     let message = app
         .service
@@ -122,9 +123,9 @@ pub async fn delete(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<AsOnly>,
 ) -> ApiResult<HttpResponse> {
-    let as_user = optional_json::<AsOnly>(&body)?.as_user;
+    let as_user = body.0.as_user;
     let by = caller.acting_or_admin(&app, refs(as_user)).await?;
     app.service
         .delete_message(caller.tenant, path_ref(&path, "message")?, by)
@@ -137,9 +138,9 @@ pub async fn mark_conversation_read(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<MarkRead>,
 ) -> ApiResult<HttpResponse> {
-    let b: MarkRead = optional_json(&body)?;
+    let b = body.0;
     let user = caller.acting_user(&app, refs(b.as_user)).await?;
     let state = app
         .service
@@ -152,9 +153,9 @@ pub async fn mark_message_read(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
-    body: web::Bytes,
+    body: OptionalJson<AsOnly>,
 ) -> ApiResult<HttpResponse> {
-    let as_user = optional_json::<AsOnly>(&body)?.as_user;
+    let as_user = body.0.as_user;
     let user = caller.acting_user(&app, refs(as_user)).await?;
     let (message, changed) = app
         .service

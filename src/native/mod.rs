@@ -6,6 +6,7 @@ mod conversations;
 mod directory;
 pub mod dto;
 pub mod error;
+pub mod extract;
 mod messages;
 
 use actix_web::web;
@@ -66,11 +67,3 @@ fn query_ref(value: Option<String>) -> Result<Option<IdRef>, Error> {
         .transpose()
 }
 
-/// A body that may be left out entirely (read marks, deletes): empty is the default, anything
-/// else must be valid JSON of the right shape.
-fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Error> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| Error::invalid("body", e))
-}

@@ -1,0 +1,128 @@
+//! Body and query extractors for the native API whose errors name the offending field by its
+//! path (`participants[1]`, `limit`) rather than a line and column.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::error::Error;
+
+/// A JSON body. An empty body is accepted (as `{}`) only for types that are `Default`, via
+/// `OptionalJson`.
+pub struct Json<T>(pub T);
+
+/// A JSON body that may be left out entirely (read marks, deletes).
+pub struct OptionalJson<T>(pub T);
+
+/// A query string.
+pub struct Query<T>(pub T);
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("is not valid JSON ({inner})")
+        } else {
+            // serde's own text minus the position, which means nothing to API users.
+            let text = inner.to_string();
+            text.split(" at line ").next().unwrap_or(&text).to_string()
+        };
+        let field = if path == "." || inner.is_syntax() || inner.is_eof() { "body".to_string() } else { path };
+        Error::invalid(field, message)
+    })
+}
+
+fn body_future<T: 'static>(
+    req: &HttpRequest,
+    payload: &mut actix_web::dev::Payload,
+    parse: fn(&[u8]) -> Result<T, Error>,
+) -> Pin<Box<dyn Future<Output = Result<T, ApiError>>>> {
+    let bytes = web::Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let bytes = bytes.await.map_err(|e| {
+            ApiError(match e.as_response_error().status_code() {
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => Error::invalid("body", "is larger than the configured body limit"),
+                _ => Error::invalid("body", e),
+            })
+        })?;
+        parse(&bytes).map_err(ApiError)
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let fut = body_future(req, payload, |b| {
+            if b.iter().all(u8::is_ascii_whitespace) {
+                return Err(Error::invalid("body", "a JSON body is required"));
+            }
+            parse_json(b)
+        });
+        Box::pin(async move { fut.await.map(Json) })
+    }
+}
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let fut = body_future(req, payload, |b| {
+            if b.iter().all(u8::is_ascii_whitespace) {
+                return Ok(T::default());
+            }
+            parse_json(b)
+        });
+        Box::pin(async move { fut.await.map(OptionalJson) })
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "query".to_string() } else { path };
+        Error::invalid(field, e.into_inner())
+    })
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query).map_err(ApiError))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        limit: Option<u32>,
+        items: Option<Vec<u32>>,
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = parse_query::<Sample>("limit=abc").unwrap_err();
+        assert!(matches!(&e, Error::Invalid { field, .. } if field == "limit"), "{e}");
+        let e = parse_json::<Sample>(br#"{"items": [1, "x"]}"#).unwrap_err();
+        assert!(matches!(&e, Error::Invalid { field, .. } if field == "items[1]"), "{e}");
+        let e = parse_json::<Sample>(br#"{"bogus": 1}"#).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = parse_json::<Sample>(b"{").unwrap_err();
+        assert!(matches!(&e, Error::Invalid { field, .. } if field == "body"), "{e}");
+    }
+}

@@ -1,0 +1,225 @@
+//! `spawn_app()`: a real Parlor server on an ephemeral port with its own temporary database,
+//! plus a small blocking HTTP client for tests.
+
+#![allow(dead_code)]
+
+use std::sync::mpsc;
+
+use parlor::config::Settings;
+use parlor::service::Service;
+use serde_json::Value;
+
+pub const ADMIN_TOKEN: &str = "test-server-admin-token";
+
+pub struct TestApp {
+    pub base: String,
+    pub service: Service,
+    pub dir: tempfile::TempDir,
+}
+
+/// A server with an empty database; `ADMIN_TOKEN` is the server-admin token.
+pub fn spawn_app() -> TestApp {
+    spawn_with(|_| {})
+}
+
+/// A server loaded with the built-in demo data.
+pub fn spawn_demo() -> TestApp {
+    spawn_with(|s| s.demo = true)
+}
+
+pub fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = Settings::default();
+    settings.bind = "127.0.0.1:0".into();
+    settings.db = dir.path().join("parlor.db");
+    settings.admin_token = Some(ADMIN_TOKEN.into());
+    settings.workers = 1;
+    settings.read_pool_size = 2;
+    configure(&mut settings);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            match parlor::build_app(settings, None).await {
+                Ok(running) => {
+                    let _ = tx.send(Ok((running.addr, running.service.clone())));
+                    let _ = running.server.await;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.to_string()));
+                }
+            }
+        })
+    });
+    let (addr, service) = rx.recv().expect("server thread").expect("server starts");
+    TestApp {
+        base: format!("http://{addr}"),
+        service,
+        dir,
+    }
+}
+
+/// A response: status and JSON body (Null when empty or not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The native error code, e.g. "not_found".
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+pub struct Req {
+    inner: ureq::Request,
+}
+
+impl Req {
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.inner = self.inner.set(name, value);
+        self
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("Authorization", &format!("Bearer {token}"))
+    }
+
+    pub fn admin(self) -> Self {
+        self.bearer(ADMIN_TOKEN)
+    }
+
+    pub fn tenant(self, tenant: i64) -> Self {
+        self.header("X-Parlor-Tenant", &tenant.to_string())
+    }
+
+    pub fn send(self) -> Resp {
+        finish(self.inner.call())
+    }
+
+    pub fn json(self, body: &Value) -> Resp {
+        finish(self.inner.send_json(body.clone()))
+    }
+
+    pub fn raw(self, content_type: &str, body: &str) -> Resp {
+        finish(self.inner.set("Content-Type", content_type).send_string(body))
+    }
+}
+
+fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
+    let response = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
+        .collect();
+    let text = response.into_string().unwrap_or_default();
+    Resp {
+        status,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        headers,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Req {
+        Req {
+            inner: ureq::request(method, &self.url(path)),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Req {
+        self.request("GET", path)
+    }
+
+    pub fn post(&self, path: &str) -> Req {
+        self.request("POST", path)
+    }
+
+    pub fn patch(&self, path: &str) -> Req {
+        self.request("PATCH", path)
+    }
+
+    pub fn delete(&self, path: &str) -> Req {
+        self.request("DELETE", path)
+    }
+
+    /// Creates a tenant as the server admin; returns its id.
+    pub fn create_tenant(&self, name: &str) -> i64 {
+        let r = self
+            .post("/parlor/v1/tenants")
+            .admin()
+            .json(&serde_json::json!({ "name": name }));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body["id"].as_i64().expect("tenant id")
+    }
+
+    /// Creates a user in `tenant` as the server admin; returns the user JSON.
+    pub fn create_user(&self, tenant: i64, body: Value) -> Value {
+        let r = self.post("/parlor/v1/users").admin().tenant(tenant).json(&body);
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body
+    }
+
+    /// Issues a token for a user as the server admin; returns the secret.
+    pub fn token_for(&self, tenant: i64, user: i64, abilities: &[&str]) -> String {
+        let r = self
+            .post(&format!("/parlor/v1/users/{user}/tokens"))
+            .admin()
+            .tenant(tenant)
+            .json(&serde_json::json!({ "abilities": abilities }));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Creates a conversation among `users` as the server admin; returns the conversation JSON.
+    pub fn create_conversation(&self, tenant: i64, users: &[i64]) -> Value {
+        let r = self
+            .post("/parlor/v1/conversations")
+            .admin()
+            .tenant(tenant)
+            .json(&serde_json::json!({ "participants": users }));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body
+    }
+
+    /// Sends `body` as `user` through the server admin; returns the message JSON.
+    pub fn send_as(&self, tenant: i64, conversation: i64, user: i64, body: &str) -> Value {
+        let r = self
+            .post(&format!("/parlor/v1/conversations/{conversation}/messages"))
+            .admin()
+            .tenant(tenant)
+            .json(&serde_json::json!({ "body": body, "as": user }));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body
+    }
+
+    /// `user`'s unread count in `conversation`, from the native API.
+    pub fn unread(&self, tenant: i64, conversation: i64, user: i64) -> i64 {
+        let r = self
+            .get(&format!("/parlor/v1/conversations/{conversation}?as={user}"))
+            .admin()
+            .tenant(tenant)
+            .send();
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["unread_count"].as_i64().expect("unread_count")
+    }
+}

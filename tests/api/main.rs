@@ -1,0 +1,10 @@
+//! All integration tests, in one binary. `helpers` starts a real server on port 0 with a fresh
+//! temporary database for each test.
+
+mod helpers;
+
+mod config_example;
+mod fixtures;
+mod group_commit;
+mod native;
+mod read_state;
