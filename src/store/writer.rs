@@ -29,6 +29,7 @@ pub struct Writer {
 struct Counters {
     commands: AtomicU64,
     transactions: AtomicU64,
+    queued: AtomicU64,
 }
 
 /// How much batching the writer has done: `commands / transactions` is the mean batch size.
@@ -36,6 +37,8 @@ struct Counters {
 pub struct WriterStats {
     pub commands: u64,
     pub transactions: u64,
+    /// Commands submitted and not yet taken by the writer.
+    pub queued: u64,
 }
 
 impl Writer {
@@ -65,9 +68,11 @@ impl Writer {
             });
             (ok, reply)
         });
-        self.queue
-            .send(job)
-            .map_err(|_| Error::internal("writer thread stopped"))?;
+        self.stats.queued.fetch_add(1, Ordering::Relaxed);
+        self.queue.send(job).map_err(|_| {
+            self.stats.queued.fetch_sub(1, Ordering::Relaxed);
+            Error::internal("writer thread stopped")
+        })?;
         Ok(answered)
     }
 
@@ -75,6 +80,7 @@ impl Writer {
         WriterStats {
             commands: self.stats.commands.load(Ordering::Relaxed),
             transactions: self.stats.transactions.load(Ordering::Relaxed),
+            queued: self.stats.queued.load(Ordering::Relaxed),
         }
     }
 }
@@ -88,6 +94,7 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, stats: &Co
                 Err(_) => break,
             }
         }
+        stats.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
         stats.commands.fetch_add(batch.len() as u64, Ordering::Relaxed);
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         run_batch(&conn, batch);
