@@ -103,7 +103,9 @@ impl Settings {
             })?,
             None => String::new(),
         };
-        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("PARLOR_")).collect();
+        let env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("PARLOR_"))
+            .collect();
         Self::from_sources(&text, &env)
     }
 
@@ -113,7 +115,10 @@ impl Settings {
             .map_err(|e| Error::invalid("config", e.message().to_string()))?;
         for (name, value) in env {
             let Some(key) = env_key(name) else {
-                return Err(Error::invalid(name.clone(), "unknown PARLOR_ environment variable"));
+                return Err(Error::invalid(
+                    name.clone(),
+                    "unknown PARLOR_ environment variable",
+                ));
             };
             apply_env(&mut table, &key, value);
         }
@@ -128,7 +133,11 @@ impl Settings {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if let Some(unknown) = self.faces.keys().find(|k| !FACE_NAMES.contains(&k.as_str())) {
+        if let Some(unknown) = self
+            .faces
+            .keys()
+            .find(|k| !FACE_NAMES.contains(&k.as_str()))
+        {
             return Err(Error::invalid(
                 format!("faces.{unknown}"),
                 format!("unknown face; expected one of {}", FACE_NAMES.join(", ")),
@@ -154,7 +163,10 @@ impl Settings {
             return Err(Error::invalid("max_batch", "must be at least 1"));
         }
         if matches!(&self.admin_token, Some(t) if t.len() < 16) {
-            return Err(Error::invalid("admin_token", "must be at least 16 characters"));
+            return Err(Error::invalid(
+                "admin_token",
+                "must be at least 16 characters",
+            ));
         }
         Ok(())
     }
@@ -170,7 +182,9 @@ fn env_key(name: &str) -> Option<Vec<String>> {
         return Some(vec![key.to_string()]);
     }
     let rest = name.strip_prefix("PARLOR_FACES_")?.to_ascii_lowercase();
-    let face = FACE_NAMES.iter().find(|f| rest.starts_with(&format!("{f}_")))?;
+    let face = FACE_NAMES
+        .iter()
+        .find(|f| rest.starts_with(&format!("{f}_")))?;
     let field = &rest[face.len() + 1..];
     matches!(field, "enabled" | "base_path")
         .then(|| vec!["faces".into(), face.to_string(), field.to_string()])
@@ -182,9 +196,11 @@ fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
     let last = path.last().map(String::as_str).unwrap_or_default();
     let value = match (last, raw.parse::<bool>(), raw.parse::<i64>()) {
         ("demo" | "enabled", Ok(b), _) => toml::Value::Boolean(b),
-        ("body_limit" | "token_ttl_minutes" | "workers" | "read_pool_size" | "max_batch", _, Ok(n)) => {
-            toml::Value::Integer(n)
-        }
+        (
+            "body_limit" | "token_ttl_minutes" | "workers" | "read_pool_size" | "max_batch",
+            _,
+            Ok(n),
+        ) => toml::Value::Integer(n),
         _ => toml::Value::String(raw.to_string()),
     };
     let mut current = table;

@@ -23,6 +23,9 @@ pub enum Error {
     /// The request is understood but the state of the target does not allow it.
     #[error("{0}")]
     Unprocessable(String),
+    /// The request body is over the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// A bug or an I/O failure. The text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),

@@ -3,6 +3,8 @@
 //! `build_app` wires the store, the service layer and the HTTP faces together; `main.rs` is a
 //! thin command line around it, and the integration tests call it directly.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod auth;
 pub mod config;
 pub mod domain;

@@ -123,8 +123,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -154,7 +155,10 @@ fn settings(global: &Global) -> Result<Settings, Error> {
 
 fn open(global: &Global) -> Result<Service, Error> {
     let s = settings(global)?;
-    Ok(Service::new(server::open_store(&s)?, parlor::domain::Clock::system()))
+    Ok(Service::new(
+        server::open_store(&s)?,
+        parlor::domain::Clock::system(),
+    ))
 }
 
 fn id_ref(field: &str, text: &str) -> Result<IdRef, Error> {
@@ -163,7 +167,11 @@ fn id_ref(field: &str, text: &str) -> Result<IdRef, Error> {
 
 async fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Serve { bind, demo, fixture } => {
+        Command::Serve {
+            bind,
+            demo,
+            fixture,
+        } => {
             let mut s = settings(&cli.global)?;
             if let Some(b) = bind {
                 s.bind = b;
@@ -174,8 +182,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             if let Some(summary) = &running.loaded {
                 print_summary(summary);
             }
-            println!("Parlor is listening on http://{} (database {})", running.addr, db.display());
-            println!("Native API: http://{}/parlor/v1   Press Ctrl-C to stop.", running.addr);
+            if !running.credentials.is_empty() {
+                print_credentials(&running.credentials);
+            }
+            println!(
+                "Parlor is listening on http://{} (database {})",
+                running.addr,
+                db.display()
+            );
+            println!(
+                "Native API: http://{}/parlor/v1   Press Ctrl-C to stop.",
+                running.addr
+            );
             running.server.await.map_err(Error::internal)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -183,7 +201,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             let service = open(&cli.global)?;
             let token = service.create_server_admin_token().await?;
             println!("Database ready: {}", service.store.path().display());
-            println!("Administrator token (shown only once; keep it somewhere safe):\n\n    {token}\n");
+            println!(
+                "Administrator token (shown only once; keep it somewhere safe):\n\n    {token}\n"
+            );
             println!("Use it as 'Authorization: Bearer <token>' with the native API, or to sign in to the admin page.");
             Ok(ExitCode::SUCCESS)
         }
@@ -192,12 +212,22 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             let doc = fixture::Document::from_file(&file)?;
             let summary = fixture::load(&service, doc).await?;
             print_summary(&summary);
+            print_credentials(&summary.credentials);
             Ok(ExitCode::SUCCESS)
         }
-        Command::User(UserCommand::Create { tenant, role, name, username, password, email }) => {
+        Command::User(UserCommand::Create {
+            tenant,
+            role,
+            name,
+            username,
+            password,
+            email,
+        }) => {
             let service = open(&cli.global)?;
             let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
-            let role = Role::parse(&role).ok_or_else(|| Error::invalid("role", format!("must be one of {}", Role::choices())))?;
+            let role = Role::parse(&role).ok_or_else(|| {
+                Error::invalid("role", format!("must be one of {}", Role::choices()))
+            })?;
             let user = service
                 .create_user(
                     tenant.id,
@@ -211,17 +241,40 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                     },
                 )
                 .await?;
-            println!("Created user {} (id {}, uuid {}) in {}", user.display_name, user.id.0, user.uuid, tenant.name);
+            println!(
+                "Created user {} (id {}, uuid {}) in {}",
+                user.display_name, user.id.0, user.uuid, tenant.name
+            );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Token(TokenCommand::Create { tenant, user, abilities, label }) => {
+        Command::Token(TokenCommand::Create {
+            tenant,
+            user,
+            abilities,
+            label,
+        }) => {
             let service = open(&cli.global)?;
             let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
-            let abilities: Vec<String> = abilities.split(',').map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
+            let abilities: Vec<String> = abilities
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect();
             let (record, token) = service
-                .issue_token(Some(tenant.id), Some(id_ref("user", &user)?), abilities, label, None)
+                .issue_token(
+                    Some(tenant.id),
+                    Some(id_ref("user", &user)?),
+                    abilities,
+                    label,
+                    None,
+                )
                 .await?;
-            println!("Token {} for user {} (abilities: {}), shown only once:\n\n    {token}\n", record.id, user, record.abilities.join(", "));
+            println!(
+                "Token {} for user {} (abilities: {}), shown only once:\n\n    {token}\n",
+                record.id,
+                user,
+                record.abilities.join(", ")
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file } => {
@@ -243,7 +296,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                     d.conversation_id.0, d.user_id.0, d.stored, d.actual
                 );
             }
-            println!("{} unread count(s) drifted{}.", drift.len(), if fix { "; corrected" } else { " (run with --fix to correct)" });
+            println!(
+                "{} unread count(s) drifted{}.",
+                drift.len(),
+                if fix {
+                    "; corrected"
+                } else {
+                    " (run with --fix to correct)"
+                }
+            );
             Ok(ExitCode::from(1))
         }
     }
@@ -254,10 +315,14 @@ fn print_summary(s: &Summary) {
         "Loaded {} tenant(s), {} user(s), {} conversation(s), {} message(s).",
         s.tenants, s.users, s.conversations, s.messages
     );
-    if !s.credentials.is_empty() {
-        println!("Credentials:");
-        for c in &s.credentials {
-            println!("  {:<28} {:<20} {:<36} {}", c.tenant, c.kind, c.who, c.value);
-        }
+}
+
+fn print_credentials(credentials: &[fixture::Credential]) {
+    println!("Credentials:");
+    for c in credentials {
+        println!(
+            "  {:<30} {:<20} {:<40} {}",
+            c.tenant, c.kind, c.who, c.value
+        );
     }
 }

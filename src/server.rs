@@ -23,8 +23,10 @@ pub struct Running {
     pub server: actix_web::dev::Server,
     pub addr: SocketAddr,
     pub service: Service,
-    /// What the demo fixture (if loaded at this start) holds, for printing.
+    /// What a fixture loaded at this start holds, for printing.
     pub loaded: Option<fixture::Summary>,
+    /// Credentials to show at start (the demo's, with `--demo`).
+    pub credentials: Vec<fixture::Credential>,
 }
 
 pub fn open_store(settings: &Settings) -> Result<Store> {
@@ -40,7 +42,10 @@ pub fn open_store(settings: &Settings) -> Result<Store> {
 
 /// Opens the store, loads the demo data or a fixture if asked, binds the listener and builds
 /// the HTTP server. Must run inside an actix/tokio runtime; the caller awaits `server`.
-pub async fn build_app(settings: Settings, fixture_file: Option<&std::path::Path>) -> Result<Running> {
+pub async fn build_app(
+    settings: Settings,
+    fixture_file: Option<&std::path::Path>,
+) -> Result<Running> {
     settings.validate()?;
     let store = open_store(&settings)?;
     let service = Service::new(store, Clock::system());
@@ -49,8 +54,26 @@ pub async fn build_app(settings: Settings, fixture_file: Option<&std::path::Path
         service.ensure_server_admin_token(token).await?;
     }
     let mut loaded = None;
+    let mut credentials = Vec::new();
     if settings.demo {
-        loaded = fixture::load_demo(&service).await?;
+        let (summary, demo_credentials) = fixture::load_demo(&service).await?;
+        loaded = summary;
+        credentials = demo_credentials;
+        if settings.admin_token.is_none() {
+            // The demo is for trying things out: give it a known server-admin token.
+            service
+                .ensure_server_admin_token(fixture::DEMO_ADMIN_TOKEN)
+                .await?;
+            credentials.insert(
+                0,
+                fixture::Credential {
+                    tenant: "(all tenants)".into(),
+                    kind: "server admin token",
+                    who: "native API, admin page".into(),
+                    value: fixture::DEMO_ADMIN_TOKEN.into(),
+                },
+            );
+        }
     }
     if let Some(path) = fixture_file {
         let doc = fixture::Document::from_file(path)?;
@@ -75,7 +98,11 @@ pub async fn build_app(settings: Settings, fixture_file: Option<&std::path::Path
             .app_data(app.clone())
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(web::PathConfig::default().error_handler(|e, _| {
-                InternalError::from_response(e, ApiError(Error::NotFound("resource")).error_response_owned()).into()
+                InternalError::from_response(
+                    e,
+                    ApiError(Error::NotFound("resource")).error_response_owned(),
+                )
+                .into()
             }))
             .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("parlor::http"))
             .route("/healthz", web::get().to(healthz))
@@ -92,6 +119,7 @@ pub async fn build_app(settings: Settings, fixture_file: Option<&std::path::Path
         addr,
         service,
         loaded,
+        credentials,
     })
 }
 
@@ -116,7 +144,9 @@ async fn readyz(app: web::Data<App>) -> HttpResponse {
         Ok(_) => HttpResponse::Ok().json(HealthDto { status: "ready" }),
         Err(e) => {
             tracing::error!("readiness check failed: {e}");
-            HttpResponse::ServiceUnavailable().json(HealthDto { status: "unavailable" })
+            HttpResponse::ServiceUnavailable().json(HealthDto {
+                status: "unavailable",
+            })
         }
     }
 }

@@ -12,7 +12,7 @@ pub enum Principal {
     /// A token made by `parlor init` or named in the config: may do anything, in any tenant.
     ServerAdmin,
     /// A user's token, with its abilities.
-    User { user: User, token: Token },
+    User { user: Box<User>, token: Token },
 }
 
 impl Principal {

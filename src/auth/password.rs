@@ -3,7 +3,9 @@
 
 use std::sync::OnceLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::Argon2;
 
 use crate::error::{Error, Result};
@@ -30,7 +32,11 @@ pub fn verify(plain: &str, stored: Option<&str>) -> bool {
         None => (dummy.as_str(), false),
     };
     let matches = PasswordHash::new(phc)
-        .map(|parsed| Argon2::default().verify_password(plain.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(plain.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false);
     real && matches
 }
@@ -39,10 +45,16 @@ pub fn verify(plain: &str, stored: Option<&str>) -> bool {
 pub fn check_strength(field: &str, plain: &str) -> Result<()> {
     let chars = plain.chars().count();
     if chars < MIN_LENGTH {
-        return Err(Error::invalid(field, format!("must be at least {MIN_LENGTH} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at least {MIN_LENGTH} characters"),
+        ));
     }
     if chars > MAX_LENGTH {
-        return Err(Error::invalid(field, format!("must be at most {MAX_LENGTH} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_LENGTH} characters"),
+        ));
     }
     Ok(())
 }

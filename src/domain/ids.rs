@@ -65,7 +65,9 @@ mod tests {
     fn oid_is_24_hex_and_starts_with_seconds() {
         let oid = new_oid(1_733_042_700_000);
         assert_eq!(oid.len(), 24);
-        assert!(oid.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(oid
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
         assert_eq!(&oid[..8], &format!("{:08x}", 1_733_042_700u32));
     }
 

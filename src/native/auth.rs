@@ -35,10 +35,14 @@ fn bearer(req: &HttpRequest) -> Result<String, Error> {
         .to_str()
         .map_err(|_| Error::Unauthenticated("malformed Authorization header".into()))?;
     match text.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(token.trim().to_string())
         }
-        _ => Err(Error::Unauthenticated("expected 'Authorization: Bearer <token>'".into())),
+        _ => Err(Error::Unauthenticated(
+            "expected 'Authorization: Bearer <token>'".into(),
+        )),
     }
 }
 
@@ -54,7 +58,9 @@ async fn authenticate(req: HttpRequest) -> Result<(web::Data<App>, Principal), E
     let principal = app.service.authenticate_bearer(token).await?;
     if let Principal::User { token, .. } = &principal {
         if !token.can(NATIVE_ABILITY) {
-            return Err(Error::forbidden("this token may not use the native API (needs ability \"native\" or \"*\")"));
+            return Err(Error::forbidden(
+                "this token may not use the native API (needs ability \"native\" or \"*\")",
+            ));
         }
     }
     Ok((app, principal))
@@ -81,17 +87,27 @@ impl FromRequest for TenantCaller {
                 .headers()
                 .get(TENANT_HEADER)
                 .map(|v| v.to_str().ok().and_then(IdRef::parse))
-                .map(|r| r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid")))
+                .map(|r| {
+                    r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid"))
+                })
                 .transpose()?;
             let (app, principal) = authenticate(req).await?;
             let tenant = match (&principal, named) {
                 (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
                 (Principal::ServerAdmin, None) => {
-                    return Err(Error::invalid(TENANT_HEADER, "the server admin must name the tenant with this header").into())
+                    return Err(Error::invalid(
+                        TENANT_HEADER,
+                        "the server admin must name the tenant with this header",
+                    )
+                    .into())
                 }
                 (Principal::User { user, .. }, None) => user.tenant_id,
                 (Principal::User { user, .. }, Some(r)) => {
-                    let t = app.service.find_tenant(r).await.map_err(|_| Error::NotFound("tenant"))?;
+                    let t = app
+                        .service
+                        .find_tenant(r)
+                        .await
+                        .map_err(|_| Error::NotFound("tenant"))?;
                     if t.id != user.tenant_id {
                         return Err(Error::NotFound("tenant").into());
                     }
@@ -135,7 +151,11 @@ impl TenantCaller {
 
     /// For reads: like `acting_user`, but an admin who names nobody reads with admin authority
     /// (None) instead of as themselves.
-    pub async fn acting_or_admin(&self, app: &App, as_user: Option<IdRef>) -> Result<Option<UserId>, Error> {
+    pub async fn acting_or_admin(
+        &self,
+        app: &App,
+        as_user: Option<IdRef>,
+    ) -> Result<Option<UserId>, Error> {
         match as_user {
             Some(r) => {
                 let user = app

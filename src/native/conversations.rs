@@ -15,7 +15,11 @@ use crate::service::page_limit;
 
 /// The caller's conversations by last activity, or with `?as=` another user's (admins). An
 /// admin who names nobody gets every conversation of the tenant.
-pub async fn list(app: web::Data<App>, caller: TenantCaller, query: Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    query: Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let q = query.0;
     if q.after.is_some() || q.role.is_some() {
         return Err(Error::invalid(
@@ -27,8 +31,16 @@ pub async fn list(app: web::Data<App>, caller: TenantCaller, query: Query<ListQu
     let limit = page_limit("limit", q.limit, 20)?;
     let viewer = caller.acting_or_admin(&app, query_ref(q.as_user)?).await?;
     let page = match viewer {
-        Some(user) => app.service.conversations_of(caller.tenant, user, q.before, limit).await?,
-        None => app.service.conversations_of_tenant(caller.tenant, q.before, limit).await?,
+        Some(user) => {
+            app.service
+                .conversations_of(caller.tenant, user, q.before, limit)
+                .await?
+        }
+        None => {
+            app.service
+                .conversations_of_tenant(caller.tenant, q.before, limit)
+                .await?
+        }
     };
     Ok(HttpResponse::Ok().json(List {
         data: page.items.into_iter().map(ConversationDto::from).collect(),
@@ -36,7 +48,11 @@ pub async fn list(app: web::Data<App>, caller: TenantCaller, query: Query<ListQu
     }))
 }
 
-pub async fn create(app: web::Data<App>, caller: TenantCaller, body: Json<CreateConversation>) -> ApiResult<HttpResponse> {
+pub async fn create(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    body: Json<CreateConversation>,
+) -> ApiResult<HttpResponse> {
     let b = body.0;
     let creator = caller.acting_or_admin(&app, refs(b.as_user)).await?;
     let mut members: Vec<IdRef> = b.participants.into_iter().map(|r| r.0).collect();
@@ -56,7 +72,10 @@ pub async fn create(app: web::Data<App>, caller: TenantCaller, body: Json<Create
             },
         )
         .await?;
-    let listing = app.service.listing(caller.tenant, IdRef::Id(conv.id.0), creator).await?;
+    let listing = app
+        .service
+        .listing(caller.tenant, IdRef::Id(conv.id.0), creator)
+        .await?;
     Ok(HttpResponse::Created().json(ConversationDto::from(listing)))
 }
 
@@ -66,8 +85,13 @@ pub async fn get(
     path: web::Path<String>,
     query: Query<AsQuery>,
 ) -> ApiResult<HttpResponse> {
-    let viewer = caller.acting_or_admin(&app, query_ref(query.0.as_user)?).await?;
-    let listing = app.service.listing(caller.tenant, path_ref(&path, "conversation")?, viewer).await?;
+    let viewer = caller
+        .acting_or_admin(&app, query_ref(query.0.as_user)?)
+        .await?;
+    let listing = app
+        .service
+        .listing(caller.tenant, path_ref(&path, "conversation")?, viewer)
+        .await?;
     Ok(HttpResponse::Ok().json(ConversationDto::from(listing)))
 }
 
@@ -91,11 +115,18 @@ pub async fn update(
             },
         )
         .await?;
-    let listing = app.service.listing(caller.tenant, IdRef::Id(conv.id.0), None).await?;
+    let listing = app
+        .service
+        .listing(caller.tenant, IdRef::Id(conv.id.0), None)
+        .await?;
     Ok(HttpResponse::Ok().json(ConversationDto::from(listing)))
 }
 
-pub async fn delete(app: web::Data<App>, caller: TenantCaller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     app.service
         .delete_conversation(caller.tenant, path_ref(&path, "conversation")?)
@@ -112,7 +143,11 @@ pub async fn add_participant(
     caller.require_admin()?;
     let p = app
         .service
-        .add_participant(caller.tenant, path_ref(&path, "conversation")?, body.0.user.0)
+        .add_participant(
+            caller.tenant,
+            path_ref(&path, "conversation")?,
+            body.0.user.0,
+        )
         .await?;
     Ok(HttpResponse::Created().json(ReadStateDto::from(p)))
 }
@@ -126,14 +161,24 @@ pub async fn remove_participant(
     let (conv, user) = path.into_inner();
     let removed = app
         .service
-        .remove_participant(caller.tenant, path_ref(&conv, "conversation")?, path_ref(&user, "user")?)
+        .remove_participant(
+            caller.tenant,
+            path_ref(&conv, "conversation")?,
+            path_ref(&user, "user")?,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(RemovedDto { removed }))
 }
 
 /// Total unread and per conversation, for the caller or `?as=`.
-pub async fn unread(app: web::Data<App>, caller: TenantCaller, query: Query<AsQuery>) -> ApiResult<HttpResponse> {
-    let user = caller.acting_user(&app, query_ref(query.0.as_user)?).await?;
+pub async fn unread(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    query: Query<AsQuery>,
+) -> ApiResult<HttpResponse> {
+    let user = caller
+        .acting_user(&app, query_ref(query.0.as_user)?)
+        .await?;
     let summary = app.service.unread_summary(caller.tenant, user).await?;
     Ok(HttpResponse::Ok().json(UnreadDto {
         total: summary.total,

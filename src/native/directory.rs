@@ -24,7 +24,10 @@ pub async fn login(app: web::Data<App>, body: Json<LoginRequest>) -> ApiResult<H
         .find_tenant(body.tenant.0)
         .await
         .map_err(|_| Error::Unauthenticated("invalid username or password".into()))?;
-    let user = app.service.login(tenant.id, body.username, body.password).await?;
+    let user = app
+        .service
+        .login(tenant.id, body.username, body.password)
+        .await?;
     let (_, token) = app
         .service
         .issue_token(
@@ -43,8 +46,10 @@ pub async fn login(app: web::Data<App>, body: Json<LoginRequest>) -> ApiResult<H
 
 pub async fn me(caller: Caller) -> ApiResult<HttpResponse> {
     match caller.0 {
-        Principal::ServerAdmin => Ok(HttpResponse::Ok().json(ServerAdminDto { server_admin: true })),
-        Principal::User { user, .. } => Ok(HttpResponse::Ok().json(UserDto::from(user))),
+        Principal::ServerAdmin => {
+            Ok(HttpResponse::Ok().json(ServerAdminDto { server_admin: true }))
+        }
+        Principal::User { user, .. } => Ok(HttpResponse::Ok().json(UserDto::from(*user))),
     }
 }
 
@@ -66,11 +71,16 @@ pub async fn list_tenants(app: web::Data<App>, caller: Caller) -> ApiResult<Http
     }))
 }
 
-pub async fn create_tenant(app: web::Data<App>, caller: Caller, body: Json<CreateTenant>) -> ApiResult<HttpResponse> {
+pub async fn create_tenant(
+    app: web::Data<App>,
+    caller: Caller,
+    body: Json<CreateTenant>,
+) -> ApiResult<HttpResponse> {
     require_server_admin(&caller)?;
     let body = body.0;
     let utc_offset_minutes = match &body.utc_offset {
-        Some(text) => parse_utc_offset(text).ok_or_else(|| Error::invalid("utc_offset", "must look like +HH:MM or -HH:MM"))?,
+        Some(text) => parse_utc_offset(text)
+            .ok_or_else(|| Error::invalid("utc_offset", "must look like +HH:MM or -HH:MM"))?,
         None => 0,
     };
     let tenant = app
@@ -86,7 +96,11 @@ pub async fn create_tenant(app: web::Data<App>, caller: Caller, body: Json<Creat
     Ok(HttpResponse::Created().json(TenantDto::from(tenant)))
 }
 
-pub async fn get_tenant(app: web::Data<App>, caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_tenant(
+    app: web::Data<App>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let tenant = app.service.find_tenant(path_ref(&path, "tenant")?).await?;
     if caller.0.tenant().is_some_and(|t| t != tenant.id) {
         return Err(Error::NotFound("tenant").into());
@@ -95,29 +109,47 @@ pub async fn get_tenant(app: web::Data<App>, caller: Caller, path: web::Path<Str
 }
 
 fn parse_role(text: &str) -> Result<Role, Error> {
-    Role::parse(text).ok_or_else(|| Error::invalid("role", format!("must be one of {}", Role::choices())))
+    Role::parse(text)
+        .ok_or_else(|| Error::invalid("role", format!("must be one of {}", Role::choices())))
 }
 
-pub async fn list_users(app: web::Data<App>, caller: TenantCaller, query: Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_users(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    query: Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let query = query.0;
     let role = query.role.as_deref().map(parse_role).transpose()?;
     let limit = page_limit("limit", query.limit, 50)?;
     let after = match &query.after {
-        Some(a) => a.parse::<i64>().map_err(|_| Error::invalid("after", "must be a user id"))?,
+        Some(a) => a
+            .parse::<i64>()
+            .map_err(|_| Error::invalid("after", "must be a user id"))?,
         None => 0,
     };
-    let mut users = app.service.users(caller.tenant, role, after, limit + 1).await?;
+    let mut users = app
+        .service
+        .users(caller.tenant, role, after, limit + 1)
+        .await?;
     let more = users.len() > limit as usize;
     users.truncate(limit as usize);
-    let next_cursor = if more { users.last().map(|u| u.id.0.to_string()) } else { None };
+    let next_cursor = if more {
+        users.last().map(|u| u.id.0.to_string())
+    } else {
+        None
+    };
     Ok(HttpResponse::Ok().json(List {
         data: users.into_iter().map(UserDto::from).collect(),
         next_cursor,
     }))
 }
 
-pub async fn create_user(app: web::Data<App>, caller: TenantCaller, body: Json<CreateUser>) -> ApiResult<HttpResponse> {
+pub async fn create_user(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    body: Json<CreateUser>,
+) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let b = body.0;
     let role = b.role.as_deref().map(parse_role).transpose()?;
@@ -149,15 +181,28 @@ pub async fn create_user(app: web::Data<App>, caller: TenantCaller, body: Json<C
 }
 
 /// Admins see any user of their tenant; others only themselves.
-async fn visible_user(app: &App, caller: &TenantCaller, segment: &str) -> Result<crate::domain::User, Error> {
-    let user = app.service.user(caller.tenant, path_ref(segment, "user")?).await?;
+async fn visible_user(
+    app: &App,
+    caller: &TenantCaller,
+    segment: &str,
+) -> Result<crate::domain::User, Error> {
+    let user = app
+        .service
+        .user(caller.tenant, path_ref(segment, "user")?)
+        .await?;
     match &caller.principal {
-        Principal::User { user: me, .. } if !caller.is_admin() && me.id != user.id => Err(Error::NotFound("user")),
+        Principal::User { user: me, .. } if !caller.is_admin() && me.id != user.id => {
+            Err(Error::NotFound("user"))
+        }
         _ => Ok(user),
     }
 }
 
-pub async fn get_user(app: web::Data<App>, caller: TenantCaller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_user(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let user = visible_user(&app, &caller, &path).await?;
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
 }
@@ -191,9 +236,16 @@ pub async fn update_user(
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
 }
 
-pub async fn list_tokens(app: web::Data<App>, caller: TenantCaller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn list_tokens(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let user = visible_user(&app, &caller, &path).await?;
-    let tokens = app.service.tokens_of(caller.tenant, IdRef::Id(user.id.0)).await?;
+    let tokens = app
+        .service
+        .tokens_of(caller.tenant, IdRef::Id(user.id.0))
+        .await?;
     Ok(HttpResponse::Ok().json(List {
         data: tokens.into_iter().map(TokenDto::from).collect(),
         next_cursor: None,
@@ -207,7 +259,10 @@ pub async fn create_token(
     body: Json<CreateToken>,
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let user = app.service.user(caller.tenant, path_ref(&path, "user")?).await?;
+    let user = app
+        .service
+        .user(caller.tenant, path_ref(&path, "user")?)
+        .await?;
     let b = body.0;
     let ttl = b.expires_in_minutes.map(|m| i64::from(m) * 60_000);
     if b.expires_in_minutes == Some(0) {
@@ -229,9 +284,16 @@ pub async fn create_token(
     }))
 }
 
-pub async fn revoke_token(app: web::Data<App>, caller: TenantCaller, path: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn revoke_token(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let token = app.service.revoke_token(Some(caller.tenant), path.into_inner()).await?;
+    let token = app
+        .service
+        .revoke_token(Some(caller.tenant), path.into_inner())
+        .await?;
     Ok(HttpResponse::Ok().json(TokenDto::from(token)))
 }
 
@@ -244,18 +306,32 @@ pub async fn list_api_keys(app: web::Data<App>, caller: TenantCaller) -> ApiResu
     }))
 }
 
-pub async fn create_api_key(app: web::Data<App>, caller: TenantCaller, body: Json<CreateApiKey>) -> ApiResult<HttpResponse> {
+pub async fn create_api_key(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    body: Json<CreateApiKey>,
+) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let (record, secret) = app.service.create_api_key(caller.tenant, body.0.label).await?;
+    let (record, secret) = app
+        .service
+        .create_api_key(caller.tenant, body.0.label)
+        .await?;
     Ok(HttpResponse::Created().json(NewApiKeyDto {
         secret,
         record: record.into(),
     }))
 }
 
-pub async fn revoke_api_key(app: web::Data<App>, caller: TenantCaller, path: web::Path<i64>) -> ApiResult<HttpResponse> {
+pub async fn revoke_api_key(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
-    let key = app.service.revoke_api_key(caller.tenant, path.into_inner()).await?;
+    let key = app
+        .service
+        .revoke_api_key(caller.tenant, path.into_inner())
+        .await?;
     Ok(HttpResponse::Ok().json(ApiKeyDto::from(key)))
 }
 

@@ -23,13 +23,17 @@ impl<'de> Deserialize<'de> for Ref {
                 f.write_str("an integer id or a uuid/oid string")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ref, E> {
-                i64::try_from(v).map(|n| Ref(IdRef::Id(n))).map_err(|_| E::custom("id out of range"))
+                i64::try_from(v)
+                    .map(|n| Ref(IdRef::Id(n)))
+                    .map_err(|_| E::custom("id out of range"))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ref, E> {
                 Ok(Ref(IdRef::Id(v)))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Ref, E> {
-                IdRef::parse(v).map(Ref).ok_or_else(|| E::custom(format!("\"{v}\" is not a valid id")))
+                IdRef::parse(v)
+                    .map(Ref)
+                    .ok_or_else(|| E::custom(format!("\"{v}\" is not a valid id")))
             }
         }
         d.deserialize_any(V)
@@ -105,7 +109,9 @@ pub struct UpdateUser {
 }
 
 /// Tells "absent" (None) from "null" (Some(None)).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 

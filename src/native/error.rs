@@ -44,6 +44,7 @@ impl ApiError {
             Error::Invalid { .. } => "invalid",
             Error::Conflict(_) => "conflict",
             Error::Unprocessable(_) => "unprocessable",
+            Error::TooLarge(_) => "too_large",
             Error::Internal(_) => "internal",
         }
     }
@@ -58,6 +59,7 @@ impl ResponseError for ApiError {
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,7 +70,9 @@ impl ResponseError for ApiError {
                 tracing::error!("internal error: {cause}");
                 ("internal server error".to_string(), None)
             }
-            Error::Invalid { field, message } => (format!("{field}: {message}"), Some(field.as_str())),
+            Error::Invalid { field, message } => {
+                (format!("{field}: {message}"), Some(field.as_str()))
+            }
             other => (other.to_string(), None),
         };
         let mut response = HttpResponse::build(self.status_code());

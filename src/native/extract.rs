@@ -32,7 +32,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
             let text = inner.to_string();
             text.split(" at line ").next().unwrap_or(&text).to_string()
         };
-        let field = if path == "." || inner.is_syntax() || inner.is_eof() { "body".to_string() } else { path };
+        let field = if path == "." || inner.is_syntax() || inner.is_eof() {
+            "body".to_string()
+        } else {
+            path
+        };
         Error::invalid(field, message)
     })
 }
@@ -46,7 +50,9 @@ fn body_future<T: 'static>(
     Box::pin(async move {
         let bytes = bytes.await.map_err(|e| {
             ApiError(match e.as_response_error().status_code() {
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => Error::invalid("body", "is larger than the configured body limit"),
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(
+                    "the request body is larger than the configured body_limit".into(),
+                ),
                 _ => Error::invalid("body", e),
             })
         })?;
@@ -88,7 +94,11 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "query".to_string() } else { path };
+        let field = if path == "." {
+            "query".to_string()
+        } else {
+            path
+        };
         Error::invalid(field, e.into_inner())
     })
 }
@@ -117,12 +127,21 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let e = parse_query::<Sample>("limit=abc").unwrap_err();
-        assert!(matches!(&e, Error::Invalid { field, .. } if field == "limit"), "{e}");
+        assert!(
+            matches!(&e, Error::Invalid { field, .. } if field == "limit"),
+            "{e}"
+        );
         let e = parse_json::<Sample>(br#"{"items": [1, "x"]}"#).unwrap_err();
-        assert!(matches!(&e, Error::Invalid { field, .. } if field == "items[1]"), "{e}");
+        assert!(
+            matches!(&e, Error::Invalid { field, .. } if field == "items[1]"),
+            "{e}"
+        );
         let e = parse_json::<Sample>(br#"{"bogus": 1}"#).unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         let e = parse_json::<Sample>(b"{").unwrap_err();
-        assert!(matches!(&e, Error::Invalid { field, .. } if field == "body"), "{e}");
+        assert!(
+            matches!(&e, Error::Invalid { field, .. } if field == "body"),
+            "{e}"
+        );
     }
 }

@@ -25,14 +25,22 @@ pub async fn list(
     let q = query.0;
     let limit = page_limit("limit", q.limit, 50)?;
     let page = match (q.before, q.after) {
-        (Some(_), Some(_)) => return Err(Error::invalid("after", "cannot be combined with before").into()),
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid("after", "cannot be combined with before").into())
+        }
         (_, Some(a)) => Page::After(a),
         (b, None) => Page::Before(b),
     };
     let reader = caller.acting_or_admin(&app, query_ref(q.as_user)?).await?;
     let thread = app
         .service
-        .messages(caller.tenant, path_ref(&path, "conversation")?, reader, page, limit)
+        .messages(
+            caller.tenant,
+            path_ref(&path, "conversation")?,
+            reader,
+            page,
+            limit,
+        )
         .await?;
     let data = thread
         .messages
@@ -57,7 +65,9 @@ pub async fn send(
     let b = body.0;
     let sender = caller.acting_user(&app, refs(b.as_user)).await?;
     let kind = match b.kind.as_deref() {
-        Some(k) => Some(MessageKind::parse(k).ok_or_else(|| Error::invalid("kind", format!("must be one of {}", MessageKind::choices())))?),
+        Some(k) => Some(MessageKind::parse(k).ok_or_else(|| {
+            Error::invalid("kind", format!("must be one of {}", MessageKind::choices()))
+        })?),
         None => None,
     };
     let recipient = match b.recipient {
@@ -93,11 +103,22 @@ pub async fn send(
 }
 
 /// One message; non-admins only in their own conversations.
-pub async fn get(app: web::Data<App>, caller: TenantCaller, path: web::Path<String>) -> ApiResult<HttpResponse> {
-    let message = app.service.message(caller.tenant, path_ref(&path, "message")?).await?;
+pub async fn get(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let message = app
+        .service
+        .message(caller.tenant, path_ref(&path, "message")?)
+        .await?;
     if let Some(reader) = caller.acting_or_admin(&app, None).await? {
         app.service
-            .listing(caller.tenant, IdRef::Id(message.conversation_id.0), Some(reader))
+            .listing(
+                caller.tenant,
+                IdRef::Id(message.conversation_id.0),
+                Some(reader),
+            )
             .await
             .map_err(|_| Error::NotFound("message"))?;
     }
@@ -144,7 +165,12 @@ pub async fn mark_conversation_read(
     let user = caller.acting_user(&app, refs(b.as_user)).await?;
     let state = app
         .service
-        .mark_read(caller.tenant, path_ref(&path, "conversation")?, user, refs(b.up_to))
+        .mark_read(
+            caller.tenant,
+            path_ref(&path, "conversation")?,
+            user,
+            refs(b.up_to),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(ReadStateDto::from(state)))
 }

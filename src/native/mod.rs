@@ -28,29 +28,59 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/users", web::post().to(directory::create_user))
             .route("/users/{user}", web::get().to(directory::get_user))
             .route("/users/{user}", web::patch().to(directory::update_user))
-            .route("/users/{user}/tokens", web::get().to(directory::list_tokens))
-            .route("/users/{user}/tokens", web::post().to(directory::create_token))
+            .route(
+                "/users/{user}/tokens",
+                web::get().to(directory::list_tokens),
+            )
+            .route(
+                "/users/{user}/tokens",
+                web::post().to(directory::create_token),
+            )
             .route("/tokens/{token}", web::delete().to(directory::revoke_token))
             .route("/api-keys", web::get().to(directory::list_api_keys))
             .route("/api-keys", web::post().to(directory::create_api_key))
-            .route("/api-keys/{key}", web::delete().to(directory::revoke_api_key))
+            .route(
+                "/api-keys/{key}",
+                web::delete().to(directory::revoke_api_key),
+            )
             .route("/conversations", web::get().to(conversations::list))
             .route("/conversations", web::post().to(conversations::create))
             .route("/conversations/{conv}", web::get().to(conversations::get))
-            .route("/conversations/{conv}", web::patch().to(conversations::update))
-            .route("/conversations/{conv}", web::delete().to(conversations::delete))
-            .route("/conversations/{conv}/participants", web::post().to(conversations::add_participant))
+            .route(
+                "/conversations/{conv}",
+                web::patch().to(conversations::update),
+            )
+            .route(
+                "/conversations/{conv}",
+                web::delete().to(conversations::delete),
+            )
+            .route(
+                "/conversations/{conv}/participants",
+                web::post().to(conversations::add_participant),
+            )
             .route(
                 "/conversations/{conv}/participants/{user}",
                 web::delete().to(conversations::remove_participant),
             )
-            .route("/conversations/{conv}/read", web::post().to(messages::mark_conversation_read))
-            .route("/conversations/{conv}/messages", web::get().to(messages::list))
-            .route("/conversations/{conv}/messages", web::post().to(messages::send))
+            .route(
+                "/conversations/{conv}/read",
+                web::post().to(messages::mark_conversation_read),
+            )
+            .route(
+                "/conversations/{conv}/messages",
+                web::get().to(messages::list),
+            )
+            .route(
+                "/conversations/{conv}/messages",
+                web::post().to(messages::send),
+            )
             .route("/messages/{msg}", web::get().to(messages::get))
             .route("/messages/{msg}", web::patch().to(messages::edit))
             .route("/messages/{msg}", web::delete().to(messages::delete))
-            .route("/messages/{msg}/read", web::post().to(messages::mark_message_read))
+            .route(
+                "/messages/{msg}/read",
+                web::post().to(messages::mark_message_read),
+            )
             .route("/unread", web::get().to(conversations::unread)),
     );
 }
@@ -66,4 +96,3 @@ fn query_ref(value: Option<String>) -> Result<Option<IdRef>, Error> {
         .map(|v| IdRef::parse(&v).ok_or_else(|| Error::invalid("as", "is not a user id")))
         .transpose()
 }
-

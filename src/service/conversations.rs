@@ -5,8 +5,8 @@ use serde_json::Value;
 use super::{decode_cursor, encode_cursor, read_state, Page, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
-    Conversation, ConversationId, ConversationStatus, IdRef, Participant, Tag,
-    TenantId, User, UserId,
+    Conversation, ConversationId, ConversationStatus, IdRef, Participant, Tag, TenantId, User,
+    UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::{conversations, participants, users};
@@ -45,7 +45,11 @@ pub struct Listing {
 }
 
 /// Everyone in the conversation with their read state, in joining order. Runs inside a read.
-pub fn members_of(c: &rusqlite::Connection, tenant: TenantId, conv: ConversationId) -> Result<Vec<Member>> {
+pub fn members_of(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    conv: ConversationId,
+) -> Result<Vec<Member>> {
     let parts = participants::list(c, conv)?;
     let ids: Vec<UserId> = parts.iter().map(|p| p.user_id).collect();
     let people = users::get_many(c, tenant, &ids)?;
@@ -62,18 +66,26 @@ pub const MAX_NAME: usize = 200;
 
 fn check_name(name: &Option<String>) -> Result<()> {
     match name {
-        Some(n) if n.chars().count() > MAX_NAME => {
-            Err(Error::invalid("name", format!("must be at most {MAX_NAME} characters")))
-        }
+        Some(n) if n.chars().count() > MAX_NAME => Err(Error::invalid(
+            "name",
+            format!("must be at most {MAX_NAME} characters"),
+        )),
         _ => Ok(()),
     }
 }
 
 impl Service {
-    pub async fn create_conversation(&self, tenant: TenantId, new: NewConversation) -> Result<Conversation> {
+    pub async fn create_conversation(
+        &self,
+        tenant: TenantId,
+        new: NewConversation,
+    ) -> Result<Conversation> {
         check_name(&new.name)?;
         if new.participants.is_empty() {
-            return Err(Error::invalid("participants", "must name at least one user"));
+            return Err(Error::invalid(
+                "participants",
+                "must name at least one user",
+            ));
         }
         if matches!(&new.metadata, Some(m) if !m.is_object()) {
             return Err(Error::invalid("metadata", "must be a JSON object"));
@@ -83,8 +95,9 @@ impl Service {
             .write(move |c| {
                 let mut members: Vec<UserId> = Vec::new();
                 for (i, r) in new.participants.iter().enumerate() {
-                    let user = users::find(c, tenant, r)
-                        .map_err(|_| Error::invalid(format!("participants[{i}]"), "no such user"))?;
+                    let user = users::find(c, tenant, r).map_err(|_| {
+                        Error::invalid(format!("participants[{i}]"), "no such user")
+                    })?;
                     if !members.contains(&user.id) {
                         members.push(user.id);
                     }
@@ -98,7 +111,10 @@ impl Service {
                         name: new.name.clone(),
                         status: ConversationStatus::Active.as_str().into(),
                         tag: new.tag.clone(),
-                        metadata: new.metadata.clone().unwrap_or_else(|| Value::Object(Default::default())),
+                        metadata: new
+                            .metadata
+                            .clone()
+                            .unwrap_or_else(|| Value::Object(Default::default())),
                         created_by: new.created_by.map(|u| u.0),
                         created_at: now,
                         updated_at: now,
@@ -115,10 +131,17 @@ impl Service {
     }
 
     pub async fn conversation(&self, tenant: TenantId, id: IdRef) -> Result<Conversation> {
-        self.store.read(move |c| conversations::find(c, tenant, &id)).await
+        self.store
+            .read(move |c| conversations::find(c, tenant, &id))
+            .await
     }
 
-    pub async fn update_conversation(&self, tenant: TenantId, id: IdRef, change: ConversationChange) -> Result<Conversation> {
+    pub async fn update_conversation(
+        &self,
+        tenant: TenantId,
+        id: IdRef,
+        change: ConversationChange,
+    ) -> Result<Conversation> {
         check_name(&change.name.clone().flatten())?;
         let now = self.now();
         self.store
@@ -126,7 +149,10 @@ impl Service {
                 let conv = conversations::find(c, tenant, &id)?;
                 let status = change.archived.map(|archived| {
                     if archived {
-                        (ConversationStatus::Archived, Some(conv.archived_at.unwrap_or(now)))
+                        (
+                            ConversationStatus::Archived,
+                            Some(conv.archived_at.unwrap_or(now)),
+                        )
                     } else {
                         (ConversationStatus::Active, None)
                     }
@@ -158,12 +184,18 @@ impl Service {
     }
 
     /// Adds a user; they start with the existing history read. Conflict if already a member.
-    pub async fn add_participant(&self, tenant: TenantId, id: IdRef, user: IdRef) -> Result<Participant> {
+    pub async fn add_participant(
+        &self,
+        tenant: TenantId,
+        id: IdRef,
+        user: IdRef,
+    ) -> Result<Participant> {
         let now = self.now();
         self.store
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
-                let user = users::find(c, tenant, &user).map_err(|_| Error::invalid("user", "no such user"))?;
+                let user = users::find(c, tenant, &user)
+                    .map_err(|_| Error::invalid("user", "no such user"))?;
                 if participants::get(c, conv.id, user.id)?.is_some() {
                     return Err(Error::Conflict("the user is already a participant".into()));
                 }
@@ -174,7 +206,12 @@ impl Service {
     }
 
     /// Removes a user; false when they were not a participant.
-    pub async fn remove_participant(&self, tenant: TenantId, id: IdRef, user: IdRef) -> Result<bool> {
+    pub async fn remove_participant(
+        &self,
+        tenant: TenantId,
+        id: IdRef,
+        user: IdRef,
+    ) -> Result<bool> {
         self.store
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
@@ -199,14 +236,24 @@ impl Service {
                 users::get(c, tenant, user)?;
                 let views = participants::list_for_user(c, user, cursor, limit + 1)?;
                 let page = paginate(views, limit, |v| {
-                    encode_cursor(v.conversation.last_message.as_ref().map_or(0, |m| m.at), v.conversation.id.0)
+                    encode_cursor(
+                        v.conversation.last_message.as_ref().map_or(0, |m| m.at),
+                        v.conversation.id.0,
+                    )
                 });
                 let mut items = Vec::with_capacity(page.items.len());
                 for v in page.items {
                     let members = members_of(c, tenant, v.conversation.id)?;
-                    items.push(Listing { conversation: v.conversation, me: Some(v.me), members });
+                    items.push(Listing {
+                        conversation: v.conversation,
+                        me: Some(v.me),
+                        members,
+                    });
                 }
-                Ok(Page { items, next: page.next })
+                Ok(Page {
+                    items,
+                    next: page.next,
+                })
             })
             .await
     }
@@ -228,15 +275,27 @@ impl Service {
                 let mut items = Vec::with_capacity(page.items.len());
                 for conversation in page.items {
                     let members = members_of(c, tenant, conversation.id)?;
-                    items.push(Listing { conversation, me: None, members });
+                    items.push(Listing {
+                        conversation,
+                        me: None,
+                        members,
+                    });
                 }
-                Ok(Page { items, next: page.next })
+                Ok(Page {
+                    items,
+                    next: page.next,
+                })
             })
             .await
     }
 
     /// One conversation with its members; `viewer`, when given, must be one of them.
-    pub async fn listing(&self, tenant: TenantId, id: IdRef, viewer: Option<UserId>) -> Result<Listing> {
+    pub async fn listing(
+        &self,
+        tenant: TenantId,
+        id: IdRef,
+        viewer: Option<UserId>,
+    ) -> Result<Listing> {
         self.store
             .read(move |c| {
                 let conversation = conversations::find(c, tenant, &id)?;
@@ -251,7 +310,11 @@ impl Service {
                     ),
                     None => None,
                 };
-                Ok(Listing { conversation, me, members })
+                Ok(Listing {
+                    conversation,
+                    me,
+                    members,
+                })
             })
             .await
     }

@@ -13,7 +13,8 @@ impl Service {
         self.store
             .read(move |c| {
                 let invalid = || Error::Unauthenticated("invalid token".into());
-                let (token, stored) = tokens::find_by_hash(c, &secret::digest(&presented))?.ok_or_else(invalid)?;
+                let (token, stored) =
+                    tokens::find_by_hash(c, &secret::digest(&presented))?.ok_or_else(invalid)?;
                 if !secret::matches(&presented, &stored)
                     || token.revoked_at.is_some()
                     || token.expires_at.is_some_and(|e| e <= now)
@@ -23,7 +24,10 @@ impl Service {
                 match (token.tenant_id, token.user_id) {
                     (Some(tenant), Some(user)) => {
                         let user = users::get(c, tenant, user).map_err(|_| invalid())?;
-                        Ok(Principal::User { user, token })
+                        Ok(Principal::User {
+                            user: Box::new(user),
+                            token,
+                        })
                     }
                     (None, None) => Ok(Principal::ServerAdmin),
                     _ => Err(invalid()),
@@ -48,7 +52,9 @@ impl Service {
             .await?;
         match user {
             Some(user) if ok => Ok(user),
-            _ => Err(Error::Unauthenticated("invalid username or password".into())),
+            _ => Err(Error::Unauthenticated(
+                "invalid username or password".into(),
+            )),
         }
     }
 
@@ -71,7 +77,9 @@ impl Service {
         self.store
             .read(move |c| {
                 let invalid = || Error::Unauthenticated("invalid api key".into());
-                let (api_key, stored) = api_keys::find_by_secret_hash(c, &secret::digest(&presented))?.ok_or_else(invalid)?;
+                let (api_key, stored) =
+                    api_keys::find_by_secret_hash(c, &secret::digest(&presented))?
+                        .ok_or_else(invalid)?;
                 if !secret::matches(&presented, &stored) || api_key.revoked_at.is_some() {
                     return Err(invalid());
                 }

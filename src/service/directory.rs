@@ -70,7 +70,13 @@ pub fn default_display_name(u: &NewUser) -> String {
 }
 
 /// Inserts a user row; `password_hash` is already computed. Runs inside a write.
-pub fn insert_user(conn: &Connection, tenant: TenantId, u: &NewUser, password_hash: Option<String>, now: i64) -> Result<UserId> {
+pub fn insert_user(
+    conn: &Connection,
+    tenant: TenantId,
+    u: &NewUser,
+    password_hash: Option<String>,
+    now: i64,
+) -> Result<UserId> {
     users::insert(
         conn,
         &users::NewUser {
@@ -81,7 +87,10 @@ pub fn insert_user(conn: &Connection, tenant: TenantId, u: &NewUser, password_ha
             role: u.role.unwrap_or(Role::Participant).as_str().to_string(),
             first_name: u.first_name.clone(),
             last_name: u.last_name.clone(),
-            display_name: u.display_name.clone().unwrap_or_else(|| default_display_name(u)),
+            display_name: u
+                .display_name
+                .clone()
+                .unwrap_or_else(|| default_display_name(u)),
             prefix: u.prefix.clone(),
             gender: u.gender.clone(),
             email: u.email.clone(),
@@ -99,7 +108,13 @@ pub fn insert_user(conn: &Connection, tenant: TenantId, u: &NewUser, password_ha
 
 /// Inserts a tenant and, unless `has_owner`/`has_assistant`, its owner (role admin) and
 /// assistant users. Runs inside a write.
-pub fn insert_tenant(conn: &Connection, t: &NewTenant, has_owner: bool, has_assistant: bool, now: i64) -> Result<TenantId> {
+pub fn insert_tenant(
+    conn: &Connection,
+    t: &NewTenant,
+    has_owner: bool,
+    has_assistant: bool,
+    now: i64,
+) -> Result<TenantId> {
     let uuid = t.uuid.clone().unwrap_or_else(new_uuid);
     let id = tenants::insert(
         conn,
@@ -141,7 +156,10 @@ fn check_new_user(u: &NewUser) -> Result<()> {
     if let Some(p) = &u.password {
         password::check_strength("password", p)?;
         if u.username.is_none() {
-            return Err(Error::invalid("username", "is required when a password is set"));
+            return Err(Error::invalid(
+                "username",
+                "is required when a password is set",
+            ));
         }
     }
     if let Some(name) = &u.username {
@@ -201,7 +219,13 @@ impl Service {
         self.store.read(move |c| users::find(c, tenant, &id)).await
     }
 
-    pub async fn users(&self, tenant: TenantId, role: Option<Role>, after: i64, limit: u32) -> Result<Vec<User>> {
+    pub async fn users(
+        &self,
+        tenant: TenantId,
+        role: Option<Role>,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<User>> {
         let limit = limit.min(MAX_PAGE);
         self.store
             .read(move |c| users::list(c, tenant, role, after, limit))
@@ -233,7 +257,10 @@ impl Service {
                 if let Some(h) = &hash {
                     let username = change.username.clone().flatten().or(user.username.clone());
                     if username.is_none() {
-                        return Err(Error::invalid("username", "is required when a password is set"));
+                        return Err(Error::invalid(
+                            "username",
+                            "is required when a password is set",
+                        ));
                     }
                     users::set_password(c, tenant, user.id, h, now)?;
                 }
@@ -253,13 +280,21 @@ impl Service {
         ttl_ms: Option<i64>,
     ) -> Result<(Token, String)> {
         if abilities.is_empty() {
-            return Err(Error::invalid("abilities", "must name at least one ability (\"*\" for all)"));
+            return Err(Error::invalid(
+                "abilities",
+                "must name at least one ability (\"*\" for all)",
+            ));
         }
         if let Some(bad) = abilities.iter().find(|a| a.is_empty() || a.len() > 64) {
-            return Err(Error::invalid("abilities", format!("\"{bad}\" is not a valid ability")));
+            return Err(Error::invalid(
+                "abilities",
+                format!("\"{bad}\" is not a valid ability"),
+            ));
         }
         let plain = secret::generate("plr_");
-        let token = self.register_token(tenant, user, &plain, abilities, label, ttl_ms).await?;
+        let token = self
+            .register_token(tenant, user, &plain, abilities, label, ttl_ms)
+            .await?;
         Ok((token, plain))
     }
 
@@ -277,11 +312,15 @@ impl Service {
         let now = self.now();
         self.store
             .write(move |c| {
-                let user_id = match (&tenant, &user) {
-                    (Some(t), Some(u)) => Some(users::find(c, *t, u)?.id),
-                    (None, None) => None,
-                    _ => return Err(Error::invalid("user", "a token belongs to a user of a tenant, or to nobody (server admin)")),
-                };
+                let user_id =
+                    match (&tenant, &user) {
+                        (Some(t), Some(u)) => Some(users::find(c, *t, u)?.id),
+                        (None, None) => None,
+                        _ => return Err(Error::invalid(
+                            "user",
+                            "a token belongs to a user of a tenant, or to nobody (server admin)",
+                        )),
+                    };
                 let id = tokens::insert(
                     c,
                     &tokens::NewToken {
@@ -324,7 +363,11 @@ impl Service {
     }
 
     /// Creates an API key for the tenant; returns it with its secret (shown once).
-    pub async fn create_api_key(&self, tenant: TenantId, label: Option<String>) -> Result<(ApiKey, String)> {
+    pub async fn create_api_key(
+        &self,
+        tenant: TenantId,
+        label: Option<String>,
+    ) -> Result<(ApiKey, String)> {
         let key = secret::generate("pk_")[..27].to_string();
         let plain = secret::generate("sk_");
         let key = self.register_api_key(tenant, key, &plain, label).await?;
@@ -332,7 +375,13 @@ impl Service {
     }
 
     /// Stores an API key whose key and secret the caller chose (fixtures).
-    pub async fn register_api_key(&self, tenant: TenantId, key: String, plain: &str, label: Option<String>) -> Result<ApiKey> {
+    pub async fn register_api_key(
+        &self,
+        tenant: TenantId,
+        key: String,
+        plain: &str,
+        label: Option<String>,
+    ) -> Result<ApiKey> {
         let hash = secret::digest(plain);
         let now = self.now();
         self.store

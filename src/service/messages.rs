@@ -5,8 +5,8 @@ use serde_json::Value;
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
-    ConversationId, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus, Participant,
-    TenantId, UserId,
+    ConversationId, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus,
+    Participant, TenantId, UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::{conversations, messages, participants};
@@ -33,7 +33,10 @@ pub fn check_body(field: &str, body: &str) -> Result<()> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if body.chars().count() > MAX_BODY {
-        return Err(Error::invalid(field, format!("must be at most {MAX_BODY} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_BODY} characters"),
+        ));
     }
     Ok(())
 }
@@ -71,7 +74,10 @@ impl Thread {
             .filter(|p| p.user_id != m.sender_id)
             .filter(|p| {
                 m.seq <= p.last_read_seq
-                    || self.single_reads.iter().any(|r| r.user_id == p.user_id && r.seq == m.seq)
+                    || self
+                        .single_reads
+                        .iter()
+                        .any(|r| r.user_id == p.user_id && r.seq == m.seq)
             })
             .map(|p| p.user_id)
             .collect()
@@ -81,28 +87,43 @@ impl Thread {
 impl Service {
     /// Sends a message from `sender`, who must be a participant of a live, unlocked
     /// conversation. The recipient, if named, must be another participant.
-    pub async fn send_message(&self, tenant: TenantId, conv: IdRef, sender: UserId, new: NewMessage) -> Result<Message> {
+    pub async fn send_message(
+        &self,
+        tenant: TenantId,
+        conv: IdRef,
+        sender: UserId,
+        new: NewMessage,
+    ) -> Result<Message> {
         check_new(&new)?;
         let now = self.now();
         self.store
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &conv)?;
                 if participants::get(c, conv.id, sender)?.is_none() {
-                    return Err(Error::forbidden("the sender is not a participant of this conversation"));
+                    return Err(Error::forbidden(
+                        "the sender is not a participant of this conversation",
+                    ));
                 }
                 if conv.locked {
                     return Err(Error::forbidden("the conversation is locked"));
                 }
                 if let Some(r) = new.recipient {
                     if r == sender || participants::get(c, conv.id, r)?.is_none() {
-                        return Err(Error::invalid("recipient", "must be another participant of the conversation"));
+                        return Err(Error::invalid(
+                            "recipient",
+                            "must be another participant of the conversation",
+                        ));
                     }
                 }
                 let reply_to = match &new.reply_to {
                     Some(r) => {
-                        let target = messages::find(c, tenant, r).map_err(|_| Error::invalid("reply_to", "no such message"))?;
+                        let target = messages::find(c, tenant, r)
+                            .map_err(|_| Error::invalid("reply_to", "no such message"))?;
                         if target.conversation_id != conv.id {
-                            return Err(Error::invalid("reply_to", "is not a message of this conversation"));
+                            return Err(Error::invalid(
+                                "reply_to",
+                                "is not a message of this conversation",
+                            ));
                         }
                         Some(target.id)
                     }
@@ -125,7 +146,9 @@ impl Service {
                         subject: new.subject,
                         reply_to,
                         status: new.status,
-                        metadata: new.metadata.unwrap_or_else(|| Value::Object(Default::default())),
+                        metadata: new
+                            .metadata
+                            .unwrap_or_else(|| Value::Object(Default::default())),
                         attachments: new.attachments.unwrap_or_else(|| Value::Array(vec![])),
                         device: new.device,
                         created_at: now,
@@ -140,12 +163,20 @@ impl Service {
     }
 
     pub async fn message(&self, tenant: TenantId, id: IdRef) -> Result<Message> {
-        self.store.read(move |c| messages::find(c, tenant, &id)).await
+        self.store
+            .read(move |c| messages::find(c, tenant, &id))
+            .await
     }
 
     /// Changes a message's body. `editor` None is an admin's edit; otherwise only the sender
     /// may edit.
-    pub async fn edit_message(&self, tenant: TenantId, id: IdRef, editor: Option<UserId>, body: String) -> Result<Message> {
+    pub async fn edit_message(
+        &self,
+        tenant: TenantId,
+        id: IdRef,
+        editor: Option<UserId>,
+        body: String,
+    ) -> Result<Message> {
         check_body("body", &body)?;
         let now = self.now();
         self.store
@@ -162,7 +193,12 @@ impl Service {
     }
 
     /// Soft-deletes a message. `by` None is an admin's delete; otherwise only the sender may.
-    pub async fn delete_message(&self, tenant: TenantId, id: IdRef, by: Option<UserId>) -> Result<Message> {
+    pub async fn delete_message(
+        &self,
+        tenant: TenantId,
+        id: IdRef,
+        by: Option<UserId>,
+    ) -> Result<Message> {
         let now = self.now();
         self.store
             .write(move |c| {
@@ -227,7 +263,13 @@ impl Service {
     }
 
     /// Marks the conversation read by `user` up to `up_to` (default: the latest message).
-    pub async fn mark_read(&self, tenant: TenantId, conv: IdRef, user: UserId, up_to: Option<IdRef>) -> Result<Participant> {
+    pub async fn mark_read(
+        &self,
+        tenant: TenantId,
+        conv: IdRef,
+        user: UserId,
+        up_to: Option<IdRef>,
+    ) -> Result<Participant> {
         let now = self.now();
         self.store
             .write(move |c| {
@@ -235,9 +277,13 @@ impl Service {
                 participants::get(c, conv.id, user)?.ok_or(Error::NotFound("conversation"))?;
                 let seq = match &up_to {
                     Some(m) => {
-                        let m = messages::find(c, tenant, m).map_err(|_| Error::invalid("up_to", "no such message"))?;
+                        let m = messages::find(c, tenant, m)
+                            .map_err(|_| Error::invalid("up_to", "no such message"))?;
                         if m.conversation_id != conv.id {
-                            return Err(Error::invalid("up_to", "is not a message of this conversation"));
+                            return Err(Error::invalid(
+                                "up_to",
+                                "is not a message of this conversation",
+                            ));
                         }
                         m.seq
                     }
@@ -250,12 +296,18 @@ impl Service {
     }
 
     /// Marks a single message read by `user`, a participant. Returns whether anything changed.
-    pub async fn mark_message_read(&self, tenant: TenantId, id: IdRef, user: UserId) -> Result<(Message, bool)> {
+    pub async fn mark_message_read(
+        &self,
+        tenant: TenantId,
+        id: IdRef,
+        user: UserId,
+    ) -> Result<(Message, bool)> {
         let now = self.now();
         self.store
             .write(move |c| {
                 let m = messages::find(c, tenant, &id)?;
-                let me = participants::get(c, m.conversation_id, user)?.ok_or(Error::NotFound("message"))?;
+                let me = participants::get(c, m.conversation_id, user)?
+                    .ok_or(Error::NotFound("message"))?;
                 let changed = read_state::mark_one(c, &m, user, me.last_read_seq, now)?;
                 Ok((m, changed))
             })

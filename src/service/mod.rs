@@ -64,6 +64,9 @@ pub fn page_limit(field: &str, limit: Option<u32>, default: u32) -> Result<u32> 
     match limit {
         None => Ok(default),
         Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-        Some(_) => Err(Error::invalid(field, format!("must be between 1 and {MAX_PAGE}"))),
+        Some(_) => Err(Error::invalid(
+            field,
+            format!("must be between 1 and {MAX_PAGE}"),
+        )),
     }
 }

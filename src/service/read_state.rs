@@ -17,19 +17,44 @@ use crate::store::{conversations, messages, participants};
 /// last-message fields move to it, and the sender has now read everything up to it.
 pub fn on_sent(conn: &Connection, message: &Message) -> Result<()> {
     let conv = message.conversation_id;
-    conversations::record_sent(conn, conv, message.id, &message.body, message.created_at, message.sender_id)?;
+    conversations::record_sent(
+        conn,
+        conv,
+        message.id,
+        &message.body,
+        message.created_at,
+        message.sender_id,
+    )?;
     participants::on_message_sent(conn, conv, message.sender_id, message.created_at)?;
-    participants::advance_horizon(conn, conv, message.sender_id, message.seq, message.created_at)?;
+    participants::advance_horizon(
+        conn,
+        conv,
+        message.sender_id,
+        message.seq,
+        message.created_at,
+    )?;
     Ok(())
 }
 
 /// Moves `user`'s horizon to `seq` (never backwards) and recounts; returns the new count.
-pub fn mark_up_to(conn: &Connection, conv: ConversationId, user: UserId, seq: i64, now: i64) -> Result<i64> {
+pub fn mark_up_to(
+    conn: &Connection,
+    conv: ConversationId,
+    user: UserId,
+    seq: i64,
+    now: i64,
+) -> Result<i64> {
     participants::advance_horizon(conn, conv, user, seq, now)
 }
 
 /// Marks one message read by `user`. Returns false when it was already read (idempotent).
-pub fn mark_one(conn: &Connection, message: &Message, user: UserId, horizon: i64, now: i64) -> Result<bool> {
+pub fn mark_one(
+    conn: &Connection,
+    message: &Message,
+    user: UserId,
+    horizon: i64,
+    now: i64,
+) -> Result<bool> {
     if message.sender_id == user
         || message.seq <= horizon
         || messages::has_single_read(conn, message.conversation_id, user, message.seq)?
@@ -44,7 +69,12 @@ pub fn mark_one(conn: &Connection, message: &Message, user: UserId, horizon: i64
 /// Soft-deletes a message: whoever had not read it has one fewer unread, and the
 /// conversation's last message and everyone's sort key follow the newest live message.
 pub fn on_delete(conn: &Connection, message: &Message, now: i64) -> Result<()> {
-    participants::on_message_deleted(conn, message.conversation_id, message.seq, message.sender_id)?;
+    participants::on_message_deleted(
+        conn,
+        message.conversation_id,
+        message.seq,
+        message.sender_id,
+    )?;
     messages::mark_deleted(conn, message.id, now)?;
     let at = conversations::refresh_last_message(conn, message.conversation_id)?;
     participants::set_sort_at(conn, message.conversation_id, at)?;
@@ -52,7 +82,13 @@ pub fn on_delete(conn: &Connection, message: &Message, now: i64) -> Result<()> {
 }
 
 /// A user joins: everything already in the conversation counts as read for them.
-pub fn on_join(conn: &Connection, conv: &Conversation, user: UserId, now: i64, muted: bool) -> Result<()> {
+pub fn on_join(
+    conn: &Connection,
+    conv: &Conversation,
+    user: UserId,
+    now: i64,
+    muted: bool,
+) -> Result<()> {
     participants::insert(
         conn,
         &participants::NewParticipant {

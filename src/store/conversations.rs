@@ -8,7 +8,8 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 
-pub(crate) const COLUMNS: &str = "c.id, c.uuid, c.oid, c.tenant_id, c.name, c.status, c.archived_at, \
+pub(crate) const COLUMNS: &str =
+    "c.id, c.uuid, c.oid, c.tenant_id, c.name, c.status, c.archived_at, \
      c.locked, c.deleted, c.tag_type, c.tag_id, c.tag_info, c.metadata, c.flow_id, c.agent_id, \
      c.customer_id, c.created_by, c.last_seq, c.last_message_id, c.last_message_text, \
      c.last_message_at, c.last_sender_id, c.message_count, c.created_at, c.updated_at";
@@ -40,8 +41,12 @@ pub(crate) fn from_row(r: &Row) -> rusqlite::Result<Conversation> {
         tag: match tag_type {
             Some(kind) => Some(Tag {
                 kind,
-                id: r.get::<_, Option<String>>(10)?.map(|t| json_column(Some(t))),
-                info: r.get::<_, Option<String>>(11)?.map(|t| json_column(Some(t))),
+                id: r
+                    .get::<_, Option<String>>(10)?
+                    .map(|t| json_column(Some(t))),
+                info: r
+                    .get::<_, Option<String>>(11)?
+                    .map(|t| json_column(Some(t))),
             }),
             None => None,
         },
@@ -198,7 +203,10 @@ pub struct Change {
 
 pub fn update(conn: &Connection, id: ConversationId, change: &Change, now: i64) -> Result<()> {
     if let Some(name) = &change.name {
-        conn.execute("UPDATE conversations SET name = ?2 WHERE id = ?1", params![id.0, name])?;
+        conn.execute(
+            "UPDATE conversations SET name = ?2 WHERE id = ?1",
+            params![id.0, name],
+        )?;
     }
     if let Some((status, archived_at)) = &change.status {
         conn.execute(
@@ -207,9 +215,15 @@ pub fn update(conn: &Connection, id: ConversationId, change: &Change, now: i64) 
         )?;
     }
     if let Some(locked) = change.locked {
-        conn.execute("UPDATE conversations SET locked = ?2 WHERE id = ?1", params![id.0, locked])?;
+        conn.execute(
+            "UPDATE conversations SET locked = ?2 WHERE id = ?1",
+            params![id.0, locked],
+        )?;
     }
-    conn.execute("UPDATE conversations SET updated_at = ?2 WHERE id = ?1", params![id.0, now])?;
+    conn.execute(
+        "UPDATE conversations SET updated_at = ?2 WHERE id = ?1",
+        params![id.0, now],
+    )?;
     Ok(())
 }
 

@@ -48,7 +48,11 @@ pub fn find_by_oid(conn: &Connection, tenant: TenantId, oid: &str) -> Result<Flo
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Flow> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM flows WHERE id = ?1"), [id], from_row)
-        .optional()?
-        .ok_or(Error::NotFound("flow"))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM flows WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound("flow"))
 }

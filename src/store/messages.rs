@@ -8,7 +8,8 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 
-const COLUMNS: &str = "id, uuid, oid, tenant_id, conversation_id, seq, sender_id, recipient_id, body, \
+const COLUMNS: &str =
+    "id, uuid, oid, tenant_id, conversation_id, seq, sender_id, recipient_id, body, \
      kind, subject, reply_to_id, status, metadata, attachments, device, created_at, updated_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Message> {
@@ -30,7 +31,9 @@ fn from_row(r: &Row) -> rusqlite::Result<Message> {
         status: status.as_deref().and_then(MessageStatus::parse),
         metadata: json_column(r.get(13)?),
         attachments: json_column(r.get(14)?),
-        device: r.get::<_, Option<String>>(15)?.map(|t| json_column(Some(t))),
+        device: r
+            .get::<_, Option<String>>(15)?
+            .map(|t| json_column(Some(t))),
         created_at: r.get(16)?,
         updated_at: r.get(17)?,
     })
@@ -130,7 +133,12 @@ pub enum Page {
     After(i64),
 }
 
-pub fn list(conn: &Connection, conv: ConversationId, page: Page, limit: u32) -> Result<Vec<Message>> {
+pub fn list(
+    conn: &Connection,
+    conv: ConversationId,
+    page: Page,
+    limit: u32,
+) -> Result<Vec<Message>> {
     let mut messages = match page {
         Page::Before(before) => {
             let mut stmt = conn.prepare_cached(&format!(
@@ -138,10 +146,8 @@ pub fn list(conn: &Connection, conv: ConversationId, page: Page, limit: u32) -> 
                  WHERE conversation_id = ?1 AND deleted_at IS NULL AND seq < ?2
                  ORDER BY seq DESC LIMIT ?3"
             ))?;
-            let rows = stmt.query_map(
-                params![conv.0, before.unwrap_or(i64::MAX), limit],
-                from_row,
-            )?;
+            let rows =
+                stmt.query_map(params![conv.0, before.unwrap_or(i64::MAX), limit], from_row)?;
             let mut v: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
             v.reverse();
             v
@@ -187,7 +193,12 @@ pub fn mark_deleted(conn: &Connection, id: MessageId, now: i64) -> Result<()> {
 }
 
 /// Whether `user` has a single-message read of `seq` in `conv`.
-pub fn has_single_read(conn: &Connection, conv: ConversationId, user: UserId, seq: i64) -> Result<bool> {
+pub fn has_single_read(
+    conn: &Connection,
+    conv: ConversationId,
+    user: UserId,
+    seq: i64,
+) -> Result<bool> {
     let mut stmt = conn.prepare_cached(
         "SELECT 1 FROM message_reads WHERE conversation_id = ?1 AND user_id = ?2 AND seq = ?3",
     )?;
@@ -203,7 +214,13 @@ pub fn insert_single_read(
     conn.execute(
         "INSERT OR IGNORE INTO message_reads (conversation_id, user_id, seq, message_id, read_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![message.conversation_id.0, user.0, message.seq, message.id.0, at],
+        params![
+            message.conversation_id.0,
+            user.0,
+            message.seq,
+            message.id.0,
+            at
+        ],
     )?;
     Ok(())
 }
@@ -232,7 +249,13 @@ pub fn last_seq_at_or_before(conn: &Connection, conv: ConversationId, at: i64) -
     )?)
 }
 
-pub fn add_reaction(conn: &Connection, message: MessageId, user: UserId, emoji: &str, at: i64) -> Result<bool> {
+pub fn add_reaction(
+    conn: &Connection,
+    message: MessageId,
+    user: UserId,
+    emoji: &str,
+    at: i64,
+) -> Result<bool> {
     let n = conn.execute(
         "INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![message.0, user.0, emoji, at],
@@ -258,9 +281,13 @@ pub fn reactions(conn: &Connection, message: MessageId) -> Result<Vec<Reaction>>
 
 /// A message by id whatever its state (fixture loading, before its conversation is complete).
 pub fn get_any(conn: &Connection, id: MessageId) -> Result<Message> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"), [id.0], from_row)
-        .optional()?
-        .ok_or(Error::NotFound("message"))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"),
+        [id.0],
+        from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound("message"))
 }
 
 pub fn set_reply_to(conn: &Connection, id: MessageId, target: MessageId) -> Result<()> {

@@ -167,7 +167,9 @@ impl Store {
 fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<()> {
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::internal(format!("cannot switch to WAL (got {mode})")));
+        return Err(Error::internal(format!(
+            "cannot switch to WAL (got {mode})"
+        )));
     }
     conn.execute_batch(&format!(
         "PRAGMA synchronous = {};

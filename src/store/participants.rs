@@ -79,7 +79,12 @@ pub fn list(conn: &Connection, conv: ConversationId) -> Result<Vec<Participant>>
 }
 
 /// A message was sent: one more unread for everyone but the sender, and the new sort key.
-pub fn on_message_sent(conn: &Connection, conv: ConversationId, sender: UserId, at: i64) -> Result<()> {
+pub fn on_message_sent(
+    conn: &Connection,
+    conv: ConversationId,
+    sender: UserId,
+    at: i64,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "UPDATE participants SET unread_count = unread_count + (user_id <> ?2), sort_at = ?3
          WHERE conversation_id = ?1",
@@ -144,7 +149,12 @@ pub fn decrement_unread(conn: &Connection, conv: ConversationId, user: UserId) -
 
 /// A message is being deleted: one fewer unread for every member who had not read it. Must run
 /// before the message is marked deleted and before its single reads are dropped.
-pub fn on_message_deleted(conn: &Connection, conv: ConversationId, seq: i64, sender: UserId) -> Result<()> {
+pub fn on_message_deleted(
+    conn: &Connection,
+    conv: ConversationId,
+    seq: i64,
+    sender: UserId,
+) -> Result<()> {
     conn.execute(
         "UPDATE participants SET unread_count = unread_count - 1
          WHERE conversation_id = ?1 AND user_id <> ?3 AND last_read_seq < ?2

@@ -6,7 +6,11 @@ use crate::error::Result;
 
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM server_settings WHERE key = ?1", [key], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM server_settings WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
@@ -16,5 +20,9 @@ pub fn get_or_insert(conn: &Connection, key: &str, value: &str) -> Result<String
         "INSERT INTO server_settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
         params![key, value],
     )?;
-    Ok(conn.query_row("SELECT value FROM server_settings WHERE key = ?1", [key], |r| r.get(0))?)
+    Ok(conn.query_row(
+        "SELECT value FROM server_settings WHERE key = ?1",
+        [key],
+        |r| r.get(0),
+    )?)
 }

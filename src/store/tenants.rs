@@ -40,7 +40,10 @@ pub fn insert(conn: &Connection, t: &NewTenant) -> Result<TenantId> {
 }
 
 pub fn set_owner(conn: &Connection, tenant: TenantId, owner: UserId) -> Result<()> {
-    conn.execute("UPDATE tenants SET owner_id = ?2 WHERE id = ?1", params![tenant.0, owner.0])?;
+    conn.execute(
+        "UPDATE tenants SET owner_id = ?2 WHERE id = ?1",
+        params![tenant.0, owner.0],
+    )?;
     Ok(())
 }
 
@@ -53,9 +56,13 @@ pub fn set_assistant(conn: &Connection, tenant: TenantId, assistant: UserId) -> 
 }
 
 pub fn get(conn: &Connection, id: TenantId) -> Result<Tenant> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"), [id.0], from_row)
-        .optional()?
-        .ok_or(Error::NotFound("tenant"))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"),
+        [id.0],
+        from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound("tenant"))
 }
 
 /// By integer id or uuid.
@@ -63,10 +70,18 @@ pub fn find(conn: &Connection, id: &crate::domain::IdRef) -> Result<Tenant> {
     use crate::domain::IdRef;
     let found = match id {
         IdRef::Id(n) => conn
-            .query_row(&format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"), [n], from_row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"),
+                [n],
+                from_row,
+            )
             .optional()?,
         IdRef::Key(k) => conn
-            .query_row(&format!("SELECT {COLUMNS} FROM tenants WHERE uuid = ?1"), [k], from_row)
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM tenants WHERE uuid = ?1"),
+                [k],
+                from_row,
+            )
             .optional()?,
     };
     found.ok_or(Error::NotFound("tenant"))
@@ -74,7 +89,11 @@ pub fn find(conn: &Connection, id: &crate::domain::IdRef) -> Result<Tenant> {
 
 pub fn find_by_public_key(conn: &Connection, key: &str) -> Result<Option<Tenant>> {
     Ok(conn
-        .query_row(&format!("SELECT {COLUMNS} FROM tenants WHERE public_key = ?1"), [key], from_row)
+        .query_row(
+            &format!("SELECT {COLUMNS} FROM tenants WHERE public_key = ?1"),
+            [key],
+            from_row,
+        )
         .optional()?)
 }
 

@@ -3,7 +3,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::domain::{TenantId, Token, UserId};
 use crate::error::{Error, Result};
 
-const COLUMNS: &str = "id, tenant_id, user_id, abilities, label, created_at, expires_at, revoked_at";
+const COLUMNS: &str =
+    "id, tenant_id, user_id, abilities, label, created_at, expires_at, revoked_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Token> {
     let abilities: String = r.get(3)?;
@@ -67,9 +68,13 @@ pub fn list_for_user(conn: &Connection, user: UserId) -> Result<Vec<Token>> {
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Token> {
-    conn.query_row(&format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"), [id], from_row)
-        .optional()?
-        .ok_or(Error::NotFound("token"))
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound("token"))
 }
 
 pub fn revoke(conn: &Connection, id: i64, now: i64) -> Result<()> {

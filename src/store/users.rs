@@ -3,7 +3,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::domain::{IdRef, Role, TenantId, User, UserId};
 use crate::error::{Error, Result};
 
-const COLUMNS: &str = "id, uuid, oid, tenant_id, role, first_name, last_name, display_name, prefix, \
+const COLUMNS: &str =
+    "id, uuid, oid, tenant_id, role, first_name, last_name, display_name, prefix, \
      gender, email, phone, avatar_url, specialty, external_id, birthdate, username, \
      password_hash IS NOT NULL, created_at, updated_at";
 
@@ -106,7 +107,10 @@ pub fn get_many(conn: &Connection, tenant: TenantId, ids: &[UserId]) -> Result<V
     ))?;
     let mut users = Vec::with_capacity(ids.len());
     for id in ids {
-        if let Some(u) = stmt.query_row(params![id.0, tenant.0], from_row).optional()? {
+        if let Some(u) = stmt
+            .query_row(params![id.0, tenant.0], from_row)
+            .optional()?
+        {
             users.push(u);
         }
     }
@@ -126,7 +130,10 @@ pub fn list(
          WHERE tenant_id = ?1 AND (?2 IS NULL OR role = ?2) AND id > ?3
          ORDER BY id LIMIT ?4"
     ))?;
-    let rows = stmt.query_map(params![tenant.0, role.map(Role::as_str), after, limit], from_row)?;
+    let rows = stmt.query_map(
+        params![tenant.0, role.map(Role::as_str), after, limit],
+        from_row,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -149,14 +156,22 @@ pub fn find_login(
 ) -> Result<Option<(User, Option<String>)>> {
     Ok(conn
         .query_row(
-            &format!("SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = ?1 AND username = ?2"),
+            &format!(
+                "SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = ?1 AND username = ?2"
+            ),
             params![tenant.0, username],
             |r| Ok((from_row(r)?, r.get(20)?)),
         )
         .optional()?)
 }
 
-pub fn set_password(conn: &Connection, tenant: TenantId, id: UserId, hash: &str, now: i64) -> Result<()> {
+pub fn set_password(
+    conn: &Connection,
+    tenant: TenantId,
+    id: UserId,
+    hash: &str,
+    now: i64,
+) -> Result<()> {
     let changed = conn.execute(
         "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2",
         params![id.0, tenant.0, hash, now],

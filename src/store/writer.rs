@@ -94,8 +94,12 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, stats: &Co
                 Err(_) => break,
             }
         }
-        stats.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        stats.commands.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .queued
+            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
+        stats
+            .commands
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         stats.transactions.fetch_add(1, Ordering::Relaxed);
         run_batch(&conn, batch);
     }

@@ -16,24 +16,35 @@ fn the_example_names_every_setting_and_its_environment_variable() {
     let defaults = toml::Value::try_from(Settings::default()).unwrap();
     let table = defaults.as_table().unwrap();
     for key in table.keys().filter(|k| *k != "faces") {
-        let named = EXAMPLE
-            .lines()
-            .any(|l| l.trim_start_matches(['#', ' ']).starts_with(&format!("{key} =")));
+        let named = EXAMPLE.lines().any(|l| {
+            l.trim_start_matches(['#', ' '])
+                .starts_with(&format!("{key} ="))
+        });
         assert!(named, "config.example.toml does not document `{key}`");
     }
     // Optional settings (jwt_secret, admin_token) do not serialize when unset; check them too.
     for (env, key) in ENV_VARS {
-        assert!(EXAMPLE.contains(env), "config.example.toml does not mention {env}");
-        assert!(EXAMPLE.contains(&format!("{key} =")), "config.example.toml does not document `{key}`");
+        assert!(
+            EXAMPLE.contains(env),
+            "config.example.toml does not mention {env}"
+        );
+        assert!(
+            EXAMPLE.contains(&format!("{key} =")),
+            "config.example.toml does not document `{key}`"
+        );
     }
     for face in FACE_NAMES {
-        assert!(EXAMPLE.contains(&format!("[faces.{face}]")), "no [faces.{face}] section");
+        assert!(
+            EXAMPLE.contains(&format!("[faces.{face}]")),
+            "no [faces.{face}] section"
+        );
     }
     assert!(EXAMPLE.contains("base_path"), "base_path is not documented");
 }
 
 #[test]
 fn a_config_file_with_a_typo_is_refused_with_the_key_named() {
-    let err = Settings::from_sources("bind = \"127.0.0.1:1\"\nsynchronus = \"off\"\n", &[]).unwrap_err();
+    let err =
+        Settings::from_sources("bind = \"127.0.0.1:1\"\nsynchronus = \"off\"\n", &[]).unwrap_err();
     assert!(err.to_string().contains("synchronus"), "{err}");
 }

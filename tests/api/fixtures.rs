@@ -62,29 +62,71 @@ fn tenant_count(app: &TestApp) -> i64 {
 fn a_fixture_loads_with_its_ids_and_derived_read_state() {
     let app = spawn_app();
     let summary = load(&app, &clinic()).unwrap();
-    assert_eq!((summary.tenants, summary.users, summary.conversations, summary.messages), (1, 4, 1, 5));
-    assert!(summary.credentials.iter().any(|c| c.value == "1|pigeonsTokenForJohn"));
+    assert_eq!(
+        (
+            summary.tenants,
+            summary.users,
+            summary.conversations,
+            summary.messages
+        ),
+        (1, 4, 1, 5)
+    );
+    assert!(summary
+        .credentials
+        .iter()
+        .any(|c| c.value == "1|pigeonsTokenForJohn"));
 
     // The patient read up to 09:00 (m1, m2) and m3 singly: m4 and msg123 are unread.
-    let r = app.get("/parlor/v1/conversations/con123").bearer("1|pigeonsTokenForJohn").send();
-    assert_eq!(r.status, 403, "a backoffice-only token may not use the native API");
-    let t = app.get("/parlor/v1/tenants").admin().send().body["data"][0]["id"].as_i64().unwrap();
+    let r = app
+        .get("/parlor/v1/conversations/con123")
+        .bearer("1|pigeonsTokenForJohn")
+        .send();
+    assert_eq!(
+        r.status, 403,
+        "a backoffice-only token may not use the native API"
+    );
+    let t = app.get("/parlor/v1/tenants").admin().send().body["data"][0]["id"]
+        .as_i64()
+        .unwrap();
     assert_eq!(app.unread(t, 7, 52), 2);
     // The provider sent the last messages; the late joiner has read everything before 10:00.
     assert_eq!(app.unread(t, 7, 4), 0);
-    let late = app.get("/parlor/v1/users?role=staff").admin().tenant(t).send().body["data"][0]["id"].as_i64().unwrap();
+    let late = app
+        .get("/parlor/v1/users?role=staff")
+        .admin()
+        .tenant(t)
+        .send()
+        .body["data"][0]["id"]
+        .as_i64()
+        .unwrap();
     assert_eq!(app.unread(t, 7, late), 2);
 
-    let conv = app.get("/parlor/v1/conversations/con123").admin().tenant(t).send().body;
+    let conv = app
+        .get("/parlor/v1/conversations/con123")
+        .admin()
+        .tenant(t)
+        .send()
+        .body;
     assert_eq!(conv["id"], 7);
     assert_eq!(conv["last_message"]["body"], "See you soon");
     assert_eq!(conv["last_message"]["message_id"], 104);
     assert_eq!(conv["message_count"], 5);
-    let john = &conv["participants"].as_array().unwrap().iter().find(|p| p["user"]["id"] == 52).unwrap().clone();
+    let john = &conv["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["user"]["id"] == 52)
+        .unwrap()
+        .clone();
     assert_eq!(john["user"]["uuid"], "660e8400-e29b-41d4-a716-446655440001");
     assert_eq!(john["last_read_at"], "2025-11-02T09:00:00.000Z");
 
-    let msgs = app.get("/parlor/v1/conversations/7/messages").admin().tenant(t).send().body;
+    let msgs = app
+        .get("/parlor/v1/conversations/7/messages")
+        .admin()
+        .tenant(t)
+        .send()
+        .body;
     let m4 = &msgs["data"][3];
     assert_eq!(m4["reply_to_id"], msgs["data"][0]["id"]);
     assert_eq!(msgs["data"][4]["uuid"], "msg123");
@@ -97,10 +139,17 @@ fn a_fixture_loads_with_its_ids_and_derived_read_state() {
         .post("/parlor/v1/auth/login")
         .json(&json!({ "tenant": t, "username": "boss", "password": "boss-password" }));
     assert_eq!(login.status, 200, "{:?}", login.body);
-    let me = app.get("/parlor/v1/me").bearer("fixture-admin-token").send();
+    let me = app
+        .get("/parlor/v1/me")
+        .bearer("fixture-admin-token")
+        .send();
     assert_eq!(me.body["role"], "admin");
 
-    let drift = app.service.store.read_blocking(participants::find_drift).unwrap();
+    let drift = app
+        .service
+        .store
+        .read_blocking(participants::find_drift)
+        .unwrap();
     assert!(drift.is_empty(), "{drift:?}");
 }
 
@@ -116,7 +165,12 @@ fn errors_name_the_json_path_and_nothing_is_written() {
     let app = spawn_app();
     let mut doc = clinic();
     doc["conversations"][0]["messages"][2]["sender"] = json!("prov9");
-    assert_refused(&app, &doc, "conversations[0].messages[2].sender", "unknown user key \"prov9\"");
+    assert_refused(
+        &app,
+        &doc,
+        "conversations[0].messages[2].sender",
+        "unknown user key \"prov9\"",
+    );
 
     let mut doc = clinic();
     doc["users"][1]["emial"] = json!("typo@example.com");
@@ -124,7 +178,12 @@ fn errors_name_the_json_path_and_nothing_is_written() {
 
     let mut doc = clinic();
     doc["conversations"][0]["participants"][0]["last_read_at"] = json!("yesterday");
-    assert_refused(&app, &doc, "conversations[0].participants[0].last_read_at", "RFC 3339");
+    assert_refused(
+        &app,
+        &doc,
+        "conversations[0].participants[0].last_read_at",
+        "RFC 3339",
+    );
 
     let mut doc = clinic();
     doc["users"][2]["role"] = json!("doctor");
@@ -136,8 +195,16 @@ fn errors_name_the_json_path_and_nothing_is_written() {
 
     let mut doc = clinic();
     doc["conversations"][0]["messages"][1]["sender"] = json!("late");
-    doc["conversations"][0]["participants"].as_array_mut().unwrap().pop();
-    assert_refused(&app, &doc, "conversations[0].messages[1].sender", "not a participant");
+    doc["conversations"][0]["participants"]
+        .as_array_mut()
+        .unwrap()
+        .pop();
+    assert_refused(
+        &app,
+        &doc,
+        "conversations[0].messages[1].sender",
+        "not a participant",
+    );
 
     // A database error late in the load (a duplicate message id) undoes the whole load.
     let mut doc = clinic();
@@ -150,7 +217,10 @@ fn loading_the_same_fixture_twice_fails_instead_of_duplicating() {
     let app = spawn_app();
     load(&app, &clinic()).unwrap();
     let err = load(&app, &clinic()).unwrap_err().to_string();
-    assert!(err.contains("tenants[0]") && err.contains("already"), "{err}");
+    assert!(
+        err.contains("tenants[0]") && err.contains("already"),
+        "{err}"
+    );
     assert_eq!(tenant_count(&app), 1);
 }
 
@@ -159,7 +229,11 @@ fn the_demo_fixture_loads_consistently_once() {
     let app = spawn_demo();
     let tenants = tenant_count(&app);
     assert!(tenants >= 1);
-    let drift = app.service.store.read_blocking(participants::find_drift).unwrap();
+    let drift = app
+        .service
+        .store
+        .read_blocking(participants::find_drift)
+        .unwrap();
     assert!(drift.is_empty(), "{drift:?}");
     // Starting again with --demo on the same database does not load it twice.
     let again = std::thread::spawn({
@@ -174,7 +248,11 @@ fn the_demo_fixture_loads_consistently_once() {
     .join()
     .unwrap()
     .unwrap();
-    assert!(again.is_none());
+    assert!(again.0.is_none());
+    assert!(
+        !again.1.is_empty(),
+        "the demo's credentials are known even when it was loaded before"
+    );
     assert_eq!(tenant_count(&app), tenants);
 }
 
@@ -196,26 +274,46 @@ fn the_cli_loads_checks_and_backs_up_a_database() {
     std::fs::write(&fixture_file, clinic().to_string()).unwrap();
 
     let out = parlor(&db, &["load", fixture_file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Loaded 1 tenant(s)"));
 
     let out = parlor(&db, &["check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // Corrupt one badge behind Parlor's back: check reports it and exits 1; --fix repairs it.
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("UPDATE participants SET unread_count = unread_count + 5 WHERE user_id = 52", []).unwrap();
+    conn.execute(
+        "UPDATE participants SET unread_count = unread_count + 5 WHERE user_id = 52",
+        [],
+    )
+    .unwrap();
     drop(conn);
     let out = parlor(&db, &["check"]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("user 52: stored 7 unread, messages say 2"), "{text}");
+    assert!(
+        text.contains("user 52: stored 7 unread, messages say 2"),
+        "{text}"
+    );
     assert_eq!(parlor(&db, &["check", "--fix"]).status.code(), Some(1));
     assert_eq!(parlor(&db, &["check"]).status.code(), Some(0));
 
     let copy = dir.path().join("copy.db");
     let out = parlor(&db, &["backup", copy.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let copied: i64 = rusqlite::Connection::open(&copy)
         .unwrap()
         .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
@@ -235,7 +333,9 @@ fn the_cli_loads_checks_and_backs_up_a_database() {
 fn a_backup_taken_while_the_server_writes_is_consistent() {
     let app = spawn_app();
     load(&app, &clinic()).unwrap();
-    let t = app.get("/parlor/v1/tenants").admin().send().body["data"][0]["id"].as_i64().unwrap();
+    let t = app.get("/parlor/v1/tenants").admin().send().body["data"][0]["id"]
+        .as_i64()
+        .unwrap();
     let writer = {
         let url = app.url("/parlor/v1/conversations/7/messages");
         std::thread::spawn(move || {
@@ -252,5 +352,10 @@ fn a_backup_taken_while_the_server_writes_is_consistent() {
     app.service.store.backup_to(&copy).unwrap();
     writer.join().unwrap();
     let out = parlor(&copy, &["check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

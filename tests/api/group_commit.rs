@@ -24,7 +24,11 @@ fn store(dir: &tempfile::TempDir) -> Store {
 fn wait_for(store: &Store, what: &str, done: impl Fn(parlor::store::WriterStats) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !done(store.writer_stats()) {
-        assert!(Instant::now() < deadline, "{what}: {:?}", store.writer_stats());
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {:?}",
+            store.writer_stats()
+        );
         std::thread::yield_now();
     }
 }
@@ -50,7 +54,9 @@ fn queued_commands_share_one_transaction_and_a_failing_one_sinks_alone() {
             })
         })
     };
-    wait_for(&store, "the writer never took the first command", |s| s.commands > before.commands);
+    wait_for(&store, "the writer never took the first command", |s| {
+        s.commands > before.commands
+    });
     let mut others = Vec::new();
     for i in 1..=9i64 {
         let store = store.clone();
@@ -99,7 +105,12 @@ fn a_panicking_command_is_an_error_and_the_writer_keeps_going() {
     let store = store(&dir);
     let result: Result<(), Error> = store.write_blocking(|_| panic!("bug in a command"));
     assert!(matches!(result, Err(Error::Internal(_))));
-    assert_eq!(store.write_blocking(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?)).unwrap(), 42);
+    assert_eq!(
+        store
+            .write_blocking(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?))
+            .unwrap(),
+        42
+    );
 }
 
 #[test]
@@ -108,15 +119,24 @@ fn concurrent_senders_lose_nothing_keep_their_order_and_counts_stay_exact() {
     const PER_THREAD: i64 = 200;
     let app = spawn_app();
     let t = app.create_tenant("Busy clinic");
-    let reader = app.create_user(t, json!({"role": "patient", "display_name": "Reader"}))["id"].as_i64().unwrap();
+    let reader = app.create_user(t, json!({"role": "patient", "display_name": "Reader"}))["id"]
+        .as_i64()
+        .unwrap();
     let mut senders = Vec::new();
     for i in 0..THREADS {
-        let id = app.create_user(t, json!({"role": "provider", "display_name": format!("Sender {i}")}))["id"].as_i64().unwrap();
+        let id = app.create_user(
+            t,
+            json!({"role": "provider", "display_name": format!("Sender {i}")}),
+        )["id"]
+            .as_i64()
+            .unwrap();
         senders.push((id, app.token_for(t, id, &["*"])));
     }
     let mut everyone: Vec<i64> = senders.iter().map(|(id, _)| *id).collect();
     everyone.push(reader);
-    let conv = app.create_conversation(t, &everyone)["id"].as_i64().unwrap();
+    let conv = app.create_conversation(t, &everyone)["id"]
+        .as_i64()
+        .unwrap();
 
     let handles: Vec<_> = senders
         .iter()
@@ -140,7 +160,11 @@ fn concurrent_senders_lose_nothing_keep_their_order_and_counts_stay_exact() {
 
     let total = THREADS * PER_THREAD;
     assert_eq!(app.unread(t, conv, reader), total);
-    let conversation = app.get(&format!("/parlor/v1/conversations/{conv}")).admin().tenant(t).send();
+    let conversation = app
+        .get(&format!("/parlor/v1/conversations/{conv}"))
+        .admin()
+        .tenant(t)
+        .send();
     assert_eq!(conversation.body["message_count"], total);
 
     // Read the whole thread back in seq order and check each sender's messages are in order.
@@ -148,7 +172,9 @@ fn concurrent_senders_lose_nothing_keep_their_order_and_counts_stay_exact() {
     let mut after = 0;
     loop {
         let page = app
-            .get(&format!("/parlor/v1/conversations/{conv}/messages?limit=100&after={after}"))
+            .get(&format!(
+                "/parlor/v1/conversations/{conv}/messages?limit=100&after={after}"
+            ))
             .admin()
             .tenant(t)
             .send();
@@ -157,7 +183,10 @@ fn concurrent_senders_lose_nothing_keep_their_order_and_counts_stay_exact() {
             break;
         }
         after = data.last().unwrap()["seq"].as_i64().unwrap();
-        bodies.extend(data.into_iter().map(|m| m["body"].as_str().unwrap().to_string()));
+        bodies.extend(
+            data.into_iter()
+                .map(|m| m["body"].as_str().unwrap().to_string()),
+        );
     }
     assert_eq!(bodies.len() as i64, total);
     for i in 0..THREADS {
@@ -167,8 +196,16 @@ fn concurrent_senders_lose_nothing_keep_their_order_and_counts_stay_exact() {
             .filter(|(s, _)| *s == i.to_string())
             .map(|(_, n)| n.parse().unwrap())
             .collect();
-        assert_eq!(mine, (0..PER_THREAD).collect::<Vec<_>>(), "sender {i} out of order");
+        assert_eq!(
+            mine,
+            (0..PER_THREAD).collect::<Vec<_>>(),
+            "sender {i} out of order"
+        );
     }
-    let drift = app.service.store.read_blocking(parlor::store::participants::find_drift).unwrap();
+    let drift = app
+        .service
+        .store
+        .read_blocking(parlor::store::participants::find_drift)
+        .unwrap();
     assert!(drift.is_empty(), "{drift:?}");
 }

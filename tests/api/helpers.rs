@@ -29,12 +29,14 @@ pub fn spawn_demo() -> TestApp {
 
 pub fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::default();
-    settings.bind = "127.0.0.1:0".into();
-    settings.db = dir.path().join("parlor.db");
-    settings.admin_token = Some(ADMIN_TOKEN.into());
-    settings.workers = 1;
-    settings.read_pool_size = 2;
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        db: dir.path().join("parlor.db"),
+        admin_token: Some(ADMIN_TOKEN.into()),
+        workers: 1,
+        read_pool_size: 2,
+        ..Settings::default()
+    };
     configure(&mut settings);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -111,7 +113,11 @@ impl Req {
     }
 
     pub fn raw(self, content_type: &str, body: &str) -> Resp {
-        finish(self.inner.set("Content-Type", content_type).send_string(body))
+        finish(
+            self.inner
+                .set("Content-Type", content_type)
+                .send_string(body),
+        )
     }
 }
 
@@ -174,7 +180,11 @@ impl TestApp {
 
     /// Creates a user in `tenant` as the server admin; returns the user JSON.
     pub fn create_user(&self, tenant: i64, body: Value) -> Value {
-        let r = self.post("/parlor/v1/users").admin().tenant(tenant).json(&body);
+        let r = self
+            .post("/parlor/v1/users")
+            .admin()
+            .tenant(tenant)
+            .json(&body);
         assert_eq!(r.status, 201, "{:?}", r.body);
         r.body
     }
@@ -215,7 +225,9 @@ impl TestApp {
     /// `user`'s unread count in `conversation`, from the native API.
     pub fn unread(&self, tenant: i64, conversation: i64, user: i64) -> i64 {
         let r = self
-            .get(&format!("/parlor/v1/conversations/{conversation}?as={user}"))
+            .get(&format!(
+                "/parlor/v1/conversations/{conversation}?as={user}"
+            ))
             .admin()
             .tenant(tenant)
             .send();

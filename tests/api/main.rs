@@ -1,6 +1,8 @@
 //! All integration tests, in one binary. `helpers` starts a real server on port 0 with a fresh
 //! temporary database for each test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod config_example;
