@@ -120,23 +120,13 @@ pub fn get(conn: &Connection, tenant: TenantId, id: ConversationId) -> Result<Co
 
 /// By integer id, uuid or oid, within the tenant; deleted conversations are not found.
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Conversation> {
-    match id {
-        IdRef::Id(n) => get(conn, tenant, ConversationId(*n)),
-        IdRef::Key(k) => {
-            let found: Option<i64> = conn
-                .query_row(
-                    "SELECT COALESCE((SELECT id FROM conversations WHERE uuid = ?1),
-                                     (SELECT id FROM conversations WHERE oid = ?1))",
-                    [k],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
-            match found {
-                Some(n) => get(conn, tenant, ConversationId(n)),
-                None => Err(Error::NotFound("conversation")),
-            }
-        }
+    let row = match id {
+        IdRef::Id(n) => Some(*n),
+        IdRef::Key(k) => super::id_for_key(conn, "conversations", k)?,
+    };
+    match row {
+        Some(n) => get(conn, tenant, ConversationId(n)),
+        None => Err(Error::NotFound("conversation")),
     }
 }
 

@@ -104,23 +104,13 @@ pub fn get(conn: &Connection, tenant: TenantId, id: MessageId) -> Result<Message
 
 /// By integer id, uuid or oid, within the tenant.
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Message> {
-    match id {
-        IdRef::Id(n) => get(conn, tenant, MessageId(*n)),
-        IdRef::Key(k) => {
-            let found: Option<i64> = conn
-                .query_row(
-                    "SELECT COALESCE((SELECT id FROM messages WHERE uuid = ?1),
-                                     (SELECT id FROM messages WHERE oid = ?1))",
-                    [k],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
-            match found {
-                Some(n) => get(conn, tenant, MessageId(n)),
-                None => Err(Error::NotFound("message")),
-            }
-        }
+    let row = match id {
+        IdRef::Id(n) => Some(*n),
+        IdRef::Key(k) => super::id_for_key(conn, "messages", k)?,
+    };
+    match row {
+        Some(n) => get(conn, tenant, MessageId(n)),
+        None => Err(Error::NotFound("message")),
     }
 }
 

@@ -234,3 +234,22 @@ pub(crate) fn json_column(text: Option<String>) -> serde_json::Value {
     text.and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(serde_json::Value::Null)
 }
+
+/// The integer id of the row of `table` (users, conversations or messages) whose `uuid` or
+/// `oid` is `key`; the caller then loads it with its tenant check.
+pub(crate) fn id_for_key(conn: &Connection, table: &'static str, key: &str) -> Result<Option<i64>> {
+    use rusqlite::OptionalExtension;
+    let sql = match table {
+        "users" => "SELECT COALESCE((SELECT id FROM users WHERE uuid = ?1), (SELECT id FROM users WHERE oid = ?1))",
+        "conversations" => {
+            "SELECT COALESCE((SELECT id FROM conversations WHERE uuid = ?1), (SELECT id FROM conversations WHERE oid = ?1))"
+        }
+        "messages" => "SELECT COALESCE((SELECT id FROM messages WHERE uuid = ?1), (SELECT id FROM messages WHERE oid = ?1))",
+        other => return Err(Error::internal(format!("no text ids on {other}"))),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    Ok(stmt
+        .query_row([key], |r| r.get::<_, Option<i64>>(0))
+        .optional()?
+        .flatten())
+}

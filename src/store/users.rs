@@ -85,20 +85,14 @@ pub fn get(conn: &Connection, tenant: TenantId, id: UserId) -> Result<User> {
 
 /// By integer id, uuid or oid, within the tenant.
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<User> {
-    let found = match id {
-        IdRef::Id(n) => return get(conn, tenant, UserId(*n)),
-        IdRef::Key(k) => conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM users WHERE tenant_id = ?2 AND id = \
-                     COALESCE((SELECT id FROM users WHERE uuid = ?1), (SELECT id FROM users WHERE oid = ?1))"
-                ),
-                params![k, tenant.0],
-                from_row,
-            )
-            .optional()?,
+    let row = match id {
+        IdRef::Id(n) => Some(*n),
+        IdRef::Key(k) => super::id_for_key(conn, "users", k)?,
     };
-    found.ok_or(Error::NotFound("user"))
+    match row {
+        Some(n) => get(conn, tenant, UserId(n)),
+        None => Err(Error::NotFound("user")),
+    }
 }
 
 pub fn get_many(conn: &Connection, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>> {
