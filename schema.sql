@@ -116,7 +116,8 @@ CREATE TABLE conversations (
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL
 );
-CREATE INDEX conversations_tenant_activity ON conversations(tenant_id, last_message_at DESC, id DESC);
+-- The admin inbox: a tenant's conversations by last activity, never-messaged ones last.
+CREATE INDEX conversations_tenant_activity ON conversations(tenant_id, COALESCE(last_message_at, 0) DESC, id DESC);
 CREATE INDEX conversations_flow ON conversations(flow_id) WHERE flow_id IS NOT NULL;
 
 -- The participant pivot. sort_at is the conversation's last_message_at (0 before the first
