@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use parlor::config::Settings;
+use parlor::domain::time::parse_utc_offset;
 use parlor::domain::{IdRef, Role};
 use parlor::fixture::{self, Summary};
-use parlor::service::directory::NewUser;
+use parlor::service::directory::{NewTenant, NewUser};
 use parlor::service::Service;
 use parlor::{server, Error};
 
@@ -56,6 +57,9 @@ enum Command {
         /// The fixture (JSON).
         file: PathBuf,
     },
+    /// Manage tenants (a tenant is one clinic, workspace or organization).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -74,6 +78,21 @@ enum Command {
         #[arg(long)]
         fix: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Create a tenant, with its owner (an admin user) and its assistant user.
+    Create {
+        /// The tenant's name, e.g. "Riverside Family Clinic".
+        #[arg(long)]
+        name: String,
+        /// The tenant's offset from UTC, e.g. -05:00 (default +00:00).
+        #[arg(long, allow_hyphen_values = true)]
+        utc_offset: Option<String>,
+    },
+    /// List every tenant with its id.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -213,6 +232,35 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             let summary = fixture::load(&service, doc).await?;
             print_summary(&summary);
             print_credentials(&summary.credentials);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(TenantCommand::Create { name, utc_offset }) => {
+            let service = open(&cli.global)?;
+            let utc_offset_minutes = match utc_offset {
+                Some(text) => parse_utc_offset(&text).ok_or_else(|| {
+                    Error::invalid("utc-offset", "must look like +HH:MM or -HH:MM")
+                })?,
+                None => 0,
+            };
+            let tenant = service
+                .create_tenant(NewTenant {
+                    name,
+                    utc_offset_minutes,
+                    ..NewTenant::default()
+                })
+                .await?;
+            println!(
+                "Created tenant {} (id {}, uuid {})",
+                tenant.name, tenant.id.0, tenant.uuid
+            );
+            println!("Next: parlor user create --tenant {} --role admin --name \"Office Manager\" --username manager --password '...'", tenant.id.0);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(TenantCommand::List) => {
+            let service = open(&cli.global)?;
+            for t in service.tenants().await? {
+                println!("{:>6}  {}  {}", t.id.0, t.uuid, t.name);
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Create {

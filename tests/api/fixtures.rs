@@ -359,3 +359,70 @@ fn a_backup_taken_while_the_server_writes_is_consistent() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn an_office_manager_sets_up_a_clinic_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("clinic.db");
+    let out = parlor(
+        &db,
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Riverside",
+            "--utc-offset",
+            "-05:00",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = parlor(
+        &db,
+        &[
+            "user",
+            "create",
+            "--tenant",
+            "1",
+            "--role",
+            "admin",
+            "--name",
+            "Office Manager",
+            "--username",
+            "manager",
+            "--password",
+            "a long passphrase",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = parlor(
+        &db,
+        &[
+            "user", "create", "--tenant", "1", "--role", "doctor", "--name", "X",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("role"));
+    let out = parlor(&db, &["init"]);
+    let admin_token = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("plr_admin_"))
+        .expect("init prints a token")
+        .to_string();
+
+    let app = spawn_with(|s| s.db = db.clone());
+    let tenants = app.get("/parlor/v1/tenants").bearer(&admin_token).send();
+    assert_eq!(tenants.body["data"][0]["utc_offset"], "-05:00");
+    let login = app
+        .post("/parlor/v1/auth/login")
+        .json(&json!({ "tenant": 1, "username": "manager", "password": "a long passphrase" }));
+    assert_eq!(login.status, 200, "{:?}", login.body);
+    assert_eq!(login.body["user"]["role"], "admin");
+}
