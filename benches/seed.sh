@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Seeds a Parlor database for the benchmark, straight into SQLite (no HTTP, no Rust code).
+#
+#   benches/seed.sh PARLOR_BINARY DB_FILE MESSAGES OUT_DIR
+#
+# Shape of the data (one tenant, "Bench Clinic"):
+#   - user 1, "the big user": a provider who is a participant of every conversation
+#     (CONVERSATIONS, default 100,000);
+#   - users 2..PATIENTS+1 (default 10,000 patients): conversation c is between the big user and
+#     patient 2 + (c-1) % PATIENTS, so every patient is in CONVERSATIONS/PATIENTS (10) of them.
+#     User 2 is "the typical user";
+#   - MESSAGES messages dealt round-robin over the conversations: message k (0-based) goes to
+#     conversation 1 + k % CONVERSATIONS with seq 1 + k / CONVERSATIONS, sent by the patient on
+#     odd seqs and by the big user on even ones, one second apart. At 10k messages, 10% of the
+#     conversations have one message and the rest none; at 1M each has ten.
+#   - read state: each participant has read up to last_seq minus 0..2 (varies by conversation),
+#     and unread_count is recounted from the messages, so `parlor check` finds no drift;
+#   - bearer tokens (abilities ["*"], SHA-256 stored) for the big user and for SENDERS patients.
+#
+# Nothing is dropped from the schema: the server itself creates the file (`parlor init`), then
+# rows are bulk-inserted in one transaction with synchronous=OFF and a large page cache.
+#
+# Writes into OUT_DIR: tokens.tsv (user_id<TAB>token), send_pairs.txt ("token conversation_id"
+# per line, for wrk's send script), big.token, typical.token, seed.log.
+set -euo pipefail
+
+PARLOR=${1:?parlor binary}
+DB=${2:?database file}
+MESSAGES=${3:?number of messages}
+OUT=${4:?output directory}
+CONVERSATIONS=${CONVERSATIONS:-100000}
+PATIENTS=${PATIENTS:-10000}
+SENDERS=${SENDERS:-2000}
+# Tokens are deterministic so that a cached seed and its token files always agree.
+SALT=5f0c1e9a7b3d42e68a1c9f04d2b7e3a1
+
+command -v sqlite3 >/dev/null || { echo "seed.sh: sqlite3 not found" >&2; exit 2; }
+(( SENDERS <= PATIENTS )) || { echo "seed.sh: SENDERS must be <= PATIENTS" >&2; exit 2; }
+
+mkdir -p "$OUT"
+rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-journal"
+
+# The server creates the file and applies schema.sql (and makes a server-admin token we ignore).
+RUST_LOG=warn "$PARLOR" --db "$DB" init >/dev/null
+
+now_ms=$(date +%s%3N)
+step=1000                                           # ms between two seeded messages
+t_msg0=$(( now_ms - (MESSAGES + 3600) * step ))     # the last seeded message is an hour old
+t_created=$(( t_msg0 - 86400000 ))                  # users and conversations a day before
+
+# --- tokens: user_id <TAB> plain token, and their SHA-256 in one sha256sum run -------------
+tokdir=$(mktemp -d)
+trap 'rm -rf "$tokdir"' EXIT
+mkdir "$tokdir/plain"
+: > "$OUT/tokens.tsv"
+for uid in 1 $(seq 2 $(( SENDERS + 1 ))); do
+    tok=$(printf 'plr_bench_%08d_%s' "$uid" "$SALT")
+    printf '%s' "$tok" > "$tokdir/plain/$uid"
+    printf '%s\t%s\n' "$uid" "$tok" >> "$OUT/tokens.tsv"
+done
+(cd "$tokdir/plain" && sha256sum -- *) | awk -v t="$t_created" '
+    BEGIN { print "INSERT INTO tokens (token_hash, tenant_id, user_id, abilities, label, created_at) VALUES" }
+    { printf "%s(X'"'"'%s'"'"', 1, %d, '"'"'[\"*\"]'"'"', '"'"'bench'"'"', %d)", (NR > 1 ? ",\n" : ""), $1, $2, t }
+    END { print ";" }' > "$tokdir/tokens.sql"
+
+# --- everything else in one transaction ------------------------------------------------------
+sqlite3 -bail "$DB" > "$OUT/seed.log" <<SQL
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+PRAGMA cache_size = -1048576;
+PRAGMA temp_store = MEMORY;
+BEGIN;
+
+INSERT INTO tenants (id, uuid, name, created_at)
+VALUES (1, '00000000-0000-4000-8000-00000000b001', 'Bench Clinic', $t_created);
+
+INSERT INTO users (id, uuid, oid, tenant_id, role, first_name, last_name, display_name, prefix,
+                   specialty, created_at, updated_at)
+VALUES (1, '00000000-0000-4000-8000-000000000001', printf('%08x%016x', $t_created / 1000, 1), 1,
+        'provider', 'Bea', 'Busy', 'Dr. Bea Busy', 'Dr.', 'Family Medicine', $t_created, $t_created);
+
+INSERT INTO users (id, uuid, oid, tenant_id, role, first_name, last_name, display_name,
+                   created_at, updated_at)
+SELECT value, printf('00000000-0000-4000-8000-%012x', value),
+       printf('%08x%016x', $t_created / 1000, value), 1, 'patient',
+       'Pat', 'Number ' || value, 'Pat Number ' || value, $t_created, $t_created
+FROM generate_series(2, $PATIENTS + 1);
+
+INSERT INTO conversations (id, uuid, oid, tenant_id, name, status, metadata, created_by,
+                           created_at, updated_at)
+SELECT value, printf('00000000-0000-4000-9000-%012x', value),
+       printf('%08x%016x', $t_created / 1000, value), 1, 'Visit ' || value, 'active', '{}', 1,
+       $t_created, $t_created
+FROM generate_series(1, $CONVERSATIONS);
+
+INSERT INTO messages (id, uuid, oid, tenant_id, conversation_id, seq, sender_id, body, kind,
+                      metadata, attachments, created_at, updated_at)
+SELECT value + 1,
+       printf('00000000-0000-4000-a000-%012x', value + 1),
+       printf('%08x%016x', ($t_msg0 + value * $step) / 1000, value + 1),
+       1,
+       1 + value % $CONVERSATIONS,
+       1 + value / $CONVERSATIONS,
+       CASE WHEN (value / $CONVERSATIONS) % 2 = 0 THEN 2 + (value % $CONVERSATIONS) % $PATIENTS ELSE 1 END,
+       'Seeded message ' || (value + 1) || ': see you at the clinic on Tuesday morning.',
+       'text', '{}', '[]',
+       $t_msg0 + value * $step, $t_msg0 + value * $step
+FROM generate_series(0, $MESSAGES - 1);
+
+-- The denormalized last message and counts, from the messages just inserted (bare columns of a
+-- max() aggregate come from the row holding the max).
+UPDATE conversations
+SET last_seq = a.s, message_count = a.n, last_message_id = a.mid, last_message_text = a.body,
+    last_message_at = a.at, last_sender_id = a.sender, updated_at = MAX(conversations.updated_at, a.at)
+FROM (SELECT conversation_id AS cid, max(seq) AS s, count(*) AS n, id AS mid, body,
+             created_at AS at, sender_id AS sender
+      FROM messages GROUP BY conversation_id) AS a
+WHERE conversations.id = a.cid;
+
+-- Participants with their final sort key and horizon, then the exact unread counts.
+INSERT INTO participants (conversation_id, user_id, joined_at, last_read_seq, last_read_at, sort_at)
+SELECT c.id, 1, $t_created,
+       MAX(0, c.last_seq - c.id % 3),
+       CASE WHEN c.last_seq > 0 THEN c.last_message_at END,
+       COALESCE(c.last_message_at, 0)
+FROM conversations c;
+
+INSERT INTO participants (conversation_id, user_id, joined_at, last_read_seq, last_read_at, sort_at)
+SELECT c.id, 2 + (c.id - 1) % $PATIENTS, $t_created,
+       MAX(0, c.last_seq - (c.id + 1) % 3),
+       CASE WHEN c.last_seq > 0 THEN c.last_message_at END,
+       COALESCE(c.last_message_at, 0)
+FROM conversations c;
+
+UPDATE participants
+SET unread_count = (SELECT count(*) FROM messages m
+                    WHERE m.conversation_id = participants.conversation_id
+                      AND m.deleted_at IS NULL
+                      AND m.sender_id <> participants.user_id
+                      AND m.seq > participants.last_read_seq)
+WHERE last_read_seq < (SELECT last_seq FROM conversations WHERE id = participants.conversation_id);
+
+.read $tokdir/tokens.sql
+
+COMMIT;
+PRAGMA wal_checkpoint(TRUNCATE);
+SELECT 'seeded: ' || (SELECT count(*) FROM users) || ' users, '
+       || (SELECT count(*) FROM conversations) || ' conversations, '
+       || (SELECT count(*) FROM participants) || ' participants, '
+       || (SELECT count(*) FROM messages) || ' messages, '
+       || (SELECT sum(unread_count) FROM participants) || ' unread, '
+       || (SELECT count(*) FROM tokens WHERE user_id IS NOT NULL) || ' user tokens';
+SQL
+
+# --- token files for the load generator -------------------------------------------------------
+awk -F'\t' '$1 == 1 { print $2 }' "$OUT/tokens.tsv" > "$OUT/big.token"
+awk -F'\t' '$1 == 2 { print $2 }' "$OUT/tokens.tsv" > "$OUT/typical.token"
+# Every (sender token, conversation) pair a sender may post to, interleaved so that consecutive
+# requests go to different users and conversations.
+sqlite3 -separator ' ' "$DB" \
+    "SELECT user_id, conversation_id FROM participants
+     WHERE user_id BETWEEN 2 AND $(( SENDERS + 1 ))
+     ORDER BY (conversation_id * 7919) % $CONVERSATIONS, conversation_id" |
+    awk -F' ' 'NR == FNR { split($0, f, "\t"); tok[f[1]] = f[2]; next } { print tok[$1], $2 }' \
+        "$OUT/tokens.tsv" - > "$OUT/send_pairs.txt"
+grep "^seeded:" "$OUT/seed.log"
