@@ -83,6 +83,7 @@ impl FromRequest for TenantCaller {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
+            let (app, principal) = authenticate(req.clone()).await?;
             let named = req
                 .headers()
                 .get(TENANT_HEADER)
@@ -91,7 +92,6 @@ impl FromRequest for TenantCaller {
                     r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid"))
                 })
                 .transpose()?;
-            let (app, principal) = authenticate(req).await?;
             let tenant = match (&principal, named) {
                 (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
                 (Principal::ServerAdmin, None) => {

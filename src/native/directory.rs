@@ -221,7 +221,10 @@ pub async fn update_user(
     let change = ProfileChange {
         first_name: b.first_name,
         last_name: b.last_name,
-        display_name: b.display_name,
+        display_name: match b.display_name {
+            Some(None) => return Err(Error::invalid("display_name", "cannot be null").into()),
+            other => other.flatten(),
+        },
         prefix: b.prefix,
         email: b.email,
         phone: b.phone,
@@ -265,8 +268,11 @@ pub async fn create_token(
         .await?;
     let b = body.0;
     let ttl = b.expires_in_minutes.map(|m| i64::from(m) * 60_000);
-    if b.expires_in_minutes == Some(0) {
-        return Err(Error::invalid("expires_in_minutes", "must be at least 1").into());
+    // Ten years at most: long enough for any integration, short enough to render as a date.
+    const MAX_MINUTES: u32 = 10 * 366 * 24 * 60;
+    if matches!(b.expires_in_minutes, Some(m) if m == 0 || m > MAX_MINUTES) {
+        let message = format!("must be between 1 and {MAX_MINUTES}");
+        return Err(Error::invalid("expires_in_minutes", message).into());
     }
     let (record, token) = app
         .service

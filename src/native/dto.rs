@@ -92,7 +92,9 @@ pub struct UpdateUser {
     pub first_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub last_name: Option<Option<String>>,
-    pub display_name: Option<String>,
+    /// Cannot be cleared: `null` is refused.
+    #[serde(default, deserialize_with = "present")]
+    pub display_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub prefix: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]

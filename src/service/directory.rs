@@ -150,6 +150,13 @@ pub fn insert_tenant(
     Ok(id)
 }
 
+fn check_username(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.chars().count() > 150 {
+        return Err(Error::invalid("username", "must be 1-150 characters"));
+    }
+    Ok(())
+}
+
 fn check_new_user(u: &NewUser) -> Result<()> {
     check_text_id("uuid", &u.uuid)?;
     check_text_id("oid", &u.oid)?;
@@ -163,9 +170,7 @@ fn check_new_user(u: &NewUser) -> Result<()> {
         }
     }
     if let Some(name) = &u.username {
-        if name.trim().is_empty() || name.len() > 150 {
-            return Err(Error::invalid("username", "must be 1-150 characters"));
-        }
+        check_username(name)?;
     }
     if matches!(&u.display_name, Some(d) if d.trim().is_empty()) {
         return Err(Error::invalid("display_name", "must not be blank"));
@@ -226,7 +231,8 @@ impl Service {
         after: i64,
         limit: u32,
     ) -> Result<Vec<User>> {
-        let limit = limit.min(MAX_PAGE);
+        // One more than a page: the caller uses the extra row to tell that another page exists.
+        let limit = limit.min(MAX_PAGE + 1);
         self.store
             .read(move |c| users::list(c, tenant, role, after, limit))
             .await
@@ -245,6 +251,9 @@ impl Service {
         if matches!(&change.display_name, Some(d) if d.trim().is_empty()) {
             return Err(Error::invalid("display_name", "must not be blank"));
         }
+        if let Some(Some(name)) = &change.username {
+            check_username(name)?;
+        }
         let hash = match new_password {
             Some(p) => Some(self.blocking(move || password::hash(&p)).await?),
             None => None,
@@ -253,15 +262,18 @@ impl Service {
         self.store
             .write(move |c| {
                 let user = users::find(c, tenant, &id)?;
+                let username = match &change.username {
+                    Some(new) => new.clone(),
+                    None => user.username.clone(),
+                };
+                if username.is_none() && (hash.is_some() || user.has_password) {
+                    return Err(Error::invalid(
+                        "username",
+                        "is required when a password is set",
+                    ));
+                }
                 users::update_profile(c, tenant, user.id, &change, now)?;
                 if let Some(h) = &hash {
-                    let username = change.username.clone().flatten().or(user.username.clone());
-                    if username.is_none() {
-                        return Err(Error::invalid(
-                            "username",
-                            "is required when a password is set",
-                        ));
-                    }
                     users::set_password(c, tenant, user.id, h, now)?;
                 }
                 users::get(c, tenant, user.id)

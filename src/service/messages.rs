@@ -182,6 +182,11 @@ impl Service {
         self.store
             .write(move |c| {
                 let m = messages::find(c, tenant, &id)?;
+                if let Some(e) = editor {
+                    // Someone who left the conversation no longer sees its messages.
+                    participants::get(c, m.conversation_id, e)?
+                        .ok_or(Error::NotFound("message"))?;
+                }
                 if editor.is_some_and(|e| e != m.sender_id) {
                     return Err(Error::forbidden("only the sender may edit a message"));
                 }
@@ -203,6 +208,10 @@ impl Service {
         self.store
             .write(move |c| {
                 let m = messages::find(c, tenant, &id)?;
+                if let Some(u) = by {
+                    participants::get(c, m.conversation_id, u)?
+                        .ok_or(Error::NotFound("message"))?;
+                }
                 if by.is_some_and(|u| u != m.sender_id) {
                     return Err(Error::forbidden("only the sender may delete a message"));
                 }

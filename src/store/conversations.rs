@@ -122,7 +122,7 @@ pub fn get(conn: &Connection, tenant: TenantId, id: ConversationId) -> Result<Co
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Conversation> {
     let row = match id {
         IdRef::Id(n) => Some(*n),
-        IdRef::Key(k) => super::id_for_key(conn, "conversations", k)?,
+        IdRef::Key(k) => super::id_for_key(conn, tenant, "conversations", k)?,
     };
     match row {
         Some(n) => get(conn, tenant, ConversationId(n)),

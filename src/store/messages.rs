@@ -95,7 +95,7 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<MessageId> {
 pub fn get(conn: &Connection, tenant: TenantId, id: MessageId) -> Result<Message> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE id = ?1 AND tenant_id = ?2 AND deleted_at IS NULL
-           AND conversation_id IN (SELECT id FROM conversations WHERE deleted = 0)"
+           AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = messages.conversation_id AND c.deleted = 0)"
     ))?;
     stmt.query_row(params![id.0, tenant.0], from_row)
         .optional()?
@@ -106,7 +106,7 @@ pub fn get(conn: &Connection, tenant: TenantId, id: MessageId) -> Result<Message
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Message> {
     let row = match id {
         IdRef::Id(n) => Some(*n),
-        IdRef::Key(k) => super::id_for_key(conn, "messages", k)?,
+        IdRef::Key(k) => super::id_for_key(conn, tenant, "messages", k)?,
     };
     match row {
         Some(n) => get(conn, tenant, MessageId(n)),

@@ -235,21 +235,36 @@ pub(crate) fn json_column(text: Option<String>) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// The integer id of the row of `table` (users, conversations or messages) whose `uuid` or
-/// `oid` is `key`; the caller then loads it with its tenant check.
-pub(crate) fn id_for_key(conn: &Connection, table: &'static str, key: &str) -> Result<Option<i64>> {
+/// The integer id of the tenant's row of `table` (users, conversations or messages) whose
+/// `uuid` or `oid` is `key` (a uuid match wins). Scoped to the tenant so that another tenant's
+/// ids can neither be reached nor shadow this tenant's own.
+pub(crate) fn id_for_key(
+    conn: &Connection,
+    tenant: crate::domain::TenantId,
+    table: &'static str,
+    key: &str,
+) -> Result<Option<i64>> {
     use rusqlite::OptionalExtension;
     let sql = match table {
-        "users" => "SELECT COALESCE((SELECT id FROM users WHERE uuid = ?1), (SELECT id FROM users WHERE oid = ?1))",
-        "conversations" => {
-            "SELECT COALESCE((SELECT id FROM conversations WHERE uuid = ?1), (SELECT id FROM conversations WHERE oid = ?1))"
+        "users" => {
+            "SELECT COALESCE((SELECT id FROM users WHERE uuid = ?1 AND tenant_id = ?2),
+                             (SELECT id FROM users WHERE oid = ?1 AND tenant_id = ?2))"
         }
-        "messages" => "SELECT COALESCE((SELECT id FROM messages WHERE uuid = ?1), (SELECT id FROM messages WHERE oid = ?1))",
+        "conversations" => {
+            "SELECT COALESCE((SELECT id FROM conversations WHERE uuid = ?1 AND tenant_id = ?2),
+                             (SELECT id FROM conversations WHERE oid = ?1 AND tenant_id = ?2))"
+        }
+        "messages" => {
+            "SELECT COALESCE((SELECT id FROM messages WHERE uuid = ?1 AND tenant_id = ?2),
+                             (SELECT id FROM messages WHERE oid = ?1 AND tenant_id = ?2))"
+        }
         other => return Err(Error::internal(format!("no text ids on {other}"))),
     };
     let mut stmt = conn.prepare_cached(sql)?;
     Ok(stmt
-        .query_row([key], |r| r.get::<_, Option<i64>>(0))
+        .query_row(rusqlite::params![key, tenant.0], |r| {
+            r.get::<_, Option<i64>>(0)
+        })
         .optional()?
         .flatten())
 }

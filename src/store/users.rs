@@ -87,7 +87,7 @@ pub fn get(conn: &Connection, tenant: TenantId, id: UserId) -> Result<User> {
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<User> {
     let row = match id {
         IdRef::Id(n) => Some(*n),
-        IdRef::Key(k) => super::id_for_key(conn, "users", k)?,
+        IdRef::Key(k) => super::id_for_key(conn, tenant, "users", k)?,
     };
     match row {
         Some(n) => get(conn, tenant, UserId(n)),
