@@ -426,3 +426,60 @@ fn an_office_manager_sets_up_a_clinic_from_the_command_line() {
     assert_eq!(login.status, 200, "{:?}", login.body);
     assert_eq!(login.body["user"]["role"], "admin");
 }
+
+#[test]
+fn the_demo_holds_the_read_state_behind_the_seed_examples() {
+    let app = spawn_demo();
+    // MDLIVE seed: patient 52 has 2 unread from provider 4 and none from provider 37.
+    let list = app
+        .get("/parlor/v1/conversations?as=52")
+        .admin()
+        .tenant(1)
+        .send();
+    let unread_with = |provider: i64| {
+        list.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| {
+                let ids: Vec<i64> = c["participants"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| p["user"]["id"].as_i64().unwrap())
+                    .collect();
+                ids.len() == 2 && ids.contains(&provider)
+            })
+            .map(|c| c["unread_count"].as_i64().unwrap())
+    };
+    assert_eq!(unread_with(4), Some(2));
+    assert_eq!(unread_with(37), Some(0));
+    // Pigeons seed: John Doe has 3 unread, read up to 09:00.
+    let conv = app
+        .get("/parlor/v1/conversations/550e8400-e29b-41d4-a716-446655440000")
+        .admin()
+        .tenant(5)
+        .send();
+    let john = conv.body["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["user"]["uuid"] == "660e8400-e29b-41d4-a716-446655440001")
+        .unwrap()
+        .clone();
+    assert_eq!(john["unread_count"], 3);
+    assert_eq!(john["last_read_at"], "2025-11-02T09:00:00.000Z");
+    // Tati seed: con123 holds msg123 then msg456.
+    let msgs = app
+        .get("/parlor/v1/conversations/con123/messages")
+        .admin()
+        .tenant(4)
+        .send();
+    let ids: Vec<&str> = msgs.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["uuid"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["msg123", "msg456"]);
+}
