@@ -51,8 +51,7 @@ pub fn members_of(
     conv: ConversationId,
 ) -> Result<Vec<Member>> {
     let parts = participants::list(c, conv)?;
-    let ids: Vec<UserId> = parts.iter().map(|p| p.user_id).collect();
-    let people = users::get_many(c, tenant, &ids)?;
+    let people = users::members_of(c, tenant, conv)?;
     Ok(parts
         .into_iter()
         .filter_map(|participant| {

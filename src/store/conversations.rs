@@ -238,9 +238,9 @@ pub fn list_for_tenant(
         "SELECT {COLUMNS} FROM conversations c
          WHERE c.tenant_id = ?1 AND c.deleted = 0
            AND (COALESCE(c.last_message_at, 0), c.id) < (?2, ?3)
-         ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT ?4"
+         ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {limit}"
     ))?;
-    let rows = stmt.query_map(params![tenant.0, at, id, limit], from_row)?;
+    let rows = stmt.query_map(params![tenant.0, at, id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

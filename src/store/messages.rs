@@ -134,10 +134,9 @@ pub fn list(
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM messages
                  WHERE conversation_id = ?1 AND deleted_at IS NULL AND seq < ?2
-                 ORDER BY seq DESC LIMIT ?3"
+                 ORDER BY seq DESC LIMIT {limit}"
             ))?;
-            let rows =
-                stmt.query_map(params![conv.0, before.unwrap_or(i64::MAX), limit], from_row)?;
+            let rows = stmt.query_map(params![conv.0, before.unwrap_or(i64::MAX)], from_row)?;
             let mut v: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
             v.reverse();
             v
@@ -146,9 +145,9 @@ pub fn list(
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM messages
                  WHERE conversation_id = ?1 AND deleted_at IS NULL AND seq > ?2
-                 ORDER BY seq ASC LIMIT ?3"
+                 ORDER BY seq ASC LIMIT {limit}"
             ))?;
-            let rows = stmt.query_map(params![conv.0, after, limit], from_row)?;
+            let rows = stmt.query_map(params![conv.0, after], from_row)?;
             rows.collect::<rusqlite::Result<_>>()?
         }
     };

@@ -116,7 +116,7 @@ impl Store {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let conn = pool.get()?;
-            f(&conn)
+            in_read_transaction(&conn, f)
         })
         .await
         .map_err(|e| Error::internal(format!("read task: {e}")))?
@@ -125,7 +125,7 @@ impl Store {
     /// `read` for callers that are not async (the CLI, tests).
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.pool.get()?;
-        f(&conn)
+        in_read_transaction(&conn, f)
     }
 
     /// Runs `f` on the writer thread inside its own savepoint of a group-commit transaction.
@@ -267,4 +267,16 @@ pub(crate) fn id_for_key(
         })
         .optional()?
         .flatten())
+}
+
+/// One read transaction around all of a read's statements: they see one snapshot, and SQLite
+/// takes its WAL read lock once instead of once per statement.
+fn in_read_transaction<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<T> {
+    let tx = conn.unchecked_transaction()?;
+    let out = f(&tx);
+    drop(tx);
+    out
 }

@@ -187,9 +187,9 @@ pub fn list_for_user(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {CONV}, {COLUMNS} FROM participants p JOIN conversations c ON c.id = p.conversation_id
          WHERE p.user_id = ?1 AND (p.sort_at, p.conversation_id) < (?2, ?3) AND c.deleted = 0
-         ORDER BY p.sort_at DESC, p.conversation_id DESC LIMIT ?4"
+         ORDER BY p.sort_at DESC, p.conversation_id DESC LIMIT {limit}"
     ))?;
-    let rows = stmt.query_map(params![user.0, at, id, limit], |r| {
+    let rows = stmt.query_map(params![user.0, at, id], |r| {
         Ok(ConversationView {
             conversation: from_row(r)?,
             me: from_row_at(r, COLUMN_COUNT)?,

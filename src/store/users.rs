@@ -95,20 +95,18 @@ pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<User> {
     }
 }
 
-pub fn get_many(conn: &Connection, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>> {
+/// The tenant's users who are participants of `conv`.
+pub fn members_of(
+    conn: &Connection,
+    tenant: TenantId,
+    conv: crate::domain::ConversationId,
+) -> Result<Vec<User>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM users WHERE id = ?1 AND tenant_id = ?2"
+        "SELECT {COLUMNS} FROM users
+         WHERE tenant_id = ?1 AND id IN (SELECT user_id FROM participants WHERE conversation_id = ?2)"
     ))?;
-    let mut users = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(u) = stmt
-            .query_row(params![id.0, tenant.0], from_row)
-            .optional()?
-        {
-            users.push(u);
-        }
-    }
-    Ok(users)
+    let rows = stmt.query_map(params![tenant.0, conv.0], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// A page of the tenant's users by id, optionally of one role.
