@@ -181,14 +181,6 @@ pub struct Message {
     pub updated_at: Millis,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Reaction {
-    pub message_id: MessageId,
-    pub user_id: UserId,
-    pub emoji: String,
-    pub created_at: Millis,
-}
-
 /// A conversation as one participant sees it in their list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConversationView {
@@ -234,16 +226,4 @@ impl Token {
     pub fn is_server_admin(&self) -> bool {
         self.user_id.is_none() && self.tenant_id.is_none()
     }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Flow {
-    pub id: i64,
-    pub oid: String,
-    pub tenant_id: TenantId,
-    pub name: String,
-    pub channel: String,
-    pub agent_id: Option<UserId>,
-    pub initiation_message: String,
-    pub created_at: Millis,
 }

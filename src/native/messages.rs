@@ -70,16 +70,6 @@ pub async fn send(
         })?),
         None => None,
     };
-    let recipient = match b.recipient {
-        Some(r) => Some(
-            app.service
-                .user(caller.tenant, r.0)
-                .await
-                .map_err(|_| Error::invalid("recipient", "no such user"))?
-                .id,
-        ),
-        None => None,
-    };
     let message = app
         .service
         .send_message(
@@ -89,7 +79,7 @@ pub async fn send(
             NewMessage {
                 body: b.body,
                 kind,
-                recipient,
+                recipient: refs(b.recipient),
                 subject: b.subject,
                 reply_to: refs(b.reply_to),
                 status: None,

@@ -2,9 +2,9 @@
 
 use super::Service;
 use crate::auth::{password, secret, Principal};
-use crate::domain::{ApiKey, TenantId, User};
+use crate::domain::{TenantId, User};
 use crate::error::{Error, Result};
-use crate::store::{api_keys, tokens, users};
+use crate::store::{tokens, users};
 
 impl Service {
     /// Resolves a bearer token. Unknown, revoked and expired tokens are all "invalid token".
@@ -56,35 +56,5 @@ impl Service {
                 "invalid username or password".into(),
             )),
         }
-    }
-
-    /// An API key by its public key and secret (Respondent, MDLIVE).
-    pub async fn authenticate_api_key(&self, key: String, presented: String) -> Result<ApiKey> {
-        self.store
-            .read(move |c| {
-                let invalid = || Error::Unauthenticated("invalid api key".into());
-                let (api_key, stored) = api_keys::find_by_key(c, &key)?.ok_or_else(invalid)?;
-                if !secret::matches(&presented, &stored) || api_key.revoked_at.is_some() {
-                    return Err(invalid());
-                }
-                Ok(api_key)
-            })
-            .await
-    }
-
-    /// An API key by its secret alone (Trillet's `x-api-key`).
-    pub async fn authenticate_api_secret(&self, presented: String) -> Result<ApiKey> {
-        self.store
-            .read(move |c| {
-                let invalid = || Error::Unauthenticated("invalid api key".into());
-                let (api_key, stored) =
-                    api_keys::find_by_secret_hash(c, &secret::digest(&presented))?
-                        .ok_or_else(invalid)?;
-                if !secret::matches(&presented, &stored) || api_key.revoked_at.is_some() {
-                    return Err(invalid());
-                }
-                Ok(api_key)
-            })
-            .await
     }
 }

@@ -5,11 +5,11 @@ use serde_json::Value;
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
-    ConversationId, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus,
-    Participant, TenantId, UserId,
+    ConversationId, IdRef, Message, MessageKind, MessageRead, MessageStatus, Participant, TenantId,
+    UserId,
 };
 use crate::error::{Error, Result};
-use crate::store::{conversations, messages, participants};
+use crate::store::{conversations, messages, participants, users};
 
 /// The longest message body accepted, in characters.
 pub const MAX_BODY: usize = 20_000;
@@ -18,7 +18,7 @@ pub const MAX_BODY: usize = 20_000;
 pub struct NewMessage {
     pub body: String,
     pub kind: Option<MessageKind>,
-    pub recipient: Option<UserId>,
+    pub recipient: Option<IdRef>,
     pub subject: Option<String>,
     pub reply_to: Option<IdRef>,
     pub status: Option<MessageStatus>,
@@ -107,14 +107,20 @@ impl Service {
                 if conv.locked {
                     return Err(Error::forbidden("the conversation is locked"));
                 }
-                if let Some(r) = new.recipient {
-                    if r == sender || participants::get(c, conv.id, r)?.is_none() {
-                        return Err(Error::invalid(
-                            "recipient",
-                            "must be another participant of the conversation",
-                        ));
+                let recipient = match &new.recipient {
+                    Some(r) => {
+                        let user = users::find(c, tenant, r)
+                            .map_err(|_| Error::invalid("recipient", "no such user"))?;
+                        if user.id == sender || participants::get(c, conv.id, user.id)?.is_none() {
+                            return Err(Error::invalid(
+                                "recipient",
+                                "must be another participant of the conversation",
+                            ));
+                        }
+                        Some(user.id)
                     }
-                }
+                    None => None,
+                };
                 let reply_to = match &new.reply_to {
                     Some(r) => {
                         let target = messages::find(c, tenant, r)
@@ -140,7 +146,7 @@ impl Service {
                         conversation_id: conv.id,
                         seq,
                         sender_id: sender,
-                        recipient_id: new.recipient,
+                        recipient_id: recipient,
                         body: new.body,
                         kind: new.kind.unwrap_or(MessageKind::Text),
                         subject: new.subject,
@@ -321,9 +327,5 @@ impl Service {
                 Ok((m, changed))
             })
             .await
-    }
-
-    pub async fn message_by_id(&self, tenant: TenantId, id: MessageId) -> Result<Message> {
-        self.store.read(move |c| messages::get(c, tenant, id)).await
     }
 }

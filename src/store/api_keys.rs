@@ -41,28 +41,6 @@ pub fn get(conn: &Connection, tenant: TenantId, id: i64) -> Result<ApiKey> {
     .ok_or(Error::NotFound("api key"))
 }
 
-/// The key with this public key id, and its secret hash to compare against.
-pub fn find_by_key(conn: &Connection, key: &str) -> Result<Option<(ApiKey, Vec<u8>)>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS}, secret_hash FROM api_keys WHERE key = ?1"),
-            [key],
-            |r| Ok((from_row(r)?, r.get(6)?)),
-        )
-        .optional()?)
-}
-
-/// The key whose secret hashes to `hash` (Trillet sends only the secret).
-pub fn find_by_secret_hash(conn: &Connection, hash: &[u8]) -> Result<Option<(ApiKey, Vec<u8>)>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS}, secret_hash FROM api_keys WHERE secret_hash = ?1"),
-            [hash],
-            |r| Ok((from_row(r)?, r.get(6)?)),
-        )
-        .optional()?)
-}
-
 pub fn list(conn: &Connection, tenant: TenantId) -> Result<Vec<ApiKey>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM api_keys WHERE tenant_id = ?1 ORDER BY id"

@@ -120,14 +120,16 @@ pub fn get(conn: &Connection, tenant: TenantId, id: ConversationId) -> Result<Co
 
 /// By integer id, uuid or oid, within the tenant; deleted conversations are not found.
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Conversation> {
-    let row = match id {
-        IdRef::Id(n) => Some(*n),
-        IdRef::Key(k) => super::id_for_key(conn, tenant, "conversations", k)?,
-    };
-    match row {
-        Some(n) => get(conn, tenant, ConversationId(n)),
-        None => Err(Error::NotFound("conversation")),
-    }
+    get(
+        conn,
+        tenant,
+        ConversationId(super::row_id(
+            conn,
+            tenant,
+            super::Keyed::Conversations,
+            id,
+        )?),
+    )
 }
 
 /// Hands out the next per-conversation sequence number.
@@ -241,12 +243,5 @@ pub fn list_for_tenant(
          ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {limit}"
     ))?;
     let rows = stmt.query_map(params![tenant.0, at, id], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Every live conversation id of a tenant (for `parlor check` and tests).
-pub fn all_ids(conn: &Connection) -> Result<Vec<ConversationId>> {
-    let mut stmt = conn.prepare("SELECT id FROM conversations ORDER BY id")?;
-    let rows = stmt.query_map([], |r| Ok(ConversationId(r.get(0)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

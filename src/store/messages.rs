@@ -3,8 +3,8 @@ use serde_json::Value;
 
 use super::json_column;
 use crate::domain::{
-    ConversationId, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus, Reaction,
-    TenantId, UserId,
+    ConversationId, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus, TenantId,
+    UserId,
 };
 use crate::error::{Error, Result};
 
@@ -104,14 +104,11 @@ pub fn get(conn: &Connection, tenant: TenantId, id: MessageId) -> Result<Message
 
 /// By integer id, uuid or oid, within the tenant.
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Message> {
-    let row = match id {
-        IdRef::Id(n) => Some(*n),
-        IdRef::Key(k) => super::id_for_key(conn, tenant, "messages", k)?,
-    };
-    match row {
-        Some(n) => get(conn, tenant, MessageId(n)),
-        None => Err(Error::NotFound("message")),
-    }
+    get(
+        conn,
+        tenant,
+        MessageId(super::row_id(conn, tenant, super::Keyed::Messages, id)?),
+    )
 }
 
 /// Which page of a conversation's live messages to read, by `seq`.
@@ -159,14 +156,6 @@ pub fn update_body(conn: &Connection, id: MessageId, body: &str, now: i64) -> Re
     conn.execute(
         "UPDATE messages SET body = ?2, updated_at = ?3 WHERE id = ?1",
         params![id.0, body, now],
-    )?;
-    Ok(())
-}
-
-pub fn set_status(conn: &Connection, id: MessageId, status: MessageStatus, now: i64) -> Result<()> {
-    conn.execute(
-        "UPDATE messages SET status = ?2, updated_at = ?3 WHERE id = ?1",
-        params![id.0, status.as_str(), now],
     )?;
     Ok(())
 }
@@ -250,22 +239,6 @@ pub fn add_reaction(
         params![message.0, user.0, emoji, at],
     )?;
     Ok(n > 0)
-}
-
-pub fn reactions(conn: &Connection, message: MessageId) -> Result<Vec<Reaction>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT message_id, user_id, emoji, created_at FROM reactions WHERE message_id = ?1
-         ORDER BY created_at, user_id",
-    )?;
-    let rows = stmt.query_map([message.0], |r| {
-        Ok(Reaction {
-            message_id: MessageId(r.get(0)?),
-            user_id: UserId(r.get(1)?),
-            emoji: r.get(2)?,
-            created_at: r.get(3)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// A message by id whatever its state (fixture loading, before its conversation is complete).

@@ -235,38 +235,58 @@ pub(crate) fn json_column(text: Option<String>) -> serde_json::Value {
         .unwrap_or(serde_json::Value::Null)
 }
 
-/// The integer id of the tenant's row of `table` (users, conversations or messages) whose
-/// `uuid` or `oid` is `key` (a uuid match wins). Scoped to the tenant so that another tenant's
-/// ids can neither be reached nor shadow this tenant's own.
-pub(crate) fn id_for_key(
+/// The tables whose rows carry the three identities (`id`, `uuid`, `oid`).
+#[derive(Clone, Copy)]
+pub(crate) enum Keyed {
+    Users,
+    Conversations,
+    Messages,
+}
+
+impl Keyed {
+    fn table(self) -> &'static str {
+        match self {
+            Keyed::Users => "users",
+            Keyed::Conversations => "conversations",
+            Keyed::Messages => "messages",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Keyed::Users => "user",
+            Keyed::Conversations => "conversation",
+            Keyed::Messages => "message",
+        }
+    }
+}
+
+/// The integer id a client's `IdRef` names: as given, or the tenant's row whose `uuid` or `oid`
+/// is the key (a uuid match wins). Scoped to the tenant so that another tenant's ids can
+/// neither be reached nor shadow this tenant's own. The caller still loads the row with its
+/// tenant check.
+pub(crate) fn row_id(
     conn: &Connection,
     tenant: crate::domain::TenantId,
-    table: &'static str,
-    key: &str,
-) -> Result<Option<i64>> {
+    kind: Keyed,
+    id: &crate::domain::IdRef,
+) -> Result<i64> {
     use rusqlite::OptionalExtension;
-    let sql = match table {
-        "users" => {
-            "SELECT COALESCE((SELECT id FROM users WHERE uuid = ?1 AND tenant_id = ?2),
-                             (SELECT id FROM users WHERE oid = ?1 AND tenant_id = ?2))"
-        }
-        "conversations" => {
-            "SELECT COALESCE((SELECT id FROM conversations WHERE uuid = ?1 AND tenant_id = ?2),
-                             (SELECT id FROM conversations WHERE oid = ?1 AND tenant_id = ?2))"
-        }
-        "messages" => {
-            "SELECT COALESCE((SELECT id FROM messages WHERE uuid = ?1 AND tenant_id = ?2),
-                             (SELECT id FROM messages WHERE oid = ?1 AND tenant_id = ?2))"
-        }
-        other => return Err(Error::internal(format!("no text ids on {other}"))),
+    let key = match id {
+        crate::domain::IdRef::Id(n) => return Ok(*n),
+        crate::domain::IdRef::Key(k) => k,
     };
-    let mut stmt = conn.prepare_cached(sql)?;
-    Ok(stmt
-        .query_row(rusqlite::params![key, tenant.0], |r| {
-            r.get::<_, Option<i64>>(0)
-        })
-        .optional()?
-        .flatten())
+    let table = kind.table();
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT COALESCE((SELECT id FROM {table} WHERE uuid = ?1 AND tenant_id = ?2),
+                         (SELECT id FROM {table} WHERE oid = ?1 AND tenant_id = ?2))"
+    ))?;
+    stmt.query_row(rusqlite::params![key, tenant.0], |r| {
+        r.get::<_, Option<i64>>(0)
+    })
+    .optional()?
+    .flatten()
+    .ok_or(Error::NotFound(kind.noun()))
 }
 
 /// One read transaction around all of a read's statements: they see one snapshot, and SQLite

@@ -165,14 +165,6 @@ pub fn on_message_deleted(
     Ok(())
 }
 
-pub fn set_muted(conn: &Connection, conv: ConversationId, user: UserId, muted: bool) -> Result<()> {
-    conn.execute(
-        "UPDATE participants SET muted = ?3 WHERE conversation_id = ?1 AND user_id = ?2",
-        params![conv.0, user.0, muted],
-    )?;
-    Ok(())
-}
-
 /// A page of `user`'s live conversations by last activity, newest first, never-messaged last,
 /// strictly after the `(sort_at, conversation id)` cursor. Served by the
 /// `participants_user_activity` index whatever the user's number of conversations.

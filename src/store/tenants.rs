@@ -87,26 +87,6 @@ pub fn find(conn: &Connection, id: &crate::domain::IdRef) -> Result<Tenant> {
     found.ok_or(Error::NotFound("tenant"))
 }
 
-pub fn find_by_public_key(conn: &Connection, key: &str) -> Result<Option<Tenant>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM tenants WHERE public_key = ?1"),
-            [key],
-            from_row,
-        )
-        .optional()?)
-}
-
-pub fn find_by_workspace(conn: &Connection, workspace: &str) -> Result<Option<Tenant>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM tenants WHERE workspace_id = ?1"),
-            [workspace],
-            from_row,
-        )
-        .optional()?)
-}
-
 pub fn list(conn: &Connection) -> Result<Vec<Tenant>> {
     let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM tenants ORDER BY id"))?;
     let rows = stmt.query_map([], from_row)?;

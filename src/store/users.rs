@@ -85,14 +85,11 @@ pub fn get(conn: &Connection, tenant: TenantId, id: UserId) -> Result<User> {
 
 /// By integer id, uuid or oid, within the tenant.
 pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<User> {
-    let row = match id {
-        IdRef::Id(n) => Some(*n),
-        IdRef::Key(k) => super::id_for_key(conn, tenant, "users", k)?,
-    };
-    match row {
-        Some(n) => get(conn, tenant, UserId(n)),
-        None => Err(Error::NotFound("user")),
-    }
+    get(
+        conn,
+        tenant,
+        UserId(super::row_id(conn, tenant, super::Keyed::Users, id)?),
+    )
 }
 
 /// The tenant's users who are participants of `conv`, found from the pivot (CROSS JOIN keeps
@@ -129,17 +126,6 @@ pub fn list(
         from_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// The first user of a role (the tenant's system user, for example).
-pub fn first_with_role(conn: &Connection, tenant: TenantId, role: Role) -> Result<Option<User>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND role = ?2 ORDER BY id LIMIT 1"),
-            params![tenant.0, role.as_str()],
-            from_row,
-        )
-        .optional()?)
 }
 
 /// The user and their password hash, for sign-in.
@@ -229,16 +215,6 @@ pub fn add_contact(conn: &Connection, user: UserId, contact: UserId) -> Result<(
         params![user.0, contact.0],
     )?;
     Ok(())
-}
-
-pub fn contacts(conn: &Connection, tenant: TenantId, user: UserId) -> Result<Vec<User>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM contacts c JOIN users u ON u.id = c.contact_id
-         WHERE c.user_id = ?1 AND u.tenant_id = ?2 ORDER BY u.id",
-        prefixed("u")
-    ))?;
-    let rows = stmt.query_map(params![user.0, tenant.0], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn prefixed(alias: &str) -> String {
