@@ -22,6 +22,7 @@
 #   BENCH_WARMUP       seconds of warm-up before each      3
 #   BENCH_THREADS      wrk threads                         2
 #   BENCH_CONNECTIONS  wrk connections                     64
+#   BENCH_MODERATE_CONNECTIONS  connections of the extra latency probe  8
 #   BENCH_PORT         first port to try on 127.0.0.1      18480
 #   BENCH_WORK         scratch directory (seeds cached)    /tmp/parlor-bench
 #   BENCH_BUILD        1: cargo build --release first      1
@@ -37,6 +38,7 @@ DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-3}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNECTIONS:-64}
+MODERATE=${BENCH_MODERATE_CONNECTIONS:-8}
 PORT=${BENCH_PORT:-18480}
 WORK=${BENCH_WORK:-/tmp/parlor-bench}
 BUILD=${BENCH_BUILD:-1}
@@ -206,6 +208,10 @@ for size in $SIZES; do
         r=$(WRK_T=1 WRK_C=1 wrk_run "$PROBE_DURATION" "$LOGS/$size-list-$who-c1.txt" list.lua "$LIST" BENCH_TOKEN="$tok")
         record "$L" "list-$who-c1" "$r"
         log "  one connection: $r"
+        # And at moderate concurrency: latency with some queueing but below saturation.
+        r=$(WRK_T=2 WRK_C=$MODERATE wrk_run "$PROBE_DURATION" "$LOGS/$size-list-$who-c$MODERATE.txt" list.lua "$LIST" BENCH_TOKEN="$tok")
+        record "$L" "list-$who-moderate" "$r"
+        log "  $MODERATE connections: $r"
     done
 
     pairs=$seed_dir/send_pairs.txt
@@ -275,6 +281,7 @@ verdict() { if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi; }
             list-big) n="list, big user" ;;
             list-typical-c1) n="  same, 1 connection" ;;
             list-big-c1) n="  same, 1 connection" ;;
+            list-*-moderate) n="  same, $MODERATE connections" ;;
             send) n="send (messages/s)" ;;
         esac
         printf '%-6s %-20s %11s %9s %9s %9s %8s %8s %6s  %s\n' "$s" "$n" "$rps" "$p50" "$p99" "$mx" "$ok" "$non" "$sock" "$note"

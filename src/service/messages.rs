@@ -136,32 +136,30 @@ impl Service {
                     None => None,
                 };
                 let seq = conversations::next_seq(c, conv.id)?;
-                let id = messages::insert(
-                    c,
-                    &messages::NewMessage {
-                        id: None,
-                        uuid: new_uuid(),
-                        oid: new_oid(now),
-                        tenant_id: tenant,
-                        conversation_id: conv.id,
-                        seq,
-                        sender_id: sender,
-                        recipient_id: recipient,
-                        body: new.body,
-                        kind: new.kind.unwrap_or(MessageKind::Text),
-                        subject: new.subject,
-                        reply_to,
-                        status: new.status,
-                        metadata: new
-                            .metadata
-                            .unwrap_or_else(|| Value::Object(Default::default())),
-                        attachments: new.attachments.unwrap_or_else(|| Value::Array(vec![])),
-                        device: new.device,
-                        created_at: now,
-                        updated_at: now,
-                    },
-                )?;
-                let message = messages::get(c, tenant, id)?;
+                let new = messages::NewMessage {
+                    id: None,
+                    uuid: new_uuid(),
+                    oid: new_oid(now),
+                    tenant_id: tenant,
+                    conversation_id: conv.id,
+                    seq,
+                    sender_id: sender,
+                    recipient_id: recipient,
+                    body: new.body,
+                    kind: new.kind.unwrap_or(MessageKind::Text),
+                    subject: new.subject,
+                    reply_to,
+                    status: new.status,
+                    metadata: new
+                        .metadata
+                        .unwrap_or_else(|| Value::Object(Default::default())),
+                    attachments: new.attachments.unwrap_or_else(|| Value::Array(vec![])),
+                    device: new.device,
+                    created_at: now,
+                    updated_at: now,
+                };
+                let id = messages::insert(c, &new)?;
+                let message = new.into_stored(id);
                 read_state::on_sent(c, &message)?;
                 Ok(message)
             })

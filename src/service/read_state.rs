@@ -14,7 +14,8 @@ use crate::error::Result;
 use crate::store::{conversations, messages, participants};
 
 /// A message was just inserted: it is unread for every other participant, the conversation's
-/// last-message fields move to it, and the sender has now read everything up to it.
+/// last-message fields move to it, and the sender has now read everything up to it (it is the
+/// newest message, so the sender's count is zero).
 pub fn on_sent(conn: &Connection, message: &Message) -> Result<()> {
     let conv = message.conversation_id;
     conversations::record_sent(
@@ -25,15 +26,13 @@ pub fn on_sent(conn: &Connection, message: &Message) -> Result<()> {
         message.created_at,
         message.sender_id,
     )?;
-    participants::on_message_sent(conn, conv, message.sender_id, message.created_at)?;
-    participants::advance_horizon(
+    participants::on_message_sent(
         conn,
         conv,
         message.sender_id,
         message.seq,
         message.created_at,
-    )?;
-    Ok(())
+    )
 }
 
 /// Moves `user`'s horizon to `seq` (never backwards) and recounts; returns the new count.

@@ -1,5 +1,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Cached;
+
 use crate::domain::{ApiKey, TenantId};
 use crate::error::{Error, Result};
 
@@ -24,7 +26,7 @@ pub fn insert(
     label: Option<&str>,
     now: i64,
 ) -> Result<ApiKey> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO api_keys (tenant_id, key, secret_hash, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![tenant.0, key, secret_hash, label, now],
     )?;
@@ -32,7 +34,7 @@ pub fn insert(
 }
 
 pub fn get(conn: &Connection, tenant: TenantId, id: i64) -> Result<ApiKey> {
-    conn.query_row(
+    conn.row(
         &format!("SELECT {COLUMNS} FROM api_keys WHERE id = ?1 AND tenant_id = ?2"),
         params![id, tenant.0],
         from_row,
@@ -50,7 +52,7 @@ pub fn list(conn: &Connection, tenant: TenantId) -> Result<Vec<ApiKey>> {
 }
 
 pub fn revoke(conn: &Connection, tenant: TenantId, id: i64, now: i64) -> Result<ApiKey> {
-    let changed = conn.execute(
+    let changed = conn.exec(
         "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND tenant_id = ?2",
         params![id, tenant.0, now],
     )?;

@@ -1,4 +1,6 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::Cached;
 use serde_json::Value;
 
 use super::json_column;
@@ -93,7 +95,7 @@ pub fn insert(conn: &Connection, c: &NewConversation) -> Result<ConversationId> 
         ),
         None => (None, None, None),
     };
-    conn.execute(
+    conn.exec(
         "INSERT INTO conversations (id, uuid, oid, tenant_id, name, status, archived_at, locked,
              deleted, tag_type, tag_id, tag_info, metadata, flow_id, agent_id, customer_id,
              created_by, created_at, updated_at)
@@ -109,7 +111,7 @@ pub fn insert(conn: &Connection, c: &NewConversation) -> Result<ConversationId> 
 
 /// A live (not deleted) conversation of the tenant.
 pub fn get(conn: &Connection, tenant: TenantId, id: ConversationId) -> Result<Conversation> {
-    conn.query_row(
+    conn.row(
         &format!("SELECT {COLUMNS} FROM conversations c WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.deleted = 0"),
         params![id.0, tenant.0],
         from_row,
@@ -134,7 +136,7 @@ pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Conversat
 
 /// Hands out the next per-conversation sequence number.
 pub fn next_seq(conn: &Connection, id: ConversationId) -> Result<i64> {
-    Ok(conn.query_row(
+    Ok(conn.row(
         "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
         [id.0],
         |r| r.get(0),
@@ -150,7 +152,7 @@ pub fn record_sent(
     at: i64,
     sender: UserId,
 ) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE conversations SET last_message_id = ?2, last_message_text = ?3, last_message_at = ?4,
              last_sender_id = ?5, message_count = message_count + 1, updated_at = MAX(updated_at, ?4)
          WHERE id = ?1",
@@ -162,7 +164,7 @@ pub fn record_sent(
 /// Recomputes the last-message fields and the count from the live messages (after a delete or
 /// an edit, or after a fixture load). Returns the new last-message time (0 when none).
 pub fn refresh_last_message(conn: &Connection, id: ConversationId) -> Result<i64> {
-    conn.execute(
+    conn.exec(
         "UPDATE conversations SET
              last_message_id = m.id, last_message_text = m.body, last_message_at = m.created_at,
              last_sender_id = m.sender_id
@@ -172,14 +174,14 @@ pub fn refresh_last_message(conn: &Connection, id: ConversationId) -> Result<i64
          WHERE conversations.id = ?1",
         [id.0],
     )?;
-    conn.execute(
+    conn.exec(
         "UPDATE conversations SET
              message_count = (SELECT count(*) FROM messages WHERE conversation_id = ?1 AND deleted_at IS NULL),
              last_seq = MAX(last_seq, (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?1))
          WHERE id = ?1",
         [id.0],
     )?;
-    Ok(conn.query_row(
+    Ok(conn.row(
         "SELECT COALESCE(last_message_at, 0) FROM conversations WHERE id = ?1",
         [id.0],
         |r| r.get(0),
@@ -195,24 +197,24 @@ pub struct Change {
 
 pub fn update(conn: &Connection, id: ConversationId, change: &Change, now: i64) -> Result<()> {
     if let Some(name) = &change.name {
-        conn.execute(
+        conn.exec(
             "UPDATE conversations SET name = ?2 WHERE id = ?1",
             params![id.0, name],
         )?;
     }
     if let Some((status, archived_at)) = &change.status {
-        conn.execute(
+        conn.exec(
             "UPDATE conversations SET status = ?2, archived_at = ?3 WHERE id = ?1",
             params![id.0, status.as_str(), archived_at],
         )?;
     }
     if let Some(locked) = change.locked {
-        conn.execute(
+        conn.exec(
             "UPDATE conversations SET locked = ?2 WHERE id = ?1",
             params![id.0, locked],
         )?;
     }
-    conn.execute(
+    conn.exec(
         "UPDATE conversations SET updated_at = ?2 WHERE id = ?1",
         params![id.0, now],
     )?;
@@ -220,7 +222,7 @@ pub fn update(conn: &Connection, id: ConversationId, change: &Change, now: i64) 
 }
 
 pub fn mark_deleted(conn: &Connection, id: ConversationId, now: i64) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE conversations SET deleted = 1, updated_at = ?2 WHERE id = ?1",
         params![id.0, now],
     )?;

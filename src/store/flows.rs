@@ -1,5 +1,7 @@
 use rusqlite::{params, Connection};
 
+use super::Cached;
+
 use crate::domain::{TenantId, UserId};
 use crate::error::Result;
 
@@ -14,7 +16,7 @@ pub struct NewFlow<'a> {
 }
 
 pub fn insert(conn: &Connection, f: &NewFlow) -> Result<i64> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO flows (oid, tenant_id, name, channel, agent_id, initiation_message, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![f.oid, f.tenant_id.0, f.name, f.channel, f.agent_id.map(|a| a.0), f.initiation_message, f.created_at],

@@ -1,4 +1,6 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::Cached;
 use serde_json::Value;
 
 use super::json_column;
@@ -59,6 +61,32 @@ pub struct NewMessage {
     pub device: Option<Value>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl NewMessage {
+    /// The message as `get` would read it back once inserted under `id`.
+    pub fn into_stored(self, id: MessageId) -> Message {
+        Message {
+            id,
+            uuid: self.uuid,
+            oid: self.oid,
+            tenant_id: self.tenant_id,
+            conversation_id: self.conversation_id,
+            seq: self.seq,
+            sender_id: self.sender_id,
+            recipient_id: self.recipient_id,
+            body: self.body,
+            kind: self.kind,
+            subject: self.subject,
+            reply_to: self.reply_to,
+            status: self.status,
+            metadata: self.metadata,
+            attachments: self.attachments,
+            device: self.device,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
 }
 
 pub fn insert(conn: &Connection, m: &NewMessage) -> Result<MessageId> {
@@ -153,7 +181,7 @@ pub fn list(
 }
 
 pub fn update_body(conn: &Connection, id: MessageId, body: &str, now: i64) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE messages SET body = ?2, updated_at = ?3 WHERE id = ?1",
         params![id.0, body, now],
     )?;
@@ -162,11 +190,11 @@ pub fn update_body(conn: &Connection, id: MessageId, body: &str, now: i64) -> Re
 
 /// Soft delete: the row stays (replies keep their target) but no read ever returns it.
 pub fn mark_deleted(conn: &Connection, id: MessageId, now: i64) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE messages SET deleted_at = ?2, updated_at = ?2 WHERE id = ?1",
         params![id.0, now],
     )?;
-    conn.execute("DELETE FROM message_reads WHERE message_id = ?1", [id.0])?;
+    conn.exec("DELETE FROM message_reads WHERE message_id = ?1", [id.0])?;
     Ok(())
 }
 
@@ -189,7 +217,7 @@ pub fn insert_single_read(
     user: UserId,
     at: i64,
 ) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT OR IGNORE INTO message_reads (conversation_id, user_id, seq, message_id, read_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
@@ -220,7 +248,7 @@ pub fn single_reads(conn: &Connection, conv: ConversationId) -> Result<Vec<Messa
 
 /// The seq of the last live message created at or before `at` (0 when none).
 pub fn last_seq_at_or_before(conn: &Connection, conv: ConversationId, at: i64) -> Result<i64> {
-    Ok(conn.query_row(
+    Ok(conn.row(
         "SELECT COALESCE(MAX(seq), 0) FROM messages WHERE conversation_id = ?1 AND created_at <= ?2",
         params![conv.0, at],
         |r| r.get(0),
@@ -234,7 +262,7 @@ pub fn add_reaction(
     emoji: &str,
     at: i64,
 ) -> Result<bool> {
-    let n = conn.execute(
+    let n = conn.exec(
         "INSERT OR IGNORE INTO reactions (message_id, user_id, emoji, created_at) VALUES (?1, ?2, ?3, ?4)",
         params![message.0, user.0, emoji, at],
     )?;
@@ -243,7 +271,7 @@ pub fn add_reaction(
 
 /// A message by id whatever its state (fixture loading, before its conversation is complete).
 pub fn get_any(conn: &Connection, id: MessageId) -> Result<Message> {
-    conn.query_row(
+    conn.row(
         &format!("SELECT {COLUMNS} FROM messages WHERE id = ?1"),
         [id.0],
         from_row,
@@ -253,7 +281,7 @@ pub fn get_any(conn: &Connection, id: MessageId) -> Result<Message> {
 }
 
 pub fn set_reply_to(conn: &Connection, id: MessageId, target: MessageId) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE messages SET reply_to_id = ?2 WHERE id = ?1",
         params![id.0, target.0],
     )?;

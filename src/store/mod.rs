@@ -83,6 +83,7 @@ impl Store {
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .with_init(|c| {
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 c.execute_batch(
                     "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768;",
                 )
@@ -180,6 +181,7 @@ fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<()> {
          PRAGMA wal_autocheckpoint = 0;",
         synchronous.pragma()
     ))?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
@@ -228,6 +230,34 @@ pub fn backup(src: &Path, dest: &Path) -> Result<()> {
     conn.execute("VACUUM INTO ?1", [dest_text])?;
     Ok(())
 }
+
+/// `execute` and `query_row` through the connection's statement cache. Every statement in the
+/// store is a fixed string, so each is parsed once per connection instead of once per call;
+/// on the writer's hot path that parsing was a fifth of the time.
+pub(crate) trait Cached {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// How many prepared statements each connection keeps.
+const STATEMENT_CACHE: usize = 128;
 
 /// Shared by the row mappers: JSON text columns into values.
 pub(crate) fn json_column(text: Option<String>) -> serde_json::Value {

@@ -3,6 +3,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Cached;
+
 use crate::domain::{ConversationId, ConversationView, Participant, UserId};
 use crate::error::Result;
 
@@ -39,7 +41,7 @@ pub struct NewParticipant {
 }
 
 pub fn insert(conn: &Connection, p: &NewParticipant) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO participants (conversation_id, user_id, joined_at, last_read_seq, last_read_at, muted, sort_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![p.conversation_id.0, p.user_id.0, p.joined_at, p.last_read_seq, p.last_read_at, p.muted, p.sort_at],
@@ -49,11 +51,11 @@ pub fn insert(conn: &Connection, p: &NewParticipant) -> Result<()> {
 
 /// Removes a membership and the single-message reads that went with it; false if absent.
 pub fn delete(conn: &Connection, conv: ConversationId, user: UserId) -> Result<bool> {
-    conn.execute(
+    conn.exec(
         "DELETE FROM message_reads WHERE conversation_id = ?1 AND user_id = ?2",
         params![conv.0, user.0],
     )?;
-    let n = conn.execute(
+    let n = conn.exec(
         "DELETE FROM participants WHERE conversation_id = ?1 AND user_id = ?2",
         params![conv.0, user.0],
     )?;
@@ -78,24 +80,35 @@ pub fn list(conn: &Connection, conv: ConversationId) -> Result<Vec<Participant>>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// A message was sent: one more unread for everyone but the sender, and the new sort key.
+/// Message `seq` was sent by `sender` at `at`, the newest in the conversation: one more unread
+/// for everyone else; the sender's horizon moves to it, so they have nothing unread and their
+/// single reads are covered; everyone's sort key moves to `at`.
 pub fn on_message_sent(
     conn: &Connection,
     conv: ConversationId,
     sender: UserId,
+    seq: i64,
     at: i64,
 ) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "UPDATE participants SET unread_count = unread_count + (user_id <> ?2), sort_at = ?3
+    conn.exec(
+        "UPDATE participants SET
+             unread_count = CASE WHEN user_id = ?2 THEN 0 ELSE unread_count + 1 END,
+             last_read_seq = CASE WHEN user_id = ?2 THEN MAX(last_read_seq, ?3) ELSE last_read_seq END,
+             last_read_at = CASE WHEN user_id = ?2 THEN ?4 ELSE last_read_at END,
+             sort_at = ?4
          WHERE conversation_id = ?1",
+        params![conv.0, sender.0, seq, at],
     )?;
-    stmt.execute(params![conv.0, sender.0, at])?;
+    conn.exec(
+        "DELETE FROM message_reads WHERE conversation_id = ?1 AND user_id = ?2 AND seq <= ?3",
+        params![conv.0, sender.0, seq],
+    )?;
     Ok(())
 }
 
 /// The conversation's last activity changed (a delete, a load): move every member's sort key.
 pub fn set_sort_at(conn: &Connection, conv: ConversationId, at: i64) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE participants SET sort_at = ?2 WHERE conversation_id = ?1",
         params![conv.0, at],
     )?;
@@ -139,7 +152,7 @@ pub fn recount(conn: &Connection, conv: ConversationId, user: UserId) -> Result<
 
 /// One message fewer unread for `user`.
 pub fn decrement_unread(conn: &Connection, conv: ConversationId, user: UserId) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE participants SET unread_count = MAX(unread_count - 1, 0)
          WHERE conversation_id = ?1 AND user_id = ?2",
         params![conv.0, user.0],
@@ -155,7 +168,7 @@ pub fn on_message_deleted(
     seq: i64,
     sender: UserId,
 ) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE participants SET unread_count = unread_count - 1
          WHERE conversation_id = ?1 AND user_id <> ?3 AND last_read_seq < ?2
            AND NOT EXISTS (SELECT 1 FROM message_reads r WHERE r.conversation_id = ?1

@@ -2,6 +2,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use super::Cached;
+
 use crate::error::Result;
 
 pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -16,11 +18,11 @@ pub fn get(conn: &Connection, key: &str) -> Result<Option<String>> {
 
 /// Stores `value` under `key` unless a value is already there; returns the stored value.
 pub fn get_or_insert(conn: &Connection, key: &str, value: &str) -> Result<String> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO server_settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO NOTHING",
         params![key, value],
     )?;
-    Ok(conn.query_row(
+    Ok(conn.row(
         "SELECT value FROM server_settings WHERE key = ?1",
         [key],
         |r| r.get(0),

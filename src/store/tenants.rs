@@ -1,5 +1,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Cached;
+
 use crate::domain::{Tenant, TenantId, UserId};
 use crate::error::{Error, Result};
 
@@ -31,7 +33,7 @@ pub struct NewTenant<'a> {
 }
 
 pub fn insert(conn: &Connection, t: &NewTenant) -> Result<TenantId> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO tenants (id, uuid, name, public_key, workspace_id, utc_offset_minutes, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![t.id, t.uuid, t.name, t.public_key, t.workspace_id, t.utc_offset_minutes, t.created_at],
@@ -40,7 +42,7 @@ pub fn insert(conn: &Connection, t: &NewTenant) -> Result<TenantId> {
 }
 
 pub fn set_owner(conn: &Connection, tenant: TenantId, owner: UserId) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE tenants SET owner_id = ?2 WHERE id = ?1",
         params![tenant.0, owner.0],
     )?;
@@ -48,7 +50,7 @@ pub fn set_owner(conn: &Connection, tenant: TenantId, owner: UserId) -> Result<(
 }
 
 pub fn set_assistant(conn: &Connection, tenant: TenantId, assistant: UserId) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE tenants SET assistant_id = ?2 WHERE id = ?1",
         params![tenant.0, assistant.0],
     )?;
@@ -56,7 +58,7 @@ pub fn set_assistant(conn: &Connection, tenant: TenantId, assistant: UserId) -> 
 }
 
 pub fn get(conn: &Connection, id: TenantId) -> Result<Tenant> {
-    conn.query_row(
+    conn.row(
         &format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1"),
         [id.0],
         from_row,

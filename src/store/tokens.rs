@@ -1,5 +1,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Cached;
+
 use crate::domain::{TenantId, Token, UserId};
 use crate::error::{Error, Result};
 
@@ -32,7 +34,7 @@ pub struct NewToken<'a> {
 
 pub fn insert(conn: &Connection, t: &NewToken) -> Result<i64> {
     let abilities = serde_json::to_string(t.abilities).map_err(Error::internal)?;
-    conn.execute(
+    conn.exec(
         "INSERT INTO tokens (token_hash, tenant_id, user_id, abilities, label, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -68,7 +70,7 @@ pub fn list_for_user(conn: &Connection, user: UserId) -> Result<Vec<Token>> {
 }
 
 pub fn get(conn: &Connection, id: i64) -> Result<Token> {
-    conn.query_row(
+    conn.row(
         &format!("SELECT {COLUMNS} FROM tokens WHERE id = ?1"),
         [id],
         from_row,
@@ -78,7 +80,7 @@ pub fn get(conn: &Connection, id: i64) -> Result<Token> {
 }
 
 pub fn revoke(conn: &Connection, id: i64, now: i64) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1",
         params![id, now],
     )?;
@@ -86,7 +88,7 @@ pub fn revoke(conn: &Connection, id: i64, now: i64) -> Result<()> {
 }
 
 pub fn count_server_admin(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row(
+    Ok(conn.row(
         "SELECT count(*) FROM tokens WHERE user_id IS NULL AND tenant_id IS NULL AND revoked_at IS NULL",
         [],
         |r| r.get(0),

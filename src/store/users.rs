@@ -1,5 +1,7 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Cached;
+
 use crate::domain::{IdRef, Role, TenantId, User, UserId};
 use crate::error::{Error, Result};
 
@@ -59,7 +61,7 @@ pub struct NewUser {
 }
 
 pub fn insert(conn: &Connection, u: &NewUser) -> Result<UserId> {
-    conn.execute(
+    conn.exec(
         "INSERT INTO users (id, uuid, oid, tenant_id, role, first_name, last_name, display_name,
              prefix, gender, email, phone, avatar_url, specialty, external_id, birthdate, username,
              password_hash, created_at, updated_at)
@@ -74,7 +76,7 @@ pub fn insert(conn: &Connection, u: &NewUser) -> Result<UserId> {
 }
 
 pub fn get(conn: &Connection, tenant: TenantId, id: UserId) -> Result<User> {
-    conn.query_row(
+    conn.row(
         &format!("SELECT {COLUMNS} FROM users WHERE id = ?1 AND tenant_id = ?2"),
         params![id.0, tenant.0],
         from_row,
@@ -152,7 +154,7 @@ pub fn set_password(
     hash: &str,
     now: i64,
 ) -> Result<()> {
-    let changed = conn.execute(
+    let changed = conn.exec(
         "UPDATE users SET password_hash = ?3, updated_at = ?4 WHERE id = ?1 AND tenant_id = ?2",
         params![id.0, tenant.0, hash, now],
     )?;
@@ -188,7 +190,7 @@ pub fn update_profile(
         Some(v) => v.clone(),
         None => old.clone(),
     };
-    conn.execute(
+    conn.exec(
         "UPDATE users SET first_name = ?2, last_name = ?3, display_name = ?4, prefix = ?5,
              email = ?6, phone = ?7, avatar_url = ?8, specialty = ?9, username = ?10, updated_at = ?11
          WHERE id = ?1",
@@ -210,7 +212,7 @@ pub fn update_profile(
 }
 
 pub fn add_contact(conn: &Connection, user: UserId, contact: UserId) -> Result<()> {
-    conn.execute(
+    conn.exec(
         "INSERT OR IGNORE INTO contacts (user_id, contact_id) VALUES (?1, ?2)",
         params![user.0, contact.0],
     )?;

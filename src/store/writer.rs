@@ -12,6 +12,7 @@ use std::sync::{mpsc, Arc};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::Cached;
 use crate::error::{Error, Result};
 
 /// Called once the transaction holding a command has committed (Ok) or failed (Err).
@@ -106,7 +107,7 @@ fn run(conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, stats: &Co
 }
 
 fn run_batch(conn: &Connection, batch: Vec<Job>) {
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = conn.exec("BEGIN IMMEDIATE", []) {
         let e = Error::internal(format!("begin: {e}"));
         for job in batch {
             let (_, reply) = job(conn);
@@ -116,7 +117,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
     }
     let mut replies: Vec<Reply> = Vec::with_capacity(batch.len());
     for job in batch {
-        if let Err(e) = conn.execute_batch("SAVEPOINT command") {
+        if let Err(e) = conn.exec("SAVEPOINT command", []) {
             tracing::error!("savepoint: {e}");
         }
         let (ok, reply) = job(conn);
@@ -133,12 +134,12 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
             }
             continue;
         }
-        let end = if ok {
-            "RELEASE command"
+        let rolled_back = if ok {
+            Ok(0)
         } else {
-            "ROLLBACK TO command; RELEASE command"
+            conn.exec("ROLLBACK TO command", [])
         };
-        if let Err(e) = conn.execute_batch(end) {
+        if let Err(e) = rolled_back.and_then(|_| conn.exec("RELEASE command", [])) {
             tracing::error!("ending savepoint: {e}");
         }
         replies.push(reply);
@@ -146,7 +147,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
     let committed = if conn.is_autocommit() {
         Ok(())
     } else {
-        conn.execute_batch("COMMIT").map_err(|e| {
+        conn.exec("COMMIT", []).map(drop).map_err(|e| {
             tracing::error!("commit failed: {e}");
             let _ = conn.execute_batch("ROLLBACK");
             Error::internal(format!("commit: {e}"))
