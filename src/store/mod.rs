@@ -178,7 +178,8 @@ fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<()> {
          PRAGMA busy_timeout = 5000;
          PRAGMA cache_size = -65536;
          PRAGMA temp_store = MEMORY;
-         PRAGMA wal_autocheckpoint = 0;",
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA journal_size_limit = 67108864;",
         synchronous.pragma()
     ))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
