@@ -7,10 +7,10 @@ use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, HttpServer
 use crate::config::Settings;
 use crate::domain::Clock;
 use crate::error::{Error, Result};
-use crate::fixture;
 use crate::native::{self, dto::HealthDto, error::ApiError};
 use crate::service::Service;
 use crate::store::{self, Store, StoreOptions};
+use crate::{faces, fixture};
 
 /// What every handler shares.
 pub struct App {
@@ -89,11 +89,13 @@ pub async fn build_app(
         settings.workers
     };
     let body_limit = settings.body_limit;
+    let face_settings = settings.clone();
     let app = web::Data::new(App {
         service: service.clone(),
         settings,
     });
     let server = HttpServer::new(move || {
+        let app_settings = face_settings.clone();
         actix_web::App::new()
             .app_data(app.clone())
             .app_data(web::PayloadConfig::new(body_limit))
@@ -108,6 +110,7 @@ pub async fn build_app(
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .configure(native::routes)
+            .configure(|cfg| faces::routes(cfg, &app_settings))
             .default_service(web::to(not_found))
     })
     .workers(workers)
