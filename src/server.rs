@@ -4,6 +4,7 @@ use std::net::{SocketAddr, TcpListener};
 
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, HttpServer};
 
+use crate::auth::jwt::JwtKeys;
 use crate::config::Settings;
 use crate::domain::Clock;
 use crate::error::{Error, Result};
@@ -16,6 +17,8 @@ use crate::{faces, fixture};
 pub struct App {
     pub service: Service,
     pub settings: Settings,
+    /// Signs and checks the MDLIVE face's JWTs.
+    pub jwt: JwtKeys,
 }
 
 /// A server bound to its address, ready to be awaited (or spawned).
@@ -80,6 +83,13 @@ pub async fn build_app(
         loaded = Some(fixture::load(&service, doc).await?);
     }
 
+    let jwt = JwtKeys::new(
+        service
+            .jwt_secret(settings.jwt_secret.clone())
+            .await?
+            .as_bytes(),
+    );
+
     let listener = TcpListener::bind(&settings.bind)
         .map_err(|e| Error::invalid("bind", format!("cannot listen on {}: {e}", settings.bind)))?;
     let addr = listener.local_addr().map_err(Error::internal)?;
@@ -93,6 +103,7 @@ pub async fn build_app(
     let app = web::Data::new(App {
         service: service.clone(),
         settings,
+        jwt,
     });
     let server = HttpServer::new(move || {
         let app_settings = face_settings.clone();

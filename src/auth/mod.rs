@@ -1,6 +1,7 @@
 //! Credentials: human passwords (argon2id), machine secrets (random, stored as SHA-256), and
 //! the principal a verified credential resolves to.
 
+pub mod jwt;
 pub mod password;
 pub mod secret;
 

@@ -73,6 +73,48 @@ fn check_name(name: &Option<String>) -> Result<()> {
     }
 }
 
+/// Inserts a conversation with its participants, each starting with nothing unread. The
+/// caller has checked `new`. Runs inside a write.
+pub(crate) fn insert_conversation(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    new: &NewConversation,
+    now: i64,
+) -> Result<Conversation> {
+    let mut members: Vec<UserId> = Vec::new();
+    for (i, r) in new.participants.iter().enumerate() {
+        let user = users::find(c, tenant, r)
+            .map_err(|_| Error::invalid(format!("participants[{i}]"), "no such user"))?;
+        if !members.contains(&user.id) {
+            members.push(user.id);
+        }
+    }
+    let id = conversations::insert(
+        c,
+        &conversations::NewConversation {
+            uuid: new_uuid(),
+            oid: new_oid(now),
+            tenant_id: tenant.0,
+            name: new.name.clone(),
+            status: ConversationStatus::Active.as_str().into(),
+            tag: new.tag.clone(),
+            metadata: new
+                .metadata
+                .clone()
+                .unwrap_or_else(|| Value::Object(Default::default())),
+            created_by: new.created_by.map(|u| u.0),
+            created_at: now,
+            updated_at: now,
+            ..Default::default()
+        },
+    )?;
+    let conv = conversations::get(c, tenant, id)?;
+    for user in members {
+        read_state::on_join(c, &conv, user, now, false)?;
+    }
+    Ok(conv)
+}
+
 impl Service {
     pub async fn create_conversation(
         &self,
@@ -91,41 +133,7 @@ impl Service {
         }
         let now = self.now();
         self.store
-            .write(move |c| {
-                let mut members: Vec<UserId> = Vec::new();
-                for (i, r) in new.participants.iter().enumerate() {
-                    let user = users::find(c, tenant, r).map_err(|_| {
-                        Error::invalid(format!("participants[{i}]"), "no such user")
-                    })?;
-                    if !members.contains(&user.id) {
-                        members.push(user.id);
-                    }
-                }
-                let id = conversations::insert(
-                    c,
-                    &conversations::NewConversation {
-                        uuid: new_uuid(),
-                        oid: new_oid(now),
-                        tenant_id: tenant.0,
-                        name: new.name.clone(),
-                        status: ConversationStatus::Active.as_str().into(),
-                        tag: new.tag.clone(),
-                        metadata: new
-                            .metadata
-                            .clone()
-                            .unwrap_or_else(|| Value::Object(Default::default())),
-                        created_by: new.created_by.map(|u| u.0),
-                        created_at: now,
-                        updated_at: now,
-                        ..Default::default()
-                    },
-                )?;
-                let conv = conversations::get(c, tenant, id)?;
-                for user in members {
-                    read_state::on_join(c, &conv, user, now, false)?;
-                }
-                Ok(conv)
-            })
+            .write(move |c| insert_conversation(c, tenant, &new, now))
             .await
     }
 

@@ -2,9 +2,12 @@
 
 use super::Service;
 use crate::auth::{password, secret, Principal};
-use crate::domain::{TenantId, User};
+use crate::domain::{ApiKey, TenantId, User};
 use crate::error::{Error, Result};
-use crate::store::{tokens, users};
+use crate::store::{api_keys, settings, tokens, users};
+
+/// Where the generated JWT signing secret is kept.
+const JWT_SECRET_KEY: &str = "jwt_secret";
 
 impl Service {
     /// Resolves a bearer token. Unknown, revoked and expired tokens are all "invalid token".
@@ -56,5 +59,28 @@ impl Service {
                 "invalid username or password".into(),
             )),
         }
+    }
+
+    /// A tenant's API key, given its public part and secret. Unknown keys, revoked keys and
+    /// wrong secrets are all the same refusal.
+    pub async fn authenticate_api_key(&self, key: String, presented: String) -> Result<ApiKey> {
+        self.store
+            .read(move |c| match api_keys::find_live_by_key(c, &key)? {
+                Some((api_key, stored)) if secret::matches(&presented, &stored) => Ok(api_key),
+                _ => Err(Error::Unauthenticated("invalid API key or secret".into())),
+            })
+            .await
+    }
+
+    /// The secret that signs JWTs: the configured one, else one generated on first start and
+    /// kept in the database so that tokens outlive restarts.
+    pub async fn jwt_secret(&self, configured: Option<String>) -> Result<String> {
+        if let Some(s) = configured {
+            return Ok(s);
+        }
+        let fresh = secret::generate("");
+        self.store
+            .write(move |c| settings::get_or_insert(c, JWT_SECRET_KEY, &fresh))
+            .await
     }
 }

@@ -220,6 +220,47 @@ impl Service {
             .await
     }
 
+    /// The tenant's user of `u.role` whose `external_id`, else whose email, matches `u`'s;
+    /// created from `u` when there is none (single sign-on). Finding and creating happen in one
+    /// write, so two sign-ins of a new user at once create one user. Returns the user and
+    /// whether it was created.
+    pub async fn find_or_create_user(&self, tenant: TenantId, u: NewUser) -> Result<(User, bool)> {
+        check_new_user(&u)?;
+        let role = u.role.unwrap_or(Role::Participant);
+        if u.external_id.is_none() && u.email.is_none() {
+            return Err(Error::invalid(
+                "external_id",
+                "an external id or an email is needed to find the user",
+            ));
+        }
+        let now = self.now();
+        self.store
+            .write(move |c| {
+                let by_external = match &u.external_id {
+                    Some(x) => users::find_by_external_id(c, tenant, role, x)?,
+                    None => None,
+                };
+                let found = match (by_external, &u.email) {
+                    (Some(user), _) => Some(user),
+                    (None, Some(email)) => users::find_by_email(c, tenant, role, email)?,
+                    (None, None) => None,
+                };
+                if let Some(user) = found {
+                    return Ok((user, false));
+                }
+                let id = insert_user(c, tenant, &u, None, now)?;
+                Ok((users::get(c, tenant, id)?, true))
+            })
+            .await
+    }
+
+    /// A user together with their tenant, in one read.
+    pub async fn user_and_tenant(&self, tenant: TenantId, id: UserId) -> Result<(Tenant, User)> {
+        self.store
+            .read(move |c| Ok((tenants::get(c, tenant)?, users::get(c, tenant, id)?)))
+            .await
+    }
+
     pub async fn user(&self, tenant: TenantId, id: IdRef) -> Result<User> {
         self.store.read(move |c| users::find(c, tenant, &id)).await
     }

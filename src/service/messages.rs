@@ -5,8 +5,8 @@ use serde_json::Value;
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
-    ConversationId, IdRef, Message, MessageKind, MessageRead, MessageStatus, Participant, TenantId,
-    UserId,
+    Conversation, ConversationId, IdRef, Message, MessageKind, MessageRead, MessageStatus,
+    Participant, TenantId, UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::{conversations, messages, participants, users};
@@ -41,7 +41,7 @@ pub fn check_body(field: &str, body: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_new(m: &NewMessage) -> Result<()> {
+pub(crate) fn check_new(m: &NewMessage) -> Result<()> {
     check_body("body", &m.body)?;
     if matches!(&m.metadata, Some(v) if !v.is_object()) {
         return Err(Error::invalid("metadata", "must be a JSON object"));
@@ -84,6 +84,81 @@ impl Thread {
     }
 }
 
+/// Sends `new` from `sender`, who must be a participant, in `conv`, which must not be locked.
+/// The recipient, if named, must be another participant. Runs inside a write.
+pub(crate) fn send_in(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    conv: &Conversation,
+    sender: UserId,
+    new: NewMessage,
+    now: i64,
+) -> Result<Message> {
+    if participants::get(c, conv.id, sender)?.is_none() {
+        return Err(Error::forbidden(
+            "the sender is not a participant of this conversation",
+        ));
+    }
+    if conv.locked {
+        return Err(Error::forbidden("the conversation is locked"));
+    }
+    let recipient = match &new.recipient {
+        Some(r) => {
+            let user = users::find(c, tenant, r)
+                .map_err(|_| Error::invalid("recipient", "no such user"))?;
+            if user.id == sender || participants::get(c, conv.id, user.id)?.is_none() {
+                return Err(Error::invalid(
+                    "recipient",
+                    "must be another participant of the conversation",
+                ));
+            }
+            Some(user.id)
+        }
+        None => None,
+    };
+    let reply_to = match &new.reply_to {
+        Some(r) => {
+            let target = messages::find(c, tenant, r)
+                .map_err(|_| Error::invalid("reply_to", "no such message"))?;
+            if target.conversation_id != conv.id {
+                return Err(Error::invalid(
+                    "reply_to",
+                    "is not a message of this conversation",
+                ));
+            }
+            Some(target.id)
+        }
+        None => None,
+    };
+    let seq = conversations::next_seq(c, conv.id)?;
+    let new = messages::NewMessage {
+        id: None,
+        uuid: new_uuid(),
+        oid: new_oid(now),
+        tenant_id: tenant,
+        conversation_id: conv.id,
+        seq,
+        sender_id: sender,
+        recipient_id: recipient,
+        body: new.body,
+        kind: new.kind.unwrap_or(MessageKind::Text),
+        subject: new.subject,
+        reply_to,
+        status: new.status,
+        metadata: new
+            .metadata
+            .unwrap_or_else(|| Value::Object(Default::default())),
+        attachments: new.attachments.unwrap_or_else(|| Value::Array(vec![])),
+        device: new.device,
+        created_at: now,
+        updated_at: now,
+    };
+    let id = messages::insert(c, &new)?;
+    let message = new.into_stored(id);
+    read_state::on_sent(c, &message)?;
+    Ok(message)
+}
+
 impl Service {
     /// Sends a message from `sender`, who must be a participant of a live, unlocked
     /// conversation. The recipient, if named, must be another participant.
@@ -99,69 +174,7 @@ impl Service {
         self.store
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &conv)?;
-                if participants::get(c, conv.id, sender)?.is_none() {
-                    return Err(Error::forbidden(
-                        "the sender is not a participant of this conversation",
-                    ));
-                }
-                if conv.locked {
-                    return Err(Error::forbidden("the conversation is locked"));
-                }
-                let recipient = match &new.recipient {
-                    Some(r) => {
-                        let user = users::find(c, tenant, r)
-                            .map_err(|_| Error::invalid("recipient", "no such user"))?;
-                        if user.id == sender || participants::get(c, conv.id, user.id)?.is_none() {
-                            return Err(Error::invalid(
-                                "recipient",
-                                "must be another participant of the conversation",
-                            ));
-                        }
-                        Some(user.id)
-                    }
-                    None => None,
-                };
-                let reply_to = match &new.reply_to {
-                    Some(r) => {
-                        let target = messages::find(c, tenant, r)
-                            .map_err(|_| Error::invalid("reply_to", "no such message"))?;
-                        if target.conversation_id != conv.id {
-                            return Err(Error::invalid(
-                                "reply_to",
-                                "is not a message of this conversation",
-                            ));
-                        }
-                        Some(target.id)
-                    }
-                    None => None,
-                };
-                let seq = conversations::next_seq(c, conv.id)?;
-                let new = messages::NewMessage {
-                    id: None,
-                    uuid: new_uuid(),
-                    oid: new_oid(now),
-                    tenant_id: tenant,
-                    conversation_id: conv.id,
-                    seq,
-                    sender_id: sender,
-                    recipient_id: recipient,
-                    body: new.body,
-                    kind: new.kind.unwrap_or(MessageKind::Text),
-                    subject: new.subject,
-                    reply_to,
-                    status: new.status,
-                    metadata: new
-                        .metadata
-                        .unwrap_or_else(|| Value::Object(Default::default())),
-                    attachments: new.attachments.unwrap_or_else(|| Value::Array(vec![])),
-                    device: new.device,
-                    created_at: now,
-                    updated_at: now,
-                };
-                let id = messages::insert(c, &new)?;
-                let message = new.into_stored(id);
-                read_state::on_sent(c, &message)?;
-                Ok(message)
+                send_in(c, tenant, &conv, sender, new, now)
             })
             .await
     }

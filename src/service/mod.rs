@@ -3,6 +3,7 @@
 
 pub mod conversations;
 pub mod credentials;
+pub mod direct;
 pub mod directory;
 pub mod messages;
 pub mod read_state;

@@ -61,3 +61,16 @@ pub fn revoke(conn: &Connection, tenant: TenantId, id: i64, now: i64) -> Result<
     }
     get(conn, tenant, id)
 }
+
+/// A live (not revoked) key by its public part, with the digest of its secret.
+pub fn find_live_by_key(conn: &Connection, key: &str) -> Result<Option<(ApiKey, Vec<u8>)>> {
+    Ok(conn
+        .row(
+            &format!(
+                "SELECT {COLUMNS}, secret_hash FROM api_keys WHERE key = ?1 AND revoked_at IS NULL"
+            ),
+            [key],
+            |r| Ok((from_row(r)?, r.get(6)?)),
+        )
+        .optional()?)
+}

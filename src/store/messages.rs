@@ -180,6 +180,21 @@ pub fn list(
     Ok(messages)
 }
 
+/// Live messages newest first, skipping the newest `offset` (page-numbered lists).
+pub fn newest(
+    conn: &Connection,
+    conv: ConversationId,
+    offset: i64,
+    limit: u32,
+) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND deleted_at IS NULL
+         ORDER BY seq DESC LIMIT {limit} OFFSET ?2"
+    ))?;
+    let rows = stmt.query_map(params![conv.0, offset], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 pub fn update_body(conn: &Connection, id: MessageId, body: &str, now: i64) -> Result<()> {
     conn.exec(
         "UPDATE messages SET body = ?2, updated_at = ?3 WHERE id = ?1",

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod conversations;
+pub mod direct;
 pub mod flows;
 pub mod messages;
 pub mod participants;

@@ -8,10 +8,10 @@ use super::Cached;
 use crate::domain::{ConversationId, ConversationView, Participant, UserId};
 use crate::error::Result;
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "p.conversation_id, p.user_id, p.joined_at, p.unread_count, p.last_read_at, p.last_read_seq, p.muted";
 
-fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<Participant> {
+pub(crate) fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<Participant> {
     Ok(Participant {
         conversation_id: ConversationId(r.get(at)?),
         user_id: UserId(r.get(at + 1)?),

@@ -219,6 +219,56 @@ pub fn add_contact(conn: &Connection, user: UserId, contact: UserId) -> Result<(
     Ok(())
 }
 
+/// The users `user` keeps as contacts (MDLIVE: the providers a patient may write to), by id.
+pub fn contacts_of(conn: &Connection, tenant: TenantId, user: UserId) -> Result<Vec<User>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {} FROM contacts k CROSS JOIN users u ON u.id = k.contact_id
+         WHERE k.user_id = ?2 AND u.tenant_id = ?1 ORDER BY u.id",
+        prefixed("u")
+    ))?;
+    let rows = stmt.query_map(params![tenant.0, user.0], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The tenant's user of `role` with this external id (the lowest id if several).
+pub fn find_by_external_id(
+    conn: &Connection,
+    tenant: TenantId,
+    role: Role,
+    external_id: &str,
+) -> Result<Option<User>> {
+    Ok(conn
+        .row(
+            &format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND external_id = ?2 AND role = ?3
+                 ORDER BY id LIMIT 1"
+            ),
+            params![tenant.0, external_id, role.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
+/// The tenant's user of `role` with this email address, compared without regard to case (the
+/// lowest id if several).
+pub fn find_by_email(
+    conn: &Connection,
+    tenant: TenantId,
+    role: Role,
+    email: &str,
+) -> Result<Option<User>> {
+    Ok(conn
+        .row(
+            &format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND email = ?2 COLLATE NOCASE
+                   AND role = ?3 ORDER BY id LIMIT 1"
+            ),
+            params![tenant.0, email, role.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
 fn prefixed(alias: &str) -> String {
     COLUMNS
         .split(", ")
