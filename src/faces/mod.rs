@@ -5,6 +5,8 @@
 //! A face never lets Parlor's native error format through, and sees one tenant: the one its
 //! credentials resolve to.
 
+pub mod mdlive;
+
 use actix_web::web;
 
 use crate::config::Settings;
@@ -19,7 +21,11 @@ pub struct Face {
 
 /// Every face Parlor serves. Faces with a longer prefix come first, so that a face mounted at
 /// the root never shadows one mounted under a path.
-pub const FACES: &[Face] = &[];
+pub const FACES: &[Face] = &[Face {
+    name: "mdlive",
+    default_base: mdlive::BASE,
+    routes: mdlive::routes,
+}];
 
 /// The prefix a face is served under: its configured or default base path, with "/" as "".
 pub fn prefix(settings: &Settings, face: &Face) -> String {

@@ -156,7 +156,8 @@ impl Service {
 
     /// Sends from `from` to `to` in their one-to-one conversation, starting it when there is
     /// none, all in one write. `to` must be a user of `role` and either one of `from`'s
-    /// contacts or someone `from` already has a conversation with.
+    /// contacts or someone `from` already has a conversation with. Returns the message and
+    /// its recipient.
     pub async fn send_to_contact(
         &self,
         tenant: TenantId,
@@ -164,7 +165,7 @@ impl Service {
         to: UserId,
         role: Role,
         mut new: NewMessage,
-    ) -> Result<Message> {
+    ) -> Result<(Message, User)> {
         check_new(&new)?;
         let now = self.now();
         self.store
@@ -195,7 +196,7 @@ impl Service {
                     }
                 };
                 new.recipient = Some(IdRef::Id(to.0));
-                send_in(c, tenant, &conv, from, new, now)
+                Ok((send_in(c, tenant, &conv, from, new, now)?, recipient))
             })
             .await
     }

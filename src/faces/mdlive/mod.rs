@@ -1,0 +1,84 @@
+//! The MDLIVE face (seed 000): a patient's messaging with providers and system messages, as
+//! MDLIVE's Rails API serves it, with HS256 JWTs. Contract: `shared/faces/mdlive.md`.
+
+mod auth;
+mod convert;
+mod dto;
+mod error;
+mod messages;
+mod params;
+mod tokens;
+
+use actix_web::{web, HttpResponse};
+
+use error::{MdliveError, MdliveResult};
+
+/// MDLIVE's paths start at the server root (`/api/v2/...`, `/api/v1/...`, `/auth/...`).
+pub const BASE: &str = "/";
+
+pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
+    let patients = |version: &str| web::scope(&format!("{prefix}/api/{version}/patients"));
+    cfg.service(
+        patients("v2")
+            .route(
+                "/{patient_id}/messages/conversations",
+                web::get().to(messages::conversations),
+            )
+            .default_service(web::to(not_found)),
+    )
+    .service(
+        patients("v1")
+            .route(
+                "/{patient_id}/providers/{provider_id}/conversation",
+                web::get().to(messages::thread),
+            )
+            .route("/{patient_id}/messages", web::post().to(messages::send))
+            .route(
+                "/{patient_id}/messages/contacts",
+                web::get().to(messages::contacts),
+            )
+            .route(
+                "/{patient_id}/messages/system",
+                web::get().to(messages::system),
+            )
+            .route(
+                "/{patient_id}/messages/{message_id}/mark_read",
+                web::post().to(messages::mark_read),
+            )
+            .route(
+                "/{patient_id}/messages/{message_id}/mark_read",
+                web::put().to(messages::mark_read),
+            )
+            .default_service(web::to(not_found)),
+    )
+    .service(
+        web::scope(&format!("{prefix}/api/v1/sso_auth"))
+            .route("/auth_token", web::post().to(tokens::sso_token))
+            .route("/auth_extend", web::post().to(tokens::sso_extend))
+            .default_service(web::to(not_found)),
+    )
+    .service(
+        web::scope(&format!("{prefix}/auth"))
+            .route("/auth_token", web::post().to(tokens::api_token))
+            .default_service(web::to(not_found)),
+    );
+}
+
+/// The body, or the reason it could not be read (over `body_limit`, a broken stream).
+fn body(bytes: Result<web::Bytes, actix_web::Error>) -> MdliveResult<web::Bytes> {
+    bytes.map_err(|e| {
+        if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+            MdliveError::Core(crate::error::Error::TooLarge(
+                "The request body is too large".into(),
+            ))
+        } else {
+            MdliveError::BadRequest(format!("The request body could not be read: {e}"))
+        }
+    })
+}
+
+async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&MdliveError::Core(crate::error::Error::NotFound(
+        "route",
+    )))
+}
