@@ -38,19 +38,14 @@ pub fn bearer(app: &App, req: &HttpRequest) -> MdliveResult<Verified> {
         })
 }
 
-/// The caller must hold a user token for the patient in the path.
-pub async fn patient(app: &App, req: &HttpRequest, patient_id: &str) -> MdliveResult<Patient> {
+/// The patient holding a valid user token.
+pub async fn token_holder(app: &App, req: &HttpRequest) -> MdliveResult<Patient> {
     let token = bearer(app, req)?;
     let Subject::User(user) = token.subject else {
         return Err(MdliveError::Unauthorized(
             "A user token is required for this request",
         ));
     };
-    if patient_id.parse::<i64>().ok() != Some(user.0) {
-        return Err(MdliveError::Unauthorized(
-            "The token does not belong to this patient",
-        ));
-    }
     let (tenant, user) = app
         .service
         .user_and_tenant(token.tenant, user)
@@ -61,10 +56,21 @@ pub async fn patient(app: &App, req: &HttpRequest, patient_id: &str) -> MdliveRe
         })?;
     if user.role != Role::Patient {
         return Err(MdliveError::Unauthorized(
-            "The token does not belong to this patient",
+            "A patient's user token is required for this request",
         ));
     }
     Ok(Patient { tenant, user })
+}
+
+/// The caller must hold a user token for the patient in the path.
+pub async fn patient(app: &App, req: &HttpRequest, patient_id: &str) -> MdliveResult<Patient> {
+    let holder = token_holder(app, req).await?;
+    if patient_id.parse::<i64>().ok() != Some(holder.user.id.0) {
+        return Err(MdliveError::Unauthorized(
+            "The token does not belong to this patient",
+        ));
+    }
+    Ok(holder)
 }
 
 /// The API key named by `{"api_key": K, "password": S}` under `key` of the body.

@@ -2,14 +2,13 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::{api_key, bearer};
+use super::auth::{api_key, token_holder};
 use super::body;
 use super::dto::{ApiTokenDto, TokenUserDto, UserTokenDto};
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
 use crate::auth::jwt::Subject;
 use crate::domain::{Role, TenantId, UserId};
-use crate::error::Error;
 use crate::server::App;
 use crate::service::directory::NewUser;
 
@@ -111,25 +110,13 @@ pub async fn sso_extend(
     req: HttpRequest,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
-    let token = bearer(&app, &req)?;
-    let Subject::User(user) = token.subject else {
-        return Err(MdliveError::Unauthorized(
-            "A user token is required for this request",
-        ));
-    };
+    let holder = token_holder(&app, &req).await?;
     let params = Params::parse(&body(bytes)?)?;
     let key = api_key(&app, &params, "api").await?;
-    if key.tenant_id != token.tenant {
+    if key.tenant_id != holder.tenant.id {
         return Err(MdliveError::Unauthorized(
             "The API key does not belong to the token's organization",
         ));
     }
-    app.service
-        .user_and_tenant(token.tenant, user)
-        .await
-        .map_err(|e| match e {
-            Error::NotFound(_) => MdliveError::Unauthorized("Invalid token"),
-            other => other.into(),
-        })?;
-    user_token(&app, token.tenant, user)
+    user_token(&app, holder.tenant.id, holder.user.id)
 }
