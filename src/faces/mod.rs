@@ -6,6 +6,7 @@
 //! credentials resolve to.
 
 pub mod mdlive;
+pub mod tati;
 
 use actix_web::web;
 
@@ -21,11 +22,18 @@ pub struct Face {
 
 /// Every face Parlor serves. Faces with a longer prefix come first, so that a face mounted at
 /// the root never shadows one mounted under a path.
-pub const FACES: &[Face] = &[Face {
-    name: "mdlive",
-    default_base: mdlive::BASE,
-    routes: mdlive::routes,
-}];
+pub const FACES: &[Face] = &[
+    Face {
+        name: "tati",
+        default_base: tati::BASE,
+        routes: tati::routes,
+    },
+    Face {
+        name: "mdlive",
+        default_base: mdlive::BASE,
+        routes: mdlive::routes,
+    },
+];
 
 /// The prefix a face is served under: its configured or default base path, with "/" as "".
 pub fn prefix(settings: &Settings, face: &Face) -> String {
@@ -34,6 +42,40 @@ pub fn prefix(settings: &Settings, face: &Face) -> String {
         .base_path
         .unwrap_or_else(|| face.default_base.to_string());
     base.trim_end_matches('/').to_string()
+}
+
+/// Why a face could not read a request body.
+pub enum BodyError {
+    /// Over the configured `body_limit`.
+    TooLarge,
+    /// Not JSON, or JSON but not an object; the text says what was wrong.
+    NotAnObject(String),
+    /// The stream broke.
+    Unreadable(String),
+}
+
+/// A request body as a JSON object; an empty body is an empty object. Faces that read bodies
+/// field by field (as Rails and Django do) start here and render `BodyError` their own way.
+pub fn json_object(
+    bytes: Result<web::Bytes, actix_web::Error>,
+) -> Result<serde_json::Map<String, serde_json::Value>, BodyError> {
+    let bytes = bytes.map_err(|e| {
+        if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            BodyError::Unreadable(e.to_string())
+        }
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(serde_json::Map::new());
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(BodyError::NotAnObject(
+            "the request body must be a JSON object".into(),
+        )),
+        Err(e) => Err(BodyError::NotAnObject(e.to_string())),
+    }
 }
 
 /// Registers every enabled face.

@@ -115,6 +115,38 @@ pub(crate) fn insert_conversation(
     Ok(conv)
 }
 
+/// Renames, archives or unarchives, locks or unlocks `conv`; returns it as changed. The caller
+/// has checked `change`. Runs inside a write.
+pub(crate) fn apply_change(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    conv: &Conversation,
+    change: &ConversationChange,
+    now: i64,
+) -> Result<Conversation> {
+    let status = change.archived.map(|archived| {
+        if archived {
+            (
+                ConversationStatus::Archived,
+                Some(conv.archived_at.unwrap_or(now)),
+            )
+        } else {
+            (ConversationStatus::Active, None)
+        }
+    });
+    conversations::update(
+        c,
+        conv.id,
+        &conversations::Change {
+            name: change.name.clone(),
+            status,
+            locked: change.locked,
+        },
+        now,
+    )?;
+    conversations::get(c, tenant, conv.id)
+}
+
 impl Service {
     pub async fn create_conversation(
         &self,
@@ -154,27 +186,7 @@ impl Service {
         self.store
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
-                let status = change.archived.map(|archived| {
-                    if archived {
-                        (
-                            ConversationStatus::Archived,
-                            Some(conv.archived_at.unwrap_or(now)),
-                        )
-                    } else {
-                        (ConversationStatus::Active, None)
-                    }
-                });
-                conversations::update(
-                    c,
-                    conv.id,
-                    &conversations::Change {
-                        name: change.name.clone(),
-                        status,
-                        locked: change.locked,
-                    },
-                    now,
-                )?;
-                conversations::get(c, tenant, conv.id)
+                apply_change(c, tenant, &conv, &change, now)
             })
             .await
     }

@@ -2,7 +2,7 @@
 
 use super::Service;
 use crate::auth::{password, secret, Principal};
-use crate::domain::{ApiKey, TenantId, User};
+use crate::domain::{ApiKey, Role, TenantId, User};
 use crate::error::{Error, Result};
 use crate::store::{api_keys, settings, tokens, users};
 
@@ -82,5 +82,34 @@ impl Service {
         self.store
             .write(move |c| settings::get_or_insert(c, JWT_SECRET_KEY, &fresh))
             .await
+    }
+
+    /// Checks a username and password when the tenant is not named: among the users of `role`
+    /// with that username in any tenant, the first whose password matches. The same error
+    /// whatever was wrong.
+    pub async fn login_anywhere(
+        &self,
+        username: String,
+        plain: String,
+        role: Role,
+    ) -> Result<User> {
+        let candidates = self
+            .store
+            .read(move |c| users::find_logins_anywhere(c, &username, role))
+            .await?;
+        let found = self
+            .blocking(move || {
+                if candidates.is_empty() {
+                    // The same work as a wrong password, so timing does not tell names apart.
+                    password::verify(&plain, None);
+                }
+                Ok(candidates
+                    .into_iter()
+                    .find(|(_, hash)| password::verify(&plain, hash.as_deref())))
+            })
+            .await?;
+        found
+            .map(|(user, _)| user)
+            .ok_or_else(|| Error::Unauthenticated("invalid username or password".into()))
     }
 }

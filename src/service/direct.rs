@@ -2,13 +2,15 @@
 //! messaging is built on these: each pair of users has one thread, found rather than named, and
 //! read a numbered page at a time.
 
-use super::conversations::{insert_conversation, NewConversation};
+use super::conversations::{
+    apply_change, insert_conversation, ConversationChange, NewConversation,
+};
 use super::messages::{check_new, send_in, NewMessage, Thread};
 use super::Service;
 use crate::domain::{Conversation, IdRef, Message, Participant, Role, TenantId, User, UserId};
 use crate::error::{Error, Result};
 use crate::store::direct::{pairs_of, Pair};
-use crate::store::{messages, participants, users};
+use crate::store::{conversations, messages, participants, users};
 
 /// One of a user's one-to-one conversations, with the other participant.
 #[derive(Clone, Debug, PartialEq)]
@@ -197,6 +199,81 @@ impl Service {
                 };
                 new.recipient = Some(IdRef::Id(to.0));
                 Ok((send_in(c, tenant, &conv, from, new, now)?, recipient))
+            })
+            .await
+    }
+
+    /// Every live one-to-one conversation of `user` and `other`, oldest first (Tati: a patient's
+    /// conversations with the tenant's assistant).
+    pub async fn conversations_between(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        other: UserId,
+    ) -> Result<Vec<Conversation>> {
+        self.store
+            .read(move |c| {
+                users::get(c, tenant, user)?;
+                let mut between: Vec<Conversation> = pairs_of(c, user)?
+                    .into_iter()
+                    .filter(|p| p.other == other)
+                    .map(|p| p.conversation)
+                    .collect();
+                between.sort_by_key(|conv| (conv.created_at, conv.id.0));
+                Ok(between)
+            })
+            .await
+    }
+
+    /// `conv`, when it is a live one-to-one conversation of `user` and `other`; not found
+    /// otherwise, whoever else it belongs to.
+    pub async fn conversation_between(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        other: UserId,
+        conv: IdRef,
+    ) -> Result<Conversation> {
+        self.store
+            .read(move |c| {
+                let conv = conversations::find(c, tenant, &conv)?;
+                let members = participants::list(c, conv.id)?;
+                let ids: Vec<UserId> = members.iter().map(|p| p.user_id).collect();
+                if ids.len() == 2 && ids.contains(&user) && ids.contains(&other) {
+                    Ok(conv)
+                } else {
+                    Err(Error::NotFound("conversation"))
+                }
+            })
+            .await
+    }
+
+    /// A new one-to-one conversation of `user` and `other`, archived from the start when
+    /// `archived`, in one write.
+    pub async fn start_conversation_between(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        other: UserId,
+        archived: bool,
+    ) -> Result<Conversation> {
+        let now = self.now();
+        self.store
+            .write(move |c| {
+                let start = NewConversation {
+                    participants: vec![IdRef::Id(user.0), IdRef::Id(other.0)],
+                    created_by: Some(user),
+                    ..Default::default()
+                };
+                let conv = insert_conversation(c, tenant, &start, now)?;
+                if !archived {
+                    return Ok(conv);
+                }
+                let change = ConversationChange {
+                    archived: Some(true),
+                    ..Default::default()
+                };
+                apply_change(c, tenant, &conv, &change, now)
             })
             .await
     }

@@ -5,7 +5,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::auth::patient;
-use super::body;
 use super::convert;
 use super::dto::{
     ContactsDto, ConversationsDto, MessageDto, MessagesDto, OneMessageDto, SystemMessagesDto,
@@ -140,7 +139,7 @@ pub async fn send(
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
     let me = patient(&app, &req, &path).await?;
-    let params = Params::parse(&body(bytes)?)?;
+    let params = Params::from_body(bytes)?;
     let message = params.require("message")?;
     let mut f = message.fields();
     let message_type = f.string("message_type", false);

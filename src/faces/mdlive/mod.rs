@@ -11,7 +11,7 @@ mod tokens;
 
 use actix_web::{web, HttpResponse};
 
-use error::{MdliveError, MdliveResult};
+use error::MdliveError;
 
 /// MDLIVE's paths start at the server root (`/api/v2/...`, `/api/v1/...`, `/auth/...`).
 pub const BASE: &str = "/";
@@ -62,19 +62,6 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .route("/auth_token", web::post().to(tokens::api_token))
             .default_service(web::to(not_found)),
     );
-}
-
-/// The body, or the reason it could not be read (over `body_limit`, a broken stream).
-fn body(bytes: Result<web::Bytes, actix_web::Error>) -> MdliveResult<web::Bytes> {
-    bytes.map_err(|e| {
-        if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-            MdliveError::Core(crate::error::Error::TooLarge(
-                "The request body is too large".into(),
-            ))
-        } else {
-            MdliveError::BadRequest(format!("The request body could not be read: {e}"))
-        }
-    })
 }
 
 async fn not_found() -> HttpResponse {

@@ -4,28 +4,30 @@
 
 use std::collections::BTreeMap;
 
+use actix_web::web;
 use serde_json::{Map, Value};
 
 use super::error::{MdliveError, MdliveResult};
+use crate::error::Error;
+use crate::faces::{json_object, BodyError};
 
 /// A JSON object body, or one of its nested objects.
 pub struct Params(Map<String, Value>);
 
 impl Params {
     /// An empty body is an empty object (every `require` then answers 400).
-    pub fn parse(bytes: &[u8]) -> MdliveResult<Params> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Params(Map::new()));
-        }
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => Ok(Params(map)),
-            Ok(_) => Err(MdliveError::BadRequest(
-                "The request body must be a JSON object".into(),
+    pub fn from_body(bytes: Result<web::Bytes, actix_web::Error>) -> MdliveResult<Params> {
+        json_object(bytes).map(Params).map_err(|e| match e {
+            BodyError::TooLarge => {
+                MdliveError::Core(Error::TooLarge("The request body is too large".into()))
+            }
+            BodyError::NotAnObject(why) => MdliveError::BadRequest(format!(
+                "Error occurred while parsing request parameters: {why}"
             )),
-            Err(e) => Err(MdliveError::BadRequest(format!(
-                "Error occurred while parsing request parameters: {e}"
-            ))),
-        }
+            BodyError::Unreadable(why) => {
+                MdliveError::BadRequest(format!("The request body could not be read: {why}"))
+            }
+        })
     }
 
     /// The nested object under `key`; 400 when it is missing, empty or not an object.

@@ -3,7 +3,6 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::{api_key, token_holder};
-use super::body;
 use super::dto::{ApiTokenDto, TokenUserDto, UserTokenDto};
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
@@ -17,7 +16,7 @@ pub async fn api_token(
     app: web::Data<App>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
-    let params = Params::parse(&body(bytes)?)?;
+    let params = Params::from_body(bytes)?;
     let key = api_key(&app, &params, "auth").await?;
     let jwt = app.jwt.issue(
         key.tenant_id,
@@ -58,7 +57,7 @@ pub async fn sso_token(
     app: web::Data<App>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
-    let params = Params::parse(&body(bytes)?)?;
+    let params = Params::from_body(bytes)?;
     let key = api_key(&app, &params, "api").await?;
     let auth = params.require("auth")?;
     let mut f = auth.fields();
@@ -111,7 +110,7 @@ pub async fn sso_extend(
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
     let holder = token_holder(&app, &req).await?;
-    let params = Params::parse(&body(bytes)?)?;
+    let params = Params::from_body(bytes)?;
     let key = api_key(&app, &params, "api").await?;
     if key.tenant_id != holder.tenant.id {
         return Err(MdliveError::Unauthorized(

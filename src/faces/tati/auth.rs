@@ -1,0 +1,56 @@
+//! `Authorization: Token <t>` (DRF's TokenAuthentication; `Bearer <t>` accepted too). The token
+//! must belong to a patient and carry the `tati` ability (or `*`).
+
+use actix_web::{http::header, HttpRequest};
+
+use super::error::{TatiError, TatiResult};
+use crate::auth::Principal;
+use crate::domain::{Role, TenantId, User, UserId};
+use crate::server::App;
+
+/// The ability Tati tokens carry.
+pub const ABILITY: &str = "tati";
+
+/// The calling patient and the tenant's assistant, who answers them.
+pub struct Caller {
+    pub tenant: TenantId,
+    pub patient: User,
+    pub assistant: UserId,
+}
+
+pub async fn caller(app: &App, req: &HttpRequest) -> TatiResult<Caller> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(TatiError::NoCredentials)?
+        .to_str()
+        .map_err(|_| TatiError::InvalidToken)?;
+    let token = match value.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") =>
+        {
+            token.trim()
+        }
+        _ => return Err(TatiError::InvalidToken),
+    };
+    let principal = app
+        .service
+        .authenticate_bearer(token.to_string())
+        .await
+        .map_err(|_| TatiError::InvalidToken)?;
+    let Principal::User { user, token } = principal else {
+        return Err(TatiError::NoPermission);
+    };
+    if user.role != Role::Patient || !token.can(ABILITY) {
+        return Err(TatiError::NoPermission);
+    }
+    let tenant = app.service.tenant(user.tenant_id).await?;
+    let assistant = tenant.assistant_id.ok_or_else(|| {
+        TatiError::Internal(format!("tenant {} has no assistant user", tenant.id.0))
+    })?;
+    Ok(Caller {
+        tenant: tenant.id,
+        patient: *user,
+        assistant,
+    })
+}

@@ -1,0 +1,74 @@
+//! The Tati face (seed 003): a patient's conversations with the tenant's assistant, as Tati's
+//! Django REST Framework API serves them. Contract: `shared/faces/tati.md`.
+
+mod auth;
+mod conversations;
+mod convert;
+mod dto;
+mod error;
+mod fields;
+mod messages;
+mod tokens;
+
+use actix_web::{web, HttpRequest, HttpResponse, Route};
+
+use error::TatiError;
+
+pub const BASE: &str = "/v0.1";
+
+/// One resource at `path` (written with its trailing slash) that also answers without the
+/// slash, as Tati's docs show the slash and clients leave it off. Other methods get DRF's 405.
+fn resource(path: &str, routes: Vec<Route>) -> actix_web::Resource {
+    let bare = path.trim_end_matches('/');
+    let mut r = web::resource([path, bare]).default_service(web::to(method_not_allowed));
+    for route in routes {
+        r = r.route(route);
+    }
+    r
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
+    cfg.service(
+        web::scope(prefix)
+            .service(resource("/token/", vec![web::post().to(tokens::obtain)]))
+            .service(resource(
+                "/patients/conversations/",
+                vec![
+                    web::get().to(conversations::list),
+                    web::post().to(conversations::create),
+                ],
+            ))
+            .service(resource(
+                "/patients/conversations/{unique_id}/",
+                vec![
+                    web::get().to(conversations::get),
+                    web::put().to(conversations::update),
+                    web::delete().to(conversations::delete),
+                ],
+            ))
+            .service(resource(
+                "/patients/conversations/{conversation_id}/messages/",
+                vec![
+                    web::get().to(messages::list),
+                    web::post().to(messages::create),
+                ],
+            ))
+            .service(resource(
+                "/patients/messages/{unique_id}/",
+                vec![
+                    web::get().to(messages::get),
+                    web::put().to(messages::update),
+                    web::delete().to(messages::delete),
+                ],
+            ))
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&TatiError::MethodNotAllowed(req.method().to_string()))
+}
+
+async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&TatiError::NotFound)
+}
