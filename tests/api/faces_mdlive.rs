@@ -64,35 +64,7 @@ fn in_an_hour() -> i64 {
 
 /// The body as sent, for checks of key order.
 fn raw(app: &TestApp, path: &str, token: &str) -> String {
-    ureq::get(&app.url(path))
-        .set("Authorization", &format!("Bearer {token}"))
-        .call()
-        .unwrap()
-        .into_string()
-        .unwrap()
-}
-
-/// JSON text without the whitespace between tokens.
-fn minify(text: &str) -> String {
-    let mut out = String::new();
-    let (mut in_string, mut escaped) = (false, false);
-    for ch in text.chars() {
-        if in_string {
-            out.push(ch);
-            match (escaped, ch) {
-                (true, _) => escaped = false,
-                (false, '\\') => escaped = true,
-                (false, '"') => in_string = false,
-                _ => {}
-            }
-        } else if ch == '"' {
-            in_string = true;
-            out.push(ch);
-        } else if !ch.is_whitespace() {
-            out.push(ch);
-        }
-    }
-    out
+    app.raw_get(path, &format!("Bearer {token}"))
 }
 
 fn conversations(app: &TestApp, token: &str) -> Resp {

@@ -235,3 +235,39 @@ impl TestApp {
         r.body["unread_count"].as_i64().expect("unread_count")
     }
 }
+
+/// JSON text without the whitespace between tokens: golden files are kept readable, responses
+/// are compact, and comparing the two this way also checks key order.
+pub fn minify(text: &str) -> String {
+    let mut out = String::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for ch in text.chars() {
+        if in_string {
+            out.push(ch);
+            match (escaped, ch) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if ch == '"' {
+            in_string = true;
+            out.push(ch);
+        } else if !ch.is_whitespace() {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+impl TestApp {
+    /// A GET's body exactly as sent, for checks of key order.
+    pub fn raw_get(&self, path: &str, authorization: &str) -> String {
+        ureq::get(&self.url(path))
+            .set("Authorization", authorization)
+            .call()
+            .expect("GET succeeds")
+            .into_string()
+            .expect("a text body")
+    }
+}

@@ -7,6 +7,7 @@ mod helpers;
 
 mod config_example;
 mod faces_mdlive;
+mod faces_tati;
 mod fixtures;
 mod group_commit;
 mod native;
