@@ -196,6 +196,28 @@ pub struct MessageRead {
     pub read_at: Millis,
 }
 
+string_enum!(
+    /// How a Trillet flow reaches its customers.
+    FlowChannel {
+        Sms = "sms",
+        Email = "email",
+    }
+);
+
+/// A Trillet flow ("pathway"): an agent reaching customers on one channel with an opening
+/// message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    pub id: i64,
+    pub oid: String,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub channel: FlowChannel,
+    pub agent_id: Option<UserId>,
+    pub initiation_message: String,
+    pub created_at: Millis,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ApiKey {
     pub id: i64,

@@ -7,6 +7,7 @@
 
 pub mod mdlive;
 pub mod tati;
+pub mod trillet;
 
 use actix_web::web;
 
@@ -23,6 +24,11 @@ pub struct Face {
 /// Every face Parlor serves. Faces with a longer prefix come first, so that a face mounted at
 /// the root never shadows one mounted under a path.
 pub const FACES: &[Face] = &[
+    Face {
+        name: "trillet",
+        default_base: trillet::BASE,
+        routes: trillet::routes,
+    },
     Face {
         name: "tati",
         default_base: tati::BASE,

@@ -72,6 +72,17 @@ impl Service {
             .await
     }
 
+    /// A tenant's API key given its secret alone (Trillet's `x-api-key`). Unknown and revoked
+    /// secrets are the same refusal.
+    pub async fn authenticate_api_secret(&self, presented: String) -> Result<ApiKey> {
+        self.store
+            .read(move |c| {
+                api_keys::find_live_by_secret(c, &secret::digest(&presented))?
+                    .ok_or_else(|| Error::Unauthenticated("invalid API key".into()))
+            })
+            .await
+    }
+
     /// The secret that signs JWTs: the configured one, else one generated on first start and
     /// kept in the database so that tokens outlive restarts.
     pub async fn jwt_secret(&self, configured: Option<String>) -> Result<String> {

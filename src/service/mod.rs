@@ -5,6 +5,7 @@ pub mod conversations;
 pub mod credentials;
 pub mod direct;
 pub mod directory;
+pub mod flows;
 pub mod messages;
 pub mod read_state;
 

@@ -74,3 +74,16 @@ pub fn find_live_by_key(conn: &Connection, key: &str) -> Result<Option<(ApiKey, 
         )
         .optional()?)
 }
+
+/// A live key by the digest of its secret (Trillet sends only the secret).
+pub fn find_live_by_secret(conn: &Connection, secret_hash: &[u8]) -> Result<Option<ApiKey>> {
+    Ok(conn
+        .row(
+            &format!(
+                "SELECT {COLUMNS} FROM api_keys WHERE secret_hash = ?1 AND revoked_at IS NULL"
+            ),
+            [secret_hash],
+            from_row,
+        )
+        .optional()?)
+}

@@ -247,3 +247,39 @@ pub fn list_for_tenant(
     let rows = stmt.query_map(params![tenant.0, at, id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The tenant's live conversations, most recently updated first; only those of `flow` when
+/// given.
+pub fn of_tenant_by_update(
+    conn: &Connection,
+    tenant: TenantId,
+    flow: Option<i64>,
+) -> Result<Vec<Conversation>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM conversations c
+         WHERE c.tenant_id = ?1 AND c.deleted = 0 AND (?2 IS NULL OR c.flow_id = ?2)
+         ORDER BY c.updated_at DESC, c.id DESC"
+    ))?;
+    let rows = stmt.query_map(params![tenant.0, flow], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The live conversation of `flow` with `customer`, the newest if there are several.
+pub fn find_for_flow_customer(
+    conn: &Connection,
+    tenant: TenantId,
+    flow: i64,
+    customer: UserId,
+) -> Result<Option<Conversation>> {
+    Ok(conn
+        .row(
+            &format!(
+                "SELECT {COLUMNS} FROM conversations c
+                 WHERE c.tenant_id = ?1 AND c.flow_id = ?2 AND c.customer_id = ?3 AND c.deleted = 0
+                 ORDER BY c.id DESC LIMIT 1"
+            ),
+            params![tenant.0, flow, customer.0],
+            from_row,
+        )
+        .optional()?)
+}

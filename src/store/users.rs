@@ -285,6 +285,25 @@ pub fn find_by_email(
         .optional()?)
 }
 
+/// The tenant's user of `role` with this phone number (the lowest id if several).
+pub fn find_by_phone(
+    conn: &Connection,
+    tenant: TenantId,
+    role: Role,
+    phone: &str,
+) -> Result<Option<User>> {
+    Ok(conn
+        .row(
+            &format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND phone = ?2 AND role = ?3
+                 ORDER BY id LIMIT 1"
+            ),
+            params![tenant.0, phone, role.as_str()],
+            from_row,
+        )
+        .optional()?)
+}
+
 fn prefixed(alias: &str) -> String {
     COLUMNS
         .split(", ")

@@ -1,0 +1,82 @@
+//! Trillet's errors: `{"status": "error", "message": "..."}` (the face file's **Decision**; the
+//! API introduction lists the codes).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::error::Error;
+
+#[derive(Debug)]
+pub struct TrilletError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+pub type TrilletResult<T> = Result<T, TrilletError>;
+
+impl TrilletError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+/// "conversation" → "Conversation not found."
+fn not_found(what: &str) -> String {
+    let mut chars = what.chars();
+    match chars.next() {
+        Some(first) => format!("{}{} not found.", first.to_uppercase(), chars.as_str()),
+        None => "Not found.".into(),
+    }
+}
+
+impl From<Error> for TrilletError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotFound(what) => Self::new(StatusCode::NOT_FOUND, not_found(what)),
+            Error::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
+            Error::Unauthenticated(m) => Self::new(StatusCode::UNAUTHORIZED, m),
+            Error::Invalid { field, message } => Self::bad_request(format!("{field} {message}")),
+            Error::Conflict(m) | Error::Unprocessable(m) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
+            }
+            Error::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, m),
+            Error::Internal(cause) => {
+                tracing::error!("trillet face: {cause}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for TrilletError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status, self.message)
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    status: &'static str,
+    message: &'a str,
+}
+
+impl ResponseError for TrilletError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status).json(Body {
+            status: "error",
+            message: &self.message,
+        })
+    }
+}

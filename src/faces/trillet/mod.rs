@@ -1,0 +1,54 @@
+//! The Trillet face (seed 001): a workspace's AI-agent conversations, as Trillet's Express API
+//! serves them (ObjectIds, camelCase, Mongoose key order). Contract: `shared/faces/trillet.md`.
+
+mod auth;
+mod conversations;
+mod convert;
+mod dto;
+mod error;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpResponse};
+
+use error::TrilletError;
+
+pub const BASE: &str = "/v1/api";
+
+pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
+    cfg.service(
+        web::scope(prefix)
+            .route("/conversations", web::get().to(conversations::list))
+            .route(
+                "/conversations/message/generate",
+                web::post().to(conversations::generate),
+            )
+            .route(
+                "/conversations/flow/{flowId}",
+                web::get().to(conversations::by_flow),
+            )
+            .route(
+                "/conversations/{conversationId}",
+                web::get().to(conversations::get),
+            )
+            .route(
+                "/conversations/{conversationId}",
+                web::delete().to(conversations::delete),
+            )
+            .route(
+                "/conversations/{conversationId}/message/{messageId}",
+                web::delete().to(conversations::delete_message),
+            )
+            .route(
+                "/conversations/{conversationId}/message/{messageId}/action",
+                web::post().to(conversations::action),
+            )
+            .default_service(web::to(not_found)),
+    );
+}
+
+async fn not_found() -> HttpResponse {
+    actix_web::ResponseError::error_response(&TrilletError::new(
+        StatusCode::NOT_FOUND,
+        "Route not found.",
+    ))
+}
