@@ -8,6 +8,7 @@ mod helpers;
 mod config_example;
 mod faces_mdlive;
 mod faces_tati;
+mod faces_trillet;
 mod fixtures;
 mod group_commit;
 mod native;
