@@ -58,3 +58,15 @@ impl Service {
         }
     }
 }
+
+impl Service {
+    /// The tenant a platform public key (Pigeons `X-PUBLIC-KEY`) names.
+    pub async fn tenant_by_public_key(&self, key: String) -> Result<crate::domain::Tenant> {
+        self.store
+            .read(move |c| {
+                crate::store::tenants::find_by_public_key(c, &key)
+                    .map_err(|_| Error::Unauthenticated("invalid platform key".into()))
+            })
+            .await
+    }
+}
