@@ -1079,3 +1079,15 @@ fn device_stats_count_messages_per_device_type() {
     );
     assert_eq!(stats(OWNER), json!({"data": []}));
 }
+
+#[test]
+fn an_oversized_body_is_a_laravel_413() {
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.body_limit = 1024;
+    });
+    let r = send(&app, JOHN, &send_body(&"x".repeat(2000)));
+    assert_eq!(r.status, 413, "{:?}", r.body);
+    assert_message(&r, "The POST data is too large.");
+    assert_eq!(native_unread(&app, MARIA_UUID), 0);
+}
