@@ -23,7 +23,7 @@ pub struct Face {
 /// the root never shadows one mounted under a path.
 pub const FACES: &[Face] = &[Face {
     name: "pigeons",
-    default_base: pigeons::DEFAULT_BASE,
+    default_base: pigeons::BASE,
     routes: pigeons::routes,
 }];
 

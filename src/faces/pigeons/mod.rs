@@ -19,7 +19,7 @@ use crate::server::App;
 use crate::service::messages::NewMessage;
 use crate::service::MAX_PAGE;
 
-pub const DEFAULT_BASE: &str = "/api/v1/pigeons/chat";
+pub const BASE: &str = "/api/v1/pigeons/chat";
 
 pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     cfg.service(
