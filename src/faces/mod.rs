@@ -6,6 +6,7 @@
 //! credentials resolve to.
 
 pub mod mdlive;
+pub mod pigeons;
 pub mod tati;
 pub mod trillet;
 
@@ -24,6 +25,11 @@ pub struct Face {
 /// Every face Parlor serves. Faces with a longer prefix come first, so that a face mounted at
 /// the root never shadows one mounted under a path.
 pub const FACES: &[Face] = &[
+    Face {
+        name: "pigeons",
+        default_base: pigeons::BASE,
+        routes: pigeons::routes,
+    },
     Face {
         name: "trillet",
         default_base: trillet::BASE,

@@ -124,3 +124,15 @@ impl Service {
             .ok_or_else(|| Error::Unauthenticated("invalid username or password".into()))
     }
 }
+
+impl Service {
+    /// The tenant a platform public key (Pigeons `X-PUBLIC-KEY`) names.
+    pub async fn tenant_by_public_key(&self, key: String) -> Result<crate::domain::Tenant> {
+        self.store
+            .read(move |c| {
+                crate::store::tenants::find_by_public_key(c, &key)
+                    .map_err(|_| Error::Unauthenticated("invalid platform key".into()))
+            })
+            .await
+    }
+}

@@ -1,8 +1,10 @@
 //! The use cases. Every business rule lives here: membership, tenant isolation, the read-state
 //! invariant (`read_state.rs`). Faces and the native API call these and only render results.
 
+pub mod chat;
 pub mod conversations;
 pub mod credentials;
+pub mod devices;
 pub mod direct;
 pub mod directory;
 pub mod flows;

@@ -2,11 +2,14 @@
 //! blocking thread pool; writes go through the single writer thread (`writer.rs`).
 
 pub mod api_keys;
+pub mod chats;
 pub mod conversations;
 pub mod direct;
 pub mod flows;
 pub mod messages;
 pub mod participants;
+pub mod push_devices;
+pub mod reactions;
 pub mod schema;
 pub mod settings;
 pub mod tenants;

@@ -94,3 +94,14 @@ pub fn list(conn: &Connection) -> Result<Vec<Tenant>> {
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The tenant whose `public_key` (Pigeons `X-PUBLIC-KEY`) is `key`.
+pub fn find_by_public_key(conn: &Connection, key: &str) -> Result<Tenant> {
+    conn.row(
+        &format!("SELECT {COLUMNS} FROM tenants WHERE public_key = ?1"),
+        [key],
+        from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound("tenant"))
+}

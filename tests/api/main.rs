@@ -7,6 +7,7 @@ mod helpers;
 
 mod config_example;
 mod faces_mdlive;
+mod faces_pigeons;
 mod faces_tati;
 mod faces_trillet;
 mod fixtures;

@@ -1,0 +1,83 @@
+//! Who is calling: `Authorization: Bearer <Sanctum token>` with the `backoffice` ability (or
+//! `*`), in the platform named by `X-PUBLIC-KEY`. Sanctum's `id|secret` tokens are stored whole
+//! (hashed), so `Service::authenticate_bearer` resolves them like any other bearer token.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+
+use super::error::PigeonsError;
+use crate::auth::Principal;
+use crate::domain::{Tenant, User};
+use crate::error::Error;
+use crate::server::App;
+
+// EN/Pigeons/Endpoints/*.md: "Bearer token with `backoffice` ability".
+pub const ABILITY: &str = "backoffice";
+pub const PUBLIC_KEY_HEADER: &str = "X-PUBLIC-KEY";
+
+/// The authenticated user and their platform.
+pub struct Caller {
+    pub user: User,
+    pub tenant: Tenant,
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let text = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = text.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
+}
+
+/// Checks run in Laravel's middleware order: token (401), ability (403), platform key (401).
+async fn authenticate(req: HttpRequest) -> Result<Caller, PigeonsError> {
+    let app = req
+        .app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| Error::internal("app data missing"))?;
+    let token = bearer(&req).ok_or(PigeonsError::Unauthenticated)?;
+    let (user, token) = match app.service.authenticate_bearer(token).await {
+        Ok(Principal::User { user, token }) => (user, token),
+        // The server admin is nobody in a chat.
+        Ok(Principal::ServerAdmin) | Err(Error::Unauthenticated(_)) => {
+            return Err(PigeonsError::Unauthenticated)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !token.can(ABILITY) {
+        return Err(PigeonsError::MissingAbility);
+    }
+    let key = req
+        .headers()
+        .get(PUBLIC_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or(PigeonsError::InvalidPlatformKey)?;
+    let tenant = match app.service.tenant_by_public_key(key.to_string()).await {
+        Ok(t) => t,
+        Err(Error::Unauthenticated(_)) => return Err(PigeonsError::InvalidPlatformKey),
+        Err(e) => return Err(e.into()),
+    };
+    if tenant.id != user.tenant_id {
+        return Err(PigeonsError::InvalidPlatformKey);
+    }
+    Ok(Caller {
+        user: *user,
+        tenant,
+    })
+}
+
+impl FromRequest for Caller {
+    type Error = PigeonsError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PigeonsError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        Box::pin(authenticate(req.clone()))
+    }
+}
