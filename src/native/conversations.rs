@@ -68,7 +68,7 @@ pub async fn create(
                 participants: members,
                 created_by: creator,
                 metadata: b.metadata,
-                tag: None,
+                ..Default::default()
             },
         )
         .await?;

@@ -7,14 +7,12 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::conversations::{members_of, Listing};
+use super::conversations::{insert_conversation, members_of, Listing, NewConversation};
 use super::messages::NewMessage;
 use super::{read_state, Service};
 use crate::domain::clock::Millis;
-use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
-    Conversation, ConversationStatus, IdRef, Message, MessageRead, Participant, Tag, TenantId,
-    User, UserId,
+    Conversation, IdRef, Message, MessageRead, Participant, Tag, TenantId, User, UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::reactions::{self, Reaction};
@@ -169,24 +167,13 @@ impl Service {
                     let conv = conversations::get(c, tenant, id)?;
                     return Ok((listing(c, tenant, conv, me)?, false));
                 }
-                let id = conversations::insert(
-                    c,
-                    &conversations::NewConversation {
-                        uuid: new_uuid(),
-                        oid: new_oid(now),
-                        tenant_id: tenant.0,
-                        status: ConversationStatus::Active.as_str().into(),
-                        tag,
-                        metadata: Value::Object(Default::default()),
-                        created_by: Some(me.0),
-                        created_at: now,
-                        updated_at: now,
-                        ..Default::default()
-                    },
-                )?;
-                let conv = conversations::get(c, tenant, id)?;
-                read_state::on_join(c, &conv, me, now, false)?;
-                read_state::on_join(c, &conv, other.id, now, false)?;
+                let start = NewConversation {
+                    participants: vec![IdRef::Id(me.0), IdRef::Id(other.id.0)],
+                    created_by: Some(me),
+                    tag,
+                    ..Default::default()
+                };
+                let conv = insert_conversation(c, tenant, &start, now)?;
                 Ok((listing(c, tenant, conv, me)?, true))
             })
             .await

@@ -19,6 +19,10 @@ pub struct NewConversation {
     pub created_by: Option<UserId>,
     pub metadata: Option<Value>,
     pub tag: Option<Tag>,
+    /// Trillet: the flow, its agent and the customer it reaches.
+    pub flow_id: Option<i64>,
+    pub agent_id: Option<UserId>,
+    pub customer_id: Option<UserId>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -103,6 +107,9 @@ pub(crate) fn insert_conversation(
                 .clone()
                 .unwrap_or_else(|| Value::Object(Default::default())),
             created_by: new.created_by.map(|u| u.0),
+            flow_id: new.flow_id,
+            agent_id: new.agent_id.map(|u| u.0),
+            customer_id: new.customer_id.map(|u| u.0),
             created_at: now,
             updated_at: now,
             ..Default::default()

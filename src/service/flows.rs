@@ -6,12 +6,12 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
+use super::conversations::{insert_conversation, NewConversation};
 use super::messages::{check_body, send_in, NewMessage};
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
-    Conversation, ConversationStatus, Flow, FlowChannel, IdRef, Message, MessageStatus, Role,
-    TenantId, User, UserId,
+    Conversation, Flow, FlowChannel, IdRef, Message, MessageStatus, Role, TenantId, User, UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::{conversations, flows, messages, tenants, users};
@@ -114,6 +114,21 @@ fn outreach_of(c: &rusqlite::Connection, tenant: TenantId, conv: Conversation) -
         .ok_or(Error::NotFound("conversation"))
 }
 
+/// Message `message` of conversation `conv`; not found when it is another conversation's.
+fn message_of(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    conv: &IdRef,
+    message: &IdRef,
+) -> Result<(Conversation, Message)> {
+    let conv = conversations::find(c, tenant, conv)?;
+    let m = messages::find(c, tenant, message)?;
+    if m.conversation_id != conv.id {
+        return Err(Error::NotFound("message"));
+    }
+    Ok((conv, m))
+}
+
 /// Whether `to` looks like a phone number: an optional "+", then 6 to 15 digits, with spaces,
 /// dashes, dots or parentheses between them.
 fn is_phone(to: &str) -> bool {
@@ -170,11 +185,7 @@ impl Service {
         let now = self.now();
         self.store
             .write(move |c| {
-                let conv = conversations::find(c, tenant, &conv)?;
-                let m = messages::find(c, tenant, &message)?;
-                if m.conversation_id != conv.id {
-                    return Err(Error::NotFound("message"));
-                }
+                let (_, m) = message_of(c, tenant, &conv, &message)?;
                 read_state::on_delete(c, &m, now)
             })
             .await
@@ -195,11 +206,7 @@ impl Service {
         let now = self.now();
         self.store
             .write(move |c| {
-                let conv = conversations::find(c, tenant, &conv)?;
-                let m = messages::find(c, tenant, &message)?;
-                if m.conversation_id != conv.id {
-                    return Err(Error::NotFound("message"));
-                }
+                let (conv, m) = message_of(c, tenant, &conv, &message)?;
                 if is_inbound(&conv, &m) || status_of(&conv, &m) != MessageStatus::Pending {
                     return Err(Error::Unprocessable(format!(
                         "Message {} is not a pending outbound message.",
@@ -258,10 +265,11 @@ impl Service {
                 let agent = flow
                     .agent_id
                     .ok_or_else(|| Error::Unprocessable("The flow has no agent.".into()))?;
-                let existing = match flow.channel {
-                    FlowChannel::Sms => users::find_by_phone(c, tenant, Role::Customer, &to)?,
-                    FlowChannel::Email => users::find_by_email(c, tenant, Role::Customer, &to)?,
+                let by = match flow.channel {
+                    FlowChannel::Sms => users::Lookup::Phone,
+                    FlowChannel::Email => users::Lookup::Email,
                 };
+                let existing = users::find_by(c, tenant, Role::Customer, by, &to)?;
                 let customer = match existing {
                     Some(u) => u.id,
                     None => users::insert(
@@ -293,28 +301,15 @@ impl Service {
                     match conversations::find_for_flow_customer(c, tenant, flow.id, customer)? {
                         Some(conv) => conv,
                         None => {
-                            let id = conversations::insert(
-                                c,
-                                &conversations::NewConversation {
-                                    uuid: new_uuid(),
-                                    oid: new_oid(now),
-                                    tenant_id: tenant.0,
-                                    status: ConversationStatus::Active.as_str().into(),
-                                    metadata: Value::Object(Default::default()),
-                                    flow_id: Some(flow.id),
-                                    agent_id: Some(agent.0),
-                                    customer_id: Some(customer.0),
-                                    created_by: Some(agent.0),
-                                    created_at: now,
-                                    updated_at: now,
-                                    ..Default::default()
-                                },
-                            )?;
-                            let conv = conversations::get(c, tenant, id)?;
-                            for user in [agent, customer] {
-                                read_state::on_join(c, &conv, user, now, false)?;
-                            }
-                            conv
+                            let start = NewConversation {
+                                participants: vec![IdRef::Id(agent.0), IdRef::Id(customer.0)],
+                                created_by: Some(agent),
+                                flow_id: Some(flow.id),
+                                agent_id: Some(agent),
+                                customer_id: Some(customer),
+                                ..Default::default()
+                            };
+                            insert_conversation(c, tenant, &start, now)?
                         }
                     };
                 let message = send_in(

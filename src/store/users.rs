@@ -246,59 +246,36 @@ pub fn contacts_of(conn: &Connection, tenant: TenantId, user: UserId) -> Result<
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// The tenant's user of `role` with this external id (the lowest id if several).
-pub fn find_by_external_id(
-    conn: &Connection,
-    tenant: TenantId,
-    role: Role,
-    external_id: &str,
-) -> Result<Option<User>> {
-    Ok(conn
-        .row(
-            &format!(
-                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND external_id = ?2 AND role = ?3
-                 ORDER BY id LIMIT 1"
-            ),
-            params![tenant.0, external_id, role.as_str()],
-            from_row,
-        )
-        .optional()?)
+/// What a user can be looked up by when signing in from outside (single sign-on, a phone
+/// number a flow texts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    ExternalId,
+    /// Compared without regard to case.
+    Email,
+    Phone,
 }
 
-/// The tenant's user of `role` with this email address, compared without regard to case (the
-/// lowest id if several).
-pub fn find_by_email(
+/// The tenant's user of `role` whose `by` is `value` (the lowest id if several).
+pub fn find_by(
     conn: &Connection,
     tenant: TenantId,
     role: Role,
-    email: &str,
+    by: Lookup,
+    value: &str,
 ) -> Result<Option<User>> {
+    let condition = match by {
+        Lookup::ExternalId => "external_id = ?2",
+        Lookup::Email => "email = ?2 COLLATE NOCASE",
+        Lookup::Phone => "phone = ?2",
+    };
     Ok(conn
         .row(
             &format!(
-                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND email = ?2 COLLATE NOCASE
-                   AND role = ?3 ORDER BY id LIMIT 1"
-            ),
-            params![tenant.0, email, role.as_str()],
-            from_row,
-        )
-        .optional()?)
-}
-
-/// The tenant's user of `role` with this phone number (the lowest id if several).
-pub fn find_by_phone(
-    conn: &Connection,
-    tenant: TenantId,
-    role: Role,
-    phone: &str,
-) -> Result<Option<User>> {
-    Ok(conn
-        .row(
-            &format!(
-                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND phone = ?2 AND role = ?3
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND {condition} AND role = ?3
                  ORDER BY id LIMIT 1"
             ),
-            params![tenant.0, phone, role.as_str()],
+            params![tenant.0, value, role.as_str()],
             from_row,
         )
         .optional()?)

@@ -5,7 +5,7 @@ use actix_web::{http::header, HttpRequest};
 
 use super::error::{TatiError, TatiResult};
 use crate::auth::Principal;
-use crate::domain::{Role, TenantId, User, UserId};
+use crate::domain::{Conversation, IdRef, Role, TenantId, User, UserId};
 use crate::server::App;
 
 /// The ability Tati tokens carry.
@@ -53,4 +53,19 @@ pub async fn caller(app: &App, req: &HttpRequest) -> TatiResult<Caller> {
         patient: *user,
         assistant,
     })
+}
+
+impl Caller {
+    /// The caller's conversation with the assistant named `unique_id`; not found otherwise.
+    pub async fn conversation(&self, app: &App, unique_id: String) -> TatiResult<Conversation> {
+        Ok(app
+            .service
+            .conversation_between(
+                self.tenant,
+                self.patient.id,
+                self.assistant,
+                IdRef::Key(unique_id),
+            )
+            .await?)
+    }
 }

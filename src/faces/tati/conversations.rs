@@ -57,15 +57,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
     let me = caller(&app, &req).await?;
-    let conv = app
-        .service
-        .conversation_between(
-            me.tenant,
-            me.patient.id,
-            me.assistant,
-            IdRef::Key(path.into_inner()),
-        )
-        .await?;
+    let conv = me.conversation(&app, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(convert::conversation(&conv, &me.patient)))
 }
 
@@ -81,15 +73,7 @@ pub async fn update(
     let mut f = Fields::from_body(bytes)?;
     let status = f.choice("status", false, STATUSES);
     f.finish()?;
-    let conv = app
-        .service
-        .conversation_between(
-            me.tenant,
-            me.patient.id,
-            me.assistant,
-            IdRef::Key(path.into_inner()),
-        )
-        .await?;
+    let conv = me.conversation(&app, path.into_inner()).await?;
     let conv = match status {
         Some(status) => {
             let change = ConversationChange {
@@ -112,15 +96,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
     let me = caller(&app, &req).await?;
-    let conv = app
-        .service
-        .conversation_between(
-            me.tenant,
-            me.patient.id,
-            me.assistant,
-            IdRef::Key(path.into_inner()),
-        )
-        .await?;
+    let conv = me.conversation(&app, path.into_inner()).await?;
     app.service
         .delete_conversation(me.tenant, IdRef::Id(conv.id.0))
         .await?;

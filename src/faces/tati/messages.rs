@@ -35,15 +35,7 @@ pub async fn list(
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
     let me = caller(&app, &req).await?;
-    let conv = app
-        .service
-        .conversation_between(
-            me.tenant,
-            me.patient.id,
-            me.assistant,
-            IdRef::Key(path.into_inner()),
-        )
-        .await?;
+    let conv = me.conversation(&app, path.into_inner()).await?;
     let mut out: Vec<MessageDto> = Vec::new();
     let mut after = 0;
     loop {
@@ -80,15 +72,7 @@ pub async fn create(
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
     let me = caller(&app, &req).await?;
-    let conv = app
-        .service
-        .conversation_between(
-            me.tenant,
-            me.patient.id,
-            me.assistant,
-            IdRef::Key(path.into_inner()),
-        )
-        .await?;
+    let conv = me.conversation(&app, path.into_inner()).await?;
     let mut f = Fields::from_body(bytes)?;
     let kind = f.choice("message_type", true, &["user", "assistant"]);
     let content = f.string("content", true);
