@@ -9,6 +9,8 @@ use actix_web::web;
 
 use crate::config::Settings;
 
+pub mod respondent;
+
 /// A face: its `[faces.<name>]` key, the path prefix it is served under unless re-based, and
 /// how it registers its routes under a prefix ("" for the root).
 pub struct Face {
@@ -19,7 +21,11 @@ pub struct Face {
 
 /// Every face Parlor serves. Faces with a longer prefix come first, so that a face mounted at
 /// the root never shadows one mounted under a path.
-pub const FACES: &[Face] = &[];
+pub const FACES: &[Face] = &[Face {
+    name: "respondent",
+    default_base: respondent::DEFAULT_BASE,
+    routes: respondent::routes,
+}];
 
 /// The prefix a face is served under: its configured or default base path, with "/" as "".
 pub fn prefix(settings: &Settings, face: &Face) -> String {

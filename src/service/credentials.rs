@@ -2,9 +2,9 @@
 
 use super::Service;
 use crate::auth::{password, secret, Principal};
-use crate::domain::{TenantId, User};
+use crate::domain::{Tenant, TenantId, User};
 use crate::error::{Error, Result};
-use crate::store::{tokens, users};
+use crate::store::{api_keys, tenants, tokens, users};
 
 impl Service {
     /// Resolves a bearer token. Unknown, revoked and expired tokens are all "invalid token".
@@ -56,5 +56,29 @@ impl Service {
                 "invalid username or password".into(),
             )),
         }
+    }
+}
+
+impl Service {
+    /// Resolves an API key presented with its secret (`x-api-key` + `x-api-secret` style) to
+    /// its tenant. Unknown keys, wrong secrets and revoked keys are all "invalid API key"; the
+    /// secret is compared in constant time, against a dummy digest when the key is unknown.
+    pub async fn authenticate_api_key(&self, key: String, presented: String) -> Result<Tenant> {
+        self.store
+            .read(move |c| {
+                let invalid = || Error::Unauthenticated("invalid API key".into());
+                let found = api_keys::find_by_key(c, &key)?;
+                let stored = found
+                    .as_ref()
+                    .map_or_else(|| secret::digest("\0no such key"), |(_, d)| d.clone());
+                let matches = secret::matches(&presented, &stored);
+                match found {
+                    Some((api_key, _)) if matches && api_key.revoked_at.is_none() => {
+                        tenants::get(c, api_key.tenant_id).map_err(|_| invalid())
+                    }
+                    _ => Err(invalid()),
+                }
+            })
+            .await
     }
 }

@@ -4,7 +4,9 @@
 pub mod conversations;
 pub mod credentials;
 pub mod directory;
+pub mod inbox;
 pub mod messages;
+pub mod owner;
 pub mod read_state;
 
 use crate::domain::Clock;

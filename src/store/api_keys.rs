@@ -61,3 +61,14 @@ pub fn revoke(conn: &Connection, tenant: TenantId, id: i64, now: i64) -> Result<
     }
     get(conn, tenant, id)
 }
+
+/// The key named `key`, in any tenant, with its secret's digest (for authentication).
+pub fn find_by_key(conn: &Connection, key: &str) -> Result<Option<(ApiKey, Vec<u8>)>> {
+    Ok(conn
+        .row(
+            &format!("SELECT {COLUMNS}, secret_hash FROM api_keys WHERE key = ?1"),
+            [key],
+            |r| Ok((from_row(r)?, r.get(6)?)),
+        )
+        .optional()?)
+}

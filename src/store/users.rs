@@ -226,3 +226,21 @@ fn prefixed(alias: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// The tenant's user whose `external_id` is `external_id` (the oldest, should several share it).
+pub fn find_by_external_id(
+    conn: &Connection,
+    tenant: TenantId,
+    external_id: &str,
+) -> Result<Option<User>> {
+    Ok(conn
+        .row(
+            &format!(
+                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND external_id = ?2
+                 ORDER BY id LIMIT 1"
+            ),
+            params![tenant.0, external_id],
+            from_row,
+        )
+        .optional()?)
+}
