@@ -6,6 +6,7 @@
 mod helpers;
 
 mod config_example;
+mod faces_respondent;
 mod fixtures;
 mod group_commit;
 mod native;
