@@ -7,6 +7,7 @@
 
 pub mod mdlive;
 pub mod pigeons;
+pub mod respondent;
 pub mod tati;
 pub mod trillet;
 
@@ -29,6 +30,11 @@ pub const FACES: &[Face] = &[
         name: "pigeons",
         default_base: pigeons::BASE,
         routes: pigeons::routes,
+    },
+    Face {
+        name: "respondent",
+        default_base: respondent::DEFAULT_BASE,
+        routes: respondent::routes,
     },
     Face {
         name: "trillet",

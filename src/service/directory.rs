@@ -237,13 +237,13 @@ impl Service {
         self.store
             .write(move |c| {
                 let by_external = match &u.external_id {
-                    Some(x) => users::find_by(c, tenant, role, users::Lookup::ExternalId, x)?,
+                    Some(x) => users::find_by(c, tenant, Some(role), users::Lookup::ExternalId, x)?,
                     None => None,
                 };
                 let found = match (by_external, &u.email) {
                     (Some(user), _) => Some(user),
                     (None, Some(email)) => {
-                        users::find_by(c, tenant, role, users::Lookup::Email, email)?
+                        users::find_by(c, tenant, Some(role), users::Lookup::Email, email)?
                     }
                     (None, None) => None,
                 };

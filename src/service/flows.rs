@@ -269,7 +269,7 @@ impl Service {
                     FlowChannel::Sms => users::Lookup::Phone,
                     FlowChannel::Email => users::Lookup::Email,
                 };
-                let existing = users::find_by(c, tenant, Role::Customer, by, &to)?;
+                let existing = users::find_by(c, tenant, Some(Role::Customer), by, &to)?;
                 let customer = match existing {
                     Some(u) => u.id,
                     None => users::insert(

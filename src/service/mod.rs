@@ -8,7 +8,9 @@ pub mod devices;
 pub mod direct;
 pub mod directory;
 pub mod flows;
+pub mod inbox;
 pub mod messages;
+pub mod owner;
 pub mod read_state;
 
 use crate::domain::Clock;

@@ -283,3 +283,96 @@ pub fn find_for_flow_customer(
         )
         .optional()?)
 }
+
+/// A conversation of the tenant by integer id, uuid or oid, deleted or not.
+pub fn find_including_deleted(
+    conn: &Connection,
+    tenant: TenantId,
+    id: &IdRef,
+) -> Result<Conversation> {
+    let id = super::row_id(conn, tenant, super::Keyed::Conversations, id)?;
+    conn.row(
+        &format!("SELECT {COLUMNS} FROM conversations c WHERE c.id = ?1 AND c.tenant_id = ?2"),
+        params![id, tenant.0],
+        from_row,
+    )
+    .optional()?
+    .ok_or(Error::NotFound("conversation"))
+}
+
+/// `AND` conditions on the metadata JSON of conversations aliased `c`: one per `(key, value)`,
+/// each requiring the text `value` under `key`. Parameters are numbered from `first`, key then
+/// value.
+fn metadata_conditions(filters: &[(String, String)], first: usize) -> String {
+    (0..filters.len())
+        .map(|i| {
+            let k = first + 2 * i;
+            format!(" AND json_extract(c.metadata, ?{k}) = ?{}", k + 1)
+        })
+        .collect()
+}
+
+/// The JSON path of a top-level metadata key (quoted, so any key text is safe).
+fn metadata_path(key: &str) -> String {
+    format!("$.\"{}\"", key.replace('"', "\\\""))
+}
+
+fn metadata_params(filters: &[(String, String)]) -> Vec<String> {
+    filters
+        .iter()
+        .flat_map(|(k, v)| [metadata_path(k), v.clone()])
+        .collect()
+}
+
+/// One offset page of the tenant's live conversations whose metadata holds every
+/// `(key, value)` of `filters`, by last activity (never-messaged ones last).
+pub fn list_by_metadata(
+    conn: &Connection,
+    tenant: TenantId,
+    filters: &[(String, String)],
+    offset: i64,
+    limit: u32,
+) -> Result<Vec<Conversation>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM conversations c
+         WHERE c.tenant_id = ?1 AND c.deleted = 0{}
+         ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT ?2 OFFSET ?3",
+        metadata_conditions(filters, 4)
+    ))?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&tenant.0, &limit, &offset];
+    let extra = metadata_params(filters);
+    values.extend(extra.iter().map(|v| v as &dyn rusqlite::ToSql));
+    let rows = stmt.query_map(values.as_slice(), from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How many live conversations of the tenant `list_by_metadata` would page through.
+pub fn count_by_metadata(
+    conn: &Connection,
+    tenant: TenantId,
+    filters: &[(String, String)],
+) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT count(*) FROM conversations c WHERE c.tenant_id = ?1 AND c.deleted = 0{}",
+        metadata_conditions(filters, 2)
+    ))?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&tenant.0];
+    let extra = metadata_params(filters);
+    values.extend(extra.iter().map(|v| v as &dyn rusqlite::ToSql));
+    Ok(stmt.query_row(values.as_slice(), |r| r.get(0))?)
+}
+
+/// The `WHERE` text selecting the ids of the tenant's live conversations that match a
+/// conversation oid (parameter `?2`, NULL for any) and metadata `filters` (from `?first`), for
+/// use in `conversation_id IN (...)`.
+pub(crate) fn matching_ids_sql(filters: &[(String, String)], first: usize) -> String {
+    format!(
+        "SELECT c.id FROM conversations c WHERE c.tenant_id = ?1 AND c.deleted = 0
+           AND (?2 IS NULL OR c.oid = ?2){}",
+        metadata_conditions(filters, first)
+    )
+}
+
+pub(crate) fn matching_ids_params(filters: &[(String, String)]) -> Vec<String> {
+    metadata_params(filters)
+}

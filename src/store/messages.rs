@@ -329,3 +329,69 @@ pub fn set_reply_to(conn: &Connection, id: MessageId, target: MessageId) -> Resu
     )?;
     Ok(())
 }
+
+/// Which of a tenant's live messages to list: those of the conversation with this oid (any
+/// when None), of conversations whose metadata holds every `(key, value)`, created within
+/// `since..=until` (either end open when None).
+#[derive(Clone, Debug, Default)]
+pub struct TenantFilter {
+    pub conversation_oid: Option<String>,
+    pub metadata: Vec<(String, String)>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+}
+
+/// The `FROM ... WHERE` of a `TenantFilter` query: `?1` tenant, `?2` conversation oid, `?3`
+/// since, `?4` until, then the metadata pairs from `?first`.
+fn tenant_filter_sql(f: &TenantFilter, first: usize) -> String {
+    format!(
+        "FROM messages WHERE tenant_id = ?1 AND deleted_at IS NULL
+           AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR created_at <= ?4)
+           AND conversation_id IN ({})",
+        super::conversations::matching_ids_sql(&f.metadata, first)
+    )
+}
+
+/// Runs `run` with the parameters of a `TenantFilter` query, `paging` between the fixed four
+/// and the metadata pairs.
+fn with_tenant_filter<T>(
+    tenant: TenantId,
+    f: &TenantFilter,
+    paging: &[i64],
+    run: impl FnOnce(&[&dyn rusqlite::ToSql]) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    let extra = super::conversations::matching_ids_params(&f.metadata);
+    let mut values: Vec<&dyn rusqlite::ToSql> =
+        vec![&tenant.0, &f.conversation_oid, &f.since, &f.until];
+    values.extend(paging.iter().map(|v| v as &dyn rusqlite::ToSql));
+    values.extend(extra.iter().map(|v| v as &dyn rusqlite::ToSql));
+    run(&values)
+}
+
+/// One offset page of the tenant's live messages matching `f`, newest first.
+pub fn list_for_tenant(
+    conn: &Connection,
+    tenant: TenantId,
+    f: &TenantFilter,
+    offset: i64,
+    limit: u32,
+) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} {} ORDER BY created_at DESC, id DESC LIMIT ?5 OFFSET ?6",
+        tenant_filter_sql(f, 7)
+    ))?;
+    Ok(with_tenant_filter(
+        tenant,
+        f,
+        &[i64::from(limit), offset],
+        |values| stmt.query_map(values, from_row)?.collect(),
+    )?)
+}
+
+/// How many messages `list_for_tenant` would page through.
+pub fn count_for_tenant(conn: &Connection, tenant: TenantId, f: &TenantFilter) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT count(*) {}", tenant_filter_sql(f, 5)))?;
+    Ok(with_tenant_filter(tenant, f, &[], |values| {
+        stmt.query_row(values, |r| r.get(0))
+    })?)
+}

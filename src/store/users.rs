@@ -256,11 +256,11 @@ pub enum Lookup {
     Phone,
 }
 
-/// The tenant's user of `role` whose `by` is `value` (the lowest id if several).
+/// The tenant's user (of `role`, when given) whose `by` is `value` (the lowest id if several).
 pub fn find_by(
     conn: &Connection,
     tenant: TenantId,
-    role: Role,
+    role: Option<Role>,
     by: Lookup,
     value: &str,
 ) -> Result<Option<User>> {
@@ -272,10 +272,11 @@ pub fn find_by(
     Ok(conn
         .row(
             &format!(
-                "SELECT {COLUMNS} FROM users WHERE tenant_id = ?1 AND {condition} AND role = ?3
+                "SELECT {COLUMNS} FROM users
+                 WHERE tenant_id = ?1 AND {condition} AND (?3 IS NULL OR role = ?3)
                  ORDER BY id LIMIT 1"
             ),
-            params![tenant.0, value, role.as_str()],
+            params![tenant.0, value, role.map(Role::as_str)],
             from_row,
         )
         .optional()?)

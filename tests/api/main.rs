@@ -8,6 +8,7 @@ mod helpers;
 mod config_example;
 mod faces_mdlive;
 mod faces_pigeons;
+mod faces_respondent;
 mod faces_tati;
 mod faces_trillet;
 mod fixtures;
