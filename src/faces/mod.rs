@@ -7,6 +7,7 @@
 
 pub mod mdlive;
 pub mod pigeons;
+pub mod stand_in;
 pub mod tati;
 pub mod trillet;
 

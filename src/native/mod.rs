@@ -4,10 +4,13 @@
 pub mod auth;
 mod conversations;
 mod directory;
+mod faces;
 pub mod dto;
 pub mod error;
+mod etag;
 pub mod extract;
 mod messages;
+mod sessions;
 
 use actix_web::web;
 
@@ -20,6 +23,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE)
             .route("/auth/login", web::post().to(directory::login))
+            .route("/session", web::post().to(sessions::sign_in))
+            .route("/session", web::get().to(sessions::current))
+            .route("/session", web::delete().to(sessions::sign_out))
+            .route("/faces", web::get().to(faces::list))
             .route("/me", web::get().to(directory::me))
             .route("/tenants", web::get().to(directory::list_tenants))
             .route("/tenants", web::post().to(directory::create_tenant))

@@ -6,6 +6,7 @@ pub mod chats;
 pub mod conversations;
 pub mod direct;
 pub mod flows;
+pub mod inbox;
 pub mod messages;
 pub mod participants;
 pub mod push_devices;
