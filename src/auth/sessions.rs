@@ -183,11 +183,15 @@ mod tests {
         assert!(sessions.resume(c, Use::Read, None, false, 28 * MIN).is_ok());
         // ... so 15 minutes after the last activity the session is gone, for good.
         assert_eq!(
-            sessions.resume(c, Use::Read, None, true, 29 * MIN).unwrap_err(),
+            sessions
+                .resume(c, Use::Read, None, true, 29 * MIN)
+                .unwrap_err(),
             Refused::Expired(None)
         );
         assert_eq!(
-            sessions.resume(c, Use::Read, None, true, 29 * MIN).unwrap_err(),
+            sessions
+                .resume(c, Use::Read, None, true, 29 * MIN)
+                .unwrap_err(),
             Refused::Unknown
         );
     }

@@ -112,8 +112,10 @@ pub async fn session_principal(
 async fn authenticate(req: HttpRequest) -> Result<(web::Data<App>, Principal), Error> {
     let app = app(&req)?;
     // A bearer token wins over a cookie: scripts and tests need no CSRF token.
-    let cookie = session_cookie(&req)
-        .filter(|_| !req.headers().contains_key(actix_web::http::header::AUTHORIZATION));
+    let cookie = session_cookie(&req).filter(|_| {
+        !req.headers()
+            .contains_key(actix_web::http::header::AUTHORIZATION)
+    });
     let principal = match cookie {
         Some(cookie) => session_principal(&app, &req, &cookie).await?.0,
         None => app.service.authenticate_bearer(bearer(&req)?).await?,

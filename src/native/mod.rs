@@ -4,11 +4,11 @@
 pub mod auth;
 mod conversations;
 mod directory;
-mod faces;
 pub mod dto;
 pub mod error;
 mod etag;
 pub mod extract;
+mod faces;
 mod messages;
 mod sessions;
 

@@ -15,8 +15,8 @@ use crate::auth::Principal;
 use crate::domain::time::rfc3339_ms;
 use crate::domain::{IdRef, Role};
 use crate::error::Error;
-use crate::server::App;
 use crate::native::BASE;
+use crate::server::App;
 
 /// The ability of the token a tenant admin's session runs on: the native API and nothing else.
 const SESSION_ABILITY: &str = "native";
