@@ -27,7 +27,7 @@ function h(tag, attrs, ...children) {
     else if (k === 'dataset') Object.assign(el.dataset, v);
     else el.setAttribute(k, v === true ? '' : v);
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === null || c === undefined || c === false) continue;
     el.append(c instanceof Node ? c : String(c));
   }
@@ -549,7 +549,7 @@ async function apiKeysView(main, _arg, viewId) {
           await load();
         }, 'API key created.');
       },
-    }, field('api-key-label', 'Label', h('input', { name: 'label' })), h('button', { type: 'submit' }, 'Create API key')),
+    }, field('api-key-label', 'Label', h('input', { name: 'label' })), h('button', { type: 'submit', id: 'api-key-create' }, 'Create API key')),
     shown);
 
   async function load() {
@@ -655,7 +655,7 @@ function faceCard(face) {
           else { getSelection().selectAllChildren(pre); document.execCommand('copy'); }
         }, 'Copied.'),
       }, `Copy the ${face.vendor} command`)) : null,
-    face.readme ? h('p', {}, `More in the README, section “${face.vendor} stand-in”.`) : null);
+    face.readme ? h('p', {}, `More in the README, section “${face.readme}”.`) : null);
 }
 
 // ---------- start ----------

@@ -15,7 +15,7 @@ pub struct StandIn {
     pub list_path: &'static str,
     pub headers: &'static [(&'static str, &'static str)],
     pub variables: &'static [(&'static str, &'static str)],
-    /// The README section, as its anchor.
+    /// The README section that tells more.
     pub readme: &'static str,
 }
 
@@ -34,7 +34,7 @@ pub const STAND_INS: &[StandIn] = &[
             ),
             ("PATIENT_ID", "that patient's user id"),
         ],
-        readme: "#mdlive-stand-in",
+        readme: "MDLIVE stand-in",
     },
     StandIn {
         face: "pigeons",
@@ -49,7 +49,7 @@ pub const STAND_INS: &[StandIn] = &[
             "TOKEN",
             "a user's token with ability backoffice (Users: issue a token)",
         )],
-        readme: "#pigeons-stand-in",
+        readme: "Pigeons stand-in",
     },
     StandIn {
         face: "trillet",
@@ -64,7 +64,7 @@ pub const STAND_INS: &[StandIn] = &[
             "API_SECRET",
             "the secret of one of the tenant's API keys (shown once, when created)",
         )],
-        readme: "#trillet-stand-in",
+        readme: "Trillet stand-in",
     },
     StandIn {
         face: "respondent",
@@ -76,7 +76,7 @@ pub const STAND_INS: &[StandIn] = &[
             "API_SECRET",
             "the secret of that API key (shown once, when created)",
         )],
-        readme: "#respondent-stand-in",
+        readme: "Respondent stand-in",
     },
     StandIn {
         face: "tati",
@@ -89,7 +89,7 @@ pub const STAND_INS: &[StandIn] = &[
             "a patient's token: POST /v0.1/token/ with their username and password, or a \
              token with ability tati",
         )],
-        readme: "#tati-stand-in",
+        readme: "Tati stand-in",
     },
 ];
 
@@ -108,6 +108,35 @@ pub struct TenantValues {
 impl TenantValues {
     /// A template with the tenant's values in place. A value the tenant lacks becomes a shell
     /// variable of the same name in capitals, so the curl still shows where it goes.
+    /// The placeholders `template` uses that the tenant has no value for, as the shell
+    /// variables `fill` leaves in their place, with what to put there.
+    pub fn missing(&self, template: &str) -> Vec<(&'static str, &'static str)> {
+        [
+            (
+                "public_key",
+                &self.public_key,
+                "PUBLIC_KEY",
+                "the tenant's public key (none is set for this tenant)",
+            ),
+            (
+                "workspace_id",
+                &self.workspace_id,
+                "WORKSPACE_ID",
+                "the tenant's workspace id (none is set for this tenant)",
+            ),
+            (
+                "api_key",
+                &self.api_key,
+                "API_KEY",
+                "one of the tenant's API keys (it has none yet: create one)",
+            ),
+        ]
+        .into_iter()
+        .filter(|(name, value, _, _)| value.is_none() && template.contains(&format!("{{{name}}}")))
+        .map(|(_, _, variable, description)| (variable, description))
+        .collect()
+    }
+
     pub fn fill(&self, template: &str) -> String {
         let mut out = template.to_string();
         for (name, value) in [
@@ -169,6 +198,7 @@ mod tests {
         };
         assert_eq!(values.fill("{public_key}"), "pk_\\\"x\\$");
         assert_eq!(values.fill("{workspace_id}"), "$WORKSPACE_ID");
+        assert_eq!(values.missing("{public_key} {workspace_id}").len(), 1);
         assert_eq!(
             curl("GET", "http://h/c", &[("X-A", "$T".into())]),
             "curl -s \"http://h/c\" -H \"X-A: $T\""

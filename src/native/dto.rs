@@ -637,6 +637,7 @@ pub struct FaceDto {
     pub variables: Vec<VariableDto>,
     pub list_call: String,
     pub curl: String,
+    /// The README section that tells more about the face.
     pub readme: &'static str,
 }
 

@@ -47,6 +47,13 @@ pub async fn list(
                         .map(|(name, value)| (*name, values.fill(value)))
                         .collect();
                     let url = format!("{base_url}{}", values.fill(s.list_path));
+                    let templates: String = s
+                        .headers
+                        .iter()
+                        .map(|(_, value)| *value)
+                        .chain([s.list_path])
+                        .collect();
+                    let missing = values.missing(&templates);
                     FaceDto {
                         name: face.name,
                         vendor: s.vendor,
@@ -59,6 +66,8 @@ pub async fn list(
                         variables: s
                             .variables
                             .iter()
+                            .copied()
+                            .chain(missing)
                             .map(|(name, description)| VariableDto { name, description })
                             .collect(),
                         list_call: format!("{} {}", s.method, s.list_path),

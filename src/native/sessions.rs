@@ -30,6 +30,16 @@ pub async fn sign_in(
     req: HttpRequest,
     body: Json<SignIn>,
 ) -> ApiResult<HttpResponse> {
+    // A page on another site can post a form (urlencoded, multipart or text/plain) without
+    // asking, but not JSON: requiring it keeps other sites from signing a browser in.
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if !json {
+        return Err(Error::invalid("Content-Type", "must be application/json").into());
+    }
     let b = body.0;
     let (credential, token_id) = match (b.token, b.username, b.password) {
         (Some(token), None, None) if b.tenant.is_none() => {

@@ -1,8 +1,8 @@
 //! The admin page in a real browser: headless Chromium (Debian's `chromium` and
 //! `chromium-driver`) signs in as the demo clinic's admin, opens a conversation, sends a
 //! message as the provider, sees the patient's unread count go up in the inbox, signs out and
-//! is refused. Screenshots of the inbox and of the conversation land in
-//! `target/test-artifacts/`.
+//! is refused; on the way it visits the other sections. Screenshots of the inbox, a
+//! conversation and the stand-in panel land in `target/test-artifacts/`.
 //!
 //! Where Chromium is not installed the test says so and passes, unless the browser is
 //! required: in CI (`CI=true`) or with `PARLOR_BROWSER_TEST=required` it fails instead.
@@ -93,6 +93,25 @@ fn an_admin_signs_in_sends_as_the_provider_sees_the_badge_move_and_signs_out() {
         count(b, CONVERSATION, PATIENT).filter(|n| *n == before + 1)
     });
     assert_eq!(app.unread(CLINIC, CONVERSATION, PATIENT), before + 1);
+
+    // The other sections render from the same session.
+    browser.click("#nav a[href=\"#users\"]");
+    browser.element("#users tr[data-user=\"52\"]");
+    browser.click("#nav a[href=\"#api-keys\"]");
+    browser.wait_for("the demo's API key", |b| {
+        b.text("#api-keys")
+            .filter(|t| t.contains("demo-mdlive-key"))
+    });
+    browser.type_into("#api-key-label", "from the browser test");
+    browser.click("#api-key-create");
+    let secret = browser.wait_for("the new key's secret", |b| b.text(".secret"));
+    assert!(secret.len() >= 32, "{secret}");
+    browser.click("#nav a[href=\"#stand-in\"]");
+    browser.wait_for("the stand-in curl for MDLIVE", |b| {
+        b.text("#curl-mdlive").filter(|t| t.starts_with("curl -s"))
+    });
+    browser.screenshot(&artifacts().join("admin-stand-in.png"));
+    assert_eq!(browser.text("#status .error"), None, "no section failed");
 
     // The cookie is scoped to the native API's path: read it there (WebDriver shows HttpOnly
     // cookies), then come back; a reload keeps the session.

@@ -161,6 +161,12 @@ fn wrong_passwords_non_admins_user_tokens_and_muddled_bodies_are_refused() {
         assert_eq!(r.status, status, "{what}: {:?}", r.body);
         assert!(r.header("set-cookie").is_none(), "{what}: no cookie");
     }
+    let form = app.post("/parlor/v1/session").raw(
+        "text/plain",
+        "{\"username\": \"admin\", \"password\": \"admin-demo-password\"}",
+    );
+    assert_eq!(form.status, 400, "only JSON signs in: {:?}", form.body);
+    assert!(form.header("set-cookie").is_none());
     let forged = app
         .get("/parlor/v1/me")
         .header("Cookie", "parlor_session=forged")
