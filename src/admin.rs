@@ -9,6 +9,7 @@ use rust_embed::Embed;
 
 use crate::error::Error;
 use crate::native::error::ApiError;
+use crate::native::etag::if_none_match;
 
 pub const BASE: &str = "/admin";
 
@@ -61,14 +62,4 @@ fn serve(req: &HttpRequest, name: &str) -> HttpResponse {
     } else {
         response.body(asset.data.into_owned())
     }
-}
-
-/// Whether the request's `If-None-Match` names `etag` (or `*`).
-pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*")
 }

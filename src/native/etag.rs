@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::admin::if_none_match;
 use crate::error::Error;
 
 /// The JSON body with a strong ETag of its bytes; 304 without a body when the client has it.
@@ -27,4 +26,14 @@ pub fn json_with_etag<T: Serialize>(req: &HttpRequest, body: &T) -> Result<HttpR
     } else {
         response.content_type("application/json").body(bytes)
     })
+}
+
+/// Whether the request's `If-None-Match` names `etag` (or `*`).
+pub fn if_none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == etag || t == "*")
 }

@@ -6,7 +6,7 @@ mod conversations;
 mod directory;
 pub mod dto;
 pub mod error;
-mod etag;
+pub mod etag;
 pub mod extract;
 mod faces;
 mod messages;
