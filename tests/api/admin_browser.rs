@@ -5,7 +5,7 @@
 //! conversation and the stand-in panel land in `target/test-artifacts/`.
 //!
 //! Where Chromium is not installed the test says so and passes, unless the browser is
-//! required: in CI (`CI=true`) or with `PARLOR_BROWSER_TEST=required` it fails instead.
+//! required: in CI (`CI=true`) or with `REQUIRE_BROWSER_TEST=1` it fails instead.
 
 use std::path::PathBuf;
 
@@ -19,7 +19,7 @@ const PROVIDER: i64 = 4;
 
 fn browser_required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-        || std::env::var("PARLOR_BROWSER_TEST").is_ok_and(|v| v == "required")
+        || std::env::var("REQUIRE_BROWSER_TEST").is_ok_and(|v| v == "1")
 }
 
 fn artifacts() -> PathBuf {
@@ -43,7 +43,7 @@ fn an_admin_signs_in_sends_as_the_provider_sees_the_badge_move_and_signs_out() {
         Err(why) if !browser_required() => {
             eprintln!(
                 "admin page browser test not run: {why} ({:?}); install chromium and \
-                 chromium-driver, or set PARLOR_BROWSER_TEST=required to make this fail",
+                 chromium-driver, or set REQUIRE_BROWSER_TEST=1 to make this fail",
                 binaries()
             );
             return;
