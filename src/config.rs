@@ -37,6 +37,10 @@ pub struct Settings {
     pub read_pool_size: u32,
     /// The most write commands the writer groups into one transaction.
     pub max_batch: usize,
+    /// Admin page: minutes without activity after which a session is signed out.
+    pub admin_idle_timeout_minutes: u32,
+    /// Admin page: hours after sign-in at which a session ends, active or not.
+    pub admin_session_hours: u32,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -71,6 +75,8 @@ impl Default for Settings {
             workers: 0,
             read_pool_size: 8,
             max_batch: 256,
+            admin_idle_timeout_minutes: 15,
+            admin_session_hours: 12,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -92,6 +98,11 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_WORKERS", "workers"),
     ("PARLOR_READ_POOL_SIZE", "read_pool_size"),
     ("PARLOR_MAX_BATCH", "max_batch"),
+    (
+        "PARLOR_ADMIN_IDLE_TIMEOUT_MINUTES",
+        "admin_idle_timeout_minutes",
+    ),
+    ("PARLOR_ADMIN_SESSION_HOURS", "admin_session_hours"),
 ];
 
 impl Settings {
@@ -159,6 +170,15 @@ impl Settings {
         if self.token_ttl_minutes == 0 {
             return Err(Error::invalid("token_ttl_minutes", "must be at least 1"));
         }
+        if self.admin_idle_timeout_minutes == 0 {
+            return Err(Error::invalid(
+                "admin_idle_timeout_minutes",
+                "must be at least 1",
+            ));
+        }
+        if self.admin_session_hours == 0 {
+            return Err(Error::invalid("admin_session_hours", "must be at least 1"));
+        }
         if self.max_batch == 0 {
             return Err(Error::invalid("max_batch", "must be at least 1"));
         }
@@ -197,7 +217,13 @@ fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
     let value = match (last, raw.parse::<bool>(), raw.parse::<i64>()) {
         ("demo" | "enabled", Ok(b), _) => toml::Value::Boolean(b),
         (
-            "body_limit" | "token_ttl_minutes" | "workers" | "read_pool_size" | "max_batch",
+            "body_limit"
+            | "token_ttl_minutes"
+            | "workers"
+            | "read_pool_size"
+            | "max_batch"
+            | "admin_idle_timeout_minutes"
+            | "admin_session_hours",
             _,
             Ok(n),
         ) => toml::Value::Integer(n),

@@ -5,13 +5,14 @@ use std::net::{SocketAddr, TcpListener};
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, HttpServer};
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::sessions::Sessions;
 use crate::config::Settings;
 use crate::domain::Clock;
 use crate::error::{Error, Result};
 use crate::native::{self, dto::HealthDto, error::ApiError};
 use crate::service::Service;
 use crate::store::{self, Store, StoreOptions};
-use crate::{faces, fixture};
+use crate::{admin, faces, fixture};
 
 /// What every handler shares.
 pub struct App {
@@ -19,6 +20,8 @@ pub struct App {
     pub settings: Settings,
     /// Signs and checks the MDLIVE face's JWTs.
     pub jwt: JwtKeys,
+    /// The admin page's signed-in sessions (in memory: a restart signs everyone out).
+    pub sessions: Sessions,
 }
 
 /// A server bound to its address, ready to be awaited (or spawned).
@@ -100,10 +103,15 @@ pub async fn build_app(
     };
     let body_limit = settings.body_limit;
     let face_settings = settings.clone();
+    let sessions = Sessions::new(
+        settings.admin_idle_timeout_minutes,
+        settings.admin_session_hours,
+    );
     let app = web::Data::new(App {
         service: service.clone(),
         settings,
         jwt,
+        sessions,
     });
     let server = HttpServer::new(move || {
         let app_settings = face_settings.clone();
@@ -121,6 +129,7 @@ pub async fn build_app(
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .configure(native::routes)
+            .configure(admin::routes)
             .configure(|cfg| faces::routes(cfg, &app_settings))
             .default_service(web::to(not_found))
     })

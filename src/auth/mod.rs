@@ -4,6 +4,7 @@
 pub mod jwt;
 pub mod password;
 pub mod secret;
+pub mod sessions;
 
 use crate::domain::{Role, TenantId, Token, User};
 

@@ -8,6 +8,7 @@
 pub mod mdlive;
 pub mod pigeons;
 pub mod respondent;
+pub mod stand_in;
 pub mod tati;
 pub mod trillet;
 

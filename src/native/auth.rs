@@ -6,6 +6,7 @@ use std::pin::Pin;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::ApiError;
+use crate::auth::sessions::{self, Refused, Session, Use};
 use crate::auth::Principal;
 use crate::domain::{IdRef, TenantId, UserId};
 use crate::error::Error;
@@ -52,10 +53,73 @@ fn app(req: &HttpRequest) -> Result<web::Data<App>, Error> {
         .ok_or_else(|| Error::internal("app data missing"))
 }
 
+/// The admin page's session cookie, when the request carries one.
+pub fn session_cookie(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get_all(actix_web::http::header::COOKIE)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == sessions::COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The caller behind an admin-page session cookie, and the session. Changes (anything but
+/// GET and HEAD) must repeat the session's CSRF token; the page's background refreshes say so
+/// and do not count as activity. A session whose credential no longer authenticates (a
+/// revoked token, a removed user) ends.
+pub async fn session_principal(
+    app: &App,
+    req: &HttpRequest,
+    cookie: &str,
+) -> Result<(Principal, Session), Error> {
+    let usage = match *req.method() {
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD => Use::Read,
+        _ => Use::Change,
+    };
+    let csrf = req
+        .headers()
+        .get(sessions::CSRF_HEADER)
+        .and_then(|v| v.to_str().ok());
+    let activity = !req.headers().contains_key(sessions::BACKGROUND_HEADER);
+    let resumed = app
+        .sessions
+        .resume(cookie, usage, csrf, activity, app.service.now());
+    let session = match resumed {
+        Ok(s) => s,
+        Err(Refused::Expired(Some(token))) => {
+            // The sign-in token dies with the session; if that fails, it still expires.
+            if let Err(e) = app.service.revoke_token(None, token).await {
+                tracing::warn!("revoking an expired session's token: {e}");
+            }
+            return Err(Refused::Expired(None).into());
+        }
+        Err(refused) => return Err(refused.into()),
+    };
+    match app
+        .service
+        .authenticate_bearer(session.credential.clone())
+        .await
+    {
+        Ok(principal) => Ok((principal, session)),
+        Err(e) => {
+            app.sessions.close(cookie);
+            Err(e)
+        }
+    }
+}
+
 async fn authenticate(req: HttpRequest) -> Result<(web::Data<App>, Principal), Error> {
     let app = app(&req)?;
-    let token = bearer(&req)?;
-    let principal = app.service.authenticate_bearer(token).await?;
+    // A bearer token wins over a cookie: scripts and tests need no CSRF token.
+    let cookie = session_cookie(&req).filter(|_| {
+        !req.headers()
+            .contains_key(actix_web::http::header::AUTHORIZATION)
+    });
+    let principal = match cookie {
+        Some(cookie) => session_principal(&app, &req, &cookie).await?.0,
+        None => app.service.authenticate_bearer(bearer(&req)?).await?,
+    };
     if let Principal::User { token, .. } = &principal {
         if !token.can(NATIVE_ABILITY) {
             return Err(Error::forbidden(

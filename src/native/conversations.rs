@@ -1,10 +1,11 @@
 //! Conversations, participants and the unread summary.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::TenantCaller;
 use super::dto::*;
 use super::error::ApiResult;
+use super::etag::json_with_etag;
 use super::extract::{Json, Query};
 use super::{path_ref, query_ref};
 use crate::domain::IdRef;
@@ -14,11 +15,13 @@ use crate::service::conversations::{ConversationChange, NewConversation};
 use crate::service::page_limit;
 
 /// The caller's conversations by last activity, or with `?as=` another user's (admins). An
-/// admin who names nobody gets every conversation of the tenant.
+/// admin who names nobody gets every conversation of the tenant, or with `?q=` those with a
+/// participant of that name. Answers carry an ETag; `If-None-Match` gets a 304.
 pub async fn list(
     app: web::Data<App>,
     caller: TenantCaller,
     query: Query<ListQuery>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let q = query.0;
     if q.after.is_some() || q.role.is_some() {
@@ -30,22 +33,37 @@ pub async fn list(
     }
     let limit = page_limit("limit", q.limit, 20)?;
     let viewer = caller.acting_or_admin(&app, query_ref(q.as_user)?).await?;
-    let page = match viewer {
-        Some(user) => {
+    let page = match (viewer, q.q) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "q",
+                "searches the whole tenant; it cannot be combined with as",
+            )
+            .into())
+        }
+        (None, Some(text)) => {
+            app.service
+                .search_conversations_of_tenant(caller.tenant, text, q.before, limit)
+                .await?
+        }
+        (Some(user), None) => {
             app.service
                 .conversations_of(caller.tenant, user, q.before, limit)
                 .await?
         }
-        None => {
+        (None, None) => {
             app.service
                 .conversations_of_tenant(caller.tenant, q.before, limit)
                 .await?
         }
     };
-    Ok(HttpResponse::Ok().json(List {
-        data: page.items.into_iter().map(ConversationDto::from).collect(),
-        next_cursor: page.next,
-    }))
+    Ok(json_with_etag(
+        &req,
+        &List {
+            data: page.items.into_iter().map(ConversationDto::from).collect(),
+            next_cursor: page.next,
+        },
+    )?)
 }
 
 pub async fn create(

@@ -120,6 +120,9 @@ pub async fn list_users(
 ) -> ApiResult<HttpResponse> {
     caller.require_admin()?;
     let query = query.0;
+    if query.q.is_some() {
+        return Err(Error::invalid("q", "is a parameter of the conversation list only").into());
+    }
     let role = query.role.as_deref().map(parse_role).transpose()?;
     let limit = page_limit("limit", query.limit, 50)?;
     let after = match &query.after {

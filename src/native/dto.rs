@@ -204,6 +204,8 @@ pub struct ListQuery {
     #[serde(rename = "as")]
     pub as_user: Option<String>,
     pub role: Option<String>,
+    /// Conversations only: a participant's name contains this (admins, without `as`).
+    pub q: Option<String>,
 }
 
 // ---------- responses ----------
@@ -597,4 +599,56 @@ pub struct MessagesQuery {
     pub after: Option<i64>,
     #[serde(rename = "as")]
     pub as_user: Option<String>,
+}
+
+// ---------- the admin page ----------
+
+/// `POST /session`: the server-admin token, or a tenant admin's username and password (with
+/// the tenant, or without it to look the username up among every tenant's admins).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub token: Option<String>,
+    pub tenant: Option<Ref>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A signed-in admin-page session. The CSRF token goes back in `X-Parlor-CSRF` on changes.
+#[derive(Serialize)]
+pub struct SessionDto {
+    pub server_admin: bool,
+    pub user: Option<UserDto>,
+    pub csrf_token: String,
+    pub idle_timeout_seconds: i64,
+    pub expires_at: String,
+}
+
+/// One vendor face as the admin page's stand-in panel shows it.
+#[derive(Serialize)]
+pub struct FaceDto {
+    pub name: &'static str,
+    pub vendor: &'static str,
+    pub enabled: bool,
+    pub base_url: String,
+    pub headers: Vec<HeaderDto>,
+    /// Shell variables the curl uses for credentials the server cannot show (their secrets are
+    /// stored hashed), each with what to put there.
+    pub variables: Vec<VariableDto>,
+    pub list_call: String,
+    pub curl: String,
+    /// The README section that tells more about the face.
+    pub readme: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct HeaderDto {
+    pub name: &'static str,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+pub struct VariableDto {
+    pub name: &'static str,
+    pub description: &'static str,
 }

@@ -1,10 +1,11 @@
 //! Messages and read marks.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::TenantCaller;
 use super::dto::*;
 use super::error::ApiResult;
+use super::etag::json_with_etag;
 use super::extract::{Json, OptionalJson, Query};
 use super::{path_ref, query_ref};
 use crate::domain::{IdRef, MessageKind};
@@ -15,12 +16,14 @@ use crate::service::page_limit;
 use crate::store::messages::Page;
 
 /// A page of messages, oldest first. Without a cursor: the newest `limit`. `before=<seq>`
-/// pages back, `after=<seq>` forward; `next_cursor` continues in the same direction.
+/// pages back, `after=<seq>` forward; `next_cursor` continues in the same direction. Answers
+/// carry an ETag; `If-None-Match` gets a 304.
 pub async fn list(
     app: web::Data<App>,
     caller: TenantCaller,
     path: web::Path<String>,
     query: Query<MessagesQuery>,
+    req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let q = query.0;
     let limit = page_limit("limit", q.limit, 50)?;
@@ -50,10 +53,13 @@ pub async fn list(
             MessageDto::new(m.clone(), Some(read_by))
         })
         .collect();
-    Ok(HttpResponse::Ok().json(List {
-        data,
-        next_cursor: thread.next.map(|s| s.to_string()),
-    }))
+    Ok(json_with_etag(
+        &req,
+        &List {
+            data,
+            next_cursor: thread.next.map(|s| s.to_string()),
+        },
+    )?)
 }
 
 pub async fn send(

@@ -6,8 +6,11 @@ mod conversations;
 mod directory;
 pub mod dto;
 pub mod error;
+pub mod etag;
 pub mod extract;
+mod faces;
 mod messages;
+mod sessions;
 
 use actix_web::web;
 
@@ -20,6 +23,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE)
             .route("/auth/login", web::post().to(directory::login))
+            .route("/session", web::post().to(sessions::sign_in))
+            .route("/session", web::get().to(sessions::current))
+            .route("/session", web::delete().to(sessions::sign_out))
+            .route("/faces", web::get().to(faces::list))
             .route("/me", web::get().to(directory::me))
             .route("/tenants", web::get().to(directory::list_tenants))
             .route("/tenants", web::post().to(directory::create_tenant))

@@ -12,6 +12,7 @@ pub mod inbox;
 pub mod messages;
 pub mod owner;
 pub mod read_state;
+pub mod search;
 
 use crate::domain::Clock;
 use crate::error::{Error, Result};

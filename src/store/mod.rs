@@ -11,6 +11,7 @@ pub mod participants;
 pub mod push_devices;
 pub mod reactions;
 pub mod schema;
+pub mod search;
 pub mod settings;
 pub mod tenants;
 pub mod tokens;

@@ -4,7 +4,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod webdriver;
 
+mod admin_browser;
+mod admin_session;
 mod config_example;
 mod faces_mdlive;
 mod faces_pigeons;

@@ -1,0 +1,684 @@
+// Parlor admin page. Plain JavaScript, no build step, no other host: everything it shows and
+// changes goes through the native API (/parlor/v1) with the session cookie set at sign-in.
+// Changes send the session's CSRF token; the page's own refreshes say they are background
+// requests so that they do not keep an unattended session alive.
+'use strict';
+
+const API = '/parlor/v1';
+const POLL_MS = 4000;
+
+const state = {
+  session: null,    // the GET /session answer
+  tenant: null,     // the tenant id the page works in
+  poll: null,       // the current view's refresh, if it has one
+  view: 0,          // bumps on every navigation, so late answers of an old view are dropped
+};
+
+// ---------- small helpers ----------
+
+const $ = (sel) => document.querySelector(sel);
+
+/** An element: h('a', {href: '#x'}, 'text', child...). Text is always text, never HTML. */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? '' : v);
+  }
+  for (const c of children.flat(Infinity)) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+function say(text, isError) {
+  const box = $('#status');
+  box.replaceChildren(text ? h('p', { class: isError ? 'error' : '' }, text) : '');
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+/** One call to the native API. `etag` makes it conditional; a 304 answers {notModified}. */
+async function api(method, path, opts = {}) {
+  const headers = { Accept: 'application/json' };
+  if (opts.body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.session) headers['X-Parlor-CSRF'] = state.session.csrf_token;
+  if (state.session && state.session.server_admin && state.tenant && !opts.noTenant) {
+    headers['X-Parlor-Tenant'] = String(state.tenant);
+  }
+  if (opts.background) headers['X-Parlor-Background'] = '1';
+  if (opts.etag) headers['If-None-Match'] = opts.etag;
+  const res = await fetch(API + path, {
+    method,
+    headers,
+    body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    credentials: 'same-origin',
+    cache: 'no-store',
+  });
+  if (res.status === 304) return { notModified: true };
+  const text = await res.text();
+  const data = text ? JSON.parse(text) : null;
+  if (res.status === 401 && state.session && !opts.signingIn) {
+    signedOut('You were signed out (the session ended or was idle too long). Sign in again.');
+    throw new ApiError(401, 'signed out');
+  }
+  if (!res.ok) {
+    const msg = data && data.error ? data.error.message : `HTTP ${res.status}`;
+    throw new ApiError(res.status, msg);
+  }
+  return { data, etag: res.headers.get('ETag') };
+}
+
+/** Runs a user action: reports its error in the status line instead of throwing. */
+async function act(fn, done) {
+  try {
+    await fn();
+    if (done) say(done);
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) say(e.message, true);
+  }
+}
+
+function formValues(form) {
+  return Object.fromEntries(new FormData(form).entries());
+}
+
+function field(id, labelText, input) {
+  input.id = id;
+  return h('div', {}, h('label', { for: id }, labelText), input);
+}
+
+// ---------- sign-in and sign-out ----------
+
+function showSignIn(message) {
+  state.session = null;
+  state.poll = null;
+  $('#nav').hidden = true;
+  $('#who-box').hidden = true;
+  $('#main').replaceChildren();
+  $('#signin').hidden = false;
+  const m = $('#signin-message');
+  m.hidden = !message;
+  m.textContent = message || '';
+  $('#signin-username').focus();
+}
+
+function signedOut(message) {
+  say('');
+  showSignIn(message);
+}
+
+async function signIn(body) {
+  try {
+    const { data } = await api('POST', '/session', { body, signingIn: true });
+    $('#signin-user-form').reset();
+    $('#signin-token-form').reset();
+    await started(data);
+  } catch (e) {
+    $('#signin-message').hidden = false;
+    $('#signin-message').textContent = e.message;
+  }
+}
+
+async function started(session) {
+  state.session = session;
+  $('#signin').hidden = true;
+  $('#nav').hidden = false;
+  $('#who-box').hidden = false;
+  for (const el of document.querySelectorAll('[data-server-admin]')) el.hidden = !session.server_admin;
+  if (session.server_admin) {
+    $('#who').textContent = 'Server administrator';
+    const { data } = await api('GET', '/tenants', { noTenant: true });
+    const select = $('#tenant-select');
+    select.replaceChildren(...data.data.map((t) => h('option', { value: t.id }, `${t.name} (${t.id})`)));
+    const kept = Number(sessionStorage.getItem('parlor-tenant'));
+    state.tenant = data.data.some((t) => t.id === kept) ? kept : (data.data[0] || {}).id || null;
+    if (state.tenant) select.value = String(state.tenant);
+  } else {
+    state.tenant = session.user.tenant_id;
+    $('#who').textContent = `${session.user.display_name} (tenant ${session.user.tenant_id})`;
+  }
+  if (!location.hash || location.hash === '#') location.hash = '#inbox';
+  else route();
+}
+
+async function signOut() {
+  await act(async () => {
+    await api('DELETE', '/session');
+    signedOut('You have signed out.');
+  });
+}
+
+// ---------- routing and polling ----------
+
+const VIEWS = {
+  inbox: inboxView,
+  conversation: conversationView,
+  users: usersView,
+  'api-keys': apiKeysView,
+  'stand-in': standInView,
+  tenants: tenantsView,
+};
+
+function route() {
+  if (!state.session) return;
+  const [name, arg] = location.hash.slice(1).split('/');
+  const view = VIEWS[name] || inboxView;
+  for (const a of document.querySelectorAll('#nav a')) {
+    const current = a.getAttribute('href') === `#${name}` || (name === 'conversation' && a.getAttribute('href') === '#inbox');
+    if (current) a.setAttribute('aria-current', 'page'); else a.removeAttribute('aria-current');
+  }
+  state.view += 1;
+  state.poll = null;
+  say('');
+  const main = $('#main');
+  main.replaceChildren();
+  if (!state.tenant && name !== 'tenants') {
+    main.append(h('p', {}, 'There is no tenant yet. ', h('a', { href: '#tenants' }, 'Create one.')));
+    return;
+  }
+  view(main, arg, state.view).catch((e) => {
+    if (!(e instanceof ApiError && e.status === 401)) say(e.message, true);
+  });
+}
+
+function stillShowing(viewId) {
+  return state.view === viewId && state.session;
+}
+
+setInterval(() => {
+  if (state.poll && state.session && document.visibilityState !== 'hidden') {
+    state.poll().catch(() => {});
+  }
+}, POLL_MS);
+
+// ---------- conversations: the inbox ----------
+
+function displayName(conv) {
+  if (conv.name) return conv.name;
+  const names = conv.participants.map((p) => p.user.display_name);
+  return names.length ? names.join(', ') : `Conversation ${conv.id}`;
+}
+
+async function inboxView(main, _arg, viewId) {
+  const cursors = [null];   // the `before` of each page shown so far
+  let search = '';
+  let etag = null;
+  const body = h('tbody');
+  const pager = h('div', { class: 'pager' });
+  const searchInput = h('input', { type: 'search', placeholder: 'a participant’s name' });
+  searchInput.value = sessionStorage.getItem('parlor-search') || '';
+  search = searchInput.value;
+
+  main.append(
+    h('h1', {}, 'Conversations'),
+    h('form', {
+      class: 'inline', role: 'search',
+      onsubmit: (e) => {
+        e.preventDefault();
+        search = searchInput.value.trim();
+        sessionStorage.setItem('parlor-search', search);
+        cursors.length = 1;
+        etag = null;
+        load(false);
+      },
+    }, field('inbox-search', 'Search by participant', searchInput), h('button', { type: 'submit' }, 'Search')),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'inbox' },
+      h('caption', { class: 'skip' }, 'Conversations, most recent activity first'),
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Conversation'), h('th', { scope: 'col' }, 'Last message'),
+        h('th', { scope: 'col' }, 'Last activity'), h('th', { scope: 'col' }, 'Unread per participant'))),
+      body)),
+    pager,
+  );
+
+  async function load(background) {
+    const params = new URLSearchParams({ limit: '20' });
+    const before = cursors[cursors.length - 1];
+    if (before) params.set('before', before);
+    if (search) params.set('q', search);
+    const res = await api('GET', `/conversations?${params}`, { etag, background });
+    if (!stillShowing(viewId) || res.notModified) return;
+    etag = res.etag;
+    render(res.data);
+  }
+
+  function render(list) {
+    body.replaceChildren(...list.data.map((c) => {
+      const senders = Object.fromEntries(c.participants.map((p) => [p.user.id, p.user.display_name]));
+      const last = c.last_message;
+      return h('tr', { dataset: { conversation: c.id } },
+        h('td', {},
+          h('a', { href: `#conversation/${c.id}`, dataset: { open: c.id } }, displayName(c)),
+          c.status === 'archived' ? h('span', { class: 'tag' }, ' archived') : null,
+          c.locked ? h('span', { class: 'tag' }, 'locked') : null),
+        h('td', { class: 'preview' }, last ? `${senders[last.sender_id] || 'user ' + last.sender_id}: ${last.body.slice(0, 120)}` : '—'),
+        h('td', {}, last ? when(last.created_at) : '—'),
+        h('td', {}, c.participants.map((p) => h('span', { class: 'unread', dataset: { unreadUser: p.user.id } },
+          `${p.user.display_name} `,
+          h('span', { class: p.unread_count ? 'count has' : 'count', 'aria-label': `${p.unread_count} unread` }, p.unread_count)))),
+      );
+    }));
+    if (!list.data.length) body.append(h('tr', {}, h('td', { colspan: 4 }, search ? 'No conversation with such a participant.' : 'No conversations yet.')));
+    pager.replaceChildren(
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); etag = null; load(false); } }, 'Newer') : null,
+      list.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(list.next_cursor); etag = null; load(false); } }, 'Older') : null,
+    );
+  }
+
+  await load(false);
+  state.poll = () => load(true);
+}
+
+// ---------- one conversation ----------
+
+async function conversationView(main, id, viewId) {
+  let conv = null;
+  let etag = null;
+  const head = h('div');
+  const people = h('div');
+  const thread = h('ol', { class: 'thread', id: 'thread', 'aria-label': 'Messages, oldest first', tabindex: '0' });
+  const sendAs = h('select', { required: true });
+  const readAs = h('select', { required: true });
+  const bodyInput = h('textarea', { required: true, maxlength: '10000' });
+
+  main.append(
+    h('p', {}, h('a', { href: '#inbox' }, '← All conversations')),
+    head,
+    h('div', { class: 'columns' },
+      h('div', {},
+        h('h2', {}, 'Messages'),
+        thread,
+        h('form', {
+          id: 'send-form',
+          onsubmit: (e) => {
+            e.preventDefault();
+            act(async () => {
+              await api('POST', `/conversations/${id}/messages`, { body: { as: Number(sendAs.value), body: bodyInput.value } });
+              bodyInput.value = '';
+              etag = null;
+              await refresh(false);
+            }, 'Message sent.');
+          },
+        },
+        h('h3', {}, 'Send a message'),
+        field('send-as', 'Send as', sendAs),
+        field('send-body', 'Message', bodyInput),
+        h('p', {}, h('button', { type: 'submit', id: 'send-submit' }, 'Send')))),
+      h('div', {},
+        h('h2', {}, 'Participants'),
+        people,
+        h('form', {
+          class: 'inline',
+          onsubmit: (e) => {
+            e.preventDefault();
+            act(async () => {
+              await api('POST', `/conversations/${id}/read`, { body: { as: Number(readAs.value) } });
+              etag = null;
+              await refresh(false);
+            }, 'Marked read.');
+          },
+        }, field('read-as', 'Mark everything read as', readAs), h('button', { type: 'submit' }, 'Mark read')),
+        h('h2', {}, 'Manage'),
+        manageForms())),
+  );
+
+  function manageForms() {
+    const nameInput = h('input', { maxlength: '200' });
+    const change = (body, done) => act(async () => {
+      await api('PATCH', `/conversations/${id}`, { body });
+      await refresh(false);
+    }, done);
+    return h('div', {},
+      h('form', {
+        class: 'inline',
+        onsubmit: (e) => { e.preventDefault(); change({ name: nameInput.value || null }, 'Renamed.'); },
+      }, field('conv-name', 'Name', nameInput), h('button', { type: 'submit' }, 'Rename')),
+      h('div', { class: 'inline' },
+        h('button', { type: 'button', class: 'secondary', id: 'conv-archive', onclick: () => change({ archived: conv.status !== 'archived' }, 'Saved.') }, 'Archive'),
+        h('button', { type: 'button', class: 'secondary', id: 'conv-lock', onclick: () => change({ locked: !conv.locked }, 'Saved.') }, 'Lock'),
+        h('button', {
+          type: 'button', class: 'danger',
+          onclick: () => {
+            if (!confirm('Delete this conversation for everyone?')) return;
+            act(async () => {
+              await api('DELETE', `/conversations/${id}`);
+              location.hash = '#inbox';
+            }, 'Conversation deleted.');
+          },
+        }, 'Delete')));
+  }
+
+  function renderConversation() {
+    head.replaceChildren(
+      h('h1', {}, displayName(conv)),
+      h('p', {}, `Status: ${conv.status}${conv.locked ? ', locked' : ''} · ${conv.message_count} messages · id ${conv.id}, uuid ${conv.uuid}`));
+    $('#conv-archive').textContent = conv.status === 'archived' ? 'Unarchive' : 'Archive';
+    $('#conv-lock').textContent = conv.locked ? 'Unlock' : 'Lock';
+    const nameBox = $('#conv-name');
+    if (document.activeElement !== nameBox) nameBox.value = conv.name || '';
+    people.replaceChildren(h('div', { class: 'table-wrap' }, h('table', { id: 'participants' },
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Participant'), h('th', { scope: 'col' }, 'Role'),
+        h('th', { scope: 'col' }, 'Unread'), h('th', { scope: 'col' }, 'Read up to'))),
+      h('tbody', {}, conv.participants.map((p) => h('tr', { dataset: { user: p.user.id } },
+        h('td', {}, `${p.user.display_name} (${p.user.id})`), h('td', {}, p.user.role),
+        h('td', { class: 'unread-count' }, p.unread_count), h('td', {}, when(p.last_read_at))))))));
+    for (const select of [sendAs, readAs]) {
+      const kept = select.value;
+      select.replaceChildren(...conv.participants.map((p) => h('option', { value: p.user.id }, `${p.user.display_name} (${p.user.role})`)));
+      if (kept) select.value = kept;
+    }
+  }
+
+  function renderThread(list) {
+    const names = Object.fromEntries(conv.participants.map((p) => [p.user.id, p.user.display_name]));
+    const atBottom = thread.scrollTop + thread.clientHeight >= thread.scrollHeight - 4;
+    thread.replaceChildren(...list.data.map((m) => h('li', { dataset: { message: m.id } },
+      h('div', { class: 'meta' }, `${names[m.sender_id] || 'user ' + m.sender_id} · ${when(m.created_at)}`),
+      h('div', { class: 'body' }, m.body),
+      h('div', { class: 'meta' }, m.read_by && m.read_by.length
+        ? `Read by ${m.read_by.map((u) => names[u] || u).join(', ')}` : 'Not read by anyone else yet'))));
+    if (!list.data.length) thread.append(h('li', {}, 'No messages yet.'));
+    if (atBottom) thread.scrollTop = thread.scrollHeight;
+  }
+
+  async function refresh(background) {
+    const c = await api('GET', `/conversations/${id}`, { background });
+    if (!stillShowing(viewId)) return;
+    conv = c.data;
+    renderConversation();
+    const res = await api('GET', `/conversations/${id}/messages?limit=100`, { etag, background });
+    if (!stillShowing(viewId) || res.notModified) return;
+    etag = res.etag;
+    renderThread(res.data);
+  }
+
+  await refresh(false);
+  thread.scrollTop = thread.scrollHeight;
+  state.poll = () => refresh(true);
+}
+
+// ---------- users and their tokens ----------
+
+const ROLES = ['patient', 'provider', 'staff', 'customer', 'agent', 'assistant', 'system', 'participant', 'admin'];
+
+async function usersView(main, _arg, viewId) {
+  const roleFilter = h('select', {}, h('option', { value: '' }, 'every role'), ROLES.map((r) => h('option', { value: r }, r)));
+  const body = h('tbody');
+  const pager = h('div', { class: 'pager' });
+  const detail = h('div', { id: 'user-detail' });
+  const cursors = [null];
+
+  main.append(
+    h('h1', {}, 'Users'),
+    h('div', { class: 'inline' }, field('user-role-filter', 'Show', roleFilter)),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'users' },
+      h('thead', {}, h('tr', {}, ['Id', 'Name', 'Role', 'Username', 'Password', ''].map((t) => h('th', { scope: 'col' }, t)))),
+      body)),
+    pager,
+    detail,
+    h('h2', {}, 'New user'),
+    newUserForm(),
+  );
+  roleFilter.addEventListener('change', () => { cursors.length = 1; load(); });
+
+  function newUserForm() {
+    const role = h('select', { name: 'role' }, ROLES.map((r) => h('option', { value: r }, r)));
+    return h('form', {
+      class: 'inline',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const body = { role: v.role, display_name: v.display_name };
+        if (v.username) body.username = v.username;
+        if (v.password) body.password = v.password;
+        act(async () => {
+          await api('POST', '/users', { body });
+          e.target.reset();
+          await load();
+        }, 'User created.');
+      },
+    },
+    field('new-user-role', 'Role', role),
+    field('new-user-name', 'Display name', h('input', { name: 'display_name', required: true })),
+    field('new-user-username', 'Username (optional)', h('input', { name: 'username', autocomplete: 'off' })),
+    field('new-user-password', 'Password (optional)', h('input', { name: 'password', type: 'password', autocomplete: 'new-password' })),
+    h('button', { type: 'submit' }, 'Create user'));
+  }
+
+  async function load() {
+    const params = new URLSearchParams({ limit: '50' });
+    if (roleFilter.value) params.set('role', roleFilter.value);
+    const after = cursors[cursors.length - 1];
+    if (after) params.set('after', after);
+    const { data } = await api('GET', `/users?${params}`);
+    if (!stillShowing(viewId)) return;
+    body.replaceChildren(...data.data.map((u) => h('tr', { dataset: { user: u.id } },
+      h('td', {}, u.id), h('td', {}, u.display_name), h('td', {}, u.role), h('td', {}, u.username || '—'),
+      h('td', {}, u.has_password ? 'set' : '—'),
+      h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => showUser(u) }, `Manage ${u.display_name}`)))));
+    pager.replaceChildren(
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); load(); } }, 'Previous') : null,
+      data.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(data.next_cursor); load(); } }, 'Next') : null);
+  }
+
+  async function showUser(u) {
+    const tokens = h('tbody');
+    const shown = h('div', { 'aria-live': 'polite' });
+    const loadTokens = async () => {
+      const { data } = await api('GET', `/users/${u.id}/tokens`);
+      tokens.replaceChildren(...data.data.map((t) => h('tr', {},
+        h('td', {}, t.id), h('td', {}, t.label || '—'), h('td', {}, t.abilities.join(', ')),
+        h('td', {}, when(t.expires_at)), h('td', {}, t.revoked_at ? `revoked ${when(t.revoked_at)}` : 'live'),
+        h('td', {}, t.revoked_at ? '' : h('button', {
+          type: 'button', class: 'danger',
+          onclick: () => act(async () => { await api('DELETE', `/tokens/${t.id}`); await loadTokens(); }, 'Token revoked.'),
+        }, `Revoke token ${t.id}`)))));
+      if (!data.data.length) tokens.append(h('tr', {}, h('td', { colspan: 6 }, 'No tokens.')));
+    };
+    detail.replaceChildren(
+      h('h2', { tabindex: '-1', id: 'user-detail-title' }, `${u.display_name} (${u.role}, id ${u.id})`),
+      h('form', {
+        class: 'inline',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const v = formValues(e.target);
+          act(async () => { await api('PATCH', `/users/${u.id}`, { body: { password: v.password } }); e.target.reset(); await load(); }, 'Password set.');
+        },
+      }, field('user-password', 'New password', h('input', { name: 'password', type: 'password', required: true, autocomplete: 'new-password' })),
+      h('button', { type: 'submit' }, 'Set password')),
+      h('h3', {}, 'Tokens'),
+      h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, ['Id', 'Label', 'Abilities', 'Expires', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))), tokens)),
+      h('form', {
+        class: 'inline',
+        onsubmit: (e) => {
+          e.preventDefault();
+          const v = formValues(e.target);
+          const body = { abilities: v.abilities.split(',').map((a) => a.trim()).filter(Boolean) };
+          if (v.label) body.label = v.label;
+          if (v.expires) body.expires_in_minutes = Number(v.expires);
+          act(async () => {
+            const { data } = await api('POST', `/users/${u.id}/tokens`, { body });
+            shown.replaceChildren(h('p', {}, 'The new token, shown only this once:'), h('p', { class: 'secret' }, data.token));
+            e.target.reset();
+            await loadTokens();
+          }, 'Token issued.');
+        },
+      },
+      field('token-abilities', 'Abilities (comma-separated)', h('input', { name: 'abilities', value: '*', required: true })),
+      field('token-label', 'Label', h('input', { name: 'label' })),
+      field('token-expires', 'Expires in minutes (empty: never)', h('input', { name: 'expires', type: 'number', min: '1' })),
+      h('button', { type: 'submit' }, 'Issue token')),
+      shown);
+    $('#user-detail-title').focus();
+    await loadTokens();
+  }
+
+  await load();
+}
+
+// ---------- API keys ----------
+
+async function apiKeysView(main, _arg, viewId) {
+  const body = h('tbody');
+  const shown = h('div', { 'aria-live': 'polite' });
+  main.append(
+    h('h1', {}, 'API keys'),
+    h('p', {}, 'Vendor faces (MDLIVE, Trillet, Respondent) authenticate with a key and its secret.'),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'api-keys' },
+      h('thead', {}, h('tr', {}, ['Id', 'Key', 'Label', 'Created', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))), body)),
+    h('h2', {}, 'New API key'),
+    h('form', {
+      class: 'inline',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        act(async () => {
+          const { data } = await api('POST', '/api-keys', { body: v.label ? { label: v.label } : {} });
+          shown.replaceChildren(h('p', {}, `Key ${data.key}; its secret, shown only this once:`), h('p', { class: 'secret' }, data.secret));
+          e.target.reset();
+          await load();
+        }, 'API key created.');
+      },
+    }, field('api-key-label', 'Label', h('input', { name: 'label' })), h('button', { type: 'submit', id: 'api-key-create' }, 'Create API key')),
+    shown);
+
+  async function load() {
+    const { data } = await api('GET', '/api-keys');
+    if (!stillShowing(viewId)) return;
+    body.replaceChildren(...data.data.map((k) => h('tr', {},
+      h('td', {}, k.id), h('td', {}, h('code', {}, k.key)), h('td', {}, k.label || '—'), h('td', {}, when(k.created_at)),
+      h('td', {}, k.revoked_at ? `revoked ${when(k.revoked_at)}` : 'live'),
+      h('td', {}, k.revoked_at ? '' : h('button', {
+        type: 'button', class: 'danger',
+        onclick: () => act(async () => { await api('DELETE', `/api-keys/${k.id}`); await load(); }, 'API key revoked.'),
+      }, `Revoke key ${k.key}`)))));
+    if (!data.data.length) body.append(h('tr', {}, h('td', { colspan: 6 }, 'No API keys.')));
+  }
+  await load();
+}
+
+// ---------- tenants (server administrator) ----------
+
+async function tenantsView(main, _arg, viewId) {
+  if (!state.session.server_admin) {
+    main.append(h('p', {}, 'Only the server administrator manages tenants.'));
+    return;
+  }
+  const body = h('tbody');
+  main.append(
+    h('h1', {}, 'Tenants'),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'tenants' },
+      h('thead', {}, h('tr', {}, ['Id', 'Name', 'UTC offset', 'Public key', 'Workspace id', ''].map((t) => h('th', { scope: 'col' }, t)))), body)),
+    h('h2', {}, 'New tenant'),
+    h('form', {
+      class: 'inline',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const b = { name: v.name };
+        for (const k of ['utc_offset', 'public_key', 'workspace_id']) if (v[k]) b[k] = v[k];
+        act(async () => {
+          const { data } = await api('POST', '/tenants', { body: b, noTenant: true });
+          e.target.reset();
+          $('#tenant-select').append(h('option', { value: data.id }, `${data.name} (${data.id})`));
+          await load();
+        }, 'Tenant created.');
+      },
+    },
+    field('tenant-name', 'Name', h('input', { name: 'name', required: true })),
+    field('tenant-offset', 'UTC offset (e.g. -05:00)', h('input', { name: 'utc_offset' })),
+    field('tenant-public-key', 'Public key (Pigeons)', h('input', { name: 'public_key' })),
+    field('tenant-workspace', 'Workspace id (Trillet)', h('input', { name: 'workspace_id' })),
+    h('button', { type: 'submit' }, 'Create tenant')));
+
+  async function load() {
+    const { data } = await api('GET', '/tenants', { noTenant: true });
+    if (!stillShowing(viewId)) return;
+    body.replaceChildren(...data.data.map((t) => h('tr', {},
+      h('td', {}, t.id), h('td', {}, t.name), h('td', {}, t.utc_offset), h('td', {}, t.public_key || '—'),
+      h('td', {}, t.workspace_id || '—'),
+      h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => chooseTenant(t.id) }, `Work in ${t.name}`)))));
+  }
+  await load();
+}
+
+function chooseTenant(id) {
+  state.tenant = Number(id);
+  sessionStorage.setItem('parlor-tenant', String(id));
+  $('#tenant-select').value = String(id);
+  if (location.hash === '#inbox') route(); else location.hash = '#inbox';
+}
+
+// ---------- the stand-in panel ----------
+
+async function standInView(main, _arg, viewId) {
+  const { data } = await api('GET', '/faces');
+  if (!stillShowing(viewId)) return;
+  main.append(
+    h('h1', {}, 'Stand-in'),
+    h('p', {}, 'Each vendor face serves this tenant in that vendor’s format. Secrets are stored hashed and cannot be shown again: paste one below to complete the command.'),
+    h('div', { class: 'faces' }, data.data.map(faceCard)));
+}
+
+function faceCard(face) {
+  const pre = h('pre', { class: 'curl', id: `curl-${face.name}` }, face.curl);
+  const values = {};
+  const update = () => {
+    let text = face.curl;
+    for (const [name, value] of Object.entries(values)) if (value) text = text.split(`$${name}`).join(value);
+    pre.textContent = text;
+  };
+  return h('section', { class: 'face', 'aria-labelledby': `face-${face.name}`, dataset: { face: face.name } },
+    h('h2', { id: `face-${face.name}` }, `${face.vendor} `, h('span', { class: 'tag' }, face.enabled ? 'enabled' : 'switched off')),
+    h('p', {}, 'Base URL: ', h('code', {}, face.base_url)),
+    face.headers.length ? h('div', {}, h('h3', {}, 'Headers it expects'),
+      h('dl', { class: 'headers' }, face.headers.map((hd) => [h('dt', {}, hd.name), h('dd', {}, hd.value)]))) : null,
+    face.variables.map((v) => {
+      const input = h('input', { autocomplete: 'off', oninput: (e) => { values[v.name] = e.target.value.trim(); update(); } });
+      return field(`var-${face.name}-${v.name}`, `$${v.name}: ${v.description}`, input);
+    }),
+    face.curl ? h('div', {}, h('h3', {}, `List call: ${face.list_call}`), pre,
+      h('button', {
+        type: 'button', class: 'secondary',
+        onclick: () => act(async () => {
+          if (navigator.clipboard && window.isSecureContext) await navigator.clipboard.writeText(pre.textContent);
+          else { getSelection().selectAllChildren(pre); document.execCommand('copy'); }
+        }, 'Copied.'),
+      }, `Copy the ${face.vendor} command`)) : null,
+    face.readme ? h('p', {}, `More in the README, section “${face.readme}”.`) : null);
+}
+
+// ---------- start ----------
+
+document.addEventListener('DOMContentLoaded', async () => {
+  $('#signin-user-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const v = formValues(e.target);
+    const body = { username: v.username, password: v.password };
+    if (v.tenant.trim()) body.tenant = /^\d+$/.test(v.tenant.trim()) ? Number(v.tenant.trim()) : v.tenant.trim();
+    signIn(body);
+  });
+  $('#signin-token-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    signIn({ token: formValues(e.target).token });
+  });
+  $('#sign-out').addEventListener('click', signOut);
+  $('#tenant-select').addEventListener('change', (e) => chooseTenant(e.target.value));
+  window.addEventListener('hashchange', route);
+  try {
+    const { data } = await api('GET', '/session', { signingIn: true });
+    await started(data);
+  } catch (e) {
+    showSignIn(null);
+  }
+});
