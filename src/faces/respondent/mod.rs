@@ -94,19 +94,27 @@ async fn conversation_response(
     Ok(convert::conversation(&full, &partner.owner))
 }
 
+/// The metadata a list is filtered on: the researcher and the project, when given.
+fn metadata_filters(
+    external_researcher_id: Option<String>,
+    project_id: Option<String>,
+) -> Vec<(String, String)> {
+    [
+        ("externalResearcherId", external_researcher_id),
+        ("projectId", project_id),
+    ]
+    .into_iter()
+    .filter_map(|(key, value)| Some((key.to_string(), value?)))
+    .collect()
+}
+
 async fn list_conversations(
     app: web::Data<App>,
     partner: Partner,
     req: HttpRequest,
 ) -> RespondentResult<HttpResponse> {
     let q = ConversationsQuery::parse(req.query_string())?;
-    let metadata = [
-        ("externalResearcherId", q.external_researcher_id),
-        ("projectId", q.project_id),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| Some((key.to_string(), value?)))
-    .collect();
+    let metadata = metadata_filters(q.external_researcher_id, q.project_id);
     let page = app
         .service
         .conversations_by_metadata(
@@ -227,13 +235,7 @@ async fn list_messages(
     req: HttpRequest,
 ) -> RespondentResult<HttpResponse> {
     let q = MessagesQuery::parse(req.query_string())?;
-    let metadata = [
-        ("externalResearcherId", q.external_researcher_id),
-        ("projectId", q.project_id),
-    ]
-    .into_iter()
-    .filter_map(|(key, value)| Some((key.to_string(), value?)))
-    .collect();
+    let metadata = metadata_filters(q.external_researcher_id, q.project_id);
     let page = app
         .service
         .messages_of_tenant(
