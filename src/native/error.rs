@@ -90,3 +90,16 @@ impl ResponseError for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// 405 for a method a path does not take, with the `Allow` header.
+pub fn method_not_allowed(method: &actix_web::http::Method, allow: &str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header(("Allow", allow.to_string()))
+        .json(Body {
+            error: Detail {
+                code: "method_not_allowed",
+                message: format!("{method} is not allowed here; use {allow}"),
+                field: None,
+            },
+        })
+}

@@ -12,7 +12,8 @@ mod faces;
 mod messages;
 mod sessions;
 
-use actix_web::web;
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, Route};
 
 use crate::domain::IdRef;
 use crate::error::Error;
@@ -22,74 +23,163 @@ pub const BASE: &str = "/parlor/v1";
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(BASE)
-            .route("/auth/login", web::post().to(directory::login))
-            .route("/session", web::post().to(sessions::sign_in))
-            .route("/session", web::get().to(sessions::current))
-            .route("/session", web::delete().to(sessions::sign_out))
-            .route("/faces", web::get().to(faces::list))
-            .route("/me", web::get().to(directory::me))
-            .route("/tenants", web::get().to(directory::list_tenants))
-            .route("/tenants", web::post().to(directory::create_tenant))
-            .route("/tenants/{tenant}", web::get().to(directory::get_tenant))
-            .route("/users", web::get().to(directory::list_users))
-            .route("/users", web::post().to(directory::create_user))
-            .route("/users/{user}", web::get().to(directory::get_user))
-            .route("/users/{user}", web::patch().to(directory::update_user))
-            .route(
+            .service(resource(
+                "/auth/login",
+                &[Method::POST],
+                vec![web::post().to(directory::login)],
+            ))
+            .service(resource(
+                "/session",
+                &[Method::POST, Method::GET, Method::DELETE],
+                vec![
+                    web::post().to(sessions::sign_in),
+                    web::get().to(sessions::current),
+                    web::delete().to(sessions::sign_out),
+                ],
+            ))
+            .service(resource(
+                "/faces",
+                &[Method::GET],
+                vec![web::get().to(faces::list)],
+            ))
+            .service(resource(
+                "/me",
+                &[Method::GET],
+                vec![web::get().to(directory::me)],
+            ))
+            .service(resource(
+                "/tenants",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(directory::list_tenants),
+                    web::post().to(directory::create_tenant),
+                ],
+            ))
+            .service(resource(
+                "/tenants/{tenant}",
+                &[Method::GET],
+                vec![web::get().to(directory::get_tenant)],
+            ))
+            .service(resource(
+                "/users",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(directory::list_users),
+                    web::post().to(directory::create_user),
+                ],
+            ))
+            .service(resource(
+                "/users/{user}",
+                &[Method::GET, Method::PATCH],
+                vec![
+                    web::get().to(directory::get_user),
+                    web::patch().to(directory::update_user),
+                ],
+            ))
+            .service(resource(
                 "/users/{user}/tokens",
-                web::get().to(directory::list_tokens),
-            )
-            .route(
-                "/users/{user}/tokens",
-                web::post().to(directory::create_token),
-            )
-            .route("/tokens/{token}", web::delete().to(directory::revoke_token))
-            .route("/api-keys", web::get().to(directory::list_api_keys))
-            .route("/api-keys", web::post().to(directory::create_api_key))
-            .route(
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(directory::list_tokens),
+                    web::post().to(directory::create_token),
+                ],
+            ))
+            .service(resource(
+                "/tokens/{token}",
+                &[Method::DELETE],
+                vec![web::delete().to(directory::revoke_token)],
+            ))
+            .service(resource(
+                "/api-keys",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(directory::list_api_keys),
+                    web::post().to(directory::create_api_key),
+                ],
+            ))
+            .service(resource(
                 "/api-keys/{key}",
-                web::delete().to(directory::revoke_api_key),
-            )
-            .route("/conversations", web::get().to(conversations::list))
-            .route("/conversations", web::post().to(conversations::create))
-            .route("/conversations/{conv}", web::get().to(conversations::get))
-            .route(
+                &[Method::DELETE],
+                vec![web::delete().to(directory::revoke_api_key)],
+            ))
+            .service(resource(
+                "/conversations",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(conversations::list),
+                    web::post().to(conversations::create),
+                ],
+            ))
+            .service(resource(
                 "/conversations/{conv}",
-                web::patch().to(conversations::update),
-            )
-            .route(
-                "/conversations/{conv}",
-                web::delete().to(conversations::delete),
-            )
-            .route(
+                &[Method::GET, Method::PATCH, Method::DELETE],
+                vec![
+                    web::get().to(conversations::get),
+                    web::patch().to(conversations::update),
+                    web::delete().to(conversations::delete),
+                ],
+            ))
+            .service(resource(
                 "/conversations/{conv}/participants",
-                web::post().to(conversations::add_participant),
-            )
-            .route(
+                &[Method::POST],
+                vec![web::post().to(conversations::add_participant)],
+            ))
+            .service(resource(
                 "/conversations/{conv}/participants/{user}",
-                web::delete().to(conversations::remove_participant),
-            )
-            .route(
+                &[Method::DELETE],
+                vec![web::delete().to(conversations::remove_participant)],
+            ))
+            .service(resource(
                 "/conversations/{conv}/read",
-                web::post().to(messages::mark_conversation_read),
-            )
-            .route(
+                &[Method::POST],
+                vec![web::post().to(messages::mark_conversation_read)],
+            ))
+            .service(resource(
                 "/conversations/{conv}/messages",
-                web::get().to(messages::list),
-            )
-            .route(
-                "/conversations/{conv}/messages",
-                web::post().to(messages::send),
-            )
-            .route("/messages/{msg}", web::get().to(messages::get))
-            .route("/messages/{msg}", web::patch().to(messages::edit))
-            .route("/messages/{msg}", web::delete().to(messages::delete))
-            .route(
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(messages::list),
+                    web::post().to(messages::send),
+                ],
+            ))
+            .service(resource(
+                "/messages/{msg}",
+                &[Method::GET, Method::PATCH, Method::DELETE],
+                vec![
+                    web::get().to(messages::get),
+                    web::patch().to(messages::edit),
+                    web::delete().to(messages::delete),
+                ],
+            ))
+            .service(resource(
                 "/messages/{msg}/read",
-                web::post().to(messages::mark_message_read),
-            )
-            .route("/unread", web::get().to(conversations::unread)),
+                &[Method::POST],
+                vec![web::post().to(messages::mark_message_read)],
+            ))
+            .service(resource(
+                "/unread",
+                &[Method::GET],
+                vec![web::get().to(conversations::unread)],
+            )),
     );
+}
+
+/// One path and its routes (`methods` lists their methods, for the `Allow` header); any other
+/// method answers 405 rather than falling through to "not found".
+fn resource(path: &str, methods: &[Method], routes: Vec<Route>) -> actix_web::Resource {
+    let allow = methods
+        .iter()
+        .map(Method::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut r = web::resource(path).default_service(web::to(move |req: HttpRequest| {
+        let allow = allow.clone();
+        async move { error::method_not_allowed(req.method(), &allow) }
+    }));
+    for route in routes {
+        r = r.route(route);
+    }
+    r
 }
 
 /// A path segment naming a resource; anything that cannot be an id is simply not found.

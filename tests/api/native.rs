@@ -3641,3 +3641,27 @@ fn a_removed_participant_can_no_longer_edit_or_delete_their_messages() {
         (200, Some("original"))
     );
 }
+
+#[test]
+fn a_wrong_method_on_a_known_path_is_405_with_the_allowed_methods() {
+    let app = spawn_demo();
+    let r = app
+        .request("PUT", "/parlor/v1/conversations/2")
+        .admin()
+        .tenant(1)
+        .json(&json!({ "name": "x" }));
+    assert_error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("Allow"), Some("GET, PATCH, DELETE"));
+    let r = app.delete("/parlor/v1/me").admin().send();
+    assert_error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("Allow"), Some("GET"));
+    // Nothing was changed, and unknown paths are still not found.
+    let conv = app
+        .get("/parlor/v1/conversations/2")
+        .admin()
+        .tenant(1)
+        .send();
+    assert_ne!(conv.body["name"], "x");
+    let r = app.get("/parlor/v1/nowhere").admin().send();
+    assert_error(&r, 404, "not_found");
+}
