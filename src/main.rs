@@ -215,9 +215,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 db.display()
             );
             println!(
-                "Native API: http://{}/parlor/v1   Press Ctrl-C to stop.",
+                "Admin page: http://{0}/admin   Native API: http://{0}/parlor/v1",
                 running.addr
             );
+            println!("Press Ctrl-C to stop.");
             running.server.await.map_err(Error::internal)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -372,9 +373,21 @@ fn print_summary(s: &Summary) {
 
 fn print_credentials(credentials: &[fixture::Credential]) {
     println!("Credentials:");
+    let width = |f: fn(&fixture::Credential) -> &str| {
+        credentials
+            .iter()
+            .map(|c| f(c).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (tenant, kind, who) = (
+        width(|c| c.tenant.as_str()),
+        width(|c| c.kind),
+        width(|c| c.who.as_str()),
+    );
     for c in credentials {
         println!(
-            "  {:<30} {:<20} {:<40} {}",
+            "  {:<tenant$}  {:<kind$}  {:<who$}  {}",
             c.tenant, c.kind, c.who, c.value
         );
     }
