@@ -6,6 +6,7 @@ use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, HttpServer
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::Sessions;
+use crate::auth::throttle::SignInThrottle;
 use crate::config::Settings;
 use crate::domain::Clock;
 use crate::error::{Error, Result};
@@ -22,6 +23,8 @@ pub struct App {
     pub jwt: JwtKeys,
     /// The admin page's signed-in sessions (in memory: a restart signs everyone out).
     pub sessions: Sessions,
+    /// Failed admin-page sign-ins, to slow down password guessing.
+    pub sign_in_throttle: SignInThrottle,
 }
 
 /// A server bound to its address, ready to be awaited (or spawned).
@@ -112,6 +115,7 @@ pub async fn build_app(
         settings,
         jwt,
         sessions,
+        sign_in_throttle: SignInThrottle::new(),
     });
     let server = HttpServer::new(move || {
         let app_settings = face_settings.clone();

@@ -5,6 +5,7 @@ pub mod jwt;
 pub mod password;
 pub mod secret;
 pub mod sessions;
+pub mod throttle;
 
 use crate::domain::{Role, TenantId, Token, User};
 

@@ -103,3 +103,16 @@ pub fn method_not_allowed(method: &actix_web::http::Method, allow: &str) -> Http
             },
         })
 }
+
+/// 429 for a client that failed to sign in too often, with `Retry-After`.
+pub fn too_many_attempts(seconds: u64) -> HttpResponse {
+    HttpResponse::TooManyRequests()
+        .insert_header(("Retry-After", seconds.to_string()))
+        .json(Body {
+            error: Detail {
+                code: "too_many_attempts",
+                message: format!("too many failed sign-ins; try again in {seconds} seconds"),
+                field: None,
+            },
+        })
+}

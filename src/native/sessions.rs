@@ -41,6 +41,42 @@ pub async fn sign_in(
         return Err(Error::invalid("Content-Type", "must be application/json").into());
     }
     let b = body.0;
+    // Guessing is slowed per client address and name tried.
+    let who = match (&b.username, &b.tenant) {
+        (Some(name), Some(tenant)) => format!("{}@{:?}", name.to_lowercase(), tenant.0),
+        (Some(name), None) => name.to_lowercase(),
+        (None, _) => "(server-admin token)".to_string(),
+    };
+    let key = format!(
+        "{}|{who}",
+        req.peer_addr()
+            .map_or_else(String::new, |a| a.ip().to_string())
+    );
+    if let Some(seconds) = app.sign_in_throttle.wait(&key, app.service.now()) {
+        return Ok(super::error::too_many_attempts(seconds));
+    }
+    let checked = check_credentials(&app, b).await;
+    match &checked {
+        Ok(_) => app.sign_in_throttle.succeeded(&key),
+        Err(Error::Unauthenticated(_)) => app.sign_in_throttle.failed(&key, app.service.now()),
+        Err(_) => {}
+    }
+    let (credential, token_id) = checked?;
+    let opened = app
+        .sessions
+        .open(credential.clone(), token_id, app.service.now());
+    let principal = app.service.authenticate_bearer(credential).await?;
+    let mut response = HttpResponse::Ok();
+    response.insert_header((
+        actix_web::http::header::SET_COOKIE,
+        cookie_header(&req, &opened.cookie, app.sessions.lifetime_ms() / 1000),
+    ));
+    Ok(response.json(session_dto(&app, principal, &opened.session)))
+}
+
+/// The credential a session will run on (and the id of the token issued for it), from the
+/// sign-in body: the server-admin token, or a tenant admin's username and password.
+async fn check_credentials(app: &App, b: SignIn) -> Result<(String, Option<i64>), Error> {
     let (credential, token_id) = match (b.token, b.username, b.password) {
         (Some(token), None, None) if b.tenant.is_none() => {
             match app.service.authenticate_bearer(token.clone()).await? {
@@ -50,8 +86,7 @@ pub async fn sign_in(
                         "this is not a server-admin token; tenant admins sign in with their \
                          username and password"
                             .into(),
-                    )
-                    .into())
+                    ));
                 }
             }
         }
@@ -72,7 +107,7 @@ pub async fn sign_in(
                 }
             };
             if user.role != Role::Admin {
-                return Err(refused().into());
+                return Err(refused());
             }
             let (token, secret) = app
                 .service
@@ -91,20 +126,10 @@ pub async fn sign_in(
                 "body",
                 "give either \"token\" (the server-admin token) or \"username\" and \
                  \"password\" (and optionally \"tenant\")",
-            )
-            .into())
+            ));
         }
     };
-    let opened = app
-        .sessions
-        .open(credential.clone(), token_id, app.service.now());
-    let principal = app.service.authenticate_bearer(credential).await?;
-    let mut response = HttpResponse::Ok();
-    response.insert_header((
-        actix_web::http::header::SET_COOKIE,
-        cookie_header(&req, &opened.cookie, app.sessions.lifetime_ms() / 1000),
-    ));
-    Ok(response.json(session_dto(&app, principal, &opened.session)))
+    Ok((credential, token_id))
 }
 
 pub async fn current(app: web::Data<App>, req: HttpRequest) -> ApiResult<HttpResponse> {

@@ -529,3 +529,33 @@ fn the_stand_in_table_lists_every_face_with_a_working_list_call() {
     let refused = app.get("/parlor/v1/faces").bearer(token).send();
     assert_eq!(refused.status, 403);
 }
+
+#[test]
+fn repeated_wrong_passwords_lock_that_name_out_for_a_while() {
+    let app = spawn_demo();
+    let start = 1_800_000_000_000;
+    app.service.clock.freeze(start);
+    let wrong = json!({"username": "admin", "password": "guess"});
+    for attempt in 1..=5 {
+        let r = sign_in_refused(&app, wrong.clone());
+        assert_eq!(r.status, 401, "attempt {attempt}: {:?}", r.body);
+    }
+    // Locked: even the right password waits, and says how long.
+    let right = json!({"username": "admin", "password": "admin-demo-password"});
+    let r = sign_in_refused(&app, right.clone());
+    assert_eq!(r.status, 429, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "too_many_attempts");
+    assert_eq!(r.header("Retry-After"), Some("30"));
+    // Other names are not held up, nor is the server-admin token.
+    let r = sign_in_refused(
+        &app,
+        json!({"username": "frontdesk", "password": "demo-password"}),
+    );
+    assert_eq!(r.status, 401, "{:?}", r.body);
+    sign_in(&app, json!({"token": ADMIN_TOKEN}));
+    // Once the lockout has passed, the right password works and the count starts over.
+    app.service.clock.freeze(start + 31_000);
+    sign_in(&app, right);
+    let r = sign_in_refused(&app, wrong);
+    assert_eq!(r.status, 401, "{:?}", r.body);
+}
