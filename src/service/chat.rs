@@ -195,7 +195,7 @@ impl Service {
                         "only a participant may read this conversation",
                     ));
                 }
-                let list = messages::list(c, conversation.id, messages::Page::After(0), u32::MAX)?;
+                let list = messages::all_of(c, conversation.id)?;
                 let messages = assemble(c, tenant, &conversation, list)?;
                 Ok(ChatThread {
                     conversation,

@@ -108,7 +108,7 @@ fn assemble(
 }
 
 fn outreach_of(c: &rusqlite::Connection, tenant: TenantId, conv: Conversation) -> Result<Outreach> {
-    let messages = messages::list(c, conv.id, messages::Page::After(0), u32::MAX - 1)?;
+    let messages = messages::all_of(c, conv.id)?;
     assemble(c, tenant, vec![conv], messages)?
         .pop()
         .ok_or(Error::NotFound("conversation"))

@@ -117,12 +117,7 @@ fn in_full(
     viewer: UserId,
 ) -> Result<ConversationInFull> {
     let listing = listing(c, tenant, conversation, viewer)?;
-    let messages = messages::list(
-        c,
-        listing.conversation.id,
-        messages::Page::After(0),
-        u32::MAX,
-    )?;
+    let messages = messages::all_of(c, listing.conversation.id)?;
     let mut people: Vec<User> = listing.members.iter().map(|m| m.user.clone()).collect();
     add_senders(c, tenant, &messages, &mut people)?;
     Ok(ConversationInFull {

@@ -288,6 +288,23 @@ impl Service {
             .await
     }
 
+    /// Every live message of a conversation, oldest first, for one of its participants (not
+    /// found for anyone else).
+    pub async fn all_messages(
+        &self,
+        tenant: TenantId,
+        conv: IdRef,
+        reader: UserId,
+    ) -> Result<Vec<Message>> {
+        self.store
+            .read(move |c| {
+                let conv = conversations::find(c, tenant, &conv)?;
+                participants::get(c, conv.id, reader)?.ok_or(Error::NotFound("conversation"))?;
+                messages::all_of(c, conv.id)
+            })
+            .await
+    }
+
     /// Marks the conversation read by `user` up to `up_to` (default: the latest message).
     pub async fn mark_read(
         &self,

@@ -180,6 +180,16 @@ pub fn list(
     Ok(messages)
 }
 
+/// Every live message of `conv`, oldest first (the faces whose vendors return whole threads).
+pub fn all_of(conn: &Connection, conv: ConversationId) -> Result<Vec<Message>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND deleted_at IS NULL
+         ORDER BY seq"
+    ))?;
+    let rows = stmt.query_map([conv.0], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Live messages newest first, skipping the newest `offset` (page-numbered lists).
 pub fn newest(
     conn: &Connection,

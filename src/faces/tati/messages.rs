@@ -13,10 +13,6 @@ use crate::domain::{Conversation, IdRef, Message};
 use crate::error::Error;
 use crate::server::App;
 use crate::service::messages::NewMessage;
-use crate::store::messages::Page;
-
-/// How many messages one read takes while walking a whole conversation.
-const CHUNK: u32 = 100;
 
 /// Core field names in Tati's words.
 fn rename(e: Error) -> TatiError {
@@ -36,30 +32,13 @@ pub async fn list(
 ) -> TatiResult<HttpResponse> {
     let me = caller(&app, &req).await?;
     let conv = me.conversation(&app, path.into_inner()).await?;
-    let mut out: Vec<MessageDto> = Vec::new();
-    let mut after = 0;
-    loop {
-        let thread = app
-            .service
-            .messages(
-                me.tenant,
-                IdRef::Id(conv.id.0),
-                Some(me.patient.id),
-                Page::After(after),
-                CHUNK,
-            )
-            .await?;
-        out.extend(
-            thread
-                .messages
-                .iter()
-                .map(|m| convert::message(m, &conv, &me.patient)),
-        );
-        match thread.next {
-            Some(seq) => after = seq,
-            None => break,
-        }
-    }
+    let out: Vec<MessageDto> = app
+        .service
+        .all_messages(me.tenant, IdRef::Id(conv.id.0), me.patient.id)
+        .await?
+        .iter()
+        .map(|m| convert::message(m, &conv, &me.patient))
+        .collect();
     Ok(HttpResponse::Ok().json(out))
 }
 
