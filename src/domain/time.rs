@@ -1,12 +1,32 @@
 //! Conversions between stored milliseconds and RFC 3339 text.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, FixedOffset, Offset, SecondsFormat, TimeZone, Utc};
 
 use super::clock::Millis;
 
 /// `2025-11-02T10:30:00.000Z`: the native API's format.
 pub fn rfc3339_ms(ms: Millis) -> String {
     utc(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `2024-12-01T08:45:00Z`: whole seconds, UTC, with `Z`.
+pub fn rfc3339_seconds(ms: Millis) -> String {
+    utc(ms).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// `2025-11-02T10:30:00+00:00`: whole seconds, UTC, written as the offset `+00:00`.
+pub fn rfc3339_seconds_offset(ms: Millis) -> String {
+    utc(ms).to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// `2018-01-23T08:50:39.000-05:00`: milliseconds, at `offset_minutes` east of UTC.
+pub fn rfc3339_ms_at(ms: Millis, offset_minutes: i32) -> String {
+    let offset = FixedOffset::east_opt(offset_minutes * 60).unwrap_or_else(|| Utc.fix());
+    offset
+        .timestamp_millis_opt(ms)
+        .single()
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, false))
+        .unwrap_or_default()
 }
 
 pub fn utc(ms: Millis) -> DateTime<Utc> {

@@ -63,6 +63,16 @@ pub fn prefix(settings: &Settings, face: &Face) -> String {
     base.trim_end_matches('/').to_string()
 }
 
+/// `text` with its first letter upper-cased: the core's "conversation not found" as the
+/// vendors write it.
+pub fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// Why a face could not read a request body.
 pub enum BodyError {
     /// Over the configured `body_limit`.

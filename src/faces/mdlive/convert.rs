@@ -1,27 +1,20 @@
 //! Domain values into MDLIVE's shapes. The two timestamp styles differ on purpose (reference
 //! pages `_get_conversations` and `_get_conversation`): each has one formatter here.
 
-use chrono::{FixedOffset, Offset, SecondsFormat, TimeZone};
-
 use super::dto::{MessageDto, ProviderDto, SummaryDto};
 use crate::domain::clock::Millis;
-use crate::domain::time::utc;
+use crate::domain::time::{rfc3339_ms_at, rfc3339_seconds_offset};
 use crate::domain::{Message, User, UserId};
 use crate::service::direct::Direct;
 
 /// `last_message_at`: milliseconds, in the tenant's UTC offset ("2018-01-23T08:50:39.000-05:00").
 pub fn local_ms(ms: Millis, offset_minutes: i32) -> String {
-    let offset = FixedOffset::east_opt(offset_minutes * 60).unwrap_or_else(|| chrono::Utc.fix());
-    offset
-        .timestamp_millis_opt(ms)
-        .single()
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, false))
-        .unwrap_or_default()
+    rfc3339_ms_at(ms, offset_minutes)
 }
 
 /// `date_time`: whole seconds in UTC with an explicit "+00:00" ("2018-01-23T13:50:39+00:00").
 pub fn utc_seconds(ms: Millis) -> String {
-    utc(ms).format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    rfc3339_seconds_offset(ms)
 }
 
 /// "Travis C Stork": first and last name, else the display name.

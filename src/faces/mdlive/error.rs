@@ -8,6 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::faces::capitalized;
 
 #[derive(Debug)]
 pub enum MdliveError {
@@ -54,15 +55,6 @@ struct ErrorsBody<'a> {
     errors: &'a BTreeMap<String, Vec<String>>,
 }
 
-/// "conversation" → "Conversation not found".
-fn not_found(what: &str) -> String {
-    let mut chars = what.chars();
-    match chars.next() {
-        Some(first) => format!("{}{} not found", first.to_uppercase(), chars.as_str()),
-        None => "Not found".into(),
-    }
-}
-
 impl ResponseError for MdliveError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -96,7 +88,7 @@ impl ResponseError for MdliveError {
                 return HttpResponse::build(status).json(ErrorsBody { errors });
             }
             MdliveError::Core(e) => match e {
-                Error::NotFound(what) => not_found(what),
+                Error::NotFound(what) => capitalized(&format!("{what} not found")),
                 Error::Invalid { field, message } => {
                     let errors = BTreeMap::from([(field.clone(), vec![message.clone()])]);
                     return HttpResponse::build(status).json(ErrorsBody { errors: &errors });

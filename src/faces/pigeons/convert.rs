@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::dto::*;
 use crate::domain::clock::Millis;
-use crate::domain::time::utc;
+use crate::domain::time::rfc3339_seconds_offset;
 use crate::domain::{Conversation, ConversationStatus, User};
 use crate::service::chat::ChatMessage;
 use crate::service::conversations::{Listing, Member};
@@ -12,7 +12,7 @@ use crate::store::reactions::Reaction;
 
 /// EN/Pigeons/Endpoints/ConversationsIndex.md: `2025-11-02T10:30:00+00:00` (seconds, UTC).
 pub fn timestamp(ms: Millis) -> String {
-    utc(ms).format("%Y-%m-%dT%H:%M:%S+00:00").to_string()
+    rfc3339_seconds_offset(ms)
 }
 
 fn is_archived(c: &Conversation) -> bool {

@@ -7,6 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::Error;
+use crate::faces::capitalized;
 
 /// Everything a Pigeons request can fail with. The core `Error` converts once (`From`).
 #[derive(Debug)]
@@ -106,14 +107,6 @@ fn invalid_field(field: &str, message: &str) -> (String, Vec<String>) {
         _ => format!("The {} {}.", attribute(name), message.trim_end_matches('.')),
     };
     (name.to_string(), vec![text])
-}
-
-fn capitalized(noun: &str) -> String {
-    let mut chars = noun.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
 }
 
 impl ResponseError for PigeonsError {

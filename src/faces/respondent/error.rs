@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 
 use super::dto::{ErrorBody, ErrorMessage};
 use crate::error::Error;
+use crate::faces::capitalized;
 
 #[derive(Debug)]
 pub enum RespondentError {
@@ -42,12 +43,7 @@ pub type RespondentResult<T> = Result<T, RespondentError>;
 /// Core messages read "the conversation is locked"; NestJS services say "Conversation is
 /// locked".
 fn sentence(text: &str) -> String {
-    let text = text.strip_prefix("the ").unwrap_or(text);
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
+    capitalized(text.strip_prefix("the ").unwrap_or(text))
 }
 
 impl RespondentError {

@@ -2,12 +2,12 @@
 
 use super::dto::{ConversationDto, MessageDto};
 use crate::domain::clock::Millis;
-use crate::domain::time::utc;
+use crate::domain::time::rfc3339_seconds;
 use crate::domain::{Conversation, ConversationStatus, Message, User};
 
 /// Tati's timestamps: whole seconds, UTC, "Z" ("2023-01-01T12:00:00Z").
 pub fn timestamp(ms: Millis) -> String {
-    utc(ms).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    rfc3339_seconds(ms)
 }
 
 pub fn conversation(c: &Conversation, patient: &User) -> ConversationDto {

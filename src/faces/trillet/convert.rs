@@ -2,13 +2,13 @@
 
 use super::dto::{ActedMessageDto, ConversationDto, CustomerDto, MessageDto};
 use crate::domain::clock::Millis;
-use crate::domain::time::utc;
+use crate::domain::time::rfc3339_seconds;
 use crate::domain::{FlowChannel, Message, MessageStatus, User};
 use crate::service::flows::{is_inbound, status_of, Outreach};
 
 /// Trillet's timestamps: whole seconds, UTC, "Z" ("2024-12-01T08:45:00Z").
 pub fn timestamp(ms: Millis) -> String {
-    utc(ms).format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    rfc3339_seconds(ms)
 }
 
 fn customer(u: Option<&User>) -> CustomerDto {

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::Error;
+use crate::faces::capitalized;
 
 #[derive(Debug)]
 pub struct TrilletError {
@@ -28,19 +29,13 @@ impl TrilletError {
     }
 }
 
-/// "conversation" → "Conversation not found."
-fn not_found(what: &str) -> String {
-    let mut chars = what.chars();
-    match chars.next() {
-        Some(first) => format!("{}{} not found.", first.to_uppercase(), chars.as_str()),
-        None => "Not found.".into(),
-    }
-}
-
 impl From<Error> for TrilletError {
     fn from(e: Error) -> Self {
         match e {
-            Error::NotFound(what) => Self::new(StatusCode::NOT_FOUND, not_found(what)),
+            Error::NotFound(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                capitalized(&format!("{what} not found.")),
+            ),
             Error::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, m),
             Error::Unauthenticated(m) => Self::new(StatusCode::UNAUTHORIZED, m),
             Error::Invalid { field, message } => Self::bad_request(format!("{field} {message}")),
