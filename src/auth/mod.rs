@@ -7,7 +7,44 @@ pub mod secret;
 pub mod sessions;
 pub mod throttle;
 
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::HttpRequest;
+
 use crate::domain::{Role, TenantId, Token, User};
+
+/// What a request's `Authorization` header holds, read for one set of schemes. Each API turns
+/// the cases into its own refusals.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Presented {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is not text.
+    Malformed,
+    /// Another scheme, or one of ours with no token after it.
+    OtherScheme,
+    /// The token after one of the accepted schemes.
+    Token(String),
+}
+
+/// Reads `Authorization: <scheme> <token>` for any of `schemes` (compared without regard to
+/// case, as HTTP schemes are).
+pub fn presented(req: &HttpRequest, schemes: &[&str]) -> Presented {
+    let Some(value) = req.headers().get(AUTHORIZATION) else {
+        return Presented::Missing;
+    };
+    let Ok(text) = value.to_str() else {
+        return Presented::Malformed;
+    };
+    match text.trim().split_once(' ') {
+        Some((scheme, token))
+            if schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme))
+                && !token.trim().is_empty() =>
+        {
+            Presented::Token(token.trim().to_string())
+        }
+        _ => Presented::OtherScheme,
+    }
+}
 
 /// Who a verified bearer token speaks for.
 #[derive(Clone, Debug)]

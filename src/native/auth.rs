@@ -7,7 +7,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::ApiError;
 use crate::auth::sessions::{self, Refused, Session, Use};
-use crate::auth::Principal;
+use crate::auth::{presented, Presented, Principal};
 use crate::domain::{IdRef, TenantId, UserId};
 use crate::error::Error;
 use crate::server::App;
@@ -28,20 +28,15 @@ pub struct TenantCaller {
 }
 
 fn bearer(req: &HttpRequest) -> Result<String, Error> {
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| Error::Unauthenticated("missing Authorization header".into()))?;
-    let text = header
-        .to_str()
-        .map_err(|_| Error::Unauthenticated("malformed Authorization header".into()))?;
-    match text.split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-        {
-            Ok(token.trim().to_string())
-        }
-        _ => Err(Error::Unauthenticated(
+    match presented(req, &["bearer"]) {
+        Presented::Token(token) => Ok(token),
+        Presented::Missing => Err(Error::Unauthenticated(
+            "missing Authorization header".into(),
+        )),
+        Presented::Malformed => Err(Error::Unauthenticated(
+            "malformed Authorization header".into(),
+        )),
+        Presented::OtherScheme => Err(Error::Unauthenticated(
             "expected 'Authorization: Bearer <token>'".into(),
         )),
     }

@@ -1,11 +1,12 @@
 //! Who is calling: a patient's user JWT on the messaging endpoints (reference pages
 //! `_authentication_overview`, `_users`), API key and password in the body of the token calls.
 
-use actix_web::{http::header, web, HttpRequest};
+use actix_web::{web, HttpRequest};
 
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
 use crate::auth::jwt::{Refusal, Subject, Verified};
+use crate::auth::{presented, Presented};
 use crate::domain::{ApiKey, Role, Tenant, User};
 use crate::error::Error;
 use crate::server::App;
@@ -18,20 +19,13 @@ pub struct Patient {
 
 /// The token in `Authorization: Bearer <jwt>`, verified.
 pub fn bearer(app: &App, req: &HttpRequest) -> MdliveResult<Verified> {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.trim().split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .ok_or(MdliveError::Unauthorized(
+    let Presented::Token(token) = presented(req, &["bearer"]) else {
+        return Err(MdliveError::Unauthorized(
             "Authorization header with a Bearer token is required",
-        ))?;
+        ));
+    };
     app.jwt
-        .verify(token, app.service.now())
+        .verify(&token, app.service.now())
         .map_err(|refusal| match refusal {
             Refusal::Invalid => MdliveError::Unauthorized("Invalid token"),
             Refusal::Expired => MdliveError::Unauthorized("Token has expired"),

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::PigeonsError;
-use crate::auth::Principal;
+use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Tenant, User};
 use crate::error::Error;
 use crate::server::App;
@@ -23,24 +23,15 @@ pub struct Caller {
     pub tenant: Tenant,
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let text = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
-    let (scheme, token) = text.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_string())
-}
-
 /// Checks run in Laravel's middleware order: token (401), ability (403), platform key (401).
 async fn authenticate(req: HttpRequest) -> Result<Caller, PigeonsError> {
     let app = req
         .app_data::<web::Data<App>>()
         .cloned()
         .ok_or_else(|| Error::internal("app data missing"))?;
-    let token = bearer(&req).ok_or(PigeonsError::Unauthenticated)?;
+    let Presented::Token(token) = presented(&req, &["bearer"]) else {
+        return Err(PigeonsError::Unauthenticated);
+    };
     let (user, token) = match app.service.authenticate_bearer(token).await {
         Ok(Principal::User { user, token }) => (user, token),
         // The server admin is nobody in a chat.

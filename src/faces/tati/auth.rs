@@ -1,10 +1,10 @@
 //! `Authorization: Token <t>` (DRF's TokenAuthentication; `Bearer <t>` accepted too). The token
 //! must belong to a patient and carry the `tati` ability (or `*`).
 
-use actix_web::{http::header, HttpRequest};
+use actix_web::HttpRequest;
 
 use super::error::{TatiError, TatiResult};
-use crate::auth::Principal;
+use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Conversation, IdRef, Role, TenantId, User, UserId};
 use crate::server::App;
 
@@ -19,23 +19,14 @@ pub struct Caller {
 }
 
 pub async fn caller(app: &App, req: &HttpRequest) -> TatiResult<Caller> {
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or(TatiError::NoCredentials)?
-        .to_str()
-        .map_err(|_| TatiError::InvalidToken)?;
-    let token = match value.trim().split_once(' ') {
-        Some((scheme, token))
-            if scheme.eq_ignore_ascii_case("token") || scheme.eq_ignore_ascii_case("bearer") =>
-        {
-            token.trim()
-        }
-        _ => return Err(TatiError::InvalidToken),
+    let token = match presented(req, &["token", "bearer"]) {
+        Presented::Token(token) => token,
+        Presented::Missing => return Err(TatiError::NoCredentials),
+        Presented::Malformed | Presented::OtherScheme => return Err(TatiError::InvalidToken),
     };
     let principal = app
         .service
-        .authenticate_bearer(token.to_string())
+        .authenticate_bearer(token)
         .await
         .map_err(|_| TatiError::InvalidToken)?;
     let Principal::User { user, token } = principal else {
