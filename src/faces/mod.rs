@@ -77,14 +77,29 @@ pub fn capitalized(text: &str) -> String {
 pub enum BodyError {
     /// Over the configured `body_limit`.
     TooLarge,
-    /// Not JSON, or JSON but not an object; the text says what was wrong.
-    NotAnObject(String),
+    /// JSON, but not an object.
+    NotAnObject,
+    /// Not JSON: the parser's complaint, and the body it was about.
+    NotJson(serde_json::Error, web::Bytes),
     /// The stream broke.
     Unreadable(String),
 }
 
-/// A request body as a JSON object; an empty body is an empty object. Faces that read bodies
-/// field by field (as Rails and Django do) start here and render `BodyError` their own way.
+impl BodyError {
+    /// What was wrong, in plain words.
+    pub fn reason(&self) -> String {
+        match self {
+            BodyError::TooLarge => "the request body is over the configured limit".into(),
+            BodyError::NotAnObject => "the request body must be a JSON object".into(),
+            BodyError::NotJson(e, _) => e.to_string(),
+            BodyError::Unreadable(why) => why.clone(),
+        }
+    }
+}
+
+/// A request body as a JSON object; an empty body is an empty object. Every face that reads
+/// bodies field by field (as Rails, Django, Laravel and NestJS do) starts here and renders
+/// `BodyError` its own way.
 pub fn json_object(
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> Result<serde_json::Map<String, serde_json::Value>, BodyError> {
@@ -100,10 +115,8 @@ pub fn json_object(
     }
     match serde_json::from_slice(&bytes) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(BodyError::NotAnObject(
-            "the request body must be a JSON object".into(),
-        )),
-        Err(e) => Err(BodyError::NotAnObject(e.to_string())),
+        Ok(_) => Err(BodyError::NotAnObject),
+        Err(e) => Err(BodyError::NotJson(e, bytes)),
     }
 }
 

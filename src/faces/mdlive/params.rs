@@ -21,9 +21,12 @@ impl Params {
             BodyError::TooLarge => {
                 MdliveError::Core(Error::TooLarge("The request body is too large".into()))
             }
-            BodyError::NotAnObject(why) => MdliveError::BadRequest(format!(
-                "Error occurred while parsing request parameters: {why}"
-            )),
+            e @ (BodyError::NotAnObject | BodyError::NotJson(..)) => {
+                MdliveError::BadRequest(format!(
+                    "Error occurred while parsing request parameters: {}",
+                    e.reason()
+                ))
+            }
             BodyError::Unreadable(why) => {
                 MdliveError::BadRequest(format!("The request body could not be read: {why}"))
             }

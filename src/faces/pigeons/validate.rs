@@ -12,6 +12,7 @@ use super::dto::{OpenConversation, React, RegisterDevice, SendMessage, DEVICE_FI
 use super::error::{attribute, PigeonsError};
 use crate::domain::{MessageKind, Tag};
 use crate::error::Error;
+use crate::faces::{json_object, BodyError};
 
 // EN/Pigeons/Endpoints/MessagesStore.md: context_text max:5000.
 pub const MAX_TEXT: usize = 5000;
@@ -36,18 +37,18 @@ impl FromRequest for Input {
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                PigeonsError::Core(match e.as_response_error().status_code() {
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                        Error::TooLarge("body over the configured limit".into())
-                    }
-                    _ => Error::invalid("body", "could not be read"),
-                })
-            })?;
-            Ok(Input(match serde_json::from_slice(&bytes) {
-                Ok(Value::Object(map)) => map,
-                _ => Map::new(),
-            }))
+            // Laravel validates a body that is not a JSON object as an empty one.
+            match json_object(bytes.await) {
+                Ok(map) => Ok(Input(map)),
+                Err(BodyError::NotAnObject | BodyError::NotJson(..)) => Ok(Input(Map::new())),
+                Err(BodyError::TooLarge) => Err(PigeonsError::Core(Error::TooLarge(
+                    "body over the configured limit".into(),
+                ))),
+                Err(BodyError::Unreadable(_)) => Err(PigeonsError::Core(Error::invalid(
+                    "body",
+                    "could not be read",
+                ))),
+            }
         })
     }
 }

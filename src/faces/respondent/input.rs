@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::error::RespondentError;
 use crate::domain::time::parse_rfc3339;
 use crate::error::Error;
+use crate::faces::{json_object, BodyError};
 use crate::service::inbox::Offset;
 use crate::service::MAX_PAGE;
 
@@ -212,22 +213,19 @@ impl FromRequest for Body {
     fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            let bytes = bytes.await.map_err(|e| {
-                RespondentError::Core(match e.as_response_error().status_code() {
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => Error::TooLarge(
-                        "the request body is larger than the configured body_limit".into(),
-                    ),
-                    _ => Error::invalid("body", e),
-                })
-            })?;
-            if bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Body(Map::new()));
-            }
-            match serde_json::from_slice::<Value>(&bytes) {
-                Ok(Value::Object(map)) => Ok(Body(map)),
+            match json_object(bytes.await) {
+                Ok(map) => Ok(Body(map)),
                 // class-validator sees no properties on anything but an object.
-                Ok(_) => Ok(Body(Map::new())),
-                Err(e) => Err(RespondentError::Malformed(json_parse_error(&bytes, &e))),
+                Err(BodyError::NotAnObject) => Ok(Body(Map::new())),
+                Err(BodyError::NotJson(e, bytes)) => {
+                    Err(RespondentError::Malformed(json_parse_error(&bytes, &e)))
+                }
+                Err(BodyError::TooLarge) => Err(RespondentError::Core(Error::TooLarge(
+                    "the request body is larger than the configured body_limit".into(),
+                ))),
+                Err(BodyError::Unreadable(why)) => {
+                    Err(RespondentError::Core(Error::invalid("body", why)))
+                }
             }
         })
     }

@@ -18,8 +18,8 @@ impl Fields {
     pub fn from_body(bytes: Result<web::Bytes, actix_web::Error>) -> TatiResult<Fields> {
         let body = json_object(bytes).map_err(|e| match e {
             BodyError::TooLarge => TatiError::TooLarge,
-            BodyError::NotAnObject(why) => {
-                TatiError::BadRequest(format!("JSON parse error - {why}"))
+            e @ (BodyError::NotAnObject | BodyError::NotJson(..)) => {
+                TatiError::BadRequest(format!("JSON parse error - {}", e.reason()))
             }
             BodyError::Unreadable(why) => TatiError::BadRequest(why),
         })?;

@@ -20,8 +20,8 @@ fn body(bytes: Result<web::Bytes, actix_web::Error>) -> TrilletResult<Map<String
         BodyError::TooLarge => {
             TrilletError::new(StatusCode::PAYLOAD_TOO_LARGE, "Request body is too large.")
         }
-        BodyError::NotAnObject(why) => {
-            TrilletError::bad_request(format!("Request body is not valid JSON: {why}"))
+        e @ (BodyError::NotAnObject | BodyError::NotJson(..)) => {
+            TrilletError::bad_request(format!("Request body is not valid JSON: {}", e.reason()))
         }
         BodyError::Unreadable(why) => TrilletError::bad_request(why),
     })
