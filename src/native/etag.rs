@@ -12,16 +12,17 @@ use crate::error::Error;
 pub fn json_with_etag<T: Serialize>(req: &HttpRequest, body: &T) -> Result<HttpResponse, Error> {
     let bytes = serde_json::to_vec(body).map_err(Error::internal)?;
     let etag = format!("\"{}\"", hex::encode(&Sha256::digest(&bytes)[..16]));
-    let mut response = if if_none_match(req, &etag) {
+    let unchanged = if_none_match(req, &etag);
+    let mut response = if unchanged {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::ETAG, etag.clone()))
+        .insert_header((header::ETAG, etag))
         // A browser may keep it, but must ask before reusing it.
         .insert_header((header::CACHE_CONTROL, "private, no-cache"));
-    Ok(if if_none_match(req, &etag) {
+    Ok(if unchanged {
         response.finish()
     } else {
         response.content_type("application/json").body(bytes)
