@@ -26,6 +26,14 @@ pub enum Error {
     /// The request body is over the configured limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The server cannot serve this now (storage full or damaged, overloaded). The message
+    /// names the cause in words a client may see; `retry_after` (seconds) is sent as
+    /// `Retry-After` when the condition is expected to pass.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after: Option<u32>,
+    },
     /// A bug or an I/O failure. The text is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -43,6 +51,21 @@ impl Error {
 
     pub fn forbidden(message: impl Into<String>) -> Self {
         Error::Forbidden(message.into())
+    }
+
+    pub fn unavailable(message: impl Into<String>, retry_after: Option<u32>) -> Self {
+        Error::Unavailable {
+            message: message.into(),
+            retry_after,
+        }
+    }
+
+    /// The `Retry-After` seconds to send with this error, if any.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Error::Unavailable { retry_after, .. } => *retry_after,
+            _ => None,
+        }
     }
 
     pub fn internal(cause: impl fmt::Display) -> Self {

@@ -45,6 +45,7 @@ impl ApiError {
             Error::Conflict(_) => "conflict",
             Error::Unprocessable(_) => "unprocessable",
             Error::TooLarge(_) => "too_large",
+            Error::Unavailable { .. } => "unavailable",
             Error::Internal(_) => "internal",
         }
     }
@@ -60,6 +61,7 @@ impl ResponseError for ApiError {
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -78,6 +80,9 @@ impl ResponseError for ApiError {
         let mut response = HttpResponse::build(self.status_code());
         if matches!(self.0, Error::Unauthenticated(_)) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        if let Some(seconds) = self.0.retry_after() {
+            response.insert_header(("Retry-After", seconds.to_string()));
         }
         response.json(Body {
             error: Detail {

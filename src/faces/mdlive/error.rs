@@ -70,6 +70,7 @@ impl ResponseError for MdliveError {
                 Error::Invalid { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -104,6 +105,12 @@ impl ResponseError for MdliveError {
                 other => other.to_string(),
             },
         };
-        HttpResponse::build(status).json(ErrorBody { error: message })
+        let mut response = HttpResponse::build(status);
+        if let MdliveError::Core(e) = self {
+            if let Some(seconds) = e.retry_after() {
+                response.insert_header(("Retry-After", seconds.to_string()));
+            }
+        }
+        response.json(ErrorBody { error: message })
     }
 }

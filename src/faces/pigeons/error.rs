@@ -126,6 +126,7 @@ impl ResponseError for PigeonsError {
                 Error::Invalid { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -186,6 +187,15 @@ impl ResponseError for PigeonsError {
                 Error::TooLarge(_) => out.json(Message {
                     message: "The POST data is too large.",
                 }),
+                Error::Unavailable {
+                    message,
+                    retry_after,
+                } => {
+                    if let Some(seconds) = retry_after {
+                        out.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                    }
+                    out.json(Message { message })
+                }
                 Error::Internal(cause) => {
                     tracing::error!("internal error: {cause}");
                     // Laravel's production message for unhandled exceptions.

@@ -100,6 +100,11 @@ impl RespondentError {
                     Text("request entity too large".into()),
                     Some("Payload Too Large"),
                 ),
+                Error::Unavailable { message, .. } => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Text(message.clone()),
+                    Some("Service Unavailable"),
+                ),
                 // The cause is logged by `error_response`, never sent.
                 Error::Internal(_) => (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -121,7 +126,13 @@ impl ResponseError for RespondentError {
             tracing::error!("internal error: {cause}");
         }
         let (status, message, error) = self.parts();
-        HttpResponse::build(status).json(ErrorBody {
+        let mut response = HttpResponse::build(status);
+        if let RespondentError::Core(e) = self {
+            if let Some(seconds) = e.retry_after() {
+                response.insert_header(("Retry-After", seconds.to_string()));
+            }
+        }
+        response.json(ErrorBody {
             status_code: status.as_u16(),
             message,
             error,

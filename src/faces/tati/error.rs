@@ -27,6 +27,8 @@ pub enum TatiError {
     Invalid(BTreeMap<String, Vec<String>>),
     /// 413.
     TooLarge,
+    /// 503: the server cannot serve now; the cause and the seconds for `Retry-After`.
+    Unavailable(String, Option<u32>),
     /// A bug or an I/O failure; logged, never sent.
     Internal(String),
 }
@@ -48,6 +50,10 @@ impl From<Error> for TatiError {
             Error::Invalid { field, message } => TatiError::field(&field, message),
             Error::Conflict(m) | Error::Unprocessable(m) => TatiError::field("non_field_errors", m),
             Error::TooLarge(_) => TatiError::TooLarge,
+            Error::Unavailable {
+                message,
+                retry_after,
+            } => TatiError::Unavailable(message, retry_after),
             Error::Internal(cause) => TatiError::Internal(cause),
         }
     }
@@ -73,6 +79,7 @@ impl ResponseError for TatiError {
             TatiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             TatiError::BadRequest(_) | TatiError::Invalid(_) => StatusCode::BAD_REQUEST,
             TatiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TatiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             TatiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +94,12 @@ impl ResponseError for TatiError {
             TatiError::MethodNotAllowed(m) => format!("Method \"{m}\" not allowed."),
             TatiError::BadRequest(m) => m.clone(),
             TatiError::TooLarge => "Request body is too large.".into(),
+            TatiError::Unavailable(message, retry_after) => {
+                if let Some(seconds) = retry_after {
+                    response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                }
+                message.clone()
+            }
             TatiError::Internal(cause) => {
                 tracing::error!("tati face: {cause}");
                 "A server error occurred.".into()

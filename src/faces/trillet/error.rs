@@ -12,6 +12,8 @@ use crate::faces::capitalized;
 pub struct TrilletError {
     pub status: StatusCode,
     pub message: String,
+    /// Seconds for `Retry-After`, on a 503.
+    pub retry_after: Option<u32>,
 }
 
 pub type TrilletResult<T> = Result<T, TrilletError>;
@@ -21,6 +23,7 @@ impl TrilletError {
         Self {
             status,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -43,6 +46,13 @@ impl From<Error> for TrilletError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
             }
             Error::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, m),
+            Error::Unavailable {
+                message,
+                retry_after,
+            } => Self {
+                retry_after,
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
+            },
             Error::Internal(cause) => {
                 tracing::error!("trillet face: {cause}");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error.")
@@ -69,7 +79,11 @@ impl ResponseError for TrilletError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(Body {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        response.json(Body {
             status: "error",
             message: &self.message,
         })
