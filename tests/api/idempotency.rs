@@ -350,3 +350,233 @@ fn keys_expire_after_a_day_and_are_pruned() {
     // Recording that answer pruned the other expired key.
     assert_eq!(stored_keys(&app), ["daily"]);
 }
+
+// ---- the faces ----
+
+/// Rows in `table`, straight from the database file.
+fn rows(app: &TestApp, table: &str) -> i64 {
+    db(app)
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Sends `first` twice under one key, then `other` under it: the retry must replay the first
+/// answer and write nothing, the other request must be refused with `refused_status`. Returns
+/// (first answer, refusal).
+fn retry_then_misuse(
+    app: &TestApp,
+    request: impl Fn(&str, &Value) -> Resp,
+    first: &Value,
+    other: &Value,
+    refused_status: u16,
+) -> (Resp, Resp) {
+    let before = (rows(app, "messages"), rows(app, "conversations"));
+    let answer = request("face-key", first);
+    assert!(
+        (200..300).contains(&answer.status),
+        "{}: {:?}",
+        answer.status,
+        answer.body
+    );
+    let written = (rows(app, "messages"), rows(app, "conversations"));
+    assert_ne!(written, before, "the first request writes");
+    let again = request("face-key", first);
+    assert_eq!(again.status, answer.status);
+    assert_eq!(again.body, answer.body);
+    assert_eq!(again.header("Idempotent-Replayed"), Some("true"));
+    let refused = request("face-key", other);
+    assert_eq!(refused.status, refused_status, "{:?}", refused.body);
+    assert_eq!(
+        (rows(app, "messages"), rows(app, "conversations")),
+        written,
+        "neither the retry nor the other request wrote"
+    );
+    (answer, refused)
+}
+
+const REFUSAL: &str = "Idempotency-Key \"face-key\" was used for a different request";
+
+fn says_refusal(text: &Value) {
+    assert!(
+        text.as_str().is_some_and(|t| t.starts_with(REFUSAL)),
+        "{text}"
+    );
+}
+
+#[test]
+fn mdlive_sends_are_idempotent_and_refusals_are_rails_errors() {
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.jwt_secret = Some("idempotency-test-secret".into());
+    });
+    let sign_in = || {
+        let r = app.post("/auth/auth_token").json(&json!({
+            "auth": {"api_key": "demo-mdlive-key", "password": "demo-mdlive-secret"}
+        }));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let api = r.body["jwt"].as_str().unwrap().to_string();
+        let r = app.post("/api/v1/sso_auth/auth_token").bearer(&api).json(
+            &json!({"auth": {"subscriber_id": "MDL-SUB-0052", "first_name": "Emily",
+                "last_name": "Carter", "birthdate": "1990-04-12", "gender": "F"},
+                "org": {"ou": "riverside"},
+                "api": {"api_key": "demo-mdlive-key", "password": "demo-mdlive-secret"}}),
+        );
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["jwt"].as_str().unwrap().to_string()
+    };
+    let token = sign_in();
+    let message =
+        |text: &str| json!({"message": {"to_id": 4, "subject": "Refill", "message": text}});
+    let send = |token: &str, key: &str, body: &Value| {
+        app.post("/api/v1/patients/52/messages")
+            .bearer(token)
+            .header(KEY, key)
+            .json(body)
+    };
+    let (first, refused) = retry_then_misuse(
+        &app,
+        |key, body| send(&token, key, body),
+        &message("Could you renew it?"),
+        &message("Something else"),
+        422,
+    );
+    assert_eq!(first.status, 201);
+    says_refusal(&refused.body["errors"]["base"][0]);
+    // A new sign-in is the same patient: the key is still theirs.
+    let again = send(&sign_in(), "face-key", &message("Could you renew it?"));
+    assert_eq!(again.body, first.body);
+}
+
+#[test]
+fn pigeons_creates_and_sends_are_idempotent_and_refusals_are_laravel_errors() {
+    let app = spawn_demo();
+    let call = |path: &str, token: &str, key: &str, body: &Value| {
+        app.post(&format!("/api/v1/pigeons/chat{path}"))
+            .bearer(token)
+            .header("X-PUBLIC-KEY", "pk_demo_pigeons")
+            .header(KEY, key)
+            .json(body)
+    };
+    let john = "1|demoPigeonsJohnDoeToken";
+    let text = |t: &str| {
+        json!({
+            "conversation_uuid": "550e8400-e29b-41d4-a716-446655440000",
+            "receiver_uuid": "660e8400-e29b-41d4-a716-446655440002",
+            "context_text": t, "context_type": "text",
+            "device": {"type": "desktop", "os": "Linux", "app_version": "1.2.3"}
+        })
+    };
+    let (_, refused) = retry_then_misuse(
+        &app,
+        |key, body| call("/messages", john, key, body),
+        &text("Hello"),
+        &text("Hello again"),
+        422,
+    );
+    says_refusal(&refused.body["message"]);
+
+    // A new conversation answers 201, and so does its retry (without the key, asking again
+    // finds the shared conversation: 200).
+    let maria = "2|demoPigeonsMariaSilvaToken";
+    let open = |tag: &str| {
+        json!({"participant_uuid": "660e8400-e29b-41d4-a716-446655440001",
+               "taggable": {"type": "order", "id": tag}})
+    };
+    let (created, _) = retry_then_misuse(
+        &app,
+        |key, body| call("/conversations", maria, key, body),
+        &open("A-1"),
+        &open("A-2"),
+        422,
+    );
+    assert_eq!(created.status, 201);
+}
+
+#[test]
+fn respondent_creates_and_sends_are_idempotent_and_refusals_are_nestjs_errors() {
+    let app = spawn_demo();
+    let post = |path: &str, key: &str, body: &Value| {
+        app.post(&format!("/v1/messaging{path}"))
+            .header("x-api-key", "demo-respondent-key")
+            .header("x-api-secret", "demo-respondent-secret")
+            .header(KEY, key)
+            .json(body)
+    };
+    let start = |project: &str| json!({"projectId": project, "participantUserIds": ["65a1f0c2b3d4e5f607182903"]});
+    let (created, refused) = retry_then_misuse(
+        &app,
+        |key, body| post("/conversations", key, body),
+        &start("6650a1b2c3d4e5f601234567"),
+        &start("6650a1b2c3d4e5f607654321"),
+        422,
+    );
+    assert_eq!(created.status, 201);
+    assert_eq!(refused.body["statusCode"], 422);
+    assert_eq!(refused.body["error"], "Unprocessable Entity");
+    says_refusal(&refused.body["message"]);
+
+    let uid = created.body["uid"].as_str().unwrap().to_string();
+    let path = format!("/conversations/{uid}/messages");
+    // Keys are per caller, not per route: this one is taken by the create above.
+    let r = post(&path, "face-key", &json!({"body": "Hi"}));
+    assert_eq!(r.status, 422, "{:?}", r.body);
+    let sent = post(&path, "send-key", &json!({"body": "See you Thursday."}));
+    assert_eq!(sent.status, 201, "{:?}", sent.body);
+    let again = post(&path, "send-key", &json!({"body": "See you Thursday."}));
+    assert_eq!(again.body, sent.body);
+}
+
+#[test]
+fn trillet_generate_is_idempotent_and_refusals_are_trillet_errors() {
+    let app = spawn_demo();
+    let generate = |key: &str, body: &Value| {
+        app.post("/v1/api/conversations/message/generate")
+            .header("x-api-key", "demo-trillet-secret")
+            .header("x-workspace-id", "674e29976b6acbac106d2650")
+            .header(KEY, key)
+            .json(body)
+    };
+    let to = |number: &str| json!({"flowId": "674e75bbe1456b11a194f091", "to": number, "autopilot": false});
+    let (first, refused) = retry_then_misuse(
+        &app,
+        generate,
+        &to("+15550001111"),
+        &to("+15550002222"),
+        422,
+    );
+    assert_eq!(first.body["status"], "success");
+    assert_eq!(refused.body["status"], "error");
+    says_refusal(&refused.body["message"]);
+}
+
+#[test]
+fn tati_creates_and_posts_are_idempotent_and_refusals_are_drf_errors() {
+    let app = spawn_demo();
+    let post = |path: &str, key: &str, body: &Value| {
+        app.post(&format!("/v0.1{path}"))
+            .header("Authorization", "Token tati-token-demo")
+            .header(KEY, key)
+            .json(body)
+    };
+    let say = |text: &str| json!({"message_type": "user", "content": text});
+    let (first, refused) = retry_then_misuse(
+        &app,
+        |key, body| post("/patients/conversations/con123/messages/", key, body),
+        &say("Can I take it with food?"),
+        &say("Can I take it at night?"),
+        400,
+    );
+    assert_eq!(first.status, 201);
+    says_refusal(&refused.body["non_field_errors"][0]);
+
+    let r = post("/patients/conversations/", "start", &json!({}));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let again = post("/patients/conversations/", "start", &json!({}));
+    assert_eq!(again.body, r.body);
+    let archived = post(
+        "/patients/conversations/",
+        "start",
+        &json!({"status": "archived"}),
+    );
+    assert_eq!(archived.status, 400);
+}
