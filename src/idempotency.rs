@@ -18,7 +18,7 @@ use std::rc::Rc;
 
 use actix_web::body::{to_bytes, BoxBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::header::CONTENT_TYPE;
+use actix_web::http::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
@@ -250,7 +250,8 @@ where
     response
 }
 
-/// The whole request body, put back for the handler to read.
+/// The whole request body, put back for the handler to read. The extractor has decoded any
+/// `Content-Encoding`, so the headers are made to describe the plain bytes put back.
 async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, Error> {
     let (http, payload) = req.parts_mut();
     let bytes = web::Bytes::from_request(http, payload).await.map_err(|e| {
@@ -260,6 +261,9 @@ async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, Error> {
             Error::invalid("body", format!("could not be read: {e}"))
         }
     })?;
+    let headers = req.headers_mut();
+    headers.remove(CONTENT_ENCODING);
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     req.set_payload(Payload::from(bytes.clone()));
     Ok(bytes)
 }
