@@ -247,3 +247,100 @@ impl Boarding {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Store, StoreOptions};
+
+    fn count(store: &Store, sql: &'static str) -> i64 {
+        store
+            .read_blocking(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
+            .unwrap()
+    }
+
+    fn setting(key: &'static str) -> impl FnOnce(&Connection) -> Result<()> + Send + 'static {
+        move |c| {
+            c.execute(
+                "INSERT INTO server_settings (key, value) VALUES (?1, 'x')",
+                [key],
+            )?;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_claim_commits_with_the_first_successful_write_and_only_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("claims.db"), &StoreOptions::default()).unwrap();
+        let scope = KeyScope {
+            tenant: TenantId(1),
+            caller: "native:user:1".into(),
+            key: "k".into(),
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            store
+                .write(|c| {
+                    c.execute(
+                        "INSERT INTO tenants (id, uuid, name, created_at) VALUES (1, 't', 'T', 0)",
+                        [],
+                    )?;
+                    Ok(())
+                })
+                .await
+                .unwrap();
+            let claim = Arc::new(Claim::new(scope.clone(), vec![1], 10, 0));
+            carrying(claim.clone(), async {
+                // A failed write stores nothing, the claim included.
+                let failed = store
+                    .write(|c| {
+                        setting("a")(c)?;
+                        Err::<(), _>(Error::invalid("x", "refused"))
+                    })
+                    .await;
+                assert!(failed.is_err());
+                assert_eq!(claim.state(), ClaimState::Open);
+                store.write(setting("b")).await.unwrap();
+                assert_eq!(claim.state(), ClaimState::Committed);
+                // Later writes do not claim again.
+                store.write(setting("c")).await.unwrap();
+            })
+            .await;
+            // Writes outside the request carry nothing.
+            store.write(setting("d")).await.unwrap();
+
+            // A claim that cannot be stored takes its write down with it.
+            let taken = Arc::new(Claim::new(scope, vec![2], 11, 0));
+            let refused = carrying(taken.clone(), store.write(setting("e"))).await;
+            assert!(
+                matches!(&refused, Err(Error::Conflict(m)) if m.contains("in use")),
+                "{refused:?}"
+            );
+            assert_eq!(taken.state(), ClaimState::Open);
+        });
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM server_settings WHERE key IN ('b', 'c', 'd')"
+            ),
+            3
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM server_settings WHERE key IN ('a', 'e')"
+            ),
+            0
+        );
+        assert_eq!(
+            count(
+                &store,
+                "SELECT count(*) FROM idempotency_keys WHERE status IS NULL AND created_at = 10"
+            ),
+            1
+        );
+    }
+}
