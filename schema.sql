@@ -1,5 +1,7 @@
--- Parlor schema, version 1. Applied once to an empty database; PRAGMA user_version records it.
--- Later changes are new numbered steps in src/store/schema.rs, never edits to this file.
+-- Parlor schema: the whole of it, in numbered steps. Step 1 is everything up to the first
+-- `-- step 2:` line; each later change is appended as the next step, never as an edit to a
+-- shipped one. An empty database runs every step, an older one the steps it lacks
+-- (src/store/schema.rs); PRAGMA user_version records the last step applied.
 -- Timestamps are integer Unix milliseconds, UTC. JSON columns hold JSON text.
 
 CREATE TABLE tenants (
@@ -198,3 +200,21 @@ CREATE TABLE server_settings (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+
+-- step 2: Idempotency-Key. The first answer to each caller's key, replayed to its retries for
+-- 24 hours. A row is claimed (status NULL) in the transaction that makes the request's first
+-- write, and its answer recorded once the response is built: a claim without an answer means
+-- the write committed but the answer was lost (a crash in between), so a retry is refused
+-- instead of writing twice.
+CREATE TABLE idempotency_keys (
+    tenant_id    INTEGER NOT NULL REFERENCES tenants(id),
+    caller       TEXT NOT NULL,       -- the surface and who its credentials speak for
+    key          TEXT NOT NULL,       -- the Idempotency-Key header as sent
+    request_hash BLOB NOT NULL,       -- SHA-256 of the method, path and query, and body
+    created_at   INTEGER NOT NULL,    -- first use; the key expires 24 hours later
+    status       INTEGER,             -- the answer: NULL while only claimed
+    content_type TEXT,
+    body         BLOB,
+    PRIMARY KEY (tenant_id, caller, key)
+) WITHOUT ROWID;
+CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);

@@ -117,21 +117,36 @@ impl Settings {
         let env: Vec<(String, String)> = std::env::vars()
             .filter(|(k, _)| k.starts_with("PARLOR_"))
             .collect();
-        Self::from_sources(&text, &env)
+        let (settings, warnings) = Self::from_sources_noting(&text, &env)?;
+        for warning in warnings {
+            tracing::warn!("{warning}");
+        }
+        Ok(settings)
     }
 
     /// `toml_text` layered over the defaults, then `env` (name, value) pairs over that.
     pub fn from_sources(toml_text: &str, env: &[(String, String)]) -> Result<Settings> {
+        Ok(Self::from_sources_noting(toml_text, env)?.0)
+    }
+
+    /// `from_sources`, with a warning for each `PARLOR_` variable that names no setting.
+    /// Wrapper scripts and CI jobs carry variables of their own under the prefix (`PARLOR_BIN`),
+    /// so those are ignored; an unknown key in the file, which is Parlor's alone, is an error.
+    pub fn from_sources_noting(
+        toml_text: &str,
+        env: &[(String, String)],
+    ) -> Result<(Settings, Vec<String>)> {
         let mut table: toml::Table = toml::from_str(toml_text)
             .map_err(|e| Error::invalid("config", e.message().to_string()))?;
+        let mut warnings = Vec::new();
         for (name, value) in env {
-            let Some(key) = env_key(name) else {
-                return Err(Error::invalid(
-                    name.clone(),
-                    "unknown PARLOR_ environment variable",
-                ));
-            };
-            apply_env(&mut table, &key, value);
+            match env_key(name) {
+                Some(key) => apply_env(&mut table, &key, value),
+                None => warnings.push(format!(
+                    "{name}: not a Parlor setting, ignored (the closest known variable is {})",
+                    closest_env_var(name)
+                )),
+            }
         }
         let mut settings: Settings = Settings::deserialize(toml::Value::Table(table))
             .map_err(|e| Error::invalid("config", e.message().to_string()))?;
@@ -140,7 +155,7 @@ impl Settings {
             settings.faces.entry(name.to_string()).or_default();
         }
         settings.validate()?;
-        Ok(settings)
+        Ok((settings, warnings))
     }
 
     pub fn validate(&self) -> Result<()> {
@@ -210,6 +225,49 @@ fn env_key(name: &str) -> Option<Vec<String>> {
         .then(|| vec!["faces".into(), face.to_string(), field.to_string()])
 }
 
+/// Every variable Parlor reads.
+pub fn env_var_names() -> Vec<String> {
+    let mut names: Vec<String> = ENV_VARS.iter().map(|(n, _)| n.to_string()).collect();
+    for face in FACE_NAMES {
+        for field in ["ENABLED", "BASE_PATH"] {
+            names.push(format!(
+                "PARLOR_FACES_{}_{field}",
+                face.to_ascii_uppercase()
+            ));
+        }
+    }
+    names
+}
+
+/// The known variable nearest to `name` by edit distance (the first of equals, in
+/// `env_var_names` order).
+fn closest_env_var(name: &str) -> String {
+    env_var_names()
+        .into_iter()
+        .min_by_key(|known| edit_distance(name, known))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance: single-character insertions, deletions and substitutions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                diagonal
+            } else {
+                1 + diagonal.min(above).min(row[j])
+            };
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 /// Sets `path` in the table to `raw`, typed as the setting expects (a value of the wrong type
 /// is left as a string so that deserializing names the setting).
 fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
@@ -276,9 +334,41 @@ mod tests {
         assert!(e.to_string().contains("bnid"), "{e}");
         let e = Settings::from_sources("[faces.skype]\nenabled = true", &[]).unwrap_err();
         assert!(e.to_string().contains("faces.skype"), "{e}");
-        let e = Settings::from_sources("", &[("PARLOR_NOPE".into(), "1".into())]).unwrap_err();
-        assert!(e.to_string().contains("PARLOR_NOPE"), "{e}");
         let e = Settings::from_sources("synchronous = \"sometimes\"", &[]).unwrap_err();
         assert!(e.to_string().contains("sometimes"), "{e}");
+    }
+
+    #[test]
+    fn unknown_environment_variables_are_ignored_with_the_closest_named() {
+        let (s, warnings) = Settings::from_sources_noting(
+            "",
+            &[
+                ("PARLOR_BIN".into(), "/usr/local/bin/parlor".into()),
+                ("PARLOR_BIND".into(), "127.0.0.1:7000".into()),
+                ("PARLOR_FACES_TATI_ENABLE".into(), "false".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.bind, "127.0.0.1:7000");
+        assert!(s.face("tati").enabled);
+        assert_eq!(
+            warnings,
+            [
+                "PARLOR_BIN: not a Parlor setting, ignored (the closest known variable is \
+                 PARLOR_BIND)",
+                "PARLOR_FACES_TATI_ENABLE: not a Parlor setting, ignored (the closest known \
+                 variable is PARLOR_FACES_TATI_ENABLED)",
+            ]
+        );
+        let (_, warnings) = Settings::from_sources_noting("", &[]).unwrap();
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn edit_distance_counts_single_character_changes() {
+        assert_eq!(edit_distance("PARLOR_BIN", "PARLOR_BIND"), 1);
+        assert_eq!(edit_distance("PARLOR_DB", "PARLOR_DB"), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 }

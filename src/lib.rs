@@ -12,6 +12,7 @@ pub mod domain;
 pub mod error;
 pub mod faces;
 pub mod fixture;
+pub mod idempotency;
 pub mod native;
 pub mod server;
 pub mod service;

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::domain::Clock;
 use crate::error::{Error, Result};
 use crate::native::{self, dto::HealthDto, error::ApiError};
+use crate::service::idempotency::KeyLocks;
 use crate::service::Service;
 use crate::store::{self, Store, StoreOptions};
 use crate::{admin, faces, fixture};
@@ -25,6 +26,8 @@ pub struct App {
     pub sessions: Sessions,
     /// Failed admin-page sign-ins, to slow down password guessing.
     pub sign_in_throttle: SignInThrottle,
+    /// Idempotency-Keys in use, so that concurrent retries wait for the first.
+    pub idempotency: KeyLocks,
 }
 
 /// A server bound to its address, ready to be awaited (or spawned).
@@ -116,6 +119,7 @@ pub async fn build_app(
         jwt,
         sessions,
         sign_in_throttle: SignInThrottle::new(),
+        idempotency: KeyLocks::default(),
     });
     let server = HttpServer::new(move || {
         let app_settings = face_settings.clone();

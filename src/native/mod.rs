@@ -13,10 +13,12 @@ mod messages;
 mod sessions;
 
 use actix_web::http::Method;
-use actix_web::{web, HttpRequest, Route};
+use actix_web::{web, FromRequest, HttpRequest, Route};
 
+use crate::auth::Principal;
 use crate::domain::IdRef;
 use crate::error::Error;
+use crate::idempotency::{idempotent, Identifying, Identity, Surface};
 
 pub const BASE: &str = "/parlor/v1";
 
@@ -107,7 +109,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 &[Method::GET, Method::POST],
                 vec![
                     web::get().to(conversations::list),
-                    web::post().to(conversations::create),
+                    web::post()
+                        .to(conversations::create)
+                        .wrap(idempotent(&IDEMPOTENT)),
                 ],
             ))
             .service(resource(
@@ -139,7 +143,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 &[Method::GET, Method::POST],
                 vec![
                     web::get().to(messages::list),
-                    web::post().to(messages::send),
+                    web::post().to(messages::send).wrap(idempotent(&IDEMPOTENT)),
                 ],
             ))
             .service(resource(
@@ -162,6 +166,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 vec![web::get().to(conversations::unread)],
             )),
     );
+}
+
+/// `Idempotency-Key` on the routes that create: keys belong to whoever the token or session
+/// speaks for, in the tenant the call is about.
+static IDEMPOTENT: Surface = Surface {
+    name: "native",
+    identify: identify_caller,
+    render: |e| actix_web::ResponseError::error_response(&error::ApiError(e)),
+};
+
+fn identify_caller(req: HttpRequest) -> Identifying {
+    Box::pin(async move {
+        let caller = auth::TenantCaller::from_request(&req, &mut actix_web::dev::Payload::None)
+            .await
+            .map_err(|e| e.0)?;
+        Ok(match &caller.principal {
+            Principal::ServerAdmin => Identity::server_admin(caller.tenant),
+            Principal::User { user, .. } => Identity::user(caller.tenant, user.id),
+        })
+    })
 }
 
 /// One path and its routes (`methods` lists their methods, for the `Allow` header); any other

@@ -8,6 +8,7 @@ pub mod devices;
 pub mod direct;
 pub mod directory;
 pub mod flows;
+pub mod idempotency;
 pub mod inbox;
 pub mod messages;
 pub mod owner;

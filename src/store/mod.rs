@@ -6,6 +6,7 @@ pub mod chats;
 pub mod conversations;
 pub mod direct;
 pub mod flows;
+pub mod idempotency;
 pub mod messages;
 pub mod participants;
 pub mod push_devices;
@@ -136,16 +137,23 @@ impl Store {
 
     /// Runs `f` on the writer thread inside its own savepoint of a group-commit transaction.
     /// Resolves after the transaction holding it has committed; if `f` fails, nothing it wrote
-    /// stays.
+    /// stays. A request sent with an Idempotency-Key claims its key in the savepoint of its
+    /// first successful write (`idempotency.rs`).
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.writer
-            .submit(f)?
-            .await
-            .map_err(|_| Error::internal("writer thread stopped"))?
+        let boarding = idempotency::board();
+        let result = match self.writer.submit(boarding.wrap(f)) {
+            Ok(answer) => answer
+                .await
+                .map_err(|_| Error::internal("writer thread stopped"))
+                .and_then(|r| r),
+            Err(e) => Err(e),
+        };
+        boarding.settle(result.is_ok());
+        result
     }
 
     /// `write` for callers that are not async. Must not be called from inside an async task.

@@ -1,28 +1,93 @@
-//! Applies `schema.sql` to a new database and records the version in `PRAGMA user_version`.
-//! Later changes are appended to `STEPS` as numbered additive steps; shipped steps never change.
+//! Applies `schema.sql` and records the version in `PRAGMA user_version`. The file is the whole
+//! schema in numbered steps (`-- step N:` starts step N; step 1 is what precedes step 2), so it
+//! stays the one place to read the schema while older databases upgrade step by step. Shipped
+//! steps never change.
 
 use rusqlite::Connection;
 
 use crate::error::{Error, Result};
 
-/// Step N (1-based) brings the database from version N-1 to N.
-const STEPS: &[&str] = &[include_str!("../../schema.sql")];
+const SCHEMA: &str = include_str!("../../schema.sql");
 
-pub const VERSION: i64 = STEPS.len() as i64;
+/// What starts a step after the first, followed by its number and a colon.
+const MARKER: &str = "-- step ";
+
+/// The steps of `schema.sql`: element N-1 brings the database from version N-1 to N.
+fn steps() -> Result<Vec<&'static str>> {
+    let mut steps = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in SCHEMA.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix(MARKER) {
+            let number = rest.split(':').next().unwrap_or_default().trim();
+            if number.parse::<usize>().ok() != Some(steps.len() + 2) {
+                return Err(Error::internal(format!(
+                    "schema.sql: step {number} follows step {}",
+                    steps.len() + 1
+                )));
+            }
+            steps.push(&SCHEMA[start..offset]);
+            start = offset;
+        }
+        offset += line.len();
+    }
+    steps.push(&SCHEMA[start..]);
+    Ok(steps)
+}
 
 pub fn apply(conn: &mut Connection) -> Result<()> {
+    let steps = steps()?;
+    let latest = steps.len() as i64;
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > VERSION {
+    if current > latest {
         return Err(Error::internal(format!(
-            "the database is at schema version {current}, newer than this parlor ({VERSION}); \
+            "the database is at schema version {current}, newer than this parlor ({latest}); \
              upgrade parlor"
         )));
     }
-    for (index, step) in STEPS.iter().enumerate().skip(current as usize) {
+    for (index, step) in steps.iter().enumerate().skip(current as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(step)?;
         tx.pragma_update(None, "user_version", index as i64 + 1)?;
         tx.commit()?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_numbered_in_order_and_cover_the_whole_file() {
+        let steps = steps().unwrap();
+        assert!(steps.len() >= 2);
+        assert_eq!(steps.concat(), SCHEMA);
+        for (i, step) in steps.iter().enumerate().skip(1) {
+            assert!(step.starts_with(&format!("{MARKER}{}:", i + 1)), "{step}");
+        }
+    }
+
+    #[test]
+    fn an_older_database_gets_only_the_steps_it_lacks() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let steps = steps().unwrap();
+        conn.execute_batch(steps[0]).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        apply(&mut conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, steps.len() as i64);
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'idempotency_keys'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 1);
+        // Applying again changes nothing.
+        apply(&mut conn).unwrap();
+    }
 }

@@ -428,6 +428,41 @@ fn an_office_manager_sets_up_a_clinic_from_the_command_line() {
 }
 
 #[test]
+fn an_unknown_parlor_variable_is_a_warning_naming_the_closest_known_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("env.db");
+    // A wrapper script's own variable beside a real setting.
+    let out = Command::new(env!("CARGO_BIN_EXE_parlor"))
+        .args(["tenant", "list"])
+        .env("PARLOR_DB", &db)
+        .env("PARLOR_BIN", "/opt/parlor/bin/parlor")
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run parlor");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("PARLOR_BIN: not a Parlor setting, ignored")
+            && stderr.contains("the closest known variable is PARLOR_BIND"),
+        "{stderr}"
+    );
+    assert!(db.exists(), "PARLOR_DB was still applied");
+
+    // An unknown key in the file stays an error.
+    let config = dir.path().join("parlor.toml");
+    std::fs::write(&config, "bnid = \"127.0.0.1:1\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_parlor"))
+        .arg("--config")
+        .arg(&config)
+        .args(["tenant", "list"])
+        .env("PARLOR_DB", &db)
+        .output()
+        .expect("run parlor");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bnid"));
+}
+
+#[test]
 fn the_demo_holds_the_read_state_behind_the_seed_examples() {
     let app = spawn_demo();
     // MDLIVE seed: patient 52 has 2 unread from provider 4 and none from provider 37.

@@ -16,5 +16,6 @@ mod faces_tati;
 mod faces_trillet;
 mod fixtures;
 mod group_commit;
+mod idempotency;
 mod native;
 mod read_state;

@@ -1629,6 +1629,52 @@ fn the_server_admin_creates_conversations_among_the_named_users_only() {
 }
 
 #[test]
+fn a_tenant_admin_joins_a_conversation_only_as_someone() {
+    let app = spawn_app();
+    let c = clinic(&app, "Clinic");
+    let members = |conv: &Value| -> Vec<i64> {
+        let mut ids: Vec<i64> = conv["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["user"]["id"].as_i64().unwrap())
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    let mut pair = vec![c.patient, c.provider];
+    pair.sort_unstable();
+    let create = |body: Value| {
+        let r = app.post(&v1("/conversations")).bearer(&c.admin).json(&body);
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body
+    };
+    // Without `as` the admin acts for the clinic (as when listing the whole tenant): the
+    // conversation is the participants'.
+    let set_up = create(json!({"participants": [c.patient, c.provider]}));
+    assert_eq!(members(&set_up), pair);
+    assert!(set_up["unread_count"].is_null());
+    // With `as`, that user creates it and is in it.
+    let as_patient = create(json!({"participants": [c.provider], "as": c.patient}));
+    assert_eq!(members(&as_patient), pair);
+    assert_eq!(as_patient["unread_count"], 0);
+    // To take part, the admin lists themselves (or acts as themselves).
+    let me = app.get(&v1("/me")).bearer(&c.admin).send().body["id"]
+        .as_i64()
+        .unwrap();
+    let mut with_me = vec![me, c.patient];
+    with_me.sort_unstable();
+    assert_eq!(
+        members(&create(json!({"participants": [me, c.patient]}))),
+        with_me
+    );
+    assert_eq!(
+        members(&create(json!({"participants": [c.patient], "as": me}))),
+        with_me
+    );
+}
+
+#[test]
 fn conversation_creation_rejects_bad_input_without_writing() {
     let app = spawn_app();
     let c = clinic(&app, "Clinic");

@@ -9,8 +9,9 @@ mod messages;
 mod params;
 mod tokens;
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
+use crate::idempotency::{app_of, idempotent, Identifying, Identity, Surface, Unidentified};
 use error::MdliveError;
 
 /// MDLIVE's paths start at the server root (`/api/v2/...`, `/api/v1/...`, `/auth/...`).
@@ -32,7 +33,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                 "/{patient_id}/providers/{provider_id}/conversation",
                 web::get().to(messages::thread),
             )
-            .route("/{patient_id}/messages", web::post().to(messages::send))
+            .route(
+                "/{patient_id}/messages",
+                web::post().to(messages::send).wrap(idempotent(&IDEMPOTENT)),
+            )
             .route(
                 "/{patient_id}/messages/contacts",
                 web::get().to(messages::contacts),
@@ -62,6 +66,24 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .route("/auth_token", web::post().to(tokens::api_token))
             .default_service(web::to(not_found)),
     );
+}
+
+/// `Idempotency-Key` on sends: keys belong to the patient holding the token.
+static IDEMPOTENT: Surface = Surface {
+    name: "mdlive",
+    identify: identify_patient,
+    render: |e| MdliveError::Core(e).error_response(),
+};
+
+fn identify_patient(req: HttpRequest) -> Identifying {
+    Box::pin(async move {
+        let app = app_of(&req)?;
+        let patient = auth::token_holder(&app, &req).await.map_err(|e| match e {
+            MdliveError::Core(e) => e.into(),
+            _ => Unidentified::Refused,
+        })?;
+        Ok(Identity::user(patient.tenant.id, patient.user.id))
+    })
 }
 
 async fn not_found() -> HttpResponse {

@@ -8,13 +8,14 @@ pub mod dto;
 pub mod error;
 mod validate;
 
-use actix_web::{guard, web, HttpRequest, HttpResponse};
+use actix_web::{guard, web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use self::auth::Caller;
 use self::dto::*;
 use self::error::{PigeonsError, PigeonsResult};
 use self::validate::Input;
 use crate::domain::IdRef;
+use crate::idempotency::{idempotent, Identifying, Identity, Surface, Unidentified};
 use crate::server::App;
 use crate::service::messages::NewMessage;
 use crate::service::MAX_PAGE;
@@ -27,7 +28,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .service(
                 web::resource("/conversations")
                     .route(get().to(list_conversations))
-                    .route(web::post().to(create_conversation))
+                    .route(
+                        web::post()
+                            .to(create_conversation)
+                            .wrap(idempotent(&IDEMPOTENT)),
+                    )
                     .default_service(not_allowed("GET, HEAD, POST")),
             )
             .service(
@@ -37,7 +42,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             )
             .service(
                 web::resource("/messages")
-                    .route(web::post().to(send_message))
+                    .route(web::post().to(send_message).wrap(idempotent(&IDEMPOTENT)))
                     .default_service(not_allowed("POST")),
             )
             .service(
@@ -67,6 +72,25 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             )
             .default_service(web::to(route_not_found)),
     );
+}
+
+/// `Idempotency-Key` on the routes that create: keys belong to the token's user.
+static IDEMPOTENT: Surface = Surface {
+    name: "pigeons",
+    identify: identify_caller,
+    render: |e| PigeonsError::Core(e).error_response(),
+};
+
+fn identify_caller(req: HttpRequest) -> Identifying {
+    Box::pin(async move {
+        let caller = Caller::from_request(&req, &mut actix_web::dev::Payload::None)
+            .await
+            .map_err(|e| match e {
+                PigeonsError::Core(e) => e.into(),
+                _ => Unidentified::Refused,
+            })?;
+        Ok(Identity::user(caller.tenant.id, caller.user.id))
+    })
 }
 
 /// Laravel answers HEAD wherever it answers GET.

@@ -11,7 +11,7 @@ mod dto;
 mod error;
 mod input;
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use self::auth::Partner;
 use self::error::{RespondentError, RespondentResult};
@@ -19,6 +19,7 @@ use self::input::{Body, ConversationsQuery, CreateConversation, MessagesQuery};
 use crate::domain::ids::is_valid_text_id;
 use crate::domain::{IdRef, User};
 use crate::error::Error;
+use crate::idempotency::{idempotent, Identifying, Identity, Surface, Unidentified};
 use crate::server::App;
 use crate::service::conversations::NewConversation;
 use crate::service::messages::NewMessage;
@@ -33,10 +34,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .service(
                 resource("/conversations")
                     .route(web::get().to(list_conversations))
-                    .route(web::post().to(create_conversation)),
+                    .route(
+                        web::post()
+                            .to(create_conversation)
+                            .wrap(idempotent(&IDEMPOTENT)),
+                    ),
             )
             .service(resource("/conversations/{uid}").route(web::get().to(get_conversation)))
-            .service(resource("/conversations/{uid}/messages").route(web::post().to(send_message)))
+            .service(
+                resource("/conversations/{uid}/messages")
+                    .route(web::post().to(send_message).wrap(idempotent(&IDEMPOTENT))),
+            )
             .service(
                 resource("/conversations/{uid}/participants")
                     .route(web::post().to(add_participant)),
@@ -50,6 +58,26 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .service(resource("/messages").route(web::get().to(list_messages)))
             .default_service(web::to(no_route)),
     );
+}
+
+/// `Idempotency-Key` on the routes that create: keys belong to the API owner the partner's
+/// keys act as.
+static IDEMPOTENT: Surface = Surface {
+    name: "respondent",
+    identify: identify_partner,
+    render: |e| RespondentError::Core(e).error_response(),
+};
+
+fn identify_partner(req: HttpRequest) -> Identifying {
+    Box::pin(async move {
+        let partner = Partner::from_request(&req, &mut actix_web::dev::Payload::None)
+            .await
+            .map_err(|e| match e {
+                RespondentError::Core(e) => e.into(),
+                _ => Unidentified::Refused,
+            })?;
+        Ok(Identity::user(partner.tenant, partner.owner.id))
+    })
 }
 
 /// NestJS's answer for a path or method it has no route for.

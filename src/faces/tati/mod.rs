@@ -10,8 +10,9 @@ mod fields;
 mod messages;
 mod tokens;
 
-use actix_web::{web, HttpRequest, HttpResponse, Route};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
 
+use crate::idempotency::{app_of, idempotent, Identifying, Identity, Surface, Unidentified};
 use error::TatiError;
 
 pub const BASE: &str = "/v0.1";
@@ -35,7 +36,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                 "/patients/conversations/",
                 vec![
                     web::get().to(conversations::list),
-                    web::post().to(conversations::create),
+                    web::post()
+                        .to(conversations::create)
+                        .wrap(idempotent(&IDEMPOTENT)),
                 ],
             ))
             .service(resource(
@@ -50,7 +53,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                 "/patients/conversations/{conversation_id}/messages/",
                 vec![
                     web::get().to(messages::list),
-                    web::post().to(messages::create),
+                    web::post()
+                        .to(messages::create)
+                        .wrap(idempotent(&IDEMPOTENT)),
                 ],
             ))
             .service(resource(
@@ -63,6 +68,29 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             ))
             .default_service(web::to(not_found)),
     );
+}
+
+/// `Idempotency-Key` on the routes that create: keys belong to the patient holding the token.
+static IDEMPOTENT: Surface = Surface {
+    name: "tati",
+    identify: identify_patient,
+    render: |e| TatiError::from(e).error_response(),
+};
+
+fn identify_patient(req: HttpRequest) -> Identifying {
+    Box::pin(async move {
+        let app = app_of(&req)?;
+        let me = auth::caller(&app, &req).await.map_err(|e| match e {
+            TatiError::Internal(cause) => {
+                Unidentified::Failed(crate::error::Error::Internal(cause))
+            }
+            TatiError::Unavailable(message, retry_after) => {
+                Unidentified::Failed(crate::error::Error::unavailable(message, retry_after))
+            }
+            _ => Unidentified::Refused,
+        })?;
+        Ok(Identity::user(me.tenant, me.patient.id))
+    })
 }
 
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {

@@ -8,8 +8,10 @@ mod dto;
 mod error;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
+use crate::error::Error;
+use crate::idempotency::{app_of, idempotent, Identifying, Identity, Surface, Unidentified};
 use error::TrilletError;
 
 pub const BASE: &str = "/v1/api";
@@ -20,7 +22,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             .route("/conversations", web::get().to(conversations::list))
             .route(
                 "/conversations/message/generate",
-                web::post().to(conversations::generate),
+                web::post()
+                    .to(conversations::generate)
+                    .wrap(idempotent(&IDEMPOTENT)),
             )
             .route(
                 "/conversations/flow/{flowId}",
@@ -44,6 +48,38 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
             )
             .default_service(web::to(not_found)),
     );
+}
+
+/// `Idempotency-Key` on generate: keys belong to the API key (no user stands behind it).
+static IDEMPOTENT: Surface = Surface {
+    name: "trillet",
+    identify: identify_key,
+    render: |e| TrilletError::from(e).error_response(),
+};
+
+fn identify_key(req: HttpRequest) -> Identifying {
+    Box::pin(async move {
+        let app = app_of(&req)?;
+        let tenant = auth::workspace(&app, &req)
+            .await
+            .map_err(|e| match e.status {
+                StatusCode::SERVICE_UNAVAILABLE => {
+                    Unidentified::Failed(Error::unavailable(e.message, e.retry_after))
+                }
+                status if status.is_server_error() => {
+                    Unidentified::Failed(Error::internal(e.message))
+                }
+                _ => Unidentified::Refused,
+            })?;
+        // The secret `workspace` just accepted.
+        let presented = req
+            .headers()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .trim();
+        Ok(Identity::api_key(tenant, presented))
+    })
 }
 
 async fn not_found() -> HttpResponse {
