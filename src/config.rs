@@ -41,6 +41,8 @@ pub struct Settings {
     pub admin_idle_timeout_minutes: u32,
     /// Admin page: hours after sign-in at which a session ends, active or not.
     pub admin_session_hours: u32,
+    /// Lock out a client address and name after repeated wrong passwords, on every surface.
+    pub password_throttle: bool,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -77,6 +79,7 @@ impl Default for Settings {
             max_batch: 256,
             admin_idle_timeout_minutes: 15,
             admin_session_hours: 12,
+            password_throttle: true,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -103,6 +106,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "admin_idle_timeout_minutes",
     ),
     ("PARLOR_ADMIN_SESSION_HOURS", "admin_session_hours"),
+    ("PARLOR_PASSWORD_THROTTLE", "password_throttle"),
 ];
 
 impl Settings {
@@ -215,7 +219,7 @@ fn env_key(name: &str) -> Option<Vec<String>> {
 fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
     let last = path.last().map(String::as_str).unwrap_or_default();
     let value = match (last, raw.parse::<bool>(), raw.parse::<i64>()) {
-        ("demo" | "enabled", Ok(b), _) => toml::Value::Boolean(b),
+        ("demo" | "enabled" | "password_throttle", Ok(b), _) => toml::Value::Boolean(b),
         (
             "body_limit"
             | "token_ttl_minutes"

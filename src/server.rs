@@ -23,7 +23,7 @@ pub struct App {
     pub jwt: JwtKeys,
     /// The admin page's signed-in sessions (in memory: a restart signs everyone out).
     pub sessions: Sessions,
-    /// Failed admin-page sign-ins, to slow down password guessing.
+    /// Failed password checks on every surface, to slow down guessing.
     pub sign_in_throttle: SignInThrottle,
 }
 
@@ -110,12 +110,13 @@ pub async fn build_app(
         settings.admin_idle_timeout_minutes,
         settings.admin_session_hours,
     );
+    let sign_in_throttle = SignInThrottle::new(settings.password_throttle);
     let app = web::Data::new(App {
         service: service.clone(),
         settings,
         jwt,
         sessions,
-        sign_in_throttle: SignInThrottle::new(),
+        sign_in_throttle,
     });
     let server = HttpServer::new(move || {
         let app_settings = face_settings.clone();

@@ -18,3 +18,4 @@ mod fixtures;
 mod group_commit;
 mod native;
 mod read_state;
+mod throttle;
