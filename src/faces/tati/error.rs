@@ -49,7 +49,10 @@ impl From<Error> for TatiError {
             Error::NotFound(_) => TatiError::NotFound,
             Error::Forbidden(_) => TatiError::NoPermission,
             Error::Unauthenticated(_) => TatiError::InvalidToken,
-            Error::Invalid { field, message } => TatiError::field(&field, message),
+            // DRF's unique validators fail like any other field validation: 400 by field.
+            Error::Invalid { field, message } | Error::Duplicate { field, message } => {
+                TatiError::field(&field, message)
+            }
             Error::Conflict(m) | Error::Unprocessable(m) => TatiError::field("non_field_errors", m),
             Error::TooLarge(_) => TatiError::TooLarge,
             Error::Unavailable {
