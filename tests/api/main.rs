@@ -15,6 +15,7 @@ mod faces_pigeons;
 mod faces_respondent;
 mod faces_tati;
 mod faces_trillet;
+mod fidelity;
 mod fixtures;
 mod group_commit;
 mod native;
