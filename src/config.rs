@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::faces::cors;
 use crate::store::Synchronous;
 
 /// The face names `[faces.<name>]` accepts.
@@ -52,6 +53,9 @@ pub struct FaceSettings {
     pub enabled: bool,
     /// Path prefix the face is served under (its vendor's default when unset).
     pub base_path: Option<String>,
+    /// Browser origins (`scheme://host[:port]`, or "*") the face answers CORS requests for, as
+    /// its vendor's framework does; none: CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for FaceSettings {
@@ -59,6 +63,7 @@ impl Default for FaceSettings {
         Self {
             enabled: true,
             base_path: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -167,6 +172,15 @@ impl Settings {
                     ));
                 }
             }
+            if let Some(bad) = face.cors_origins.iter().find(|o| !cors::is_origin(o)) {
+                return Err(Error::invalid(
+                    format!("faces.{name}.cors_origins"),
+                    format!(
+                        "{bad:?} is not an origin: give scheme://host[:port] with no path or \
+                         trailing slash, or \"*\""
+                    ),
+                ));
+            }
         }
         if self.body_limit < 1024 {
             return Err(Error::invalid("body_limit", "must be at least 1024 bytes"));
@@ -200,7 +214,8 @@ impl Settings {
     }
 }
 
-/// `PARLOR_FACES_MDLIVE_ENABLED` → `faces.mdlive.enabled`; the fixed names in `ENV_VARS`.
+/// `PARLOR_FACES_MDLIVE_ENABLED` → `faces.mdlive.enabled` (also `_BASE_PATH`,
+/// `_CORS_ORIGINS`); the fixed names in `ENV_VARS`.
 fn env_key(name: &str) -> Option<Vec<String>> {
     if let Some((_, key)) = ENV_VARS.iter().find(|(n, _)| *n == name) {
         return Some(vec![key.to_string()]);
@@ -210,7 +225,7 @@ fn env_key(name: &str) -> Option<Vec<String>> {
         .iter()
         .find(|f| rest.starts_with(&format!("{f}_")))?;
     let field = &rest[face.len() + 1..];
-    matches!(field, "enabled" | "base_path")
+    matches!(field, "enabled" | "base_path" | "cors_origins")
         .then(|| vec!["faces".into(), face.to_string(), field.to_string()])
 }
 
@@ -231,6 +246,14 @@ fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
             _,
             Ok(n),
         ) => toml::Value::Integer(n),
+        // A list in one variable: comma-separated.
+        ("cors_origins", _, _) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| toml::Value::String(o.to_string()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_string()),
     };
     let mut current = table;

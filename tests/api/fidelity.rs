@@ -198,3 +198,128 @@ fn pigeons_lists_never_messaged_conversations_last_newest_created_first() {
     }
     assert_eq!(seen, order);
 }
+
+// ---- paths as each vendor's framework serves them ---------------------------------------------
+
+/// A user token for MDLIVE's demo patient 52, asked for the way the vendor's Ruby snippet
+/// builds URLs: a base ending in "/" joined with "/api/...".
+fn mdlive_patient(app: &TestApp, base: &str) -> String {
+    let r = app
+        .post(&format!("{base}//api/v1/sso_auth/auth_token"))
+        .json(&json!({
+            "auth": {"first_name": "Emily", "last_name": "Carter", "gender": "F",
+                     "birthdate": "1990-04-12", "subscriber_id": "MDL-SUB-0052",
+                     "email": "emily.carter@example.com"},
+            "org": {"ou": "riverside"},
+            "api": {"api_key": "demo-mdlive-key", "password": "demo-mdlive-secret"}
+        }));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.body["jwt"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn mdlive_squeezes_repeated_slashes_and_ignores_a_trailing_one_like_rails() {
+    let app = spawn_demo();
+    let jwt = mdlive_patient(&app, "");
+    let list = |path: &str| app.get(path).bearer(&jwt).send();
+    let plain = list("/api/v2/patients/52/messages/conversations");
+    assert_eq!(plain.status, 200, "{:?}", plain.body);
+    for path in [
+        "//api/v2/patients/52/messages/conversations",
+        "/api//v2/patients/52/messages/conversations",
+        "/api/v2/patients/52/messages/conversations/",
+        "//api/v2/patients/52/messages/conversations//",
+    ] {
+        let r = list(path);
+        assert_eq!((r.status, &r.body), (200, &plain.body), "{path}");
+    }
+    let r = list("//api/v1/patients/52/providers/4/conversation?per=1");
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["messages"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn a_re_based_mdlive_squeezes_slashes_after_its_base() {
+    let app = crate::helpers::spawn_with(|s| {
+        s.demo = true;
+        s.faces.get_mut("mdlive").unwrap().base_path = Some("/mdlive".into());
+    });
+    let jwt = mdlive_patient(&app, "/mdlive");
+    let r = app
+        .get("/mdlive//api/v2/patients/52/messages/conversations/")
+        .bearer(&jwt)
+        .send();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+}
+
+#[test]
+fn unknown_paths_under_a_face_answer_in_that_faces_404_shape() {
+    let app = spawn_demo();
+    // MDLIVE is served from the root: its own paths, not the native API's 404.
+    for path in [
+        "/api/v3/patients",
+        "/api/nothing",
+        "//api/nothing/",
+        "/auth",
+    ] {
+        let r = app.get(path).send();
+        assert_eq!(
+            (r.status, &r.body),
+            (404, &json!({"error": "Route not found"})),
+            "{path}"
+        );
+    }
+    // A squeezed path that lands under another face is still MDLIVE's, and MDLIVE has no
+    // such route.
+    let r = app.get("//api/v1/pigeons/chat/conversations").send();
+    assert_eq!(
+        (r.status, &r.body),
+        (404, &json!({"error": "Route not found"}))
+    );
+    // Express keeps one optional trailing slash, not two: NestJS's own 404.
+    let r = partner(app.get(&format!("{RESPONDENT}/conversations//"))).send();
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            404,
+            &json!({"statusCode": 404, "message": "Cannot GET /v1/messaging/conversations//",
+                    "error": "Not Found"})
+        )
+    );
+    let r = app.get("/v1/api/conversations//").send();
+    assert_eq!(
+        (r.status, &r.body),
+        (
+            404,
+            &json!({"status": "error", "message": "Route not found."})
+        )
+    );
+    // Elsewhere the native API's 404 as before.
+    let r = app.get("/definitely/not/here/").send();
+    assert_eq!(r.body["error"]["code"], "not_found");
+}
+
+#[test]
+fn laravel_and_express_faces_ignore_a_trailing_slash() {
+    let app = spawn_demo();
+    let plain = john(app.get(&format!("{PIGEONS}/conversations"))).send();
+    assert_eq!(plain.status, 200, "{:?}", plain.body);
+    for path in ["/conversations/", "/conversations///"] {
+        let r = john(app.get(&format!("{PIGEONS}{path}"))).send();
+        assert_eq!((r.status, &r.body), (200, &plain.body), "{path}");
+    }
+    let r = john(app.get(&format!("{PIGEONS}/conversations/{PIGEONS_CONV}/messages/"))).send();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+
+    let r = partner(app.get(&format!("{RESPONDENT}/conversations/?includeCount=true"))).send();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["totalResults"], 3);
+
+    let r = app
+        .get("/v1/api/conversations/")
+        .header("x-api-key", "demo-trillet-secret")
+        .header("x-workspace-id", "674e29976b6acbac106d2650")
+        .send();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.body.is_array());
+}

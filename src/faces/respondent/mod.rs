@@ -52,11 +52,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     );
 }
 
-/// NestJS's answer for a path or method it has no route for.
 async fn no_route(req: HttpRequest) -> HttpResponse {
+    not_found(&req)
+}
+
+/// NestJS's answer for a path or method it has no route for.
+pub fn not_found(req: &HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&RespondentError::NoRoute {
         method: req.method().to_string(),
-        path: req.path().to_string(),
+        path: crate::faces::doors::sent_path(req),
     })
 }
 

@@ -8,7 +8,7 @@ mod dto;
 mod error;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use error::TrilletError;
 
@@ -42,11 +42,16 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                 "/conversations/{conversationId}/message/{messageId}/action",
                 web::post().to(conversations::action),
             )
-            .default_service(web::to(not_found)),
+            .default_service(web::to(route_not_found)),
     );
 }
 
-async fn not_found() -> HttpResponse {
+async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    not_found(&req)
+}
+
+/// A path under Trillet's that no route matches.
+pub fn not_found(_: &HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&TrilletError::new(
         StatusCode::NOT_FOUND,
         "Route not found.",
