@@ -9,6 +9,7 @@ mod webdriver;
 mod admin_browser;
 mod admin_session;
 mod config_example;
+mod cors;
 mod duplicates;
 mod faces_mdlive;
 mod faces_pigeons;
