@@ -3,9 +3,9 @@
 //! answers (`cors.rs`), and its own 404 for a path under it that no route matches — never the
 //! native one.
 //!
-//! A face owns the paths under its prefix that fall under one of its roots (MDLIVE, served from
-//! the server root, owns `/api/...` and `/auth/...`, not everything). Faces with longer prefixes
-//! are asked first, as they are mounted.
+//! A face owns the paths under its prefix; a face served from the server root owns only those
+//! under its roots (MDLIVE: `/api/...` and `/auth/...`, not everything). Faces with longer
+//! prefixes are asked first, as they are mounted.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -34,10 +34,12 @@ impl Door {
             return None;
         }
         let read = self.face.framework.normalize(rest);
-        let owned = self.face.roots.iter().any(|root| {
-            read.strip_prefix(root)
-                .is_some_and(|after| after.is_empty() || after.starts_with('/'))
-        });
+        // Under a prefix of its own a face owns everything; at the root, only its roots.
+        let owned = !self.prefix.is_empty()
+            || self.face.roots.iter().any(|root| {
+                read.strip_prefix(root)
+                    .is_some_and(|after| after.is_empty() || after.starts_with('/'))
+            });
         if !owned {
             return None;
         }
@@ -255,6 +257,7 @@ mod tests {
             routed(&d, "/mdlive//api/v2/x/"),
             Some(("mdlive", Some("/mdlive/api/v2/x".into())))
         );
+        assert_eq!(routed(&d, "/mdlive/elsewhere"), Some(("mdlive", None)));
         assert_eq!(routed(&d, "/api/v2/x"), None);
         assert_eq!(routed(&d, "/v1/api/conversations/"), None);
     }

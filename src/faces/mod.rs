@@ -22,8 +22,8 @@ use framework::Framework;
 
 /// A face: its `[faces.<name>]` key, the path prefix it is served under unless re-based, how it
 /// registers its routes under a prefix ("" for the root), the framework whose habits it keeps,
-/// the first path segments it serves under its prefix ("" for everything under it), and its
-/// answer for a path under them that no route matches.
+/// the first path segments it serves when mounted at the root ("" for everything), and its
+/// answer for a path of its own that no route matches.
 pub struct Face {
     pub name: &'static str,
     pub default_base: &'static str,

@@ -250,6 +250,12 @@ fn a_re_based_mdlive_squeezes_slashes_after_its_base() {
         .bearer(&jwt)
         .send();
     assert_eq!(r.status, 200, "{:?}", r.body);
+    // Under its own prefix everything is MDLIVE's.
+    let r = app.get("/mdlive/elsewhere").send();
+    assert_eq!(
+        (r.status, &r.body),
+        (404, &json!({"error": "Route not found"}))
+    );
 }
 
 #[test]
