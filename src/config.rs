@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::faces::cors;
 use crate::store::Synchronous;
 
 /// The face names `[faces.<name>]` accepts.
@@ -172,7 +171,7 @@ impl Settings {
                     ));
                 }
             }
-            if let Some(bad) = face.cors_origins.iter().find(|o| !cors::is_origin(o)) {
+            if let Some(bad) = face.cors_origins.iter().find(|o| !is_origin(o)) {
                 return Err(Error::invalid(
                     format!("faces.{name}.cors_origins"),
                     format!(
@@ -212,6 +211,29 @@ impl Settings {
     pub fn face(&self, name: &str) -> FaceSettings {
         self.faces.get(name).cloned().unwrap_or_default()
     }
+}
+
+/// Whether `text` can be an allowed origin: "*", or `scheme://host[:port]` with nothing after
+/// it (browsers send origins without a path or a trailing slash, so such an entry would never
+/// match).
+fn is_origin(text: &str) -> bool {
+    if text == "*" {
+        return true;
+    }
+    let Some((scheme, host)) = text.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    scheme_ok
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', ' ', '*'])
+        && text.chars().all(|c| c.is_ascii_graphic())
 }
 
 /// `PARLOR_FACES_MDLIVE_ENABLED` → `faces.mdlive.enabled` (also `_BASE_PATH`,
@@ -295,6 +317,23 @@ mod tests {
         assert!(!s.face("mdlive").enabled);
         assert!(s.face("pigeons").enabled);
         assert_eq!(s.db, PathBuf::from("./parlor.db"));
+    }
+
+    #[test]
+    fn cors_origins_are_scheme_host_and_port_only() {
+        for ok in ["*", "http://localhost:3000", "https://app.example.com"] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "localhost:3000",
+            "http://localhost:3000/",
+            "http://",
+            "https://*.example.com",
+            "http://a b",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! under its roots (MDLIVE: `/api/...` and `/auth/...`, not everything). Faces with longer
 //! prefixes are asked first, as they are mounted.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::ORIGIN;
@@ -23,12 +25,12 @@ use crate::config::Settings;
 struct Door {
     face: &'static Face,
     prefix: String,
-    cors: Option<Policy>,
+    cors: Option<Arc<Policy>>,
 }
 
 impl Door {
     /// `path` as this face's framework reads it, when the face owns it.
-    fn claims<'p>(&self, path: &'p str) -> Option<std::borrow::Cow<'p, str>> {
+    fn claims<'p>(&self, path: &'p str) -> Option<Cow<'p, str>> {
         let rest = path.strip_prefix(self.prefix.as_str())?;
         if !(rest.is_empty() || rest.starts_with('/')) {
             return None;
@@ -44,11 +46,11 @@ impl Door {
             return None;
         }
         Some(if read == rest {
-            std::borrow::Cow::Borrowed(path)
+            Cow::Borrowed(path)
         } else if self.prefix.is_empty() && read.is_empty() {
-            std::borrow::Cow::Owned("/".to_string())
+            Cow::Owned("/".to_string())
         } else {
-            std::borrow::Cow::Owned(format!("{}{read}", self.prefix))
+            Cow::Owned(format!("{}{read}", self.prefix))
         })
     }
 }
@@ -77,13 +79,14 @@ impl Doors {
             .map(|face| Door {
                 face,
                 prefix: prefix(settings, face),
-                cors: Policy::new(face.framework, &settings.face(face.name).cors_origins),
+                cors: Policy::new(face.framework, &settings.face(face.name).cors_origins)
+                    .map(Arc::new),
             })
             .collect();
         Doors { doors }
     }
 
-    fn owner<'p>(&self, path: &'p str) -> Option<(usize, std::borrow::Cow<'p, str>)> {
+    fn owner<'p>(&self, path: &'p str) -> Option<(usize, Cow<'p, str>)> {
         self.doors
             .iter()
             .enumerate()
