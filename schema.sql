@@ -218,3 +218,14 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (tenant_id, caller, key)
 ) WITHOUT ROWID;
 CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at);
+
+-- step 3: Never-messaged conversations sort by creation, newest first: on their members' rows
+-- after every messaged one (`participants::NEVER_MESSAGED` below every message time), and
+-- across a tenant by `COALESCE(last message, creation)` (Respondent: starting a conversation
+-- is activity), each off an index.
+UPDATE participants SET sort_at = (
+    SELECT c.created_at + -4611686018427387904 FROM conversations c
+    WHERE c.id = participants.conversation_id)
+WHERE conversation_id IN (SELECT id FROM conversations WHERE last_message_at IS NULL);
+CREATE INDEX conversations_tenant_recent
+    ON conversations(tenant_id, COALESCE(last_message_at, created_at) DESC, id DESC);

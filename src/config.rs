@@ -41,6 +41,8 @@ pub struct Settings {
     pub admin_idle_timeout_minutes: u32,
     /// Admin page: hours after sign-in at which a session ends, active or not.
     pub admin_session_hours: u32,
+    /// Lock out a client address and name after repeated wrong passwords, on every surface.
+    pub password_throttle: bool,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -50,6 +52,9 @@ pub struct FaceSettings {
     pub enabled: bool,
     /// Path prefix the face is served under (its vendor's default when unset).
     pub base_path: Option<String>,
+    /// Browser origins (`scheme://host[:port]`, or "*") the face answers CORS requests for, as
+    /// its vendor's framework does; none: CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for FaceSettings {
@@ -57,6 +62,7 @@ impl Default for FaceSettings {
         Self {
             enabled: true,
             base_path: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -77,6 +83,7 @@ impl Default for Settings {
             max_batch: 256,
             admin_idle_timeout_minutes: 15,
             admin_session_hours: 12,
+            password_throttle: true,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -103,6 +110,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "admin_idle_timeout_minutes",
     ),
     ("PARLOR_ADMIN_SESSION_HOURS", "admin_session_hours"),
+    ("PARLOR_PASSWORD_THROTTLE", "password_throttle"),
 ];
 
 impl Settings {
@@ -178,6 +186,15 @@ impl Settings {
                     ));
                 }
             }
+            if let Some(bad) = face.cors_origins.iter().find(|o| !is_origin(o)) {
+                return Err(Error::invalid(
+                    format!("faces.{name}.cors_origins"),
+                    format!(
+                        "{bad:?} is not an origin: give scheme://host[:port] with no path or \
+                         trailing slash, or \"*\""
+                    ),
+                ));
+            }
         }
         if self.body_limit < 1024 {
             return Err(Error::invalid("body_limit", "must be at least 1024 bytes"));
@@ -211,7 +228,31 @@ impl Settings {
     }
 }
 
-/// `PARLOR_FACES_MDLIVE_ENABLED` → `faces.mdlive.enabled`; the fixed names in `ENV_VARS`.
+/// Whether `text` can be an allowed origin: "*", or `scheme://host[:port]` with nothing after
+/// it (browsers send origins without a path or a trailing slash, so such an entry would never
+/// match).
+fn is_origin(text: &str) -> bool {
+    if text == "*" {
+        return true;
+    }
+    let Some((scheme, host)) = text.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    scheme_ok
+        && !host.is_empty()
+        && !host.contains(['/', '?', '#', ' ', '*'])
+        && text.chars().all(|c| c.is_ascii_graphic())
+}
+
+/// `PARLOR_FACES_MDLIVE_ENABLED` → `faces.mdlive.enabled` (also `_BASE_PATH`,
+/// `_CORS_ORIGINS`); the fixed names in `ENV_VARS`.
 fn env_key(name: &str) -> Option<Vec<String>> {
     if let Some((_, key)) = ENV_VARS.iter().find(|(n, _)| *n == name) {
         return Some(vec![key.to_string()]);
@@ -221,7 +262,7 @@ fn env_key(name: &str) -> Option<Vec<String>> {
         .iter()
         .find(|f| rest.starts_with(&format!("{f}_")))?;
     let field = &rest[face.len() + 1..];
-    matches!(field, "enabled" | "base_path")
+    matches!(field, "enabled" | "base_path" | "cors_origins")
         .then(|| vec!["faces".into(), face.to_string(), field.to_string()])
 }
 
@@ -273,7 +314,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
     let last = path.last().map(String::as_str).unwrap_or_default();
     let value = match (last, raw.parse::<bool>(), raw.parse::<i64>()) {
-        ("demo" | "enabled", Ok(b), _) => toml::Value::Boolean(b),
+        ("demo" | "enabled" | "password_throttle", Ok(b), _) => toml::Value::Boolean(b),
         (
             "body_limit"
             | "token_ttl_minutes"
@@ -285,6 +326,14 @@ fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
             _,
             Ok(n),
         ) => toml::Value::Integer(n),
+        // A list in one variable: comma-separated.
+        ("cors_origins", _, _) => toml::Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| toml::Value::String(o.to_string()))
+                .collect(),
+        ),
         _ => toml::Value::String(raw.to_string()),
     };
     let mut current = table;
@@ -326,6 +375,23 @@ mod tests {
         assert!(!s.face("mdlive").enabled);
         assert!(s.face("pigeons").enabled);
         assert_eq!(s.db, PathBuf::from("./parlor.db"));
+    }
+
+    #[test]
+    fn cors_origins_are_scheme_host_and_port_only() {
+        for ok in ["*", "http://localhost:3000", "https://app.example.com"] {
+            assert!(is_origin(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "localhost:3000",
+            "http://localhost:3000/",
+            "http://",
+            "https://*.example.com",
+            "http://a b",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub enum Error {
     /// The request is well-formed but conflicts with what is stored (duplicates, state).
     #[error("{0}")]
     Conflict(String),
+    /// A value that must be unique is already taken: `field` names the input that holds it,
+    /// `message` says what is wrong with it ("is taken in this tenant").
+    #[error("{field} {message}")]
+    Duplicate { field: String, message: String },
     /// The request is understood but the state of the target does not allow it.
     #[error("{0}")]
     Unprocessable(String),
@@ -79,11 +83,21 @@ impl From<rusqlite::Error> for Error {
             if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
             {
-                let what = msg
+                // SQLite's text names tables and columns: it goes to the log, never to a client.
+                let columns = msg
                     .as_deref()
                     .and_then(|m| m.strip_prefix("UNIQUE constraint failed: "))
-                    .unwrap_or("a unique field");
-                return Error::Conflict(format!("an entry with the same {what} already exists"));
+                    .unwrap_or_default();
+                return match crate::store::constraints::duplicate(columns) {
+                    Some((field, message)) => Error::Duplicate {
+                        field: field.into(),
+                        message: message.into(),
+                    },
+                    None => {
+                        tracing::warn!("unexpected uniqueness failure: {e}");
+                        Error::Conflict("this conflicts with a record that already exists".into())
+                    }
+                };
             }
         }
         Error::Internal(e.to_string())

@@ -24,7 +24,7 @@ pub struct App {
     pub jwt: JwtKeys,
     /// The admin page's signed-in sessions (in memory: a restart signs everyone out).
     pub sessions: Sessions,
-    /// Failed admin-page sign-ins, to slow down password guessing.
+    /// Failed password checks on every surface, to slow down guessing.
     pub sign_in_throttle: SignInThrottle,
     /// Idempotency-Keys in use, so that concurrent retries wait for the first.
     pub idempotency: KeyLocks,
@@ -109,22 +109,26 @@ pub async fn build_app(
     };
     let body_limit = settings.body_limit;
     let face_settings = settings.clone();
+    let doors = std::sync::Arc::new(faces::doors::Doors::new(&settings));
     let sessions = Sessions::new(
         settings.admin_idle_timeout_minutes,
         settings.admin_session_hours,
     );
+    let sign_in_throttle = SignInThrottle::new(settings.password_throttle);
     let app = web::Data::new(App {
         service: service.clone(),
         settings,
         jwt,
         sessions,
-        sign_in_throttle: SignInThrottle::new(),
+        sign_in_throttle,
         idempotency: KeyLocks::default(),
     });
     let server = HttpServer::new(move || {
         let app_settings = face_settings.clone();
+        let front = doors.clone();
         actix_web::App::new()
             .app_data(app.clone())
+            .app_data(web::Data::from(doors.clone()))
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 InternalError::from_response(
@@ -133,6 +137,8 @@ pub async fn build_app(
                 )
                 .into()
             }))
+            // Faces keep their frameworks' habits with paths and CORS, before routing.
+            .wrap_fn(move |req, routes| faces::doors::front_door(&front, req, routes))
             .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("parlor::http"))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
@@ -182,8 +188,13 @@ async fn readyz(app: web::Data<App>) -> HttpResponse {
     }
 }
 
+/// A path no route matches: the 404 of the face whose path it is, else the native one.
 async fn not_found(req: HttpRequest) -> HttpResponse {
-    let _ = req;
+    if let Some(doors) = req.app_data::<web::Data<faces::doors::Doors>>() {
+        if let Some(response) = doors.not_found(&req) {
+            return response;
+        }
+    }
     ApiError(Error::NotFound("route")).error_response_owned()
 }
 

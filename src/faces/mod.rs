@@ -5,6 +5,9 @@
 //! A face never lets Parlor's native error format through, and sees one tenant: the one its
 //! credentials resolve to.
 
+pub mod cors;
+pub mod doors;
+pub mod framework;
 pub mod mdlive;
 pub mod pigeons;
 pub mod respondent;
@@ -12,16 +15,22 @@ pub mod stand_in;
 pub mod tati;
 pub mod trillet;
 
-use actix_web::web;
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::config::Settings;
+use framework::Framework;
 
-/// A face: its `[faces.<name>]` key, the path prefix it is served under unless re-based, and
-/// how it registers its routes under a prefix ("" for the root).
+/// A face: its `[faces.<name>]` key, the path prefix it is served under unless re-based, how it
+/// registers its routes under a prefix ("" for the root), the framework whose habits it keeps,
+/// the first path segments it serves when mounted at the root ("" for everything), and its
+/// answer for a path of its own that no route matches.
 pub struct Face {
     pub name: &'static str,
     pub default_base: &'static str,
     pub routes: fn(&mut web::ServiceConfig, &str),
+    pub framework: Framework,
+    pub roots: &'static [&'static str],
+    pub not_found: fn(&HttpRequest) -> HttpResponse,
 }
 
 /// Every face Parlor serves. Faces with a longer prefix come first, so that a face mounted at
@@ -31,26 +40,42 @@ pub const FACES: &[Face] = &[
         name: "pigeons",
         default_base: pigeons::BASE,
         routes: pigeons::routes,
+        framework: Framework::Laravel,
+        roots: &[""],
+        not_found: pigeons::not_found,
     },
     Face {
         name: "respondent",
         default_base: respondent::DEFAULT_BASE,
         routes: respondent::routes,
+        framework: Framework::Express,
+        roots: &[""],
+        not_found: respondent::not_found,
     },
     Face {
         name: "trillet",
         default_base: trillet::BASE,
         routes: trillet::routes,
+        framework: Framework::Express,
+        roots: &[""],
+        not_found: trillet::not_found,
     },
     Face {
         name: "tati",
         default_base: tati::BASE,
         routes: tati::routes,
+        framework: Framework::Django,
+        roots: &[""],
+        not_found: tati::not_found,
     },
     Face {
         name: "mdlive",
         default_base: mdlive::BASE,
         routes: mdlive::routes,
+        framework: Framework::Rails,
+        // Served from the root by default: it claims its own paths, not the whole server.
+        roots: &["/api", "/auth"],
+        not_found: mdlive::not_found,
     },
 ];
 

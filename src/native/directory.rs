@@ -1,12 +1,13 @@
 //! Sign-in, tenants, users, tokens and API keys.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::auth::{Caller, TenantCaller};
 use super::dto::*;
 use super::error::ApiResult;
 use super::extract::{Json, Query};
 use super::path_ref;
+use crate::auth::throttle::SignInThrottle;
 use crate::auth::Principal;
 use crate::domain::time::parse_utc_offset;
 use crate::domain::{IdRef, Role};
@@ -16,18 +17,33 @@ use crate::service::directory::{NewTenant, NewUser};
 use crate::service::page_limit;
 use crate::store::users::ProfileChange;
 
-/// Username + password → a new token (the admin page's and apps' sign-in).
-pub async fn login(app: web::Data<App>, body: Json<LoginRequest>) -> ApiResult<HttpResponse> {
+/// Username + password → a new token (the admin page's and apps' sign-in). Guessing is slowed
+/// per client address and username, as on every surface that checks a password.
+pub async fn login(
+    app: web::Data<App>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
     let body = body.0;
-    let tenant = app
-        .service
-        .find_tenant(body.tenant.0)
-        .await
-        .map_err(|_| Error::Unauthenticated("invalid username or password".into()))?;
-    let user = app
-        .service
-        .login(tenant.id, body.username, body.password)
-        .await?;
+    let key = SignInThrottle::key(req.peer_addr().map(|a| a.ip()), &body.username);
+    let service = &app.service;
+    let checked = app
+        .sign_in_throttle
+        .attempt(&key, service.now(), |admitted| async move {
+            let tenant = service
+                .find_tenant(body.tenant.0)
+                .await
+                .map_err(|_| Error::Unauthenticated("invalid username or password".into()))?;
+            let user = service
+                .login(admitted, tenant.id, body.username, body.password)
+                .await?;
+            Ok((tenant, user))
+        })
+        .await;
+    let (tenant, user) = match checked {
+        Ok(checked) => checked?,
+        Err(locked) => return Ok(super::error::too_many_attempts(locked.retry_after)),
+    };
     let (_, token) = app
         .service
         .issue_token(

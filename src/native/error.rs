@@ -42,7 +42,7 @@ impl ApiError {
             Error::Forbidden(_) => "forbidden",
             Error::Unauthenticated(_) => "unauthenticated",
             Error::Invalid { .. } => "invalid",
-            Error::Conflict(_) => "conflict",
+            Error::Conflict(_) | Error::Duplicate { .. } => "conflict",
             Error::Unprocessable(_) => "unprocessable",
             Error::TooLarge(_) => "too_large",
             Error::Unavailable { .. } => "unavailable",
@@ -58,7 +58,7 @@ impl ResponseError for ApiError {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Error::Invalid { .. } => StatusCode::BAD_REQUEST,
-            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Conflict(_) | Error::Duplicate { .. } => StatusCode::CONFLICT,
             Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -74,6 +74,9 @@ impl ResponseError for ApiError {
             }
             Error::Invalid { field, message } => {
                 (format!("{field}: {message}"), Some(field.as_str()))
+            }
+            Error::Duplicate { field, message } => {
+                (format!("{field} {message}"), Some(field.as_str()))
             }
             other => (other.to_string(), None),
         };

@@ -11,6 +11,7 @@ use super::dto::{SessionDto, SignIn, UserDto};
 use super::error::ApiResult;
 use super::extract::Json;
 use crate::auth::sessions::{Session, COOKIE};
+use crate::auth::throttle::{Admitted, SignInThrottle};
 use crate::auth::Principal;
 use crate::domain::time::rfc3339_ms;
 use crate::domain::{IdRef, Role};
@@ -41,26 +42,19 @@ pub async fn sign_in(
         return Err(Error::invalid("Content-Type", "must be application/json").into());
     }
     let b = body.0;
-    // Guessing is slowed per client address and name tried.
-    let who = match (&b.username, &b.tenant) {
-        (Some(name), Some(tenant)) => format!("{}@{:?}", name.to_lowercase(), tenant.0),
-        (Some(name), None) => name.to_lowercase(),
-        (None, _) => "(server-admin token)".to_string(),
+    // Guessing is slowed per client address and name tried, as on every password check.
+    let who = b.username.as_deref().unwrap_or("(server-admin token)");
+    let key = SignInThrottle::key(req.peer_addr().map(|a| a.ip()), who);
+    let checked = app
+        .sign_in_throttle
+        .attempt(&key, app.service.now(), |admitted| {
+            check_credentials(&app, admitted, b)
+        })
+        .await;
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(locked) => return Ok(super::error::too_many_attempts(locked.retry_after)),
     };
-    let key = format!(
-        "{}|{who}",
-        req.peer_addr()
-            .map_or_else(String::new, |a| a.ip().to_string())
-    );
-    if let Some(seconds) = app.sign_in_throttle.wait(&key, app.service.now()) {
-        return Ok(super::error::too_many_attempts(seconds));
-    }
-    let checked = check_credentials(&app, b).await;
-    match &checked {
-        Ok(_) => app.sign_in_throttle.succeeded(&key),
-        Err(Error::Unauthenticated(_)) => app.sign_in_throttle.failed(&key, app.service.now()),
-        Err(_) => {}
-    }
     let (credential, token_id) = checked?;
     let opened = app
         .sessions
@@ -76,7 +70,11 @@ pub async fn sign_in(
 
 /// The credential a session will run on (and the id of the token issued for it), from the
 /// sign-in body: the server-admin token, or a tenant admin's username and password.
-async fn check_credentials(app: &App, b: SignIn) -> Result<(String, Option<i64>), Error> {
+async fn check_credentials(
+    app: &App,
+    admitted: Admitted,
+    b: SignIn,
+) -> Result<(String, Option<i64>), Error> {
     let (credential, token_id) = match (b.token, b.username, b.password) {
         (Some(token), None, None) if b.tenant.is_none() => {
             match app.service.authenticate_bearer(token.clone()).await? {
@@ -98,11 +96,13 @@ async fn check_credentials(app: &App, b: SignIn) -> Result<(String, Option<i64>)
                         .find_tenant(tenant.0)
                         .await
                         .map_err(|_| refused())?;
-                    app.service.login(tenant.id, username, password).await?
+                    app.service
+                        .login(admitted, tenant.id, username, password)
+                        .await?
                 }
                 None => {
                     app.service
-                        .login_anywhere(username, password, Role::Admin)
+                        .login_anywhere(admitted, username, password, Role::Admin)
                         .await?
                 }
             };

@@ -247,8 +247,8 @@ impl Service {
             .await
     }
 
-    /// One page of `user`'s conversations, most recent activity first (never-messaged last),
-    /// each with the user's own unread count.
+    /// One page of `user`'s conversations, most recent activity first (never-messaged last,
+    /// newest created first), each with the user's own unread count.
     pub async fn conversations_of(
         &self,
         tenant: TenantId,
@@ -262,9 +262,10 @@ impl Service {
                 users::get(c, tenant, user)?;
                 let views = participants::list_for_user(c, user, cursor, limit + 1)?;
                 let page = paginate(views, limit, |v| {
+                    let c = &v.conversation;
                     encode_cursor(
-                        v.conversation.last_message.as_ref().map_or(0, |m| m.at),
-                        v.conversation.id.0,
+                        participants::sort_key(c.last_message.as_ref().map(|m| m.at), c.created_at),
+                        c.id.0,
                     )
                 });
                 let mut items = Vec::with_capacity(page.items.len());

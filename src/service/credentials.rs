@@ -1,6 +1,7 @@
 //! Turning presented credentials into principals.
 
 use super::Service;
+use crate::auth::throttle::Admitted;
 use crate::auth::{password, secret, Principal};
 use crate::domain::{ApiKey, Role, TenantId, User};
 use crate::error::{Error, Result};
@@ -40,8 +41,14 @@ impl Service {
     }
 
     /// Checks a username and password in a tenant (argon2, off the async workers). The same
-    /// error whatever was wrong.
-    pub async fn login(&self, tenant: TenantId, username: String, plain: String) -> Result<User> {
+    /// error whatever was wrong. Only the sign-in throttle admits a check.
+    pub async fn login(
+        &self,
+        _admitted: Admitted,
+        tenant: TenantId,
+        username: String,
+        plain: String,
+    ) -> Result<User> {
         let found = self
             .store
             .read(move |c| users::find_login(c, tenant, &username))
@@ -97,9 +104,10 @@ impl Service {
 
     /// Checks a username and password when the tenant is not named: among the users of `role`
     /// with that username in any tenant, the first whose password matches. The same error
-    /// whatever was wrong.
+    /// whatever was wrong. Only the sign-in throttle admits a check.
     pub async fn login_anywhere(
         &self,
+        _admitted: Admitted,
         username: String,
         plain: String,
         role: Role,

@@ -129,7 +129,8 @@ fn in_full(
 
 impl Service {
     /// A page of the tenant's live conversations whose metadata holds every `(key, value)` of
-    /// `metadata`, by last activity (never-messaged last), each in full as `viewer` sees it.
+    /// `metadata`, newest activity first (starting a conversation is activity), each in full as
+    /// `viewer` sees it.
     pub async fn conversations_by_metadata(
         &self,
         tenant: TenantId,

@@ -75,8 +75,8 @@ pub fn on_delete(conn: &Connection, message: &Message, now: i64) -> Result<()> {
         message.sender_id,
     )?;
     messages::mark_deleted(conn, message.id, now)?;
-    let at = conversations::refresh_last_message(conn, message.conversation_id)?;
-    participants::set_sort_at(conn, message.conversation_id, at)?;
+    conversations::refresh_last_message(conn, message.conversation_id)?;
+    participants::resort(conn, message.conversation_id)?;
     Ok(())
 }
 
@@ -97,7 +97,10 @@ pub fn on_join(
             last_read_seq: conv.last_seq,
             last_read_at: None,
             muted,
-            sort_at: conv.last_message.as_ref().map_or(0, |m| m.at),
+            sort_at: participants::sort_key(
+                conv.last_message.as_ref().map(|m| m.at),
+                conv.created_at,
+            ),
         },
     )
 }
@@ -106,8 +109,8 @@ pub fn on_join(
 /// count, every sort key and every unread count. Used after loading fixtures and by
 /// `parlor check --fix`.
 pub fn rebuild(conn: &Connection, conv: ConversationId) -> Result<()> {
-    let at = conversations::refresh_last_message(conn, conv)?;
-    participants::set_sort_at(conn, conv, at)?;
+    conversations::refresh_last_message(conn, conv)?;
+    participants::resort(conn, conv)?;
     for p in participants::list(conn, conv)? {
         participants::recount(conn, conv, p.user_id)?;
     }

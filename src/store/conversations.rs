@@ -325,7 +325,9 @@ fn metadata_params(filters: &[(String, String)]) -> Vec<String> {
 }
 
 /// One offset page of the tenant's live conversations whose metadata holds every
-/// `(key, value)` of `filters`, by last activity (never-messaged ones last).
+/// `(key, value)` of `filters`, by last activity, where starting a conversation counts as
+/// activity: its last message's time, else its creation time, newest first. Read off the
+/// `conversations_tenant_recent` index.
 pub fn list_by_metadata(
     conn: &Connection,
     tenant: TenantId,
@@ -336,7 +338,7 @@ pub fn list_by_metadata(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM conversations c
          WHERE c.tenant_id = ?1 AND c.deleted = 0{}
-         ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT ?2 OFFSET ?3",
+         ORDER BY COALESCE(c.last_message_at, c.created_at) DESC, c.id DESC LIMIT ?2 OFFSET ?3",
         metadata_conditions(filters, 4)
     ))?;
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![&tenant.0, &limit, &offset];

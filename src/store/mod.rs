@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod chats;
+pub mod constraints;
 pub mod conversations;
 pub mod direct;
 pub mod flows;

@@ -106,11 +106,25 @@ pub fn on_message_sent(
     Ok(())
 }
 
-/// The conversation's last activity changed (a delete, a load): move every member's sort key.
-pub fn set_sort_at(conn: &Connection, conv: ConversationId, at: i64) -> Result<()> {
+/// Added to a never-messaged conversation's creation time to make its members' sort key: below
+/// every message time, so such conversations list after all the others, newest first, off the
+/// same index.
+pub const NEVER_MESSAGED: i64 = i64::MIN / 2;
+
+/// The sort key of a conversation on its members' rows (`sort_at`): the time of its last
+/// message, else its creation time moved below every message time.
+pub fn sort_key(last_message_at: Option<i64>, created_at: i64) -> i64 {
+    last_message_at.unwrap_or_else(|| NEVER_MESSAGED.saturating_add(created_at))
+}
+
+/// The conversation's last activity changed (a delete, a load): every member's sort key
+/// follows its last message, or its creation when it has none left.
+pub fn resort(conn: &Connection, conv: ConversationId) -> Result<()> {
     conn.exec(
-        "UPDATE participants SET sort_at = ?2 WHERE conversation_id = ?1",
-        params![conv.0, at],
+        "UPDATE participants SET sort_at = (
+             SELECT COALESCE(c.last_message_at, c.created_at + ?2) FROM conversations c WHERE c.id = ?1)
+         WHERE conversation_id = ?1",
+        params![conv.0, NEVER_MESSAGED],
     )?;
     Ok(())
 }
@@ -178,8 +192,8 @@ pub fn on_message_deleted(
     Ok(())
 }
 
-/// A page of `user`'s live conversations by last activity, newest first, never-messaged last,
-/// strictly after the `(sort_at, conversation id)` cursor. Served by the
+/// A page of `user`'s live conversations by last activity, newest first, never-messaged last
+/// (newest created first), strictly after the `(sort_at, conversation id)` cursor. Served by the
 /// `participants_user_activity` index whatever the user's number of conversations.
 pub fn list_for_user(
     conn: &Connection,

@@ -57,6 +57,7 @@ pub fn apply(conn: &mut Connection) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::participants::NEVER_MESSAGED;
 
     #[test]
     fn steps_are_numbered_in_order_and_cover_the_whole_file() {
@@ -89,5 +90,36 @@ mod tests {
         assert_eq!(tables, 1);
         // Applying again changes nothing.
         apply(&mut conn).unwrap();
+    }
+
+    #[test]
+    fn step_three_moves_never_messaged_rows_by_the_same_amount_as_the_code() {
+        assert!(SCHEMA.contains(&format!("c.created_at + {NEVER_MESSAGED}")));
+    }
+
+    #[test]
+    fn a_version_one_database_gets_never_messaged_sort_keys_from_creation() -> Result<()> {
+        let mut conn = Connection::open_in_memory()?;
+        conn.execute_batch(steps()?[0])?;
+        conn.pragma_update(None, "user_version", 1)?;
+        conn.execute_batch(
+            "INSERT INTO tenants (id, uuid, name, created_at) VALUES (1, 't', 'T', 0);
+             INSERT INTO users (id, uuid, oid, tenant_id, role, display_name, created_at, updated_at)
+                 VALUES (1, 'u', 'o', 1, 'staff', 'U', 0, 0);
+             INSERT INTO conversations (id, uuid, oid, tenant_id, created_at, updated_at)
+                 VALUES (1, 'a', 'a', 1, 5000, 5000), (2, 'b', 'b', 1, 100, 100);
+             UPDATE conversations SET last_message_at = 9000 WHERE id = 2;
+             INSERT INTO participants (conversation_id, user_id, joined_at, sort_at)
+                 VALUES (1, 1, 0, 0), (2, 1, 0, 9000);",
+        )?;
+        apply(&mut conn)?;
+        let keys: Vec<i64> = conn
+            .prepare("SELECT sort_at FROM participants ORDER BY conversation_id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(keys, [NEVER_MESSAGED + 5000, 9000]);
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        assert_eq!(version, steps()?.len() as i64);
+        Ok(())
     }
 }

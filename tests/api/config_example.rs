@@ -40,6 +40,10 @@ fn the_example_names_every_setting_and_its_environment_variable() {
         );
     }
     assert!(EXAMPLE.contains("base_path"), "base_path is not documented");
+    assert!(
+        EXAMPLE.contains("cors_origins") && EXAMPLE.contains("_CORS_ORIGINS"),
+        "cors_origins is not documented"
+    );
 }
 
 #[test]

@@ -333,7 +333,20 @@ fn the_face_can_be_rebased_and_switched_off() {
     });
     let r = call(&app, "GET", "/conversations", JOHN).send();
     assert_eq!(r.status, 404);
-    assert_eq!(r.code(), "not_found", "the native 404 when the face is off");
+    // Off, its path is just another path under MDLIVE's `/api`, served from the root.
+    assert_eq!(r.body, json!({"error": "Route not found"}));
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.faces.get_mut("pigeons").unwrap().enabled = false;
+        s.faces.get_mut("mdlive").unwrap().enabled = false;
+    });
+    let r = call(&app, "GET", "/conversations", JOHN).send();
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.code(),
+        "not_found",
+        "the native 404 when no face owns the path"
+    );
 }
 
 // ---- 1. list ----

@@ -209,7 +209,12 @@ fn errors_name_the_json_path_and_nothing_is_written() {
     // A database error late in the load (a duplicate message id) undoes the whole load.
     let mut doc = clinic();
     doc["conversations"][0]["messages"][0]["id"] = json!(104);
-    assert_refused(&app, &doc, "conversations[0].messages[", "already exists");
+    assert_refused(
+        &app,
+        &doc,
+        "conversations[0].messages[4].id",
+        "is already used by another message",
+    );
 }
 
 #[test]

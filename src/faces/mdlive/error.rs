@@ -67,7 +67,9 @@ impl ResponseError for MdliveError {
                 Error::NotFound(_) => StatusCode::NOT_FOUND,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                Error::Invalid { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                Error::Invalid { .. } | Error::Duplicate { .. } | Error::Unprocessable(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                 Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -90,7 +92,8 @@ impl ResponseError for MdliveError {
             }
             MdliveError::Core(e) => match e {
                 Error::NotFound(what) => capitalized(&format!("{what} not found")),
-                Error::Invalid { field, message } => {
+                // Rails answers a uniqueness validation like any other: 422 by field.
+                Error::Invalid { field, message } | Error::Duplicate { field, message } => {
                     let errors = BTreeMap::from([(field.clone(), vec![message.clone()])]);
                     return HttpResponse::build(status).json(ErrorsBody { errors: &errors });
                 }

@@ -25,7 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                 "/{patient_id}/messages/conversations",
                 web::get().to(messages::conversations),
             )
-            .default_service(web::to(not_found)),
+            .default_service(web::to(route_not_found)),
     )
     .service(
         patients("v1")
@@ -53,18 +53,18 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                 "/{patient_id}/messages/{message_id}/mark_read",
                 web::put().to(messages::mark_read),
             )
-            .default_service(web::to(not_found)),
+            .default_service(web::to(route_not_found)),
     )
     .service(
         web::scope(&format!("{prefix}/api/v1/sso_auth"))
             .route("/auth_token", web::post().to(tokens::sso_token))
             .route("/auth_extend", web::post().to(tokens::sso_extend))
-            .default_service(web::to(not_found)),
+            .default_service(web::to(route_not_found)),
     )
     .service(
         web::scope(&format!("{prefix}/auth"))
             .route("/auth_token", web::post().to(tokens::api_token))
-            .default_service(web::to(not_found)),
+            .default_service(web::to(route_not_found)),
     );
 }
 
@@ -86,7 +86,12 @@ fn identify_patient(req: HttpRequest) -> Identifying {
     })
 }
 
-async fn not_found() -> HttpResponse {
+async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    not_found(&req)
+}
+
+/// A path under MDLIVE's that no route matches.
+pub fn not_found(_: &HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&MdliveError::Core(crate::error::Error::NotFound(
         "route",
     )))

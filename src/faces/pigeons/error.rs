@@ -123,7 +123,9 @@ impl ResponseError for PigeonsError {
                 Error::NotFound(_) => StatusCode::NOT_FOUND,
                 Error::Forbidden(_) => StatusCode::FORBIDDEN,
                 Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-                Error::Invalid { .. } | Error::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                Error::Invalid { .. } | Error::Duplicate { .. } | Error::Unprocessable(_) => {
+                    StatusCode::UNPROCESSABLE_ENTITY
+                }
                 Error::Conflict(_) => StatusCode::CONFLICT,
                 Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
                 Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -177,10 +179,12 @@ impl ResponseError for PigeonsError {
                 Error::Unauthenticated(_) => out.json(Message {
                     message: "Unauthenticated.",
                 }),
-                Error::Invalid { field, message } => out.json(Validation {
-                    message: INVALID,
-                    errors: FieldErrors(&[invalid_field(field, message)]),
-                }),
+                // Laravel's `unique` rule fails like any other rule: 422 by field.
+                Error::Invalid { field, message } | Error::Duplicate { field, message } => out
+                    .json(Validation {
+                        message: INVALID,
+                        errors: FieldErrors(&[invalid_field(field, message)]),
+                    }),
                 Error::Conflict(text) | Error::Unprocessable(text) => {
                     out.json(Message { message: text })
                 }

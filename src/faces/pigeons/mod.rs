@@ -107,8 +107,13 @@ fn not_allowed(allowed: &'static str) -> actix_web::Route {
     })
 }
 
-async fn route_not_found(req: HttpRequest) -> PigeonsResult<HttpResponse> {
-    Err(PigeonsError::RouteNotFound(
+async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    not_found(&req)
+}
+
+/// A path under Pigeons' that no route matches: Laravel's NotFoundHttpException.
+pub fn not_found(req: &HttpRequest) -> HttpResponse {
+    actix_web::ResponseError::error_response(&PigeonsError::RouteNotFound(
         req.path().trim_start_matches('/').to_string(),
     ))
 }

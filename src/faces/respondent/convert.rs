@@ -109,6 +109,30 @@ fn minimal_message(m: &Message, sender: Option<&User>) -> dto::MinimalMessage {
     }
 }
 
+/// The newest message; before the first one, the conversation's start: its creation time with
+/// an empty `uid` and `body`. The Partner API's schema makes `latestMessage` a required,
+/// non-nullable object, and clients generated from it (openapi-python-client) fail on `null`;
+/// the lists order conversations by this same time (starting a conversation is activity).
+fn latest_message(full: &ConversationInFull) -> dto::LatestMessage {
+    match full.messages.last() {
+        Some(m) => dto::LatestMessage {
+            created_at: timestamp(m.created_at),
+            updated_at: timestamp(m.updated_at),
+            uid: m.oid.clone(),
+            body: m.body.clone(),
+        },
+        None => {
+            let started = timestamp(full.listing.conversation.created_at);
+            dto::LatestMessage {
+                created_at: started.clone(),
+                updated_at: started,
+                uid: String::new(),
+                body: String::new(),
+            }
+        }
+    }
+}
+
 pub fn conversation(full: &ConversationInFull, owner: &User) -> dto::Conversation {
     let l = &full.listing;
     let c = &l.conversation;
@@ -128,12 +152,7 @@ pub fn conversation(full: &ConversationInFull, owner: &User) -> dto::Conversatio
             .iter()
             .map(|m| minimal_message(m, full.person(m.sender_id)))
             .collect(),
-        latest_message: full.messages.last().map(|m| dto::LatestMessage {
-            created_at: timestamp(m.created_at),
-            updated_at: timestamp(m.updated_at),
-            uid: m.oid.clone(),
-            body: m.body.clone(),
-        }),
+        latest_message: latest_message(full),
         messages_count: c.message_count,
     }
 }

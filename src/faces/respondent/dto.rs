@@ -31,8 +31,8 @@ pub struct Conversation {
     pub user: MessagingUser,
     pub participants: Vec<Participant>,
     pub messages: Vec<MinimalMessage>,
-    /// Required by the schema; `null` only when the conversation has no message.
-    pub latest_message: Option<LatestMessage>,
+    /// Required and not nullable in the schema, so always an object (see `convert`).
+    pub latest_message: LatestMessage,
     pub messages_count: i64,
 }
 

@@ -89,6 +89,12 @@ impl RespondentError {
                 Error::Conflict(text) => {
                     (StatusCode::CONFLICT, Text(sentence(text)), Some("Conflict"))
                 }
+                // NestJS `ConflictException`.
+                Error::Duplicate { field, message } => (
+                    StatusCode::CONFLICT,
+                    Text(sentence(&format!("{field} {message}"))),
+                    Some("Conflict"),
+                ),
                 Error::Unprocessable(text) => (
                     StatusCode::UNPROCESSABLE_ENTITY,
                     Text(sentence(text)),

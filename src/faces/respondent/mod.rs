@@ -80,11 +80,15 @@ fn identify_partner(req: HttpRequest) -> Identifying {
     })
 }
 
-/// NestJS's answer for a path or method it has no route for.
 async fn no_route(req: HttpRequest) -> HttpResponse {
+    not_found(&req)
+}
+
+/// NestJS's answer for a path or method it has no route for.
+pub fn not_found(req: &HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&RespondentError::NoRoute {
         method: req.method().to_string(),
-        path: req.path().to_string(),
+        path: crate::faces::doors::sent_path(req),
     })
 }
 

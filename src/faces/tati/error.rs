@@ -27,6 +27,8 @@ pub enum TatiError {
     Invalid(BTreeMap<String, Vec<String>>),
     /// 413.
     TooLarge,
+    /// 429: too many failed sign-ins; the seconds until the next try.
+    Throttled(u64),
     /// 503: the server cannot serve now; the cause and the seconds for `Retry-After`.
     Unavailable(String, Option<u32>),
     /// A bug or an I/O failure; logged, never sent.
@@ -47,7 +49,10 @@ impl From<Error> for TatiError {
             Error::NotFound(_) => TatiError::NotFound,
             Error::Forbidden(_) => TatiError::NoPermission,
             Error::Unauthenticated(_) => TatiError::InvalidToken,
-            Error::Invalid { field, message } => TatiError::field(&field, message),
+            // DRF's unique validators fail like any other field validation: 400 by field.
+            Error::Invalid { field, message } | Error::Duplicate { field, message } => {
+                TatiError::field(&field, message)
+            }
             Error::Conflict(m) | Error::Unprocessable(m) => TatiError::field("non_field_errors", m),
             Error::TooLarge(_) => TatiError::TooLarge,
             Error::Unavailable {
@@ -79,6 +84,7 @@ impl ResponseError for TatiError {
             TatiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             TatiError::BadRequest(_) | TatiError::Invalid(_) => StatusCode::BAD_REQUEST,
             TatiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TatiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             TatiError::Unavailable(..) => StatusCode::SERVICE_UNAVAILABLE,
             TatiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -94,6 +100,12 @@ impl ResponseError for TatiError {
             TatiError::MethodNotAllowed(m) => format!("Method \"{m}\" not allowed."),
             TatiError::BadRequest(m) => m.clone(),
             TatiError::TooLarge => "Request body is too large.".into(),
+            // DRF's `Throttled` exception: its detail, and the wait in `Retry-After`.
+            TatiError::Throttled(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                let unit = if *seconds == 1 { "second" } else { "seconds" };
+                format!("Request was throttled. Expected available in {seconds} {unit}.")
+            }
             TatiError::Unavailable(message, retry_after) => {
                 if let Some(seconds) = retry_after {
                     response.insert_header((header::RETRY_AFTER, seconds.to_string()));

@@ -66,7 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                     web::delete().to(messages::delete),
                 ],
             ))
-            .default_service(web::to(not_found)),
+            .default_service(web::to(route_not_found)),
     );
 }
 
@@ -97,6 +97,11 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&TatiError::MethodNotAllowed(req.method().to_string()))
 }
 
-async fn not_found() -> HttpResponse {
+async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    not_found(&req)
+}
+
+/// A path under Tati's that no route matches: DRF's `NotFound`.
+pub fn not_found(_: &HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&TatiError::NotFound)
 }

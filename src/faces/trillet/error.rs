@@ -45,6 +45,10 @@ impl From<Error> for TrilletError {
             Error::Conflict(m) | Error::Unprocessable(m) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
             }
+            Error::Duplicate { field, message } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("{field} {message}"),
+            ),
             Error::TooLarge(m) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, m),
             Error::Unavailable {
                 message,

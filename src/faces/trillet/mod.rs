@@ -46,7 +46,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
                 "/conversations/{conversationId}/message/{messageId}/action",
                 web::post().to(conversations::action),
             )
-            .default_service(web::to(not_found)),
+            .default_service(web::to(route_not_found)),
     );
 }
 
@@ -82,7 +82,12 @@ fn identify_key(req: HttpRequest) -> Identifying {
     })
 }
 
-async fn not_found() -> HttpResponse {
+async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    not_found(&req)
+}
+
+/// A path under Trillet's that no route matches.
+pub fn not_found(_: &HttpRequest) -> HttpResponse {
     actix_web::ResponseError::error_response(&TrilletError::new(
         StatusCode::NOT_FOUND,
         "Route not found.",
