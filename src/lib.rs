@@ -12,6 +12,8 @@ pub mod domain;
 pub mod error;
 pub mod faces;
 pub mod fixture;
+pub mod http;
+pub mod lanes;
 pub mod native;
 pub mod server;
 pub mod service;

@@ -4,10 +4,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 use parlor::config::Settings;
 use parlor::domain::time::parse_utc_offset;
 use parlor::domain::{IdRef, Role};
 use parlor::fixture::{self, Summary};
+use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
 use parlor::service::Service;
 use parlor::{server, Error};
@@ -145,14 +148,16 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn"));
+    let logging = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    // Clients' malformed requests are summed up at INFO rather than logged as ERRORs.
+    match ClientFaults::start() {
+        Ok(faults) => logging.with(faults).init(),
+        Err(_) => logging.init(),
+    }
     match actix_web::rt::System::new().block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {

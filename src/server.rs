@@ -1,8 +1,9 @@
 //! Wiring: settings → store → service → HTTP server.
 
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
-use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{error::InternalError, web, HttpRequest, HttpResponse};
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::Sessions;
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::native::{self, dto::HealthDto, error::ApiError};
 use crate::service::Service;
 use crate::store::{self, Store, StoreOptions};
-use crate::{admin, faces, fixture};
+use crate::{admin, faces, fixture, http};
 
 /// What every handler shares.
 pub struct App {
@@ -39,14 +40,16 @@ pub struct Running {
 }
 
 pub fn open_store(settings: &Settings) -> Result<Store> {
-    Store::open(
+    let store = Store::open(
         &settings.db,
         &StoreOptions {
             synchronous: settings.synchronous,
             read_pool_size: settings.read_pool_size,
             max_batch: settings.max_batch,
         },
-    )
+    )?;
+    store.set_read_queue_depth(settings.read_queue_depth);
+    Ok(store)
 }
 
 /// Opens the store, loads the demo data or a fixture if asked, binds the listener and builds
@@ -58,6 +61,7 @@ pub async fn build_app(
     settings.validate()?;
     let store = open_store(&settings)?;
     let service = Service::new(store, Clock::system());
+    service.set_password_queue_depth(settings.password_queue_depth);
 
     if let Some(token) = &settings.admin_token {
         service.ensure_server_admin_token(token).await?;
@@ -105,6 +109,10 @@ pub async fn build_app(
         settings.workers
     };
     let body_limit = settings.body_limit;
+    let guard = http::RequestGuard::new(http::BodyLimits {
+        between_reads: Duration::from_secs(settings.body_read_timeout_seconds.into()),
+        total: Duration::from_secs(settings.body_timeout_seconds.into()),
+    });
     let face_settings = settings.clone();
     let sessions = Sessions::new(
         settings.admin_idle_timeout_minutes,
@@ -117,7 +125,7 @@ pub async fn build_app(
         sessions,
         sign_in_throttle: SignInThrottle::new(),
     });
-    let server = HttpServer::new(move || {
+    let server = http::serve(listener, workers, move || {
         let app_settings = face_settings.clone();
         actix_web::App::new()
             .app_data(app.clone())
@@ -136,11 +144,9 @@ pub async fn build_app(
             .configure(admin::routes)
             .configure(|cfg| faces::routes(cfg, &app_settings))
             .default_service(web::to(not_found))
+            .wrap(guard)
     })
-    .workers(workers)
-    .listen(listener)
-    .map_err(Error::internal)?
-    .run();
+    .map_err(Error::internal)?;
     Ok(Running {
         server,
         addr,
