@@ -202,7 +202,10 @@ impl Settings {
             return Err(Error::invalid("max_batch", "must be at least 1"));
         }
         for (key, value) in [
-            ("body_read_timeout_seconds", self.body_read_timeout_seconds as usize),
+            (
+                "body_read_timeout_seconds",
+                self.body_read_timeout_seconds as usize,
+            ),
             ("body_timeout_seconds", self.body_timeout_seconds as usize),
             ("read_queue_depth", self.read_queue_depth),
             ("password_queue_depth", self.password_queue_depth),

@@ -191,7 +191,10 @@ mod tests {
         // ...so a third is refused.
         let refused = block_on(lane.run(|| Ok(3))).unwrap_err();
         assert_eq!(refused.retry_after(), Some(1));
-        assert!(refused.to_string().contains("too much test work"), "{refused}");
+        assert!(
+            refused.to_string().contains("too much test work"),
+            "{refused}"
+        );
         release.send(()).unwrap();
         assert_eq!(busy.join().unwrap().unwrap(), 1);
         assert_eq!(queued.join().unwrap().unwrap(), 2);

@@ -223,7 +223,8 @@ impl Chunk {
         let mut i = 0;
         while i < input.len() {
             if self.step == Step::Data {
-                let n = usize::try_from(self.size).map_or(input.len() - i, |s| s.min(input.len() - i));
+                let n =
+                    usize::try_from(self.size).map_or(input.len() - i, |s| s.min(input.len() - i));
                 self.size -= n as u64;
                 i += n;
                 if self.size == 0 {

@@ -117,8 +117,9 @@ where
             let res = answer.await?;
             if timed_out.get() {
                 let request = res.request().clone();
-                return Ok(ServiceResponse::new(request, request_timeout(limits))
-                    .map_into_right_body());
+                return Ok(
+                    ServiceResponse::new(request, request_timeout(limits)).map_into_right_body()
+                );
             }
             let mut res = if head {
                 without_body(res)

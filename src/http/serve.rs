@@ -9,7 +9,9 @@ use std::time::Duration;
 use actix_http::body::MessageBody;
 use actix_http::{h1, HttpService, KeepAlive, Request, Response};
 use actix_server::{Server, ServerBuilder};
-use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt};
+use actix_service::{
+    fn_service, map_config, IntoServiceFactory, ServiceFactory, ServiceFactoryExt,
+};
 use actix_web::dev::AppConfig;
 use actix_web::rt::net::TcpStream;
 
@@ -22,7 +24,11 @@ const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serves the app `factory` builds (once per worker) on `listener` with `workers` threads.
-pub fn serve<F, I, S, B>(listener: TcpListener, workers: usize, factory: F) -> std::io::Result<Server>
+pub fn serve<F, I, S, B>(
+    listener: TcpListener,
+    workers: usize,
+    factory: F,
+) -> std::io::Result<Server>
 where
     F: Fn() -> I + Send + Clone + 'static,
     I: IntoServiceFactory<S, Request>,

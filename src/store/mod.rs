@@ -149,6 +149,11 @@ impl Store {
         self.readers.set_depth(depth);
     }
 
+    /// Reads waiting for a reader thread right now.
+    pub fn reads_waiting(&self) -> usize {
+        self.readers.waiting()
+    }
+
     /// `read` for callers that are not async (the CLI, tests).
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.pool.get()?;

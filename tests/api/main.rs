@@ -9,6 +9,8 @@ mod webdriver;
 mod admin_browser;
 mod admin_session;
 mod config_example;
+mod connections;
+mod crowd;
 mod faces_mdlive;
 mod faces_pigeons;
 mod faces_respondent;
