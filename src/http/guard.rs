@@ -179,7 +179,9 @@ fn without_body<B: MessageBody + 'static>(
     res.map_body(|head, body| match body.size() {
         BodySize::None => EitherBody::right(BoxBody::new(actix_http::body::None::new())),
         size => {
-            if let BodySize::Sized(n) = size {
+            let bodyless =
+                head.status.is_informational() || matches!(head.status.as_u16(), 204 | 304);
+            if let (BodySize::Sized(n), false) = (size, bodyless) {
                 head.headers
                     .insert(header::CONTENT_LENGTH, HeaderValue::from(n));
             }

@@ -356,6 +356,39 @@ fn head_is_answered_wherever_get_is_with_the_get_headers_and_no_body() {
 }
 
 #[test]
+fn head_with_a_matching_etag_gets_the_304_a_get_gets() {
+    let app = spawn_demo();
+    let auth = format!("Authorization: Bearer {CLINIC_TOKEN}");
+    let list = "/parlor/v1/conversations";
+    let first = exchange(
+        addr(&app),
+        request("GET", list, &[&auth]).as_bytes(),
+        &["GET"],
+        Duration::from_millis(500),
+    );
+    let etag = first.responses[0]
+        .header("etag")
+        .expect("an ETag")
+        .to_string();
+    let conditional = format!("If-None-Match: {etag}");
+    let both = format!(
+        "{}{}",
+        request("HEAD", list, &[&auth, &conditional]),
+        request("GET", "/healthz", &[])
+    );
+    let got = exchange(
+        addr(&app),
+        both.as_bytes(),
+        &["HEAD", "GET"],
+        Duration::from_millis(500),
+    );
+    assert_eq!(got.statuses(), [304, 200], "{got:?}");
+    assert_eq!(got.responses[0].header("etag"), Some(etag.as_str()));
+    assert_eq!(got.responses[0].header("content-length"), None, "{got:?}");
+    assert!(got.stray.is_empty(), "{got:?}");
+}
+
+#[test]
 fn pipelined_get_and_head_answers_stay_in_step() {
     let app = spawn_demo();
     let auth = format!("Authorization: Bearer {CLINIC_TOKEN}");
