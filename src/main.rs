@@ -22,9 +22,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// mimalloc hands freed memory back to the system a second after it is freed, but only when
 /// the allocator is next asked for a fresh page: after a burst (a crowd of clients, the argon2
-/// hashes of a fixture) the server goes quiet and kept tens of megabytes it no longer used. Asking for
-/// (and at once freeing, untouched) one large block every two seconds is such a request; the
-/// block itself never becomes resident. (Setting mimalloc's options directly needs `unsafe`.)
+/// hashes of a fixture) the server goes quiet and kept tens of megabytes it no longer used.
+/// Asking for (and at once freeing, untouched) one large block every two seconds is such a
+/// request; the block itself never becomes resident. (Setting mimalloc's purge options
+/// directly would need `unsafe`, which this crate forbids.)
 fn return_freed_memory() {
     let _ = std::thread::Builder::new()
         .name("parlor-trim".into())
