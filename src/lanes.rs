@@ -93,6 +93,11 @@ impl Lane {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let name = shared.name;
         let job: Job = Box::new(move || {
+            // The caller has gone (its client disconnected): its read need not take a
+            // connection from those still waiting.
+            if tx.is_closed() {
+                return;
+            }
             let out = catch_unwind(AssertUnwindSafe(f))
                 .unwrap_or_else(|_| Err(Error::internal(format!("a {name} task panicked"))));
             let _ = tx.send(out);
@@ -199,6 +204,40 @@ mod tests {
         assert_eq!(busy.join().unwrap().unwrap(), 1);
         assert_eq!(queued.join().unwrap().unwrap(), 2);
         assert_eq!(block_on(lane.run(|| Ok(4))).unwrap(), 4);
+    }
+
+    #[test]
+    fn work_whose_caller_has_gone_is_skipped() {
+        let lane = Lane::start("test-lane", 1, 4, "test").unwrap();
+        let (release, gate) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let busy = {
+            let lane = lane.clone();
+            std::thread::spawn(move || {
+                block_on(lane.run(move || {
+                    started_tx.send(()).unwrap();
+                    gate.recv().unwrap();
+                    Ok(())
+                }))
+            })
+        };
+        started.recv().unwrap();
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        {
+            // Queued, then abandoned before a thread took it.
+            let ran = Arc::clone(&ran);
+            let mut abandoned = Box::pin(lane.run(move || {
+                ran.store(true, Ordering::SeqCst);
+                Ok(())
+            }));
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(std::future::Future::poll(abandoned.as_mut(), &mut cx).is_pending());
+            assert_eq!(lane.waiting(), 1);
+        }
+        release.send(()).unwrap();
+        busy.join().unwrap().unwrap();
+        block_on(lane.run(|| Ok(()))).unwrap();
+        assert!(!ran.load(Ordering::SeqCst));
     }
 
     #[test]
