@@ -15,6 +15,5 @@ mod guard;
 mod serve;
 
 pub use clients::ClientFaults;
-pub use framing::HEAD_MARK;
 pub use guard::{BodyLimits, RequestGuard};
 pub use serve::serve;
