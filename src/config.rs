@@ -43,6 +43,14 @@ pub struct Settings {
     pub admin_session_hours: u32,
     /// Lock out a client address and name after repeated wrong passwords, on every surface.
     pub password_throttle: bool,
+    /// Longest wait, in seconds, for the next part of a request body before answering 408.
+    pub body_read_timeout_seconds: u32,
+    /// Longest time, in seconds, a whole request body may take before answering 408.
+    pub body_timeout_seconds: u32,
+    /// Reads that may wait for a database connection; past it requests get 503 + Retry-After.
+    pub read_queue_depth: usize,
+    /// Password checks and hashes that may wait for a CPU thread; past it, 503 + Retry-After.
+    pub password_queue_depth: usize,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -84,6 +92,10 @@ impl Default for Settings {
             admin_idle_timeout_minutes: 15,
             admin_session_hours: 12,
             password_throttle: true,
+            body_read_timeout_seconds: 10,
+            body_timeout_seconds: 30,
+            read_queue_depth: crate::store::DEFAULT_READ_QUEUE_DEPTH,
+            password_queue_depth: crate::service::DEFAULT_PASSWORD_QUEUE_DEPTH,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -111,6 +123,13 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("PARLOR_ADMIN_SESSION_HOURS", "admin_session_hours"),
     ("PARLOR_PASSWORD_THROTTLE", "password_throttle"),
+    (
+        "PARLOR_BODY_READ_TIMEOUT_SECONDS",
+        "body_read_timeout_seconds",
+    ),
+    ("PARLOR_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
+    ("PARLOR_READ_QUEUE_DEPTH", "read_queue_depth"),
+    ("PARLOR_PASSWORD_QUEUE_DEPTH", "password_queue_depth"),
 ];
 
 impl Settings {
@@ -213,6 +232,19 @@ impl Settings {
         }
         if self.max_batch == 0 {
             return Err(Error::invalid("max_batch", "must be at least 1"));
+        }
+        for (key, value) in [
+            (
+                "body_read_timeout_seconds",
+                self.body_read_timeout_seconds as usize,
+            ),
+            ("body_timeout_seconds", self.body_timeout_seconds as usize),
+            ("read_queue_depth", self.read_queue_depth),
+            ("password_queue_depth", self.password_queue_depth),
+        ] {
+            if value == 0 {
+                return Err(Error::invalid(key, "must be at least 1"));
+            }
         }
         if matches!(&self.admin_token, Some(t) if t.len() < 16) {
             return Err(Error::invalid(
@@ -322,7 +354,11 @@ fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
             | "read_pool_size"
             | "max_batch"
             | "admin_idle_timeout_minutes"
-            | "admin_session_hours",
+            | "admin_session_hours"
+            | "body_read_timeout_seconds"
+            | "body_timeout_seconds"
+            | "read_queue_depth"
+            | "password_queue_depth",
             _,
             Ok(n),
         ) => toml::Value::Integer(n),

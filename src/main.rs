@@ -8,14 +8,32 @@ use parlor::config::Settings;
 use parlor::domain::time::parse_utc_offset;
 use parlor::domain::{IdRef, Role};
 use parlor::fixture::{self, Summary};
+use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
 use parlor::service::Service;
 use parlor::{server, Error};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// mimalloc instead of the system allocator: request handling allocates and frees many small
 /// strings across threads, where glibc's malloc spent a fifth of a list request's CPU.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc hands freed memory back to the system a second after it is freed, but only when
+/// the allocator is next asked for a fresh page: after a burst (a crowd of clients, the argon2
+/// hashes of a fixture) the server goes quiet and kept tens of megabytes it no longer used.
+/// Asking for (and at once freeing, untouched) one large block every two seconds is such a
+/// request; the block itself never becomes resident. (Setting mimalloc's purge options
+/// directly would need `unsafe`, which this crate forbids.)
+fn return_freed_memory() {
+    let _ = std::thread::Builder::new()
+        .name("parlor-trim".into())
+        .spawn(|| loop {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            drop(std::hint::black_box(Vec::<u8>::with_capacity(64 << 20)));
+        });
+}
 
 /// Parlor: a complete messaging server in one program and one database file.
 ///
@@ -145,14 +163,17 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")
+    });
+    let logging = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
+    // Clients' malformed requests are summed up at INFO rather than logged as ERRORs.
+    match ClientFaults::start() {
+        Ok(faults) => logging.with(faults).init(),
+        Err(_) => logging.init(),
+    }
     match actix_web::rt::System::new().block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -202,6 +223,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             }
             s.demo |= demo;
             let db = s.db.clone();
+            return_freed_memory();
             let running = server::build_app(s, fixture.as_deref()).await?;
             if let Some(summary) = &running.loaded {
                 print_summary(summary);

@@ -1,8 +1,9 @@
 //! Wiring: settings → store → service → HTTP server.
 
 use std::net::{SocketAddr, TcpListener};
+use std::time::Duration;
 
-use actix_web::{error::InternalError, web, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{error::InternalError, web, HttpRequest, HttpResponse};
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::Sessions;
@@ -14,7 +15,7 @@ use crate::native::{self, dto::HealthDto, error::ApiError};
 use crate::service::idempotency::KeyLocks;
 use crate::service::Service;
 use crate::store::{self, Store, StoreOptions};
-use crate::{admin, faces, fixture};
+use crate::{admin, faces, fixture, http};
 
 /// What every handler shares.
 pub struct App {
@@ -42,14 +43,16 @@ pub struct Running {
 }
 
 pub fn open_store(settings: &Settings) -> Result<Store> {
-    Store::open(
+    let store = Store::open(
         &settings.db,
         &StoreOptions {
             synchronous: settings.synchronous,
             read_pool_size: settings.read_pool_size,
             max_batch: settings.max_batch,
         },
-    )
+    )?;
+    store.set_read_queue_depth(settings.read_queue_depth);
+    Ok(store)
 }
 
 /// Opens the store, loads the demo data or a fixture if asked, binds the listener and builds
@@ -61,6 +64,7 @@ pub async fn build_app(
     settings.validate()?;
     let store = open_store(&settings)?;
     let service = Service::new(store, Clock::system());
+    service.set_password_queue_depth(settings.password_queue_depth);
 
     if let Some(token) = &settings.admin_token {
         service.ensure_server_admin_token(token).await?;
@@ -108,6 +112,10 @@ pub async fn build_app(
         settings.workers
     };
     let body_limit = settings.body_limit;
+    let guard = http::RequestGuard::new(http::BodyLimits {
+        between_reads: Duration::from_secs(settings.body_read_timeout_seconds.into()),
+        total: Duration::from_secs(settings.body_timeout_seconds.into()),
+    });
     let face_settings = settings.clone();
     let doors = std::sync::Arc::new(faces::doors::Doors::new(&settings));
     let sessions = Sessions::new(
@@ -123,7 +131,7 @@ pub async fn build_app(
         sign_in_throttle,
         idempotency: KeyLocks::default(),
     });
-    let server = HttpServer::new(move || {
+    let server = http::serve(listener, workers, move || {
         let app_settings = face_settings.clone();
         let front = doors.clone();
         actix_web::App::new()
@@ -146,11 +154,9 @@ pub async fn build_app(
             .configure(admin::routes)
             .configure(|cfg| faces::routes(cfg, &app_settings))
             .default_service(web::to(not_found))
+            .wrap(guard)
     })
-    .workers(workers)
-    .listen(listener)
-    .map_err(Error::internal)?
-    .run();
+    .map_err(Error::internal)?;
     Ok(Running {
         server,
         addr,

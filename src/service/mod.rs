@@ -17,32 +17,55 @@ pub mod search;
 
 use crate::domain::Clock;
 use crate::error::{Error, Result};
+use crate::lanes::Lane;
 use crate::store::Store;
+
+/// Password checks and hashes that may wait for a thread before more are refused
+/// (`password_queue_depth`).
+pub const DEFAULT_PASSWORD_QUEUE_DEPTH: usize = 64;
 
 #[derive(Clone)]
 pub struct Service {
     pub store: Store,
     pub clock: Clock,
+    /// argon2 and other CPU-heavy work. One thread per core at most: each hash keeps a core
+    /// busy for its whole run, so more threads would only make every sign-in slower.
+    cpu: Lane,
 }
 
 impl Service {
+    /// Panics only if the operating system refuses to start the CPU threads at start-up.
     pub fn new(store: Store, clock: Clock) -> Self {
-        Self { store, clock }
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+        #[allow(clippy::expect_used)]
+        let cpu = Lane::start(
+            "parlor-cpu",
+            threads,
+            DEFAULT_PASSWORD_QUEUE_DEPTH,
+            "too many sign-ins are waiting for a password check",
+        )
+        .expect("start the password-hashing threads");
+        Self { store, clock, cpu }
+    }
+
+    /// How many password checks and hashes may wait for a thread before more are refused.
+    pub fn set_password_queue_depth(&self, depth: usize) {
+        self.cpu.set_depth(depth);
     }
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
     }
 
-    /// Runs CPU-heavy or blocking work (argon2) on the blocking pool, off the async workers.
+    /// Runs CPU-heavy or blocking work (argon2) on the CPU threads, off the async workers.
+    /// Past `password_queue_depth` waiting closures it fails at once with
+    /// `Error::Unavailable`.
     pub async fn blocking<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce() -> Result<T> + Send + 'static,
     {
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| Error::internal(format!("blocking task: {e}")))?
+        self.cpu.run(f).await
     }
 }
 

@@ -1,5 +1,6 @@
-//! SQL lives here and only here. Reads go through an r2d2 pool of read-only connections on the
-//! blocking thread pool; writes go through the single writer thread (`writer.rs`).
+//! SQL lives here and only here. Reads go through an r2d2 pool of read-only connections, run by
+//! a fixed set of reader threads (one per connection); writes go through the single writer
+//! thread (`writer.rs`).
 
 pub mod api_keys;
 pub mod chats;
@@ -28,7 +29,11 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result};
+use crate::lanes::Lane;
 pub use writer::WriterStats;
+
+/// Reads that may wait for a reader thread before more are refused (`read_queue_depth`).
+pub const DEFAULT_READ_QUEUE_DEPTH: usize = 1024;
 
 /// `PRAGMA synchronous` for the write connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -72,6 +77,9 @@ impl Default for StoreOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
+    /// One thread per read connection: a read never waits inside a thread for a connection,
+    /// and reads beyond what the connections can serve wait as queued closures, not threads.
+    readers: Lane,
     writer: writer::Writer,
     path: PathBuf,
     /// Dropping the last clone stops the background checkpointer.
@@ -101,10 +109,17 @@ impl Store {
             .build(manager)
             .map_err(|e| Error::internal(format!("read pool: {e}")))?;
 
+        let readers = Lane::start(
+            "parlor-read",
+            options.read_pool_size.max(1) as usize,
+            DEFAULT_READ_QUEUE_DEPTH,
+            "too many reads are waiting for the database",
+        )?;
         let writer = writer::Writer::start(conn, options.max_batch.max(1))?;
         let checkpointer = start_checkpointer(path)?;
         Ok(Store {
             pool,
+            readers,
             writer,
             path: path.to_owned(),
             _checkpointer: std::sync::Arc::new(checkpointer),
@@ -115,19 +130,30 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` on a pooled read connection, on the blocking thread pool.
+    /// Runs `f` on a pooled read connection, on one of the reader threads. Past
+    /// `read_queue_depth` waiting reads it fails at once with `Error::Unavailable`.
     pub async fn read<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.get()?;
-            in_read_transaction(&conn, f)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("read task: {e}")))?
+        self.readers
+            .run(move || {
+                let conn = pool.get()?;
+                in_read_transaction(&conn, f)
+            })
+            .await
+    }
+
+    /// How many reads may wait for a reader thread before more are refused.
+    pub fn set_read_queue_depth(&self, depth: usize) {
+        self.readers.set_depth(depth);
+    }
+
+    /// Reads waiting for a reader thread right now.
+    pub fn reads_waiting(&self) -> usize {
+        self.readers.waiting()
     }
 
     /// `read` for callers that are not async (the CLI, tests).
