@@ -1,0 +1,186 @@
+//! Is the database file sound? The verifications `parlor check` runs before it recounts the
+//! badges, and the time-bounded quick check the server runs before it serves.
+//!
+//! Each verification is one `Step`. A capability that keeps data of its own that can go wrong
+//! (a search index, an audit chain) adds its step to `STEPS`; `parlor check` runs and reports
+//! them all.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::{Error, Result};
+
+/// How thoroughly the file's structure is verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// `PRAGMA integrity_check`: every page, every index entry against its row.
+    Full,
+    /// `PRAGMA quick_check`: every page, without matching indexes to rows. For very large
+    /// files, where the full check takes too long.
+    Quick,
+}
+
+/// One verification: a name a clinic can read, and what it finds (empty: nothing wrong).
+struct Step {
+    name: &'static str,
+    run: fn(&Connection, Depth) -> rusqlite::Result<Vec<String>>,
+}
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "file structure",
+        run: structure,
+    },
+    Step {
+        name: "links between records",
+        run: links,
+    },
+];
+
+/// What one step found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Sound,
+    Problems(Vec<String>),
+    /// Stopped at the time limit before it could finish.
+    Unfinished,
+    /// Not run: an earlier step found the file damaged, and what this one would report on a
+    /// damaged file means nothing.
+    NotRun,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    pub name: &'static str,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub steps: Vec<StepReport>,
+}
+
+impl Report {
+    pub fn is_sound(&self) -> bool {
+        self.steps.iter().all(|s| s.outcome == Outcome::Sound)
+    }
+
+    /// Every problem found, each prefixed with the step that found it.
+    pub fn problems(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .flat_map(|s| match &s.outcome {
+                Outcome::Problems(p) => p.iter().map(|p| format!("{}: {p}", s.name)).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+/// Runs every step on the file at `path` (which must exist), in order; once one finds
+/// problems the rest are not run.
+pub fn verify(path: &Path, depth: Depth) -> Result<Report> {
+    let conn = open(path)?;
+    let mut steps = Vec::new();
+    let mut damaged = false;
+    for step in STEPS {
+        let outcome = if damaged {
+            Outcome::NotRun
+        } else {
+            outcome((step.run)(&conn, depth))?
+        };
+        damaged |= matches!(outcome, Outcome::Problems(_));
+        steps.push(StepReport {
+            name: step.name,
+            outcome,
+        });
+    }
+    Ok(Report { steps })
+}
+
+/// The start-up check: the file's structure, quick, given at most `budget`. A large file may
+/// not finish in time; the answer then says so and the caller decides.
+pub fn quick_check_within(path: &Path, budget: Duration) -> Result<Outcome> {
+    let conn = open(path)?;
+    let deadline = Instant::now() + budget;
+    conn.progress_handler(10_000, Some(move || Instant::now() >= deadline))?;
+    let outcome = outcome(structure(&conn, Depth::Quick))?;
+    conn.progress_handler(0, None::<fn() -> bool>)?;
+    Ok(outcome)
+}
+
+/// A connection for checking only. Read-write (with `query_only`), not read-only: a read-only
+/// connection leaves `-wal` and `-shm` files behind, and a check must leave the directory as
+/// it found it; when it is the file's last connection, closing it removes them.
+fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")?;
+    Ok(conn)
+}
+
+/// A step's result as an outcome: SQLite refusing the file is a finding, not a failure of the
+/// check; running out of time is `Unfinished`; anything else (a locked file) is an error.
+fn outcome(found: rusqlite::Result<Vec<String>>) -> Result<Outcome> {
+    match found {
+        Ok(problems) if problems.is_empty() => Ok(Outcome::Sound),
+        Ok(problems) => Ok(Outcome::Problems(problems)),
+        Err(e) => match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::OperationInterrupted) => Ok(Outcome::Unfinished),
+            Some(rusqlite::ErrorCode::NotADatabase) => Ok(Outcome::Problems(vec![
+                "the file is not a SQLite database, or its first page (the header) is damaged"
+                    .into(),
+            ])),
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => Ok(Outcome::Problems(vec![format!(
+                "part of the file cannot be read, so the check stopped there (SQLite: {e})"
+            )])),
+            _ => Err(Error::internal(format!("checking the file: {e}"))),
+        },
+    }
+}
+
+/// The most problems one step lists; a damaged file can have thousands, and the first few say
+/// enough.
+const MAX_PROBLEMS: usize = 20;
+
+fn structure(conn: &Connection, depth: Depth) -> rusqlite::Result<Vec<String>> {
+    let pragma = match depth {
+        Depth::Full => "integrity_check",
+        Depth::Quick => "quick_check",
+    };
+    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}({MAX_PROBLEMS})"))?;
+    let lines = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(lines.into_iter().filter(|l| l != "ok").collect())
+}
+
+/// Rows that point at a row that does not exist (a message of a missing conversation, …),
+/// one line per kind of broken link.
+fn links(conn: &Connection, _: Depth) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT \"table\", parent, count(*), group_concat(rowid, ', ')
+         FROM (SELECT * FROM pragma_foreign_key_check() LIMIT 100000)
+         GROUP BY \"table\", parent ORDER BY \"table\", parent",
+    )?;
+    let found = stmt
+        .query_map([], |r| {
+            let (table, parent): (String, String) = (r.get(0)?, r.get(1)?);
+            let (count, rowids): (i64, Option<String>) = (r.get(2)?, r.get(3)?);
+            let mut rowids: Vec<&str> = rowids.as_deref().unwrap_or("").split(", ").collect();
+            let more = rowids.len() > 5;
+            rowids.truncate(5);
+            Ok(format!(
+                "{count} row(s) of {table} refer to {parent} that do not exist (rowid {}{})",
+                rowids.join(", "),
+                if more { ", …" } else { "" }
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(found)
+}
