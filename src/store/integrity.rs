@@ -149,15 +149,34 @@ fn outcome(found: rusqlite::Result<Vec<String>>) -> Result<Outcome> {
 const MAX_PROBLEMS: usize = 20;
 
 fn structure(conn: &Connection, depth: Depth) -> rusqlite::Result<Vec<String>> {
-    let pragma = match depth {
-        Depth::Full => "integrity_check",
-        Depth::Quick => "quick_check",
-    };
+    if depth == Depth::Quick {
+        return pragma_check(conn, "quick_check");
+    }
+    match pragma_check(conn, "integrity_check") {
+        // The full check gives up at the first page it cannot parse, where the quick one,
+        // which reads less, often still lists what is wrong: more for the report.
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            match pragma_check(conn, "quick_check") {
+                Ok(problems) if !problems.is_empty() => Ok(problems),
+                _ => Err(e),
+            }
+        }
+        found => found,
+    }
+}
+
+fn pragma_check(conn: &Connection, pragma: &str) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare(&format!("PRAGMA {pragma}({MAX_PROBLEMS})"))?;
-    let lines = stmt
+    let rows = stmt
         .query_map([], |r| r.get::<_, String>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(lines.into_iter().filter(|l| l != "ok").collect())
+    // One row may hold several lines, and a heading that says nothing here.
+    Ok(rows
+        .iter()
+        .flat_map(|row| row.lines())
+        .filter(|l| *l != "ok" && !l.starts_with("*** in database"))
+        .map(str::to_string)
+        .collect())
 }
 
 /// Rows that point at a row that does not exist (a message of a missing conversation, …),

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod logs;
 mod webdriver;
 
 mod admin_browser;
@@ -16,5 +17,6 @@ mod faces_tati;
 mod faces_trillet;
 mod fixtures;
 mod group_commit;
+mod integrity;
 mod native;
 mod read_state;
