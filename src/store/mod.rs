@@ -144,9 +144,12 @@ impl Store {
                     "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768;",
                 )
             });
+        // No minimum of idle connections: r2d2 tops that up from a background thread, and a
+        // connection opened there just as the process exits stays open, leaving `-wal` and
+        // `-shm` behind. Connections are still made on demand and kept for reuse.
         let pool = r2d2::Pool::builder()
             .max_size(options.read_pool_size.max(1))
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .build(manager)
             .map_err(|e| Error::internal(format!("read pool: {e}")))?;
 
