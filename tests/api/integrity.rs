@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 use crate::logs;
+use crate::shutdown::serve_with;
 
 /// A closed database holding the demo data, the tests' admin token and a JWT secret: what a
 /// server leaves behind after a graceful stop.
@@ -319,4 +320,77 @@ fn damage_found_while_serving_stops_writes_turns_readyz_red_and_is_logged_once()
 
     let path = db.display().to_string();
     assert_eq!(logs::count(&[&path, "is damaged"]), 1, "logged once");
+}
+
+const OFF: (&str, &str) = ("PARLOR_SYNCHRONOUS", "off");
+
+#[test]
+fn synchronous_off_is_refused_for_real_data_unless_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let clinic = dir.path().join("clinic.db");
+    let out = parlor(&clinic, &["tenant", "create", "--name", "Riverside Family Clinic"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let fresh = dir.path().join("fresh.db");
+
+    for db in [&clinic, &fresh] {
+        let out = Command::new(env!("CARGO_BIN_EXE_parlor"))
+            .arg("--db")
+            .arg(db)
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .env(OFF.0, OFF.1)
+            .output()
+            .unwrap();
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(
+            said.contains("may lose recent messages and may corrupt the database file"),
+            "{said}"
+        );
+        assert!(said.contains("synchronous_off_confirmed = true"), "{said}");
+    }
+
+    let app = spawn_with(|s| {
+        s.db = clinic.clone();
+        s.synchronous = parlor::store::Synchronous::Off;
+        s.synchronous_off_confirmed = true;
+    });
+    assert_eq!(app.get("/readyz").send().status, 200);
+}
+
+#[test]
+fn synchronous_off_is_free_for_the_demo_and_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = dir.path().join("demo.db");
+    let (status, stderr) = serve_with(&demo, &["--demo"], &[OFF]).terminate();
+    assert!(status.success(), "{stderr}");
+    // Its data came from the demo: later starts without --demo may use "off" too.
+    let (status, stderr) = serve_with(&demo, &[], &[OFF]).terminate();
+    assert!(status.success(), "{stderr}");
+
+    let fixture = dir.path().join("fixture.json");
+    std::fs::write(&fixture, fixture::DEMO).unwrap();
+    let loaded = dir.path().join("loaded.db");
+    let out = parlor(&loaded, &["load", fixture.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (status, stderr) = serve_with(&loaded, &[], &[OFF]).terminate();
+    assert!(status.success(), "{stderr}");
+
+    // Real data added to a database that already holds a clinic is not "from a fixture".
+    let clinic = dir.path().join("clinic.db");
+    let out = parlor(&clinic, &["tenant", "create", "--name", "Riverside Family Clinic"]);
+    assert!(out.status.success());
+    let small = dir.path().join("small.json");
+    std::fs::write(&small, r#"{"tenants": [{"key": "t", "name": "Scratch Clinic"}]}"#).unwrap();
+    let out = parlor(&clinic, &["load", small.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_parlor"))
+        .arg("--db")
+        .arg(&clinic)
+        .args(["serve", "--bind", "127.0.0.1:0", "--fixture", small.to_str().unwrap()])
+        .env(OFF.0, OFF.1)
+        .output()
+        .unwrap();
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("holds data that was not loaded from the demo or a fixture"), "{said}");
 }

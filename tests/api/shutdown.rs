@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::integrity::demo_db;
 
-struct Server {
+pub struct Server {
     child: Child,
     base: String,
     stderr: std::thread::JoinHandle<String>,
@@ -20,12 +20,18 @@ struct Server {
 
 /// `parlor serve` on `db`, once it says where it listens.
 fn serve(db: &Path, args: &[&str]) -> Server {
+    serve_with(db, args, &[])
+}
+
+/// `serve` with environment variables.
+pub fn serve_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_parlor"))
         .arg("--db")
         .arg(db)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(args)
         .env_remove("PARLOR_DB")
+        .envs(env.iter().copied())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -54,6 +60,11 @@ fn serve(db: &Path, args: &[&str]) -> Server {
     let base = rx
         .recv_timeout(Duration::from_secs(60))
         .expect("the server says where it listens");
+    // Answering a request means it is fully up, its signal handlers included.
+    assert_eq!(
+        ureq::get(&format!("{base}/healthz")).call().unwrap().status(),
+        200
+    );
     Server {
         child,
         base,
@@ -63,7 +74,7 @@ fn serve(db: &Path, args: &[&str]) -> Server {
 
 impl Server {
     /// SIGTERM, as a service manager stops it; waits for the process to end.
-    fn terminate(mut self) -> (ExitStatus, String) {
+    pub fn terminate(mut self) -> (ExitStatus, String) {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -90,13 +101,6 @@ fn a_graceful_stop_right_after_start_leaves_no_wal() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("parlor.db");
     let server = serve(&db, &["--demo"]);
-    assert_eq!(
-        ureq::get(&format!("{}/readyz", server.base))
-            .call()
-            .unwrap()
-            .status(),
-        200
-    );
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{status:?}: {stderr}");
     assert_no_wal(&db);
