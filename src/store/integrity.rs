@@ -105,7 +105,7 @@ pub fn verify(path: &Path, depth: Depth) -> Result<Report> {
 pub fn quick_check_within(path: &Path, budget: Duration) -> Result<Outcome> {
     let conn = open(path)?;
     let deadline = Instant::now() + budget;
-    conn.progress_handler(10_000, Some(move || Instant::now() >= deadline))?;
+    conn.progress_handler(1_000, Some(move || Instant::now() >= deadline))?;
     let outcome = outcome(structure(&conn, Depth::Quick))?;
     conn.progress_handler(0, None::<fn() -> bool>)?;
     Ok(outcome)

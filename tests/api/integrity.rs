@@ -8,7 +8,8 @@ use std::process::Command;
 use parlor::domain::Clock;
 use parlor::fixture;
 use parlor::service::Service;
-use parlor::store::{Store, StoreOptions};
+use parlor::store::integrity::{quick_check_within, Outcome};
+use parlor::store::{StartupCheck, Store, StoreOptions};
 use serde_json::json;
 
 use crate::helpers::*;
@@ -393,4 +394,35 @@ fn synchronous_off_is_free_for_the_demo_and_fixtures() {
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains("holds data that was not loaded from the demo or a fixture"), "{said}");
+}
+
+#[test]
+fn a_start_up_check_that_runs_out_of_time_says_so_and_the_server_starts_anyway() {
+    logs::capture();
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let long = std::time::Duration::from_secs(600);
+    assert_eq!(quick_check_within(&db, long).unwrap(), Outcome::Sound);
+    let none = std::time::Duration::ZERO;
+    assert_eq!(quick_check_within(&db, none).unwrap(), Outcome::Unfinished);
+
+    let store = Store::open_checked(
+        &db,
+        &StoreOptions::default(),
+        &StartupCheck {
+            budget: Some(none),
+            read_only_if_damaged: false,
+        },
+    )
+    .expect("an unfinished check does not keep the server from starting");
+    let path = db.display().to_string();
+    assert_eq!(logs::count(&[&path, "did not finish within 0 s"]), 1);
+    assert!(!store.health().is_damaged());
+    store.close_blocking().unwrap();
+
+    let damaged = damaged_copy(dir.path());
+    assert!(matches!(
+        quick_check_within(&damaged, long).unwrap(),
+        Outcome::Problems(_)
+    ));
 }
