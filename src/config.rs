@@ -232,11 +232,9 @@ fn env_key(name: &str) -> Option<Vec<String>> {
 fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
     let last = path.last().map(String::as_str).unwrap_or_default();
     let value = match (last, raw.parse::<bool>(), raw.parse::<i64>()) {
-        (
-            "demo" | "enabled" | "synchronous_off_confirmed" | "read_only_if_damaged",
-            Ok(b),
-            _,
-        ) => toml::Value::Boolean(b),
+        ("demo" | "enabled" | "synchronous_off_confirmed" | "read_only_if_damaged", Ok(b), _) => {
+            toml::Value::Boolean(b)
+        }
         (
             "body_limit"
             | "startup_check_seconds"

@@ -106,9 +106,8 @@ pub async fn build_app(
     let store = open_store(&settings)?;
     let loading = settings.demo || fixture_file.is_some();
     check_synchronous(&store, &settings, loading).await?;
-    let empty_before = loading
-        && !store.health().is_damaged()
-        && !store.read(|c| origin::holds_tenants(c)).await?;
+    let empty_before =
+        loading && !store.health().is_damaged() && !store.read(origin::holds_tenants).await?;
     let service = Service::new(store, Clock::system());
 
     if let Some(token) = &settings.admin_token {

@@ -142,9 +142,9 @@ impl Health {
                  restore it from a backup"
                     .into(),
             ),
-            State::Damaged => Readiness::NotReady(
-                "the database file is damaged: restore it from a backup".into(),
-            ),
+            State::Damaged => {
+                Readiness::NotReady("the database file is damaged: restore it from a backup".into())
+            }
         }
     }
 }

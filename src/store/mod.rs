@@ -101,7 +101,11 @@ impl Store {
     /// `open`, after a quick check of the file bounded by `check.budget`. A damaged file is
     /// refused with an error that names the damage and the way out, or, with
     /// `read_only_if_damaged`, opened read-only (every change answers 503).
-    pub fn open_checked(path: &Path, options: &StoreOptions, check: &StartupCheck) -> Result<Store> {
+    pub fn open_checked(
+        path: &Path,
+        options: &StoreOptions,
+        check: &StartupCheck,
+    ) -> Result<Store> {
         let health = Health::new(path, check.read_only_if_damaged);
         let outcome = match check.budget {
             Some(budget) if path.exists() => integrity::quick_check_within(path, budget)?,
@@ -355,7 +359,12 @@ impl Checkpointer {
 
 impl Drop for Checkpointer {
     fn drop(&mut self) {
-        if let Some((stop, _)) = self.stop.get_mut().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some((stop, _)) = self
+            .stop
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             let _ = stop.send(());
         }
     }
@@ -374,9 +383,8 @@ fn checkpoint_failed(who: &str, e: rusqlite::Error, health: &Health) {
 /// Why the server will not serve a damaged file, and what to do about it.
 fn refusal(path: &Path, problems: &[String], unreadable: bool) -> Error {
     let name = path.display();
-    let mut text = format!(
-        "{name} is damaged, so Parlor will not serve it. The start-up check found:\n"
-    );
+    let mut text =
+        format!("{name} is damaged, so Parlor will not serve it. The start-up check found:\n");
     for p in problems.iter().take(5) {
         text.push_str(&format!("  - {p}\n"));
     }

@@ -105,8 +105,10 @@ fn a_full_disk_answers_503_everywhere_is_logged_once_and_writes_resume_when_spac
         .post("/v1/api/conversations/message/generate")
         .header("x-api-key", "demo-trillet-secret")
         .header("x-workspace-id", "674e29976b6acbac106d2650")
-        .json(&json!({ "flowId": "674e75bbe1456b11a194f091", "to": "+15550001111",
-                       "metadata": { "note": big("trillet") } }));
+        .json(
+            &json!({ "flowId": "674e75bbe1456b11a194f091", "to": "+15550001111",
+                       "metadata": { "note": big("trillet") } }),
+        );
     assert_full("trillet", &r, &r.body["message"]);
     assert_eq!(r.body["status"], "error");
 

@@ -24,7 +24,10 @@ pub fn demo_db(dir: &Path) -> PathBuf {
     actix_web::rt::System::new().block_on(async move {
         let store = Store::open(&at, &StoreOptions::default()).unwrap();
         let service = Service::new(store, Clock::system());
-        service.ensure_server_admin_token(ADMIN_TOKEN).await.unwrap();
+        service
+            .ensure_server_admin_token(ADMIN_TOKEN)
+            .await
+            .unwrap();
         service.jwt_secret(None).await.unwrap();
         fixture::load_demo(&service).await.unwrap();
         service.store.close().await.unwrap();
@@ -163,7 +166,10 @@ fn check_finds_records_that_point_at_nothing() {
     let out = parlor(&db, &["check"]);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("links between records: PROBLEMS FOUND"), "{said}");
+    assert!(
+        said.contains("links between records: PROBLEMS FOUND"),
+        "{said}"
+    );
     assert!(
         said.contains("2 row(s) of messages refer to conversations that do not exist"),
         "{said}"
@@ -187,7 +193,10 @@ fn serve_refuses_a_damaged_file_naming_the_damage_and_the_way_out() {
     let out = parlor(&damaged, &["serve", "--bind", "127.0.0.1:0"]);
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
-    assert!(said.contains("is damaged, so Parlor will not serve it"), "{said}");
+    assert!(
+        said.contains("is damaged, so Parlor will not serve it"),
+        "{said}"
+    );
     assert!(said.contains("malformed"), "{said}");
     assert!(said.contains("latest backup"), "{said}");
     assert!(said.contains("read_only_if_damaged"), "{said}");
@@ -271,7 +280,13 @@ fn a_file_that_is_no_database_is_refused_even_read_only() {
     assert_eq!(out.status.code(), Some(2), "{said}");
     assert!(said.contains("not a SQLite database"), "{said}");
     let out = Command::new(env!("CARGO_BIN_EXE_parlor"))
-        .args(["--db", db.to_str().unwrap(), "serve", "--bind", "127.0.0.1:0"])
+        .args([
+            "--db",
+            db.to_str().unwrap(),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+        ])
         .env("PARLOR_READ_ONLY_IF_DAMAGED", "true")
         .output()
         .unwrap();
@@ -317,7 +332,11 @@ fn damage_found_while_serving_stops_writes_turns_readyz_red_and_is_logged_once()
         .json(&json!({ "as": 4, "body": "after the disk error" }));
     assert_eq!(send.status, 503, "{}", send.body);
     assert_eq!(app.get("/parlor/v1/tenants").admin().send().status, 503);
-    assert_eq!(app.get("/healthz").send().status, 200, "the process is alive");
+    assert_eq!(
+        app.get("/healthz").send().status,
+        200,
+        "the process is alive"
+    );
 
     let path = db.display().to_string();
     assert_eq!(logs::count(&[&path, "is damaged"]), 1, "logged once");
@@ -329,7 +348,10 @@ const OFF: (&str, &str) = ("PARLOR_SYNCHRONOUS", "off");
 fn synchronous_off_is_refused_for_real_data_unless_confirmed() {
     let dir = tempfile::tempdir().unwrap();
     let clinic = dir.path().join("clinic.db");
-    let out = parlor(&clinic, &["tenant", "create", "--name", "Riverside Family Clinic"]);
+    let out = parlor(
+        &clinic,
+        &["tenant", "create", "--name", "Riverside Family Clinic"],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let fresh = dir.path().join("fresh.db");
 
@@ -378,22 +400,38 @@ fn synchronous_off_is_free_for_the_demo_and_fixtures() {
 
     // Real data added to a database that already holds a clinic is not "from a fixture".
     let clinic = dir.path().join("clinic.db");
-    let out = parlor(&clinic, &["tenant", "create", "--name", "Riverside Family Clinic"]);
+    let out = parlor(
+        &clinic,
+        &["tenant", "create", "--name", "Riverside Family Clinic"],
+    );
     assert!(out.status.success());
     let small = dir.path().join("small.json");
-    std::fs::write(&small, r#"{"tenants": [{"key": "t", "name": "Scratch Clinic"}]}"#).unwrap();
+    std::fs::write(
+        &small,
+        r#"{"tenants": [{"key": "t", "name": "Scratch Clinic"}]}"#,
+    )
+    .unwrap();
     let out = parlor(&clinic, &["load", small.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = Command::new(env!("CARGO_BIN_EXE_parlor"))
         .arg("--db")
         .arg(&clinic)
-        .args(["serve", "--bind", "127.0.0.1:0", "--fixture", small.to_str().unwrap()])
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--fixture",
+            small.to_str().unwrap(),
+        ])
         .env(OFF.0, OFF.1)
         .output()
         .unwrap();
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{said}");
-    assert!(said.contains("holds data that was not loaded from the demo or a fixture"), "{said}");
+    assert!(
+        said.contains("holds data that was not loaded from the demo or a fixture"),
+        "{said}"
+    );
 }
 
 #[test]

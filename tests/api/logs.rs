@@ -36,7 +36,8 @@ pub fn capture() {
 
 /// How many captured lines contain every one of `parts`.
 pub fn count(parts: &[&str]) -> usize {
-    let text = String::from_utf8_lossy(&LINES.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    let text =
+        String::from_utf8_lossy(&LINES.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
     text.lines()
         .filter(|l| parts.iter().all(|p| l.contains(p)))
         .count()

@@ -62,7 +62,10 @@ pub fn serve_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         .expect("the server says where it listens");
     // Answering a request means it is fully up, its signal handlers included.
     assert_eq!(
-        ureq::get(&format!("{base}/healthz")).call().unwrap().status(),
+        ureq::get(&format!("{base}/healthz"))
+            .call()
+            .unwrap()
+            .status(),
         200
     );
     Server {
