@@ -1,5 +1,6 @@
-//! Is the database file sound? The verifications `parlor check` runs before it recounts the
-//! badges, and the time-bounded quick check the server runs before it serves.
+//! Is the database sound? The verifications `parlor check` runs (the file's structure, the
+//! links between records, then the unread badges), and the time-bounded quick check the server
+//! runs before it serves.
 //!
 //! Each verification is one `Step`. A capability that keeps data of its own that can go wrong
 //! (a search index, an audit chain) adds its step to `STEPS`; `parlor check` runs and reports
@@ -10,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::{Error, Result};
+use super::participants::{self, Drift};
+use crate::error::{Error, Result, StorageFault};
 
 /// How thoroughly the file's structure is verified.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,8 +27,30 @@ pub enum Depth {
 /// One verification: a name a clinic can read, and what it finds (empty: nothing wrong).
 struct Step {
     name: &'static str,
-    run: fn(&Connection, Depth) -> rusqlite::Result<Vec<String>>,
+    run: fn(&Connection, Depth) -> Found,
 }
+
+/// What a step found, or why it could not look.
+type Found = std::result::Result<Vec<String>, Failure>;
+
+enum Failure {
+    Sqlite(rusqlite::Error),
+    Parlor(Error),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sqlite(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Parlor(e)
+    }
+}
+
+pub const UNREAD_COUNTS: &str = "unread counts";
 
 const STEPS: &[Step] = &[
     Step {
@@ -36,6 +60,10 @@ const STEPS: &[Step] = &[
     Step {
         name: "links between records",
         run: links,
+    },
+    Step {
+        name: UNREAD_COUNTS,
+        run: unread_counts,
     },
 ];
 
@@ -106,7 +134,7 @@ pub fn quick_check_within(path: &Path, budget: Duration) -> Result<Outcome> {
     let conn = open(path)?;
     let deadline = Instant::now() + budget;
     conn.progress_handler(1_000, Some(move || Instant::now() >= deadline))?;
-    let outcome = outcome(structure(&conn, Depth::Quick))?;
+    let outcome = outcome(pragma_check(&conn, "quick_check").map_err(Failure::from))?;
     conn.progress_handler(0, None::<fn() -> bool>)?;
     Ok(outcome)
 }
@@ -126,11 +154,17 @@ fn open(path: &Path) -> Result<Connection> {
 
 /// A step's result as an outcome: SQLite refusing the file is a finding, not a failure of the
 /// check; running out of time is `Unfinished`; anything else (a locked file) is an error.
-fn outcome(found: rusqlite::Result<Vec<String>>) -> Result<Outcome> {
+fn outcome(found: Found) -> Result<Outcome> {
     match found {
         Ok(problems) if problems.is_empty() => Ok(Outcome::Sound),
         Ok(problems) => Ok(Outcome::Problems(problems)),
-        Err(e) => match e.sqlite_error_code() {
+        Err(Failure::Parlor(e)) if StorageFault::of(&e) == Some(StorageFault::Damaged) => {
+            Ok(Outcome::Problems(vec![
+                "part of the file cannot be read, so the check stopped there".into(),
+            ]))
+        }
+        Err(Failure::Parlor(e)) => Err(e),
+        Err(Failure::Sqlite(e)) => match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::OperationInterrupted) => Ok(Outcome::Unfinished),
             Some(rusqlite::ErrorCode::NotADatabase) => Ok(Outcome::Problems(vec![
                 "the file is not a SQLite database, or its first page (the header) is damaged"
@@ -148,9 +182,9 @@ fn outcome(found: rusqlite::Result<Vec<String>>) -> Result<Outcome> {
 /// enough.
 const MAX_PROBLEMS: usize = 20;
 
-fn structure(conn: &Connection, depth: Depth) -> rusqlite::Result<Vec<String>> {
+fn structure(conn: &Connection, depth: Depth) -> Found {
     if depth == Depth::Quick {
-        return pragma_check(conn, "quick_check");
+        return Ok(pragma_check(conn, "quick_check")?);
     }
     match pragma_check(conn, "integrity_check") {
         // The full check gives up at the first page it cannot parse, where the quick one,
@@ -158,10 +192,10 @@ fn structure(conn: &Connection, depth: Depth) -> rusqlite::Result<Vec<String>> {
         Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
             match pragma_check(conn, "quick_check") {
                 Ok(problems) if !problems.is_empty() => Ok(problems),
-                _ => Err(e),
+                _ => Err(e.into()),
             }
         }
-        found => found,
+        found => Ok(found?),
     }
 }
 
@@ -181,7 +215,7 @@ fn pragma_check(conn: &Connection, pragma: &str) -> rusqlite::Result<Vec<String>
 
 /// Rows that point at a row that does not exist (a message of a missing conversation, …),
 /// one line per kind of broken link.
-fn links(conn: &Connection, _: Depth) -> rusqlite::Result<Vec<String>> {
+fn links(conn: &Connection, _: Depth) -> Found {
     let mut stmt = conn.prepare(
         "SELECT \"table\", parent, count(*), group_concat(rowid, ', ')
          FROM (SELECT * FROM pragma_foreign_key_check() LIMIT 100000)
@@ -202,4 +236,28 @@ fn links(conn: &Connection, _: Depth) -> rusqlite::Result<Vec<String>> {
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(found)
+}
+
+/// Every badge recounted from the messages (the read-state invariant), one line per pivot row
+/// that disagrees, in the words `parlor check` has always used.
+fn unread_counts(conn: &Connection, _: Depth) -> Found {
+    let tx = conn.unchecked_transaction()?;
+    // A file Parlor has not set up yet (empty) has no badges to recount.
+    let set_up: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'participants')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !set_up {
+        return Ok(Vec::new());
+    }
+    let drift = participants::find_drift(&tx)?;
+    Ok(drift.iter().map(describe_drift).collect())
+}
+
+fn describe_drift(d: &Drift) -> String {
+    format!(
+        "conversation {} user {}: stored {} unread, messages say {}",
+        d.conversation_id.0, d.user_id.0, d.stored, d.actual
+    )
 }
