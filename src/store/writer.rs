@@ -142,6 +142,9 @@ fn checkpoint_if_large(conn: &Connection, health: &Health) {
         return;
     }
     match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+        // Busy: the background checkpointer held the checkpoint lock, so this one did nothing;
+        // try again after the next batch rather than 4,096 frames later.
+        Ok(1) => {}
         Ok(_) => WAL_FRAMES.with(|f| f.set(0)),
         Err(e) => super::checkpoint_failed("writer", e, health),
     }
