@@ -126,8 +126,9 @@ impl Health {
         *self.state() == State::Damaged
     }
 
-    /// The 503 for a request that needs the database, when it may not use it at all.
-    pub fn refuse_read(&self) -> Option<Error> {
+    /// The 503 for any request that needs the database (read or write), when the file is
+    /// damaged and reads are not to be served from it either.
+    pub fn refusal(&self) -> Option<Error> {
         (self.is_damaged() && !self.0.reads_when_damaged).then(|| StorageFault::Damaged.error())
     }
 

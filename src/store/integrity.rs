@@ -67,6 +67,10 @@ const STEPS: &[Step] = &[
     },
 ];
 
+/// The problem reported for a file SQLite does not recognise at all.
+pub const NOT_A_DATABASE: &str =
+    "the file is not a SQLite database, or its first page (the header) is damaged";
+
 /// What one step found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -166,10 +170,9 @@ fn outcome(found: Found) -> Result<Outcome> {
         Err(Failure::Parlor(e)) => Err(e),
         Err(Failure::Sqlite(e)) => match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::OperationInterrupted) => Ok(Outcome::Unfinished),
-            Some(rusqlite::ErrorCode::NotADatabase) => Ok(Outcome::Problems(vec![
-                "the file is not a SQLite database, or its first page (the header) is damaged"
-                    .into(),
-            ])),
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                Ok(Outcome::Problems(vec![NOT_A_DATABASE.into()]))
+            }
             Some(rusqlite::ErrorCode::DatabaseCorrupt) => Ok(Outcome::Problems(vec![format!(
                 "part of the file cannot be read, so the check stopped there (SQLite: {e})"
             )])),

@@ -121,7 +121,8 @@ impl Store {
                 check.budget.map_or(0, |b| b.as_secs())
             ),
             Outcome::Problems(problems) => {
-                let unreadable = problems.iter().any(|p| p.contains("not a SQLite database"));
+                // Nothing can be read from such a file, not even read-only.
+                let unreadable = problems.iter().any(|p| p == integrity::NOT_A_DATABASE);
                 if !check.read_only_if_damaged || unreadable {
                     return Err(refusal(path, &problems, unreadable));
                 }
@@ -227,7 +228,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        if let Some(refused) = self.health.refuse_read() {
+        if let Some(refused) = self.health.refusal() {
             return Err(refused);
         }
         let pool = self.pool.clone();
@@ -243,7 +244,7 @@ impl Store {
 
     /// `read` for callers that are not async (the CLI, tests).
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        if let Some(refused) = self.health.refuse_read() {
+        if let Some(refused) = self.health.refusal() {
             return Err(refused);
         }
         let conn = self.pool.get()?;
@@ -260,7 +261,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        if let Some(refused) = self.health.refuse_read() {
+        if let Some(refused) = self.health.refusal() {
             return Err(refused);
         }
         self.writer
@@ -275,7 +276,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        if let Some(refused) = self.health.refuse_read() {
+        if let Some(refused) = self.health.refusal() {
             return Err(refused);
         }
         self.writer

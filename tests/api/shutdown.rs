@@ -139,6 +139,39 @@ fn a_graceful_stop_after_sends_leaves_no_wal_and_every_acknowledged_message() {
     assert_eq!(stored, 200);
 }
 
+#[test]
+fn a_graceful_stop_waits_for_a_reader_and_then_truncates_the_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("parlor.db");
+    let server = serve(&db, &["--demo"]);
+    let url = format!("{}/parlor/v1/conversations/2/messages", server.base);
+    for i in 0..200 {
+        let r = ureq::post(&url)
+            .set("Authorization", "Bearer parlor-demo-admin-token")
+            .set("X-Parlor-Tenant", "1")
+            .send_json(json!({ "as": 4, "body": format!("sent {i}") }))
+            .expect("send");
+        assert_eq!(r.status(), 201);
+    }
+    // Someone is reading the file at the moment of the stop (a backup, a look with sqlite3).
+    // Read-only, so that closing it does not clean up after the server.
+    let reader =
+        rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    reader.execute_batch("BEGIN").unwrap();
+    let seen: i64 = reader
+        .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+        .unwrap();
+    assert!(seen >= 200);
+    let stopping = std::thread::spawn(move || server.terminate());
+    std::thread::sleep(Duration::from_millis(1500));
+    reader.execute_batch("COMMIT").unwrap();
+    drop(reader);
+    let (status, stderr) = stopping.join().unwrap();
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert_no_wal(&db);
+}
+
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
