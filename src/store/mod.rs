@@ -173,7 +173,10 @@ impl Store {
     /// database file and truncates it. Later writes answer 503. Call once the HTTP server has
     /// stopped, so that no read holds the WAL open.
     pub async fn close(&self) -> Result<()> {
-        self.checkpointer.stop();
+        let checkpointer = self.checkpointer.clone();
+        tokio::task::spawn_blocking(move || checkpointer.stop())
+            .await
+            .map_err(|e| Error::internal(format!("stopping the checkpointer: {e}")))?;
         self.writer
             .stop()
             .await

@@ -331,6 +331,10 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health) {
     }
     let committed = if conn.is_autocommit() {
         Ok(())
+    } else if health.is_damaged() {
+        // A command of this batch found the file damaged: nothing more goes into it.
+        let _ = conn.execute_batch("ROLLBACK");
+        Err(StorageFault::Damaged.error())
     } else {
         conn.exec("COMMIT", []).map(drop).map_err(|e| {
             let e = Error::from(e);

@@ -478,3 +478,28 @@ fn a_start_up_check_that_runs_out_of_time_says_so_and_the_server_starts_anyway()
         Outcome::Problems(_)
     ));
 }
+
+#[test]
+fn damage_met_by_a_write_stops_writes_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = demo_db(dir.path());
+    let app = spawn_with(|s| s.db = db.clone());
+    overwrite_page(&db, root_page(&db, "messages"));
+
+    // The send is the first to touch the damaged page.
+    let send = app
+        .post("/parlor/v1/conversations/2/messages")
+        .admin()
+        .tenant(1)
+        .json(&json!({ "as": 4, "body": "into a damaged file" }));
+    assert_eq!(send.status, 503, "{}", send.body);
+    assert_eq!(send.code(), "unavailable");
+    let ready = app.get("/readyz").send();
+    assert_eq!(ready.status, 503);
+    assert!(ready.body["reason"].as_str().unwrap().contains("damaged"));
+    let again = app
+        .post("/parlor/v1/tenants")
+        .admin()
+        .json(&json!({ "name": "Another Clinic" }));
+    assert_eq!(again.status, 503, "{}", again.body);
+}
