@@ -19,8 +19,16 @@ pub struct Settings {
     pub bind: String,
     /// The SQLite database file.
     pub db: PathBuf,
-    /// `PRAGMA synchronous` for writes: `full` (default, survives power loss), `normal`, `off`.
+    /// `PRAGMA synchronous` for writes: `full` (default, survives power loss), `normal`, `off`
+    /// (may lose recent messages and may corrupt the file on power loss).
     pub synchronous: Synchronous,
+    /// Accept `synchronous = "off"` for a database whose data was not loaded from the demo
+    /// or a fixture.
+    pub synchronous_off_confirmed: bool,
+    /// Seconds the start-up quick check of the database file may take (0: no check).
+    pub startup_check_seconds: u32,
+    /// Serve a damaged database file read-only instead of refusing to start.
+    pub read_only_if_damaged: bool,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
     /// Secret for signing JWTs (MDLIVE face). Unset: one is generated and kept in the database.
@@ -81,6 +89,9 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             db: PathBuf::from("./parlor.db"),
             synchronous: Synchronous::Full,
+            synchronous_off_confirmed: false,
+            startup_check_seconds: 10,
+            read_only_if_damaged: false,
             body_limit: 256 * 1024,
             jwt_secret: None,
             token_ttl_minutes: 60,
@@ -109,6 +120,12 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_BIND", "bind"),
     ("PARLOR_DB", "db"),
     ("PARLOR_SYNCHRONOUS", "synchronous"),
+    (
+        "PARLOR_SYNCHRONOUS_OFF_CONFIRMED",
+        "synchronous_off_confirmed",
+    ),
+    ("PARLOR_STARTUP_CHECK_SECONDS", "startup_check_seconds"),
+    ("PARLOR_READ_ONLY_IF_DAMAGED", "read_only_if_damaged"),
     ("PARLOR_BODY_LIMIT", "body_limit"),
     ("PARLOR_JWT_SECRET", "jwt_secret"),
     ("PARLOR_TOKEN_TTL_MINUTES", "token_ttl_minutes"),
@@ -346,9 +363,18 @@ fn edit_distance(a: &str, b: &str) -> usize {
 fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
     let last = path.last().map(String::as_str).unwrap_or_default();
     let value = match (last, raw.parse::<bool>(), raw.parse::<i64>()) {
-        ("demo" | "enabled" | "password_throttle", Ok(b), _) => toml::Value::Boolean(b),
+        (
+            "demo"
+            | "enabled"
+            | "password_throttle"
+            | "synchronous_off_confirmed"
+            | "read_only_if_damaged",
+            Ok(b),
+            _,
+        ) => toml::Value::Boolean(b),
         (
             "body_limit"
+            | "startup_check_seconds"
             | "token_ttl_minutes"
             | "workers"
             | "read_pool_size"

@@ -79,6 +79,9 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
+        if let Some(fault) = StorageFault::of_sqlite(&e) {
+            return fault.error();
+        }
         if let rusqlite::Error::SqliteFailure(code, msg) = &e {
             if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                 || code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
@@ -101,6 +104,53 @@ impl From<rusqlite::Error> for Error {
             }
         }
         Error::Internal(e.to_string())
+    }
+}
+
+/// A database error that is about the storage rather than the request: the disk is full, or the
+/// file is damaged. Clients get a 503 naming the cause; the store watches for these to stop
+/// writes and turn `/readyz` red (`store::health`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageFault {
+    /// SQLITE_FULL: the disk (or `max_page_count`) has no room for the write.
+    Full,
+    /// SQLITE_CORRUPT or SQLITE_NOTADB: the file is malformed.
+    Damaged,
+}
+
+impl StorageFault {
+    const FULL: &'static str = "the server's storage is full; the change was not stored";
+    const DAMAGED: &'static str =
+        "the server's database file is damaged; an administrator must restore it from a backup";
+
+    pub fn of_sqlite(e: &rusqlite::Error) -> Option<StorageFault> {
+        match e.sqlite_error_code()? {
+            rusqlite::ErrorCode::DiskFull => Some(StorageFault::Full),
+            rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase => {
+                Some(StorageFault::Damaged)
+            }
+            _ => None,
+        }
+    }
+
+    /// The fault an error stands for, when it is one of ours.
+    pub fn of(e: &Error) -> Option<StorageFault> {
+        match e {
+            Error::Unavailable { message, .. } if message == Self::FULL => Some(StorageFault::Full),
+            Error::Unavailable { message, .. } if message == Self::DAMAGED => {
+                Some(StorageFault::Damaged)
+            }
+            _ => None,
+        }
+    }
+
+    /// The 503 clients see. A full disk usually clears once someone frees space, so clients
+    /// are told to come back; a damaged file needs a person and a backup.
+    pub fn error(self) -> Error {
+        match self {
+            StorageFault::Full => Error::unavailable(Self::FULL, Some(60)),
+            StorageFault::Damaged => Error::unavailable(Self::DAMAGED, None),
+        }
     }
 }
 

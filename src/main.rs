@@ -11,6 +11,8 @@ use parlor::fixture::{self, Summary};
 use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
 use parlor::service::Service;
+use parlor::store::integrity::{self, Depth, Outcome};
+use parlor::store::origin;
 use parlor::{server, Error};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -94,12 +96,16 @@ enum Command {
         /// Where to write the copy (must not exist yet).
         file: PathBuf,
     },
-    /// Recount every unread badge from the messages and report any difference. Exits with
-    /// status 1 if a difference is found.
+    /// Verify the database file (its structure and the links between its records), then
+    /// recount every unread badge from the messages. Exits with status 1 on any problem.
     Check {
-        /// Also correct the differences found.
+        /// Also correct the unread counts that differ (a damaged file is never changed).
         #[arg(long)]
         fix: bool,
+        /// Verify the structure with SQLite's quick check (faster on very large files; does
+        /// not match every index entry to its row).
+        #[arg(long)]
+        quick: bool,
     },
 }
 
@@ -242,6 +248,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             );
             println!("Press Ctrl-C to stop.");
             running.server.await.map_err(Error::internal)?;
+            // Stopped (Ctrl-C, SIGTERM): let the writer finish and fold the WAL back into the
+            // file, so that what stays behind is one self-contained database file.
+            if let Err(e) = running.service.store.close().await {
+                tracing::warn!("closing the database: {}", describe(&e));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Init => {
@@ -252,12 +263,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 "Administrator token (shown only once; keep it somewhere safe):\n\n    {token}\n"
             );
             println!("Use it as 'Authorization: Bearer <token>' with the native API, or to sign in to the admin page.");
+            service.store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Load { file } => {
             let service = open(&cli.global)?;
             let doc = fixture::Document::from_file(&file)?;
+            let empty = !service.store.read(origin::holds_tenants).await?;
             let summary = fixture::load(&service, doc).await?;
+            if empty {
+                service.store.write(origin::mark_scratch).await?;
+            }
+            service.store.close().await?;
             print_summary(&summary);
             print_credentials(&summary.credentials);
             Ok(ExitCode::SUCCESS)
@@ -282,6 +299,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 tenant.name, tenant.id.0, tenant.uuid
             );
             println!("Next: parlor user create --tenant {} --role admin --name \"Office Manager\" --username manager --password '...'", tenant.id.0);
+            service.store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant(TenantCommand::List) => {
@@ -289,6 +307,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             for t in service.tenants().await? {
                 println!("{:>6}  {}  {}", t.id.0, t.uuid, t.name);
             }
+            service.store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::User(UserCommand::Create {
@@ -321,6 +340,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 "Created user {} (id {}, uuid {}) in {}",
                 user.display_name, user.id.0, user.uuid, tenant.name
             );
+            service.store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Create {
@@ -351,6 +371,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 user,
                 record.abilities.join(", ")
             );
+            service.store.close().await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Backup { file } => {
@@ -359,31 +380,81 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             println!("Backed up {} to {}", s.db.display(), file.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { fix } => {
-            let service = open(&cli.global)?;
-            let drift = service.check_read_state(fix).await?;
-            if drift.is_empty() {
-                println!("All unread counts match the messages.");
-                return Ok(ExitCode::SUCCESS);
-            }
-            for d in &drift {
-                println!(
-                    "conversation {} user {}: stored {} unread, messages say {}",
-                    d.conversation_id.0, d.user_id.0, d.stored, d.actual
-                );
-            }
-            println!(
-                "{} unread count(s) drifted{}.",
-                drift.len(),
-                if fix {
-                    "; corrected"
-                } else {
-                    " (run with --fix to correct)"
+        Command::Check { fix, quick } => check(&cli.global, fix, quick).await,
+    }
+}
+
+/// `parlor check`: the file first, then the badges. A damaged file stops there: recounting
+/// over it would report nonsense, and `--fix` must not write into it.
+async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Error> {
+    let mut s = settings(global)?;
+    if !s.db.exists() {
+        return Err(Error::invalid(
+            "db",
+            format!("there is no database at {}", s.db.display()),
+        ));
+    }
+    let depth = if quick { Depth::Quick } else { Depth::Full };
+    println!(
+        "Checking {} ({} check)",
+        s.db.display(),
+        if quick { "quick" } else { "full" }
+    );
+    let report = integrity::verify(&s.db, depth)?;
+    for step in &report.steps {
+        match &step.outcome {
+            Outcome::Sound => println!("  {}: sound", step.name),
+            Outcome::Unfinished => println!("  {}: did not finish", step.name),
+            Outcome::NotRun => println!("  {}: not checked (the file is damaged)", step.name),
+            Outcome::Problems(problems) => {
+                println!("  {}: PROBLEMS FOUND", step.name);
+                for p in problems {
+                    println!("      {p}");
                 }
-            );
-            Ok(ExitCode::from(1))
+            }
         }
     }
+    let file_sound = report
+        .steps
+        .iter()
+        .all(|step| step.name == integrity::UNREAD_COUNTS || step.outcome == Outcome::Sound);
+    if !file_sound {
+        println!(
+            "\nThe database file is damaged. Keep the server stopped. Move {0} (and any {0}-wal \
+             and {0}-shm beside it) to another folder and keep it: do not delete it. Copy the \
+             latest backup in its place, run `parlor check` on it, and start the server once it \
+             is reported sound. Messages written after that backup are not in it. See README, \
+             \"After a power cut or a disk error\".",
+            s.db.display()
+        );
+        return Ok(ExitCode::from(1));
+    }
+
+    let drifted = report
+        .steps
+        .iter()
+        .find(|step| step.name == integrity::UNREAD_COUNTS)
+        .map_or(0, |step| match &step.outcome {
+            Outcome::Problems(p) => p.len(),
+            _ => 0,
+        });
+    if drifted == 0 {
+        println!("All unread counts match the messages.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !fix {
+        println!("{drifted} unread count(s) drifted (run with --fix to correct).");
+        return Ok(ExitCode::from(1));
+    }
+    // The file was just verified; the store needs no start-up check of its own. The fix runs
+    // on the writer alone, and `close` leaves no -wal or -shm behind.
+    s.startup_check_seconds = 0;
+    let service = Service::new(server::open_store(&s)?, parlor::domain::Clock::system());
+    let fixed = service.check_read_state(true).await;
+    service.store.close().await?;
+    drop(service);
+    println!("{} unread count(s) drifted; corrected.", fixed?.len());
+    Ok(ExitCode::from(1))
 }
 
 fn print_summary(s: &Summary) {

@@ -14,7 +14,8 @@ use crate::error::{Error, Result};
 use crate::native::{self, dto::HealthDto, error::ApiError};
 use crate::service::idempotency::KeyLocks;
 use crate::service::Service;
-use crate::store::{self, Store, StoreOptions};
+use crate::store::health::Readiness;
+use crate::store::{self, origin, StartupCheck, Store, StoreOptions, Synchronous};
 use crate::{admin, faces, fixture, http};
 
 /// What every handler shares.
@@ -42,17 +43,62 @@ pub struct Running {
     pub credentials: Vec<fixture::Credential>,
 }
 
+/// Opens the database after the start-up check (`startup_check_seconds`,
+/// `read_only_if_damaged`).
 pub fn open_store(settings: &Settings) -> Result<Store> {
-    let store = Store::open(
+    let store = Store::open_checked(
         &settings.db,
         &StoreOptions {
             synchronous: settings.synchronous,
             read_pool_size: settings.read_pool_size,
             max_batch: settings.max_batch,
         },
+        &StartupCheck {
+            budget: (settings.startup_check_seconds > 0)
+                .then(|| Duration::from_secs(settings.startup_check_seconds.into())),
+            read_only_if_damaged: settings.read_only_if_damaged,
+        },
     )?;
     store.set_read_queue_depth(settings.read_queue_depth);
     Ok(store)
+}
+
+/// `synchronous = "off"` may lose recent messages and may corrupt the file on power loss. It is
+/// accepted for data that can be loaded again (the demo, a fixture) and refused for anything
+/// else unless `synchronous_off_confirmed` says the risk is understood. `loading`: this start
+/// loads the demo or a fixture.
+pub async fn check_synchronous(store: &Store, settings: &Settings, loading: bool) -> Result<()> {
+    if settings.synchronous != Synchronous::Off {
+        return Ok(());
+    }
+    if settings.synchronous_off_confirmed {
+        tracing::warn!(
+            "synchronous = \"off\" (confirmed): a power cut may lose recent messages and may \
+             corrupt {}",
+            settings.db.display()
+        );
+        return Ok(());
+    }
+    let (tenants, scratch) = store
+        .read(|c| Ok((origin::holds_tenants(c)?, origin::is_scratch(c)?)))
+        .await?;
+    if scratch || (!tenants && loading) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "synchronous",
+        format!(
+            "\"off\" may lose recent messages and may corrupt the database file on power loss, \
+             and {} {}. Use \"full\" (or \"normal\"), or set synchronous_off_confirmed = true \
+             to accept the risk",
+            settings.db.display(),
+            if tenants {
+                "holds data that was not loaded from the demo or a fixture"
+            } else {
+                "is about to receive data that is not from the demo or a fixture"
+            }
+        ),
+    ))
 }
 
 /// Opens the store, loads the demo data or a fixture if asked, binds the listener and builds
@@ -63,11 +109,21 @@ pub async fn build_app(
 ) -> Result<Running> {
     settings.validate()?;
     let store = open_store(&settings)?;
+    let loading = settings.demo || fixture_file.is_some();
+    check_synchronous(&store, &settings, loading).await?;
+    let empty_before =
+        loading && !store.health().is_damaged() && !store.read(origin::holds_tenants).await?;
     let service = Service::new(store, Clock::system());
     service.set_password_queue_depth(settings.password_queue_depth);
 
     if let Some(token) = &settings.admin_token {
-        service.ensure_server_admin_token(token).await?;
+        match service.ensure_server_admin_token(token).await {
+            // Read-only on a damaged file: the token cannot be recorded, the rest still serves.
+            Err(Error::Unavailable { .. }) if service.store.health().is_damaged() => {
+                tracing::warn!("admin_token is not accepted: the database is read-only")
+            }
+            other => other?,
+        }
     }
     let mut loaded = None;
     let mut credentials = Vec::new();
@@ -94,6 +150,9 @@ pub async fn build_app(
     if let Some(path) = fixture_file {
         let doc = fixture::Document::from_file(path)?;
         loaded = Some(fixture::load(&service, doc).await?);
+    }
+    if empty_before {
+        service.store.write(origin::mark_scratch).await?;
     }
 
     let jwt = JwtKeys::new(
@@ -176,21 +235,25 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthDto { status: "ok" })
 }
 
-/// Ready when the database answers a query.
+/// `/readyz`: 200 when the database answers; 503 with the reason when it does not, or when
+/// its storage is full or damaged.
+#[derive(serde::Serialize)]
+struct ReadinessDto {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
 async fn readyz(app: web::Data<App>) -> HttpResponse {
-    let answered = app
-        .service
-        .store
-        .read(|c| Ok(c.query_row("SELECT count(*) FROM tenants", [], |r| r.get::<_, i64>(0))?))
-        .await;
-    match answered {
-        Ok(_) => HttpResponse::Ok().json(HealthDto { status: "ready" }),
-        Err(e) => {
-            tracing::error!("readiness check failed: {e}");
-            HttpResponse::ServiceUnavailable().json(HealthDto {
-                status: "unavailable",
-            })
-        }
+    match app.service.store.readiness().await {
+        Readiness::Ready => HttpResponse::Ok().json(ReadinessDto {
+            status: "ready",
+            reason: None,
+        }),
+        Readiness::NotReady(reason) => HttpResponse::ServiceUnavailable().json(ReadinessDto {
+            status: "unavailable",
+            reason: Some(reason),
+        }),
     }
 }
 

@@ -8,8 +8,11 @@ pub mod constraints;
 pub mod conversations;
 pub mod direct;
 pub mod flows;
+pub mod health;
 pub mod idempotency;
+pub mod integrity;
 pub mod messages;
+pub mod origin;
 pub mod participants;
 pub mod push_devices;
 pub mod reactions;
@@ -22,14 +25,16 @@ pub mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageFault};
 use crate::lanes::Lane;
+use health::Health;
+use integrity::Outcome;
 pub use writer::WriterStats;
 
 /// Reads that may wait for a reader thread before more are refused (`read_queue_depth`).
@@ -74,6 +79,15 @@ impl Default for StoreOptions {
     }
 }
 
+/// What the server checks before it serves a database file.
+#[derive(Clone, Debug)]
+pub struct StartupCheck {
+    /// How long the quick check may take; `None` skips it.
+    pub budget: Option<Duration>,
+    /// Serve a damaged file read-only instead of refusing it.
+    pub read_only_if_damaged: bool,
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<SqliteConnectionManager>,
@@ -82,18 +96,60 @@ pub struct Store {
     readers: Lane,
     writer: writer::Writer,
     path: PathBuf,
-    /// Dropping the last clone stops the background checkpointer.
-    _checkpointer: std::sync::Arc<mpsc::Sender<()>>,
+    health: Health,
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, applies the schema and starts the
-    /// writer and checkpointer threads.
+    /// writer and checkpointer threads. No start-up check: for tools and tests; the server
+    /// uses `open_checked`.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store> {
+        Self::start(path, options, Health::new(path, false))
+    }
+
+    /// `open`, after a quick check of the file bounded by `check.budget`. A damaged file is
+    /// refused with an error that names the damage and the way out, or, with
+    /// `read_only_if_damaged`, opened read-only (every change answers 503).
+    pub fn open_checked(
+        path: &Path,
+        options: &StoreOptions,
+        check: &StartupCheck,
+    ) -> Result<Store> {
+        let health = Health::new(path, check.read_only_if_damaged);
+        let outcome = match check.budget {
+            Some(budget) if path.exists() => integrity::quick_check_within(path, budget)?,
+            _ => Outcome::Sound,
+        };
+        match outcome {
+            Outcome::Sound | Outcome::NotRun => {}
+            Outcome::Unfinished => tracing::warn!(
+                "the start-up check of {} did not finish within {} s (a large file); serving \
+                 without it. Raise startup_check_seconds, or run `parlor check --quick` at a \
+                 quiet time to verify the file",
+                path.display(),
+                check.budget.map_or(0, |b| b.as_secs())
+            ),
+            Outcome::Problems(problems) => {
+                // Nothing can be read from such a file, not even read-only.
+                let unreadable = problems.iter().any(|p| p == integrity::NOT_A_DATABASE);
+                if !check.read_only_if_damaged || unreadable {
+                    return Err(refusal(path, &problems, unreadable));
+                }
+                health.start_damaged(problems.join("; "));
+            }
+        }
+        Self::start(path, options, health)
+    }
+
+    fn start(path: &Path, options: &StoreOptions, health: Health) -> Result<Store> {
         let mut conn = Connection::open(path)
             .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
-        configure_writer(&conn, options.synchronous)?;
-        schema::apply(&mut conn)?;
+        // A damaged file is not touched: no journal mode switch, no schema step.
+        if !health.is_damaged() {
+            configure_writer(&conn, options.synchronous)?;
+            schema::apply(&mut conn)?;
+        }
 
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
@@ -103,9 +159,12 @@ impl Store {
                     "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768;",
                 )
             });
+        // No minimum of idle connections: r2d2 tops that up from a background thread, and a
+        // connection opened there just as the process exits stays open, leaving `-wal` and
+        // `-shm` behind. Connections are still made on demand and kept for reuse.
         let pool = r2d2::Pool::builder()
             .max_size(options.read_pool_size.max(1))
-            .min_idle(Some(1))
+            .min_idle(Some(0))
             .build(manager)
             .map_err(|e| Error::internal(format!("read pool: {e}")))?;
 
@@ -115,15 +174,68 @@ impl Store {
             DEFAULT_READ_QUEUE_DEPTH,
             "too many reads are waiting for the database",
         )?;
-        let writer = writer::Writer::start(conn, options.max_batch.max(1))?;
-        let checkpointer = start_checkpointer(path)?;
+        let writer = writer::Writer::start(conn, options.max_batch.max(1), health.clone())?;
+        let checkpointer = Checkpointer::start(path, health.clone())?;
         Ok(Store {
             pool,
             readers,
             writer,
             path: path.to_owned(),
-            _checkpointer: std::sync::Arc::new(checkpointer),
+            health,
+            checkpointer: Arc::new(checkpointer),
         })
+    }
+
+    /// A graceful stop: waits for every write already submitted, copies the WAL back into the
+    /// database file and truncates it. Later writes answer 503. Call once the HTTP server has
+    /// stopped, so that no read holds the WAL open.
+    pub async fn close(&self) -> Result<()> {
+        let checkpointer = self.checkpointer.clone();
+        tokio::task::spawn_blocking(move || checkpointer.stop())
+            .await
+            .map_err(|e| Error::internal(format!("stopping the checkpointer: {e}")))?;
+        self.writer
+            .stop()
+            .await
+            .map_err(|_| Error::internal("the writer had already stopped"))?
+    }
+
+    /// `close` for callers that are not async. Must not be called from inside an async task.
+    pub fn close_blocking(&self) -> Result<()> {
+        self.checkpointer.stop();
+        self.writer
+            .stop()
+            .blocking_recv()
+            .map_err(|_| Error::internal("the writer had already stopped"))?
+    }
+
+    /// Whether the server should get traffic, and if not, why.
+    pub async fn readiness(&self) -> health::Readiness {
+        if let health::Readiness::NotReady(reason) = self.health.readiness() {
+            return health::Readiness::NotReady(reason);
+        }
+        let answered = self
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM tenants", [], |r| r.get::<_, i64>(0))?))
+            .await;
+        match answered {
+            Ok(_) => health::Readiness::Ready,
+            Err(e) => {
+                // A storage fault has already been noted (and logged once) by `read`.
+                if StorageFault::of(&e).is_none() {
+                    tracing::error!("readiness check failed: {e}");
+                }
+                match self.health.readiness() {
+                    health::Readiness::Ready => {
+                        health::Readiness::NotReady("the database does not answer".into())
+                    }
+                    not_ready => not_ready,
+                }
+            }
+        }
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
     }
 
     pub fn path(&self) -> &Path {
@@ -137,13 +249,19 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        if let Some(refused) = self.health.refusal() {
+            return Err(refused);
+        }
         let pool = self.pool.clone();
-        self.readers
+        let out = self
+            .readers
             .run(move || {
                 let conn = pool.get()?;
                 in_read_transaction(&conn, f)
             })
-            .await
+            .await;
+        self.health.observe(&out);
+        out
     }
 
     /// How many reads may wait for a reader thread before more are refused.
@@ -158,8 +276,13 @@ impl Store {
 
     /// `read` for callers that are not async (the CLI, tests).
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        if let Some(refused) = self.health.refusal() {
+            return Err(refused);
+        }
         let conn = self.pool.get()?;
-        in_read_transaction(&conn, f)
+        let out = in_read_transaction(&conn, f);
+        self.health.observe(&out);
+        out
     }
 
     /// Runs `f` on the writer thread inside its own savepoint of a group-commit transaction.
@@ -171,12 +294,12 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        if let Some(refused) = self.health.refusal() {
+            return Err(refused);
+        }
         let boarding = idempotency::board();
         let result = match self.writer.submit(boarding.wrap(f)) {
-            Ok(answer) => answer
-                .await
-                .map_err(|_| Error::internal("writer thread stopped"))
-                .and_then(|r| r),
+            Ok(answer) => answer.await.map_err(|_| writer::stopped()).and_then(|r| r),
             Err(e) => Err(e),
         };
         boarding.settle(result.is_ok());
@@ -189,10 +312,13 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
+        if let Some(refused) = self.health.refusal() {
+            return Err(refused);
+        }
         self.writer
             .submit(f)?
             .blocking_recv()
-            .map_err(|_| Error::internal("writer thread stopped"))?
+            .map_err(|_| writer::stopped())?
     }
 
     pub fn writer_stats(&self) -> WriterStats {
@@ -228,27 +354,92 @@ fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<()> {
 
 /// Checkpoints the WAL from its own connection every half second, so that commits never pay
 /// for a checkpoint (automatic checkpoints are off on the writer).
-fn start_checkpointer(path: &Path) -> Result<mpsc::Sender<()>> {
-    let conn = Connection::open(path)?;
-    conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
-    let (stop, stopped) = mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("parlor-checkpoint".into())
-        .spawn(move || loop {
-            match stopped.recv_timeout(Duration::from_millis(500)) {
-                Err(mpsc::RecvTimeoutError::Timeout) => {
+struct Checkpointer {
+    stop: Mutex<Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, health: Health) -> Result<Checkpointer> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("parlor-checkpoint".into())
+            .spawn(move || {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(Duration::from_millis(500))
+                {
+                    // A damaged file is left as it is.
+                    if health.is_damaged() {
+                        continue;
+                    }
                     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
-                        tracing::warn!("wal checkpoint failed: {e}");
+                        checkpoint_failed("background", e, &health);
                     }
                 }
-                _ => {
-                    let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);");
-                    return;
-                }
-            }
+            })
+            .map_err(Error::internal)?;
+        Ok(Checkpointer {
+            stop: Mutex::new(Some((stop, thread))),
         })
-        .map_err(Error::internal)?;
-    Ok(stop)
+    }
+
+    /// Stops the thread and waits for it, so that the writer's final checkpoint runs alone.
+    fn stop(&self) {
+        let taken = self.stop.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((stop, thread)) = taken {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        if let Some((stop, _)) = self
+            .stop
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A checkpoint that fails for lack of room or on a damaged file is one more sign of what
+/// `Health` already tracks and logs once; anything else is worth a warning.
+fn checkpoint_failed(who: &str, e: rusqlite::Error, health: &Health) {
+    if StorageFault::of_sqlite(&e).is_some() {
+        health.observe::<()>(&Err(Error::from(e)));
+    } else {
+        tracing::warn!("{who} wal checkpoint failed: {e}");
+    }
+}
+
+/// Why the server will not serve a damaged file, and what to do about it.
+fn refusal(path: &Path, problems: &[String], unreadable: bool) -> Error {
+    let name = path.display();
+    let mut text =
+        format!("{name} is damaged, so Parlor will not serve it. The start-up check found:\n");
+    for p in problems.iter().take(5) {
+        text.push_str(&format!("  - {p}\n"));
+    }
+    if problems.len() > 5 {
+        text.push_str(&format!("  - … and {} more\n", problems.len() - 5));
+    }
+    text.push_str(&format!(
+        "What to do: keep the server stopped; move {name} (with its -wal and -shm files, if \
+         any) aside, do not delete it; copy the latest backup that `parlor check` reports sound \
+         in its place; then start again. See README, \"After a power cut or a disk error\"."
+    ));
+    if !unreadable {
+        text.push_str(
+            "\nTo read what the file still holds meanwhile, start with read_only_if_damaged = \
+             true: reads are served, every change answers 503.",
+        );
+    }
+    Error::unavailable(text, None)
 }
 
 /// Copies the database at `src` to `dest` with `VACUUM INTO`: one read transaction, so the copy

@@ -4,27 +4,47 @@
 //! everything queued behind it (up to `max_batch`), runs them in one transaction, each inside
 //! its own SAVEPOINT so one failure does not sink the others, commits once, and only then
 //! answers each caller. Under load this turns N fsyncs into one.
+//!
+//! It also watches the storage (`Health`): a full disk fails each write with a 503 and is
+//! probed until there is room again; on a damaged file every batch is rolled back, and only
+//! commands that change nothing succeed. `stop` drains the queue, checkpoints and truncates the
+//! WAL, and closes the connection.
 
 use std::cell::Cell;
 use std::ffi::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::health::Health;
 use super::Cached;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, StorageFault};
 
 /// Called once the transaction holding a command has committed (Ok) or failed (Err).
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
-/// Runs one command; says whether it succeeded and how to answer its caller.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Reply) + Send>;
+/// Runs one command; says how it went and how to answer its caller.
+type Job = Box<dyn FnOnce(&Connection) -> Ran + Send>;
+
+struct Ran {
+    ok: bool,
+    /// The storage fault the command ran into, if any.
+    fault: Option<StorageFault>,
+    reply: Reply,
+}
+
+enum Command {
+    Run(Job),
+    /// Finish what is queued before this, checkpoint, close; then answer.
+    Stop(oneshot::Sender<Result<()>>),
+}
 
 #[derive(Clone)]
 pub struct Writer {
-    queue: mpsc::Sender<Job>,
+    queue: mpsc::Sender<Command>,
     stats: Arc<Counters>,
 }
 
@@ -45,15 +65,25 @@ pub struct WriterStats {
 }
 
 impl Writer {
-    pub fn start(conn: Connection, max_batch: usize) -> Result<Writer> {
-        let (queue, jobs) = mpsc::channel::<Job>();
+    pub fn start(conn: Connection, max_batch: usize, health: Health) -> Result<Writer> {
+        let (queue, commands) = mpsc::channel::<Command>();
         let stats = Arc::new(Counters::default());
         let counters = stats.clone();
         std::thread::Builder::new()
             .name("parlor-writer".into())
-            .spawn(move || run(conn, jobs, max_batch, &counters))
+            .spawn(move || run(conn, commands, max_batch, &counters, &health))
             .map_err(Error::internal)?;
         Ok(Writer { queue, stats })
+    }
+
+    /// Asks the writer to finish every command queued so far, checkpoint the WAL into the
+    /// database file and truncate it, and close its connection. The answer says whether the
+    /// checkpoint completed. Commands submitted afterwards are refused.
+    pub fn stop(&self) -> oneshot::Receiver<Result<()>> {
+        let (answer, answered) = oneshot::channel();
+        // Already stopped: the dropped sender answers with an error the caller can map.
+        let _ = self.queue.send(Command::Stop(answer));
+        answered
     }
 
     pub fn submit<T, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T>>>
@@ -66,15 +96,16 @@ impl Writer {
             let outcome = catch_unwind(AssertUnwindSafe(|| f(conn)))
                 .unwrap_or_else(|_| Err(Error::internal("a write command panicked")));
             let ok = outcome.is_ok();
+            let fault = outcome.as_ref().err().and_then(StorageFault::of);
             let reply: Reply = Box::new(move |committed| {
                 let _ = answer.send(committed.and(outcome));
             });
-            (ok, reply)
+            Ran { ok, fault, reply }
         });
         self.stats.queued.fetch_add(1, Ordering::Relaxed);
-        self.queue.send(job).map_err(|_| {
+        self.queue.send(Command::Run(job)).map_err(|_| {
             self.stats.queued.fetch_sub(1, Ordering::Relaxed);
-            Error::internal("writer thread stopped")
+            stopped()
         })?;
         Ok(answered)
     }
@@ -106,44 +137,157 @@ fn note_wal_size(_: &rusqlite::hooks::Wal, frames: c_int) -> rusqlite::Result<()
 /// seconds of sends). Between batches, with its callers already answered, the writer copies the
 /// WAL back itself; nothing is appended meanwhile, so the checkpoint completes and the next
 /// transaction starts the WAL over from its beginning.
-fn checkpoint_if_large(conn: &Connection) {
+fn checkpoint_if_large(conn: &Connection, health: &Health) {
     if WAL_FRAMES.with(Cell::get) < CHECKPOINT_FRAMES {
         return;
     }
     match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0)) {
+        // Busy: the background checkpointer held the checkpoint lock, so this one did nothing;
+        // try again after the next batch rather than 4,096 frames later.
+        Ok(1) => {}
         Ok(_) => WAL_FRAMES.with(|f| f.set(0)),
-        Err(e) => tracing::warn!("writer checkpoint failed: {e}"),
+        Err(e) => super::checkpoint_failed("writer", e, health),
     }
 }
 
-fn run(conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize, stats: &Counters) {
+/// The answer to a write that arrives after the writer has stopped (the server is shutting
+/// down).
+pub fn stopped() -> Error {
+    Error::unavailable("the server is stopping; the change was not stored", Some(5))
+}
+
+/// While the storage is full, how often the writer checks whether there is room again.
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
+fn run(
+    conn: Connection,
+    commands: mpsc::Receiver<Command>,
+    max_batch: usize,
+    stats: &Counters,
+    health: &Health,
+) {
     conn.wal_hook(Some(note_wal_size));
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
+    let mut last_probe = Instant::now();
+    loop {
+        // While full, wake up now and then to probe even when no write arrives: `/readyz`
+        // turns green again on its own once space is freed.
+        let first = if health.is_full() {
+            match commands.recv_timeout(PROBE_EVERY) {
+                Ok(c) => Some(c),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match commands.recv() {
+                Ok(c) => Some(c),
+                Err(_) => return,
+            }
+        };
+        let mut stop = None;
+        let mut batch = Vec::new();
+        match first {
+            Some(Command::Run(job)) => batch.push(job),
+            Some(Command::Stop(answer)) => stop = Some(answer),
+            None => {}
+        }
+        while stop.is_none() && !batch.is_empty() && batch.len() < max_batch {
+            match commands.try_recv() {
+                Ok(Command::Run(job)) => batch.push(job),
+                Ok(Command::Stop(answer)) => stop = Some(answer),
                 Err(_) => break,
             }
         }
-        stats
-            .queued
-            .fetch_sub(batch.len() as u64, Ordering::Relaxed);
-        stats
-            .commands
-            .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        stats.transactions.fetch_add(1, Ordering::Relaxed);
-        run_batch(&conn, batch);
-        checkpoint_if_large(&conn);
+        if !batch.is_empty() {
+            stats
+                .queued
+                .fetch_sub(batch.len() as u64, Ordering::Relaxed);
+            stats
+                .commands
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            stats.transactions.fetch_add(1, Ordering::Relaxed);
+            if health.is_damaged() {
+                dry_run(&conn, batch);
+            } else {
+                run_batch(&conn, batch, health);
+                checkpoint_if_large(&conn, health);
+            }
+        }
+        if health.is_full() && last_probe.elapsed() >= PROBE_EVERY {
+            last_probe = Instant::now();
+            if has_room(&conn) {
+                health.room_again();
+            }
+        }
+        if let Some(answer) = stop {
+            let _ = answer.send(close(conn, health));
+            return;
+        }
     }
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>) {
+/// The last act of a graceful stop. With every command done, the WAL is copied back into the
+/// database file and truncated to nothing, so a stopped server leaves one self-contained file.
+/// A damaged file is left exactly as it is.
+fn close(conn: Connection, health: &Health) -> Result<()> {
+    if health.is_damaged() {
+        return Ok(());
+    }
+    let (busy, _, _): (i64, i64, i64) =
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    conn.close().map_err(|(_, e)| Error::from(e))?;
+    if busy != 0 {
+        return Err(Error::internal(
+            "a reader kept the final checkpoint from completing; the WAL stays until next start",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the database can take new pages again: a command that needs a few fresh pages,
+/// undone in the same transaction, committed. A full disk fails it (at the insert, or at the
+/// commit that appends to the WAL).
+fn has_room(conn: &Connection) -> bool {
+    let probe = conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT INTO server_settings (key, value) VALUES ('room_probe', hex(zeroblob(8192)));
+         DELETE FROM server_settings WHERE key = 'room_probe';
+         COMMIT;",
+    );
+    if probe.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    probe.is_ok()
+}
+
+/// A batch on a damaged file: each command runs, everything is rolled back, and a command that
+/// changed anything is told it was not stored. Commands that only look (a start-up step that
+/// finds its row already there) still succeed, so a server can be started read-only.
+fn dry_run(conn: &Connection, batch: Vec<Job>) {
+    let began = conn.exec("BEGIN IMMEDIATE", []);
+    for job in batch {
+        let before = conn.total_changes();
+        let ran = job(conn);
+        let changed = conn.total_changes() != before;
+        (ran.reply)(if began.is_ok() && !changed {
+            Ok(())
+        } else {
+            Err(StorageFault::Damaged.error())
+        });
+    }
+    if !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health) {
     if let Err(e) = conn.exec("BEGIN IMMEDIATE", []) {
-        let e = Error::internal(format!("begin: {e}"));
+        let e = Error::from(e);
+        health.observe::<()>(&Err(copy(&e)));
         for job in batch {
-            let (_, reply) = job(conn);
-            reply(Err(Error::internal(e.to_string())));
+            let ran = job(conn);
+            (ran.reply)(Err(copy(&e)));
         }
         return;
     }
@@ -152,15 +296,24 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
         if let Err(e) = conn.exec("SAVEPOINT command", []) {
             tracing::error!("savepoint: {e}");
         }
-        let (ok, reply) = job(conn);
+        let Ran { ok, fault, reply } = job(conn);
+        if let Some(fault) = fault {
+            health.observe::<()>(&Err(fault.error()));
+        }
         if conn.is_autocommit() {
             // The command's error rolled the whole transaction back (SQLite does this on some
             // errors, e.g. a full disk): everything before it is lost too.
-            tracing::error!("a write command aborted its transaction");
-            for earlier in replies.drain(..) {
-                earlier(Err(Error::internal("transaction aborted")));
+            let cause = || match fault {
+                Some(fault) => fault.error(),
+                None => Error::internal("transaction aborted"),
+            };
+            if fault.is_none() {
+                tracing::error!("a write command aborted its transaction");
             }
-            reply(Err(Error::internal("transaction aborted")));
+            for earlier in replies.drain(..) {
+                earlier(Err(cause()));
+            }
+            reply(Err(cause()));
             if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
                 tracing::error!("begin after abort: {e}");
             }
@@ -178,17 +331,34 @@ fn run_batch(conn: &Connection, batch: Vec<Job>) {
     }
     let committed = if conn.is_autocommit() {
         Ok(())
+    } else if health.is_damaged() {
+        // A command of this batch found the file damaged: nothing more goes into it.
+        let _ = conn.execute_batch("ROLLBACK");
+        Err(StorageFault::Damaged.error())
     } else {
         conn.exec("COMMIT", []).map(drop).map_err(|e| {
-            tracing::error!("commit failed: {e}");
+            let e = Error::from(e);
+            if StorageFault::of(&e).is_none() {
+                tracing::error!("commit failed: {e}");
+            }
             let _ = conn.execute_batch("ROLLBACK");
-            Error::internal(format!("commit: {e}"))
+            e
         })
     };
+    health.observe(&committed);
     for reply in replies {
         reply(match &committed {
             Ok(()) => Ok(()),
-            Err(e) => Err(Error::internal(e.to_string())),
+            Err(e) => Err(copy(e)),
         });
+    }
+}
+
+/// One error for several callers: a storage fault as itself, anything else as an internal
+/// error with the same text.
+fn copy(e: &Error) -> Error {
+    match StorageFault::of(e) {
+        Some(fault) => fault.error(),
+        None => Error::internal(e.to_string()),
     }
 }

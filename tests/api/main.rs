@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod helpers;
+mod logs;
 mod webdriver;
 
 mod admin_browser;
@@ -20,8 +21,11 @@ mod faces_tati;
 mod faces_trillet;
 mod fidelity;
 mod fixtures;
+mod full_disk;
 mod group_commit;
 mod idempotency;
+mod integrity;
 mod native;
 mod read_state;
+mod shutdown;
 mod throttle;

@@ -1,0 +1,266 @@
+//! Is the database sound? The verifications `parlor check` runs (the file's structure, the
+//! links between records, then the unread badges), and the time-bounded quick check the server
+//! runs before it serves.
+//!
+//! Each verification is one `Step`. A capability that keeps data of its own that can go wrong
+//! (a search index, an audit chain) adds its step to `STEPS`; `parlor check` runs and reports
+//! them all.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::participants::{self, Drift};
+use crate::error::{Error, Result, StorageFault};
+
+/// How thoroughly the file's structure is verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// `PRAGMA integrity_check`: every page, every index entry against its row.
+    Full,
+    /// `PRAGMA quick_check`: every page, without matching indexes to rows. For very large
+    /// files, where the full check takes too long.
+    Quick,
+}
+
+/// One verification: a name a clinic can read, and what it finds (empty: nothing wrong).
+struct Step {
+    name: &'static str,
+    run: fn(&Connection, Depth) -> Found,
+}
+
+/// What a step found, or why it could not look.
+type Found = std::result::Result<Vec<String>, Failure>;
+
+enum Failure {
+    Sqlite(rusqlite::Error),
+    Parlor(Error),
+}
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Self {
+        Failure::Sqlite(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Parlor(e)
+    }
+}
+
+pub const UNREAD_COUNTS: &str = "unread counts";
+
+const STEPS: &[Step] = &[
+    Step {
+        name: "file structure",
+        run: structure,
+    },
+    Step {
+        name: "links between records",
+        run: links,
+    },
+    Step {
+        name: UNREAD_COUNTS,
+        run: unread_counts,
+    },
+];
+
+/// The problem reported for a file SQLite does not recognise at all.
+pub const NOT_A_DATABASE: &str =
+    "the file is not a SQLite database, or its first page (the header) is damaged";
+
+/// What one step found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Sound,
+    Problems(Vec<String>),
+    /// Stopped at the time limit before it could finish.
+    Unfinished,
+    /// Not run: an earlier step found the file damaged, and what this one would report on a
+    /// damaged file means nothing.
+    NotRun,
+}
+
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    pub name: &'static str,
+    pub outcome: Outcome,
+}
+
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub steps: Vec<StepReport>,
+}
+
+impl Report {
+    pub fn is_sound(&self) -> bool {
+        self.steps.iter().all(|s| s.outcome == Outcome::Sound)
+    }
+
+    /// Every problem found, each prefixed with the step that found it.
+    pub fn problems(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .flat_map(|s| match &s.outcome {
+                Outcome::Problems(p) => p.iter().map(|p| format!("{}: {p}", s.name)).collect(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+}
+
+/// Runs every step on the file at `path` (which must exist), in order; once one finds
+/// problems the rest are not run.
+pub fn verify(path: &Path, depth: Depth) -> Result<Report> {
+    let conn = open(path)?;
+    let mut steps = Vec::new();
+    let mut damaged = false;
+    for step in STEPS {
+        let outcome = if damaged {
+            Outcome::NotRun
+        } else {
+            outcome((step.run)(&conn, depth))?
+        };
+        damaged |= matches!(outcome, Outcome::Problems(_));
+        steps.push(StepReport {
+            name: step.name,
+            outcome,
+        });
+    }
+    Ok(Report { steps })
+}
+
+/// The start-up check: the file's structure, quick, given at most `budget`. A large file may
+/// not finish in time; the answer then says so and the caller decides.
+pub fn quick_check_within(path: &Path, budget: Duration) -> Result<Outcome> {
+    let conn = open(path)?;
+    let deadline = Instant::now() + budget;
+    conn.progress_handler(1_000, Some(move || Instant::now() >= deadline))?;
+    let outcome = outcome(pragma_check(&conn, "quick_check").map_err(Failure::from))?;
+    conn.progress_handler(0, None::<fn() -> bool>)?;
+    Ok(outcome)
+}
+
+/// A connection for checking only. Read-write (with `query_only`), not read-only: a read-only
+/// connection leaves `-wal` and `-shm` files behind, and a check must leave the directory as
+/// it found it; when it is the file's last connection, closing it removes them.
+fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")?;
+    Ok(conn)
+}
+
+/// A step's result as an outcome: SQLite refusing the file is a finding, not a failure of the
+/// check; running out of time is `Unfinished`; anything else (a locked file) is an error.
+fn outcome(found: Found) -> Result<Outcome> {
+    match found {
+        Ok(problems) if problems.is_empty() => Ok(Outcome::Sound),
+        Ok(problems) => Ok(Outcome::Problems(problems)),
+        Err(Failure::Parlor(e)) if StorageFault::of(&e) == Some(StorageFault::Damaged) => {
+            Ok(Outcome::Problems(vec![
+                "part of the file cannot be read, so the check stopped there".into(),
+            ]))
+        }
+        Err(Failure::Parlor(e)) => Err(e),
+        Err(Failure::Sqlite(e)) => match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::OperationInterrupted) => Ok(Outcome::Unfinished),
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                Ok(Outcome::Problems(vec![NOT_A_DATABASE.into()]))
+            }
+            Some(rusqlite::ErrorCode::DatabaseCorrupt) => Ok(Outcome::Problems(vec![format!(
+                "part of the file cannot be read, so the check stopped there (SQLite: {e})"
+            )])),
+            _ => Err(Error::internal(format!("checking the file: {e}"))),
+        },
+    }
+}
+
+/// The most problems one step lists; a damaged file can have thousands, and the first few say
+/// enough.
+const MAX_PROBLEMS: usize = 20;
+
+fn structure(conn: &Connection, depth: Depth) -> Found {
+    if depth == Depth::Quick {
+        return Ok(pragma_check(conn, "quick_check")?);
+    }
+    match pragma_check(conn, "integrity_check") {
+        // The full check gives up at the first page it cannot parse, where the quick one,
+        // which reads less, often still lists what is wrong: more for the report.
+        Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
+            match pragma_check(conn, "quick_check") {
+                Ok(problems) if !problems.is_empty() => Ok(problems),
+                _ => Err(e.into()),
+            }
+        }
+        found => Ok(found?),
+    }
+}
+
+fn pragma_check(conn: &Connection, pragma: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare(&format!("PRAGMA {pragma}({MAX_PROBLEMS})"))?;
+    let rows = stmt
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    // One row may hold several lines, and a heading that says nothing here.
+    Ok(rows
+        .iter()
+        .flat_map(|row| row.lines())
+        .filter(|l| *l != "ok" && !l.starts_with("*** in database"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Rows that point at a row that does not exist (a message of a missing conversation, …),
+/// one line per kind of broken link.
+fn links(conn: &Connection, _: Depth) -> Found {
+    let mut stmt = conn.prepare(
+        "SELECT \"table\", parent, count(*), group_concat(rowid, ', ')
+         FROM (SELECT * FROM pragma_foreign_key_check() LIMIT 100000)
+         GROUP BY \"table\", parent ORDER BY \"table\", parent",
+    )?;
+    let found = stmt
+        .query_map([], |r| {
+            let (table, parent): (String, String) = (r.get(0)?, r.get(1)?);
+            let (count, rowids): (i64, Option<String>) = (r.get(2)?, r.get(3)?);
+            let mut rowids: Vec<&str> = rowids.as_deref().unwrap_or("").split(", ").collect();
+            let more = rowids.len() > 5;
+            rowids.truncate(5);
+            Ok(format!(
+                "{count} row(s) of {table} refer to {parent} that do not exist (rowid {}{})",
+                rowids.join(", "),
+                if more { ", …" } else { "" }
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(found)
+}
+
+/// Every badge recounted from the messages (the read-state invariant), one line per pivot row
+/// that disagrees, in the words `parlor check` has always used.
+fn unread_counts(conn: &Connection, _: Depth) -> Found {
+    let tx = conn.unchecked_transaction()?;
+    // A file Parlor has not set up yet (empty) has no badges to recount.
+    let set_up: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'participants')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !set_up {
+        return Ok(Vec::new());
+    }
+    let drift = participants::find_drift(&tx)?;
+    Ok(drift.iter().map(describe_drift).collect())
+}
+
+fn describe_drift(d: &Drift) -> String {
+    format!(
+        "conversation {} user {}: stored {} unread, messages say {}",
+        d.conversation_id.0, d.user_id.0, d.stored, d.actual
+    )
+}
