@@ -17,16 +17,24 @@ spread() {  # file size op col
         END { if (n > 1 && m > 0) printf "±%.0f%%", (hi - lo) / 2 / m * 100 }' "$1"
 }
 
-memory_median() {  # size col (3: VmRSS, 4: VmHWM), in MB
-    awk -F'\t' -v s="$1" -v c="$2" '$1 == s { print $c / 1024 }' "$MEMORY" \
-        | sort -g | awk '{ a[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+# printf FORMAT of EXPR over the numbers given; "n/a" when one is missing or a divisor is 0.
+calc() {  # format expr [numbers the expression uses...]
+    local format=$1 expr=$2 n; shift 2
+    for n in "$@"; do [[ -n $n ]] || { echo n/a; return; }; done
+    awk "BEGIN { d = ($expr); if (d != d) print \"n/a\"; else printf \"$format\", d }" 2>/dev/null || echo n/a
 }
-
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-verdict() { if awk "BEGIN { exit !($1) }"; then echo PASS; else echo FAIL; fi; }
+ratio() {  # a b: a / b with two decimals
+    if [[ -z $1 || -z $2 ]] || awk "BEGIN { exit !($2 == 0) }"; then echo n/a; return; fi
+    calc '%.2f' "$1 / $2" "$1" "$2"
+}
+verdict() {  # value condition-on-v
+    [[ $1 != n/a && -n $1 ]] || { echo FAIL; return; }
+    if awk -v v="$1" "BEGIN { exit !($2) }"; then echo PASS; else echo FAIL; fi
+}
+mb() { calc '%.0f MB' "$1 / 1024" "$1"; }
 
 pinned_summary() {
-    local L op rps cpu cell ceil ceil_us ceil_cpu ratio native sizes=() small big
+    local L op rps cpu cell ceil ceil_us ceil_cpu r native sizes=() small big peak
     for size in $SIZES; do sizes+=("$(label "$size")"); done
     small=${sizes[0]} big=${sizes[${#sizes[@]} - 1]}
     echo
@@ -38,27 +46,29 @@ pinned_summary() {
     for L in "${sizes[@]}"; do
         echo
         echo "$L messages"
-        printf '%-44s %16s %12s %22s %11s  %s\n' operation "Parlor req/s" "CPU/request" "ceiling ops/s (µs)" "ceiling CPU" ratio
+        printf '%-42s %14s %12s %21s %11s %12s %9s\n' operation "Parlor req/s" "CPU/request" "ceiling ops/s (µs)" \
+            "ceiling CPU" ratio "peak RSS"
         native=$(median "$RUNS" "$L" list-typical 4)
         for op in "${OPS[@]}"; do
             rps=$(median "$RUNS" "$L" "$op" 4) cpu=$(median "$RUNS" "$L" "$op" 5)
             [[ -n $rps ]] || continue
-            cell="$(calc '%.0f' "$rps") $(spread "$RUNS" "$L" "$op" 4)"
+            cell="$(calc '%.0f' "$rps" "$rps") $(spread "$RUNS" "$L" "$op" 4)"
             case $op in
                 face-*)
-                    ceil="(vs native typical list)" ceil_cpu=""
-                    ratio="$(calc '%.2f' "$rps / $native")× native" ;;
+                    ceil="-" ceil_cpu="" r="$(ratio "$rps" "$native")× native" ;;
                 *)
                     ceil=$(median "$CEILS" "$L" "$op" 4) ceil_us=$(median "$CEILS" "$L" "$op" 5)
                     ceil_cpu=$(median "$CEILS" "$L" "$op" 6)
-                    ratio="$(calc '%.2f' "$rps / $ceil")×"
-                    ceil="$(calc '%.0f' "$ceil")/s ($(calc '%.1f' "$ceil_us") µs)"
-                    [[ -n $ceil_cpu ]] && ceil_cpu="$(calc '%.1f' "$ceil_cpu") µs" ;;
+                    r="$(ratio "$rps" "$ceil")×"
+                    ceil="$(calc '%.0f/s' "$ceil" "$ceil") ($(calc '%.1f' "$ceil_us" "$ceil_us") µs)"
+                    ceil_cpu="$(calc '%.1f µs' "$ceil_cpu" "$ceil_cpu")" ;;
             esac
-            printf '%-44s %16s %9s µs %22s %11s  %s\n' "$(op_label "$op")" "$cell" "$(calc '%.0f' "$cpu")" \
-                "$ceil" "$ceil_cpu" "$ratio"
+            peak=$(median "$RUNS" "$L" "$op" 11)
+            printf '%-42s %14s %9s µs %21s %11s %12s %9s\n' "$(op_label "$op")" "$cell" "$(calc '%.0f' "$cpu" "$cpu")" \
+                "$ceil" "$ceil_cpu" "$r" "$(mb "$peak")"
         done
-        echo "resident memory after the runs: VmRSS $(memory_median "$L" 3) MB, VmHWM (peak) $(memory_median "$L" 4) MB"
+        echo "resident memory after the runs: VmRSS $(mb "$(median "$RUNS" "$L" send 10)"); peak (VmHWM) over the native" \
+            "lists and sends: $(mb "$(native_peak "$L")"), over every run: $(mb "$(all_peak "$L")")"
         local batch
         batch=$(median "$RUNS" "$L" send 9)
         [[ -n $batch ]] && echo "send: the server's writer committed $batch sends per fsync (the ceiling: $CEILING_BATCH)"
@@ -68,36 +78,35 @@ pinned_summary() {
         echo
         echo "Flatness, req/s at $big / req/s at $small:"
         for op in "${OPS[@]}"; do
-            local a b
-            a=$(median "$RUNS" "$small" "$op" 4) b=$(median "$RUNS" "$big" "$op" 4)
-            [[ -n $a && -n $b ]] && printf '  %-44s %8s×\n' "$(op_label "$op")" "$(calc '%.2f' "$b / $a")"
+            printf '  %-42s %8s×\n' "$(op_label "$op")" "$(ratio "$(median "$RUNS" "$big" "$op" 4)" "$(median "$RUNS" "$small" "$op" 4)")"
         done
     fi
 
     echo
     echo "Goals (issue 12), at $big:"
-    local v c
+    local v c goal='  %-72s %9s  %s\n'
     for op in list-typical list-big; do
-        v=$(median "$RUNS" "$big" "$op" 5)
-        printf '  %-60s %10s  %s\n' "$(op_label "$op"): CPU per request <= 60 µs" "$(calc '%.0f' "$v") µs" "$(verdict "$v <= 60")"
-        v=$(calc '%.2f' "$(median "$RUNS" "$big" "$op" 4) / $(median "$CEILS" "$big" "$op" 4)")
-        printf '  %-60s %10s  %s\n' "$(op_label "$op"): >= 0.8× the ceiling" "$v×" "$(verdict "$v >= 0.8")"
+        v=$(calc '%.0f' "$(median "$RUNS" "$big" "$op" 5)" "$(median "$RUNS" "$big" "$op" 5)")
+        printf "$goal" "$(op_label "$op"): CPU per request <= 60 µs" "$v µs" "$(verdict "$v" 'v <= 60')"
+        v=$(ratio "$(median "$RUNS" "$big" "$op" 4)" "$(median "$CEILS" "$big" "$op" 4)")
+        printf "$goal" "$(op_label "$op"): >= 0.8× the ceiling" "$v×" "$(verdict "$v" 'v >= 0.8')"
         if [[ $big != "$small" ]]; then
-            v=$(calc '%.2f' "$(median "$RUNS" "$big" "$op" 4) / $(median "$RUNS" "$small" "$op" 4)")
-            printf '  %-60s %10s  %s\n' "$(op_label "$op"): flat, $big / $small >= 0.95" "$v×" "$(verdict "$v >= 0.95")"
+            v=$(ratio "$(median "$RUNS" "$big" "$op" 4)" "$(median "$RUNS" "$small" "$op" 4)")
+            printf "$goal" "$(op_label "$op"): flat, $big / $small >= 0.95" "$v×" "$(verdict "$v" 'v >= 0.95')"
         fi
     done
-    v=$(calc '%.2f' "$(median "$RUNS" "$big" send 4) / $(median "$CEILS" "$big" send 4)")
-    printf '  %-60s %10s  %s\n' "send: >= 1.0× the group-commit ceiling on one core" "$v×" "$(verdict "$v >= 1.0")"
-    v=$(memory_median "$big" 4)
-    printf '  %-60s %10s  %s\n' "resident memory under load (VmHWM) <= 50 MB" "$v MB" "$(verdict "$v <= 50")"
+    v=$(ratio "$(median "$RUNS" "$big" send 4)" "$(median "$CEILS" "$big" send 4)")
+    printf "$goal" "send: >= 1.0× the group-commit ceiling on one core" "$v×" "$(verdict "$v" 'v >= 1.0')"
+    v=$(native_peak "$big")
+    printf "$goal" "peak resident memory under the native list and send load <= 50 MB" "$(mb "$v")" \
+        "$(verdict "$v" 'v <= 50 * 1024')"
     native=$(median "$RUNS" "$big" list-typical 4)
     for op in "${FACES[@]}"; do
-        v=$(calc '%.2f' "$(median "$RUNS" "$big" "$op" 4) / $native")
-        printf '  %-60s %10s  %s\n' "$(op_label "$op"): >= 1/1.5 of the native list" "$v×" "$(verdict "$v >= 0.667")"
+        v=$(ratio "$(median "$RUNS" "$big" "$op" 4)" "$native")
+        printf "$goal" "$(op_label "$op"): >= 1/1.5 of the native list's req/s" "$v×" "$(verdict "$v" 'v >= 1 / 1.5')"
     done
     c=$(awk -F'\t' '{ s += $7 + $8 } END { print s + 0 }' "$RUNS")
-    printf '  %-60s %10s  %s\n' "non-2xx + socket errors, all runs" "$c" "$(verdict "$c == 0")"
+    printf "$goal" "non-2xx + socket errors, all runs" "$c" "$(verdict "$c" 'v == 0')"
     echo "  (send >= 10k msg/s with both cores is the unpinned mode's send row)"
     echo
     if (( ${#ANOMALIES[@]} )); then
@@ -106,6 +115,24 @@ pinned_summary() {
     else
         echo "Anomalies: none"
     fi
-    echo "Wall time: $(( $(date +%s) - T_START ))s. Every repetition's numbers: $RUNS, $CEILS, $MEMORY;"
+    echo "Wall time: $(( $(date +%s) - T_START ))s. Every repetition's numbers: $RUNS, $CEILS;"
     echo "raw wrk output, ceiling and server logs: $LOGS"
+}
+
+# The largest of the median peaks (VmHWM, kB) of the native lists and sends, and of every run.
+native_peak() {
+    local op v m=""
+    for op in list-typical list-big send; do
+        v=$(median "$RUNS" "$1" "$op" 11)
+        [[ -n $v ]] && m=$(awk -v a="${m:-0}" -v b="$v" 'BEGIN { print (b > a ? b : a) }')
+    done
+    echo "$m"
+}
+all_peak() {
+    local op v m=""
+    for op in "${OPS[@]}"; do
+        v=$(median "$RUNS" "$1" "$op" 11)
+        [[ -n $v ]] && m=$(awk -v a="${m:-0}" -v b="$v" 'BEGIN { print (b > a ? b : a) }')
+    done
+    echo "$m"
 }

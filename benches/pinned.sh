@@ -14,7 +14,8 @@
 #   2. a fresh server on a fresh copy of the seed; for each operation (lists, one list per
 #      vendor face, then sends) a warm-up, then a measured wrk run with the server's CPU time
 #      (utime + stime of all its threads, /proc/PID/stat) read before and after;
-#   3. the server's resident memory after the runs (VmRSS, VmHWM), then the same durability and
+#   3. with each run, the server's resident memory after it (VmRSS) and its peak during it
+#      (VmHWM, reset before the warm-up); once the server has stopped, the same durability and
 #      unread-count checks as the unpinned mode.
 # The summary (medians of the repetitions) goes to stdout and $BENCH_WORK/summary.txt.
 #
@@ -35,10 +36,11 @@ SERVER_CPU=${BENCH_SERVER_CPU:-0}
 WRK_CPU=${BENCH_WRK_CPU:-1}
 CEILING=$ROOT/target/release/examples/ceiling
 CEILING_BATCH=64
-RUNS=$WORK/pinned.tsv            # size rep op rps cpu_us requests non2xx sockerr note
-CEILS=$WORK/pinned-ceiling.tsv   # size rep op ops_per_s us_per_op cpu_us_per_op
-MEMORY=$WORK/pinned-memory.tsv   # size rep vmrss_kb vmhwm_kb
-: > "$RUNS"; : > "$CEILS"; : > "$MEMORY"
+# size rep op rps cpu_us requests non2xx sockerr sends-per-commit vmrss_kb vmhwm_kb
+RUNS=$WORK/pinned.tsv
+# size rep op ops_per_s us_per_op cpu_us_per_op
+CEILS=$WORK/pinned-ceiling.tsv
+: > "$RUNS"; : > "$CEILS"
 
 command -v taskset >/dev/null || die "taskset (util-linux) is needed for the pinned mode"
 [[ $SERVER_CPU != "$WRK_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_WRK_CPU must differ"
@@ -57,6 +59,29 @@ build --bin parlor --example ceiling
 # utime + stime of every thread of the server, dead ones included, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 }'; }
 
+# Waits (at most 3 minutes) until the server is idle: requests wrk gave up on or left in flight
+# are still served after it stops, and a slow list leaves seconds of them; they must not be
+# counted against the next run.
+settle() {  # what
+    local a b waited=0
+    a=$(cpu_ticks)
+    while sleep 0.5; do
+        b=$(cpu_ticks) waited=$(( waited + 1 ))
+        (( b - a <= CLK_TCK / 50 )) && break
+        if (( waited >= 360 )); then anomaly "the server was still busy 3 minutes after $1"; break; fi
+        a=$b
+    done
+    (( waited > 4 )) && log "  (the server took $(( waited / 2 ))s to finish the requests left by $1)"
+    return 0
+}
+
+# The server's resident memory now and its peak since the last reset, in kB; then the peak is
+# reset to now (clear_refs 5, Linux 4.0), so that each operation gets its own peak.
+memory() {
+    awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r "\t" h }' "/proc/$SERVER_PID/status"
+    echo 5 2>/dev/null >"/proc/$SERVER_PID/clear_refs" || true
+}
+
 # ---------------------------------------------------------------- operations ---------------
 LIST=/parlor/v1/conversations?limit=20
 OPS=(list-typical list-big face-mdlive face-pigeons face-respondent face-trillet face-tati send)
@@ -69,9 +94,9 @@ op_label() {
         send) echo "send, sync FULL, $CONNS conns (msg/s)" ;;
         face-mdlive) echo "MDLIVE conversations (typical user)" ;;
         face-pigeons) echo "Pigeons chat list (typical user)" ;;
-        face-respondent) echo "Respondent conversations (pageSize $TYPICAL_CONVS)" ;;
-        face-trillet) echo "Trillet conversations (workspace)" ;;
-        face-tati) echo "Tati conversations (workspace patient)" ;;
+        face-respondent) echo "Respondent conversations ($TYPICAL_CONVS of the clinic)" ;;
+        face-trillet) echo "Trillet conversations (workspace of $TYPICAL_CONVS)" ;;
+        face-tati) echo "Tati conversations ($TYPICAL_CONVS with the assistant)" ;;
     esac
 }
 
@@ -147,8 +172,11 @@ measure() {  # size-label rep op
     else
         script=list.lua path=$(op_path "$op") envs=(BENCH_HEADERS="$(op_headers "$op")")
     fi
+    settle "the previous run"
+    memory >/dev/null
     r=$(wrk_run "$WARMUP" "$LOGS/$L-$rep-$op-warmup.txt" "$script" "$path" "${envs[@]}")
     [[ $op == send ]] && SENT_OK=$(( SENT_OK + $(field ok2xx "$r") ))
+    settle "the warm-up"
     perf_out=$LOGS/$L-$rep-$op-perf.txt
     rm -f "$perf_out"
     tid=$(writer_tid)
@@ -167,10 +195,12 @@ measure() {  # size-label rep op
         (( commits > 0 )) && note=$(awk -v s="$(field ok2xx "$r")" -v c="$commits" 'BEGIN { printf "%.1f", s / c }')
     fi
     req=$(field requests "$r")
-    cpu_us=$(awk -v t=$(( after - before )) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n; else print "" }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$L" "$rep" "$op" "$(field rps "$r")" "$cpu_us" "$req" \
-        "$(field non2xx "$r")" "$(field sock_errors "$r")" "$note" >>"$RUNS"
-    log "  $op: $(field rps "$r") req/s, $cpu_us us CPU per request${note:+, $note sends per commit}"
+    (( req > 0 )) || anomaly "$L rep $rep $op: no request completed in ${DURATION}s"
+    cpu_us=$(awk -v t=$(( after - before )) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n }')
+    mem=$(memory)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$L" "$rep" "$op" "$(field rps "$r")" "$cpu_us" "$req" \
+        "$(field non2xx "$r")" "$(field sock_errors "$r")" "$note" "$mem" >>"$RUNS"
+    log "  $op: $(field rps "$r") req/s, ${cpu_us:-?} us CPU per request, VmRSS/VmHWM ${mem/$'\t'//} kB${note:+, $note sends per commit}"
     if [[ $(field non2xx "$r") != 0 || $(field sock_errors "$r") != 0 ]]; then
         anomaly "$L rep $rep $op: $(field non2xx "$r") non-2xx, $(field sock_errors "$r") socket errors. $(grep '^FIRST_ERROR' <<<"$r" | head -1 || true)"
     fi
@@ -219,8 +249,6 @@ for size in $SIZES; do
         preflight "$L"
         SENT_OK=1     # the pre-flight send
         for op in "${OPS[@]}"; do measure "$L" "$rep" "$op"; done
-        mem=$(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } END { print r "\t" h }' "/proc/$SERVER_PID/status")
-        printf '%s\t%s\t%s\n' "$L" "$rep" "$mem" >>"$MEMORY"
         stop_server TERM
 
         # Every acknowledged send is stored (requests in flight when wrk stops are served but
