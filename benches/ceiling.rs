@@ -16,7 +16,9 @@
 //! conversation's last message, everyone's read state and sort key). It writes: give it a copy.
 //!
 //! Each repetition runs `warmup` unmeasured operations, then a fixed number of measured ones;
-//! the median repetition is reported on stdout as one `CEILING ...` line for run.sh to parse.
+//! the median repetition is reported on stdout as one `CEILING ...` line for pinned.sh to parse:
+//! operations per second and µs per operation by the wall clock, and the thread's CPU µs per
+//! operation (which other work on a loaded machine does not inflate).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -145,10 +147,7 @@ fn run(args: Args) -> Res<()> {
                 }
                 rates.push(report(rep, iterations, start));
             }
-            (
-                "list",
-                format!("page={} members={}", shape.0, shape.1),
-            )
+            ("list", format!("page={} members={}", shape.0, shape.1))
         }
         Op::Send {
             batch,
@@ -317,7 +316,11 @@ fn list_once(conn: &Connection, token: &str, limit: u32) -> Res<(usize, usize)> 
             owned(r, 0, CONVERSATION_COLUMN_COUNT + PARTICIPANT_COLUMN_COUNT)
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let ids: Vec<i64> = page.iter().take(limit as usize).filter_map(|row| int(&row[0])).collect();
+    let ids: Vec<i64> = page
+        .iter()
+        .take(limit as usize)
+        .filter_map(|row| int(&row[0]))
+        .collect();
     if ids.is_empty() {
         return Ok((0, 0));
     }
@@ -358,7 +361,11 @@ fn send_pairs(conn: &Connection, tenant: i64, senders: i64) -> Res<Vec<(i64, i64
         .query_map(params![tenant, senders], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     if pairs.is_empty() {
-        return Err(format!("no conversation of tenant {tenant} has a sender 2..={}", senders + 1).into());
+        return Err(format!(
+            "no conversation of tenant {tenant} has a sender 2..={}",
+            senders + 1
+        )
+        .into());
     }
     Ok(pairs)
 }
@@ -400,7 +407,9 @@ fn send_once(conn: &Connection, tenant: i64, conv: i64, sender: i64) -> Res<()> 
             "SELECT {CONVERSATION_COLUMNS} FROM conversations c
              WHERE c.id = ?1 AND c.tenant_id = ?2 AND c.deleted = 0"
         ))?
-        .query_row(params![conv, tenant], |r| owned(r, 0, CONVERSATION_COLUMN_COUNT))
+        .query_row(params![conv, tenant], |r| {
+            owned(r, 0, CONVERSATION_COLUMN_COUNT)
+        })
         .optional()?
         .ok_or("a send pair's conversation is gone")?;
     if conversation[7] != Value::Integer(0) {
@@ -413,7 +422,9 @@ fn send_once(conn: &Connection, tenant: i64, conv: i64, sender: i64) -> Res<()> 
     .optional()?
     .ok_or("a send pair's sender is not a participant")?;
     let seq: i64 = conn
-        .prepare_cached("UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq")?
+        .prepare_cached(
+            "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
+        )?
         .query_row([conv], |r| r.get(0))?;
     let body = "bench: running ten minutes late, sorry!";
     conn.prepare_cached(
