@@ -1,7 +1,17 @@
--- GET /parlor/v1/conversations?limit=20 (the URL given to wrk) as one user, with that user's own
--- bearer token from $BENCH_TOKEN.
+-- GET the URL given to wrk (a list) as one caller: with $BENCH_TOKEN as a bearer token, or with
+-- the headers in $BENCH_HEADERS, one "Name: value" per line (the faces authenticate each in
+-- its own way).
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")
 
 wrk.method = "GET"
-wrk.headers["Authorization"] = "Bearer " .. assert(os.getenv("BENCH_TOKEN"), "BENCH_TOKEN unset")
 wrk.headers["Accept"] = "application/json"
+local headers = os.getenv("BENCH_HEADERS")
+if headers and headers ~= "" then
+  for line in string.gmatch(headers, "[^\n]+") do
+    local name, value = string.match(line, "^%s*([^:]+):%s*(.-)%s*$")
+    assert(name, "not a header line in BENCH_HEADERS: " .. line)
+    wrk.headers[name] = value
+  end
+else
+  wrk.headers["Authorization"] = "Bearer " .. assert(os.getenv("BENCH_TOKEN"), "BENCH_TOKEN unset")
+end

@@ -28,110 +28,21 @@
 #   BENCH_BUILD        1: cargo build --release first      1
 #   BENCH_RESEED       1: ignore cached seeds              0
 #   BENCH_STRICT       1: exit 1 when a target is missed   0
+#   BENCH_PIN          1: the pinned mode instead (pinned.sh: server on one core, wrk on the
+#                      other, server CPU per request, the storage ceiling, one row per face)
 set -euo pipefail
 
-T_START=$(date +%s)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-ROOT=$(dirname "$HERE")
-SIZES=${BENCH_SIZES:-"10000 1000000"}
-DURATION=${BENCH_DURATION:-10}
-WARMUP=${BENCH_WARMUP:-3}
+# The pinned mode (server on one core, wrk on the other, the storage ceiling beside) is its own
+# script: it measures other things and prints another table.
+if [[ ${BENCH_PIN:-0} == 1 ]]; then exec bash "$HERE/pinned.sh" "$@"; fi
+
+source "$HERE/common.sh"
 THREADS=${BENCH_THREADS:-2}
-CONNS=${BENCH_CONNECTIONS:-64}
 MODERATE=${BENCH_MODERATE_CONNECTIONS:-8}
-PORT=${BENCH_PORT:-18480}
-WORK=${BENCH_WORK:-/tmp/parlor-bench}
-BUILD=${BENCH_BUILD:-1}
-RESEED=${BENCH_RESEED:-0}
 PROBE_DURATION=3
-STRICT=${BENCH_STRICT:-0}
-# The seeded shape (seed.sh reads these too).
-export CONVERSATIONS=${CONVERSATIONS:-100000} PATIENTS=${PATIENTS:-10000} SENDERS=${SENDERS:-2000}
-TYPICAL_CONVS=$(( CONVERSATIONS / PATIENTS ))
-BIN=$ROOT/target/release/parlor
-LOGS=$WORK/logs
 RESULTS=$WORK/results.tsv
-
-log() { printf '[%s +%ss] %s\n' "$(date +%H:%M:%S)" "$(( $(date +%s) - T_START ))" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-
-# ---------------------------------------------------------------- tools --------------------
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v sqlite3 >/dev/null || need+=(sqlite3)
-command -v curl >/dev/null || need+=(curl)
-command -v jq >/dev/null || need+=(jq)
-if (( ${#need[@]} )); then
-    log "installing ${need[*]} with apt-get"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-
-PERF_OK=0
-if command -v perf >/dev/null \
-    && perf stat -x, -o /dev/null -e syscalls:sys_enter_fsync -- true >/dev/null 2>&1; then
-    PERF_OK=1
-fi
-
-mkdir -p "$WORK" "$LOGS"
 : > "$RESULTS"
-ANOMALIES=()
-anomaly() { ANOMALIES+=("$*"); log "ANOMALY: $*"; }
-
-# ---------------------------------------------------------------- server handling ----------
-SERVER_PID=""     # the parlor process
-PERF_PID=""       # perf stat counting the writer's fsyncs
-stop_server() {   # [signal]
-    local sig=${1:-TERM}
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "-$sig" "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    [[ -n $SERVER_PID ]] && wait "$SERVER_PID" 2>/dev/null || true
-    SERVER_PID=""
-}
-cleanup() {
-    if [[ -n $PERF_PID ]]; then kill "$PERF_PID" 2>/dev/null || true; wait "$PERF_PID" 2>/dev/null || true; fi
-    stop_server KILL
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# The server sees only the settings this benchmark means: no stray PARLOR_* from the caller.
-SERVER_ENV=(env)
-while IFS= read -r v; do SERVER_ENV+=(-u "$v"); done < <(compgen -e | grep '^PARLOR_' || true)
-SERVER_ENV+=(RUST_LOG=warn NO_COLOR=1 PARLOR_SYNCHRONOUS=full)
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-start_server() {  # db logfile
-    local db=$1 logfile=$2
-    while ! port_free "$PORT"; do PORT=$(( PORT + 1 )); done
-    ADDR=127.0.0.1:$PORT
-    "${SERVER_ENV[@]}" "$BIN" --db "$db" serve --bind "$ADDR" >"$logfile" 2>&1 &
-    SERVER_PID=$!
-    for _ in $(seq 1 300); do
-        curl -sf --max-time 1 "http://$ADDR/readyz" >/dev/null 2>&1 && return 0
-        kill -0 "$SERVER_PID" 2>/dev/null || die "server exited at start: $(tail -5 "$logfile")"
-        sleep 0.1
-    done
-    die "server not ready after 30s (see $logfile)"
-}
-
-# ---------------------------------------------------------------- wrk ----------------------
-export BENCH_LUA_DIR=$HERE
-# wrk -d SECONDS -s SCRIPT URL > file; prints the RESULT line.
-wrk_run() {  # seconds outfile script path [env assignments...]
-    local secs=$1 out=$2 script=$3 path=$4; shift 4
-    if ! env "$@" timeout $(( secs + 60 )) wrk -t"${WRK_T:-$THREADS}" -c"${WRK_C:-$CONNS}" -d"${secs}s" --timeout 10s \
-            --latency -s "$HERE/$script" "http://$ADDR$path" >"$out" 2>&1; then
-        die "wrk failed: $(tail -5 "$out")"
-    fi
-    grep -q '^RESULT' "$out" || die "wrk printed no RESULT line (see $out)"
-    grep -E '^(RESULT|FIRST_ERROR)' "$out"
-}
-field() { sed -n "1s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" <<<"$2"; }
 
 record() {  # size scenario result-line [note]
     local size=$1 scenario=$2 r=$3 note=${4:-}
@@ -146,42 +57,18 @@ record() {  # size scenario result-line [note]
     fi
 }
 
-label() { awk -v n="$1" 'BEGIN { if (n >= 1000000) printf "%gM", n / 1000000; else if (n >= 1000) printf "%gk", n / 1000; else print n }'; }
-
-# ---------------------------------------------------------------- build --------------------
-if (( BUILD )); then
-    log "cargo build --release"
-    (cd "$ROOT" && timeout 1200 cargo build --release --quiet) || die "build failed"
-fi
-[[ -x $BIN ]] || die "$BIN missing (build with cargo build --release)"
-REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [[ -n $(git -C "$ROOT" status --porcelain -- src Cargo.toml Cargo.lock schema.sql 2>/dev/null) ]]; then
-    REV="$REV+uncommitted"
-fi
+build
 
 # ---------------------------------------------------------------- per size -----------------
 for size in $SIZES; do
     L=$(label "$size")
-    seed_dir=$WORK/seed-$size
-    stamp=$(cat "$HERE/seed.sh" "$ROOT/schema.sql" | sha256sum | cut -c1-16)-$size-$CONVERSATIONS-$PATIENTS-$SENDERS
-    if (( RESEED )) || [[ ! -f $seed_dir/stamp || $(cat "$seed_dir/stamp") != "$stamp" ]]; then
-        log "seeding $L messages ($CONVERSATIONS conversations, $PATIENTS patients)"
-        rm -rf "$seed_dir"; mkdir -p "$seed_dir"
-        t0=$(date +%s)
-        timeout 1200 bash "$HERE/seed.sh" "$BIN" "$seed_dir/pristine.db" "$size" "$seed_dir" >&2 \
-            || die "seeding failed"
-        log "seeded $L in $(( $(date +%s) - t0 ))s"
-        echo "$stamp" > "$seed_dir/stamp"
-    else
-        log "reusing the cached $L seed ($seed_dir)"
-    fi
+    ensure_seed "$size"
     db=$WORK/run-$size.db
-    rm -f "$db" "$db-wal" "$db-shm"
-    cp "$seed_dir/pristine.db" "$db"
+    fresh_copy "$size" "$db"
     seeded=$(sqlite3 "$db" "SELECT count(*) FROM messages")
 
     log "parlor check on the seeded database"
-    timeout 600 "${SERVER_ENV[@]}" "$BIN" --db "$db" check >"$LOGS/$size-check-before.txt" 2>&1 \
+    check_db "$db" "$LOGS/$size-check-before.txt" \
         || die "seed has drift: $(tail -3 "$LOGS/$size-check-before.txt")"
 
     start_server "$db" "$LOGS/$size-server.log"
@@ -224,7 +111,7 @@ for size in $SIZES; do
     w=$(wrk_run "$WARMUP" "$LOGS/$size-send-warmup.txt" send.lua / BENCH_SEND_PAIRS="$pairs")
     # Writer batching: with synchronous=FULL and automatic checkpoints off, the writer thread
     # fsyncs the WAL once per commit, so its fsync count over the run is its commit count.
-    writer_tid=$(grep -l '^parlor-writer$' /proc/"$SERVER_PID"/task/*/comm 2>/dev/null | head -1 | cut -d/ -f5 || true)
+    writer_tid=$(writer_tid)
     perf_out=$LOGS/$size-send-perf.txt
     rm -f "$perf_out"
     if (( PERF_OK )) && [[ -n $writer_tid ]]; then
@@ -255,7 +142,7 @@ for size in $SIZES; do
     if (( stored < acked || stored > acked + 2 * CONNS )); then
         anomaly "$L: $acked sends acknowledged but $stored stored"
     fi
-    if ! timeout 600 "${SERVER_ENV[@]}" "$BIN" --db "$db" check >"$LOGS/$size-check-after.txt" 2>&1; then
+    if ! check_db "$db" "$LOGS/$size-check-after.txt"; then
         anomaly "$L: unread counts drifted under load: $(tail -1 "$LOGS/$size-check-after.txt")"
     fi
     problems=$(grep -cE 'WARN|ERROR' "$LOGS/$size-server.log" || true)
