@@ -226,11 +226,11 @@ fn the_wal_stays_bounded_under_a_steady_stream_of_writes() {
     store
         .write_blocking(|c| Ok(c.execute_batch("CREATE TABLE blobs (v BLOB NOT NULL)")?))
         .unwrap();
-    // Back-to-back commits of about one page each, 12,000 frames in all: with no pause for the
+    // Back-to-back commits of about one page each, 20,000 frames in all: with no pause for the
     // background checkpointer to catch up, only the writer's own checkpoints keep the WAL small.
     let wal = dir.path().join("wal.db-wal");
     let mut largest = 0;
-    for i in 0..12_000 {
+    for i in 0..20_000 {
         store
             .write_blocking(|c| {
                 c.execute("INSERT INTO blobs (v) VALUES (zeroblob(3000))", [])?;
@@ -241,10 +241,11 @@ fn the_wal_stays_bounded_under_a_steady_stream_of_writes() {
             largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
         }
     }
-    // 4,096 frames of 4 KiB plus headers is about 17 MB; without the writer's checkpoints the
-    // WAL holds every frame (about 50 MB).
+    // 4,096 frames of 4 KiB plus headers is about 17 MB; on a busy machine a checkpoint that
+    // finds the background checkpointer at work waits for a later batch, and the WAL has been
+    // seen at 35 MB. Without the writer's checkpoints it holds every frame (about 82 MB).
     assert!(
-        largest < 24_000_000,
+        largest < 48_000_000,
         "the WAL grew to {largest} bytes under steady writes"
     );
 }
