@@ -175,7 +175,7 @@ impl Store {
             "too many reads are waiting for the database",
         )?;
         let writer = writer::Writer::start(conn, options.max_batch.max(1), health.clone())?;
-        let checkpointer = Checkpointer::start(path, health.clone())?;
+        let checkpointer = Checkpointer::start(path, health.clone(), writer.activity())?;
         Ok(Store {
             pool,
             readers,
@@ -352,14 +352,18 @@ fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<()> {
     Ok(())
 }
 
-/// Checkpoints the WAL from its own connection every half second, so that commits never pay
-/// for a checkpoint (automatic checkpoints are off on the writer).
+/// Checkpoints the WAL from its own connection every half second in which the writer committed
+/// nothing, so that commits never pay for a checkpoint while the server is idle or lightly
+/// loaded (automatic checkpoints are off on the writer). While the writer keeps committing it
+/// checkpoints between batches itself; a background pass at the same time would hold the
+/// checkpoint lock, and on a busy machine its slow pass made the writer's attempts fail for so
+/// long that the WAL grew past 60 MB in three seconds of writes.
 struct Checkpointer {
     stop: Mutex<Option<(mpsc::Sender<()>, std::thread::JoinHandle<()>)>>,
 }
 
 impl Checkpointer {
-    fn start(path: &Path, health: Health) -> Result<Checkpointer> {
+    fn start(path: &Path, health: Health, mut writer: writer::Activity) -> Result<Checkpointer> {
         let conn = Connection::open(path)?;
         conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
         let (stop, stopped) = mpsc::channel::<()>();
@@ -369,8 +373,8 @@ impl Checkpointer {
                 while let Err(mpsc::RecvTimeoutError::Timeout) =
                     stopped.recv_timeout(Duration::from_millis(500))
                 {
-                    // A damaged file is left as it is.
-                    if health.is_damaged() {
+                    // A damaged file is left as it is; a writer at work checkpoints itself.
+                    if writer.committed_since_last_look() || health.is_damaged() {
                         continue;
                     }
                     if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {

@@ -55,6 +55,20 @@ struct Counters {
     queued: AtomicU64,
 }
 
+/// Whether the writer committed since the last look: the background checkpointer stays out of
+/// the writer's way while it writes (see `checkpoint_if_large`).
+pub struct Activity {
+    counters: Arc<Counters>,
+    seen: u64,
+}
+
+impl Activity {
+    pub fn committed_since_last_look(&mut self) -> bool {
+        let now = self.counters.transactions.load(Ordering::Relaxed);
+        std::mem::replace(&mut self.seen, now) != now
+    }
+}
+
 /// How much batching the writer has done: `commands / transactions` is the mean batch size.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WriterStats {
@@ -108,6 +122,14 @@ impl Writer {
             stopped()
         })?;
         Ok(answered)
+    }
+
+    /// A handle that tells whether the writer has committed since it was last asked.
+    pub fn activity(&self) -> Activity {
+        Activity {
+            counters: self.stats.clone(),
+            seen: 0,
+        }
     }
 
     pub fn stats(&self) -> WriterStats {

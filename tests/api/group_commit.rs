@@ -241,11 +241,12 @@ fn the_wal_stays_bounded_under_a_steady_stream_of_writes() {
             largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
         }
     }
-    // 4,096 frames of 4 KiB plus headers is about 17 MB; on a busy machine a checkpoint that
-    // finds the background checkpointer at work waits for a later batch, and the WAL has been
-    // seen at 35 MB. Without the writer's checkpoints it holds every frame (about 82 MB).
+    // 4,096 frames of 4 KiB plus headers is about 17 MB; without the writer's checkpoints the
+    // WAL holds every frame (about 82 MB). On a busy machine (load 10), while the background
+    // checkpointer still ran during writes, its slow passes kept the writer's checkpoints
+    // failing and the WAL reached 60-99 MB.
     assert!(
-        largest < 48_000_000,
+        largest < 24_000_000,
         "the WAL grew to {largest} bytes under steady writes"
     );
 }
