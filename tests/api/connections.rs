@@ -80,13 +80,24 @@ pub fn request(method: &str, path: &str, headers: &[&str]) -> String {
     text
 }
 
-/// Reads from `stream` until the server closes, resets, or is silent for `quiet`; then parses
-/// the responses to requests made with `methods`, in order.
+/// How long `receive` waits for answers still missing. A busy machine (the whole suite runs at
+/// once) can take well over a second to answer; only silence after every answer is complete is
+/// judged with the caller's shorter `quiet`.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// Reads from `stream` until the server closes, resets, or is silent for `quiet` once every
+/// request in `methods` has a complete answer (`PATIENCE` before that); then parses the
+/// responses to requests made with `methods`, in order.
 pub fn receive(stream: &mut TcpStream, methods: &[&str], quiet: Duration) -> Exchange {
-    stream.set_read_timeout(Some(quiet)).expect("read timeout");
     let mut data = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
     let end = loop {
+        let wait = if answered_all(&data, methods) {
+            quiet
+        } else {
+            quiet.max(PATIENCE)
+        };
+        stream.set_read_timeout(Some(wait)).expect("read timeout");
         match stream.read(&mut chunk) {
             Ok(0) => break End::Closed,
             Ok(n) => data.extend_from_slice(&chunk[..n]),
@@ -110,6 +121,19 @@ pub fn exchange(addr: SocketAddr, bytes: &[u8], methods: &[&str], quiet: Duratio
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.write_all(bytes).expect("send");
     receive(&mut stream, methods, quiet)
+}
+
+/// Whether `data` holds a whole answer to each of `methods`.
+fn answered_all(data: &[u8], methods: &[&str]) -> bool {
+    let (responses, _) = parse(data, methods);
+    responses.len() == methods.len()
+        && responses.iter().zip(methods).all(|(r, method)| {
+            let declared = r
+                .header("content-length")
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            *method == "HEAD" || r.body.len() == declared
+        })
 }
 
 fn parse(mut data: &[u8], methods: &[&str]) -> (Vec<Raw>, Vec<u8>) {
