@@ -6,9 +6,9 @@ use super::auth::{api_key, token_holder};
 use super::dto::{ApiTokenDto, TokenUserDto, UserTokenDto};
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
+use crate::app::App;
 use crate::auth::jwt::Subject;
 use crate::domain::{Role, TenantId, UserId};
-use crate::server::App;
 use crate::service::directory::NewUser;
 
 /// `POST /auth/auth_token` `{"auth": {"api_key", "password"}}` → the API token.
