@@ -12,7 +12,7 @@ use super::error::{TrilletError, TrilletResult};
 use crate::app::App;
 use crate::domain::IdRef;
 use crate::error::Error;
-use crate::faces::{json_object, BodyError};
+use crate::faces::body::{json_object, BodyError};
 use crate::service::flows::Review;
 
 fn body(bytes: Result<web::Bytes, actix_web::Error>) -> TrilletResult<Map<String, Value>> {
