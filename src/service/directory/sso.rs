@@ -14,7 +14,7 @@ impl Service {
     pub async fn find_or_create_user(&self, tenant: TenantId, u: NewUser) -> Result<(User, bool)> {
         check_new_user(&u)?;
         let role = u.role.unwrap_or(Role::Participant);
-        if u.external_id.is_none() && u.email.is_none() {
+        if u.external_id.is_none() && u.profile.email.is_none() {
             return Err(Error::invalid(
                 "external_id",
                 "an external id or an email is needed to find the user",
@@ -27,7 +27,7 @@ impl Service {
                     Some(x) => users::find_by(c, tenant, Some(role), users::Lookup::ExternalId, x)?,
                     None => None,
                 };
-                let found = match (by_external, &u.email) {
+                let found = match (by_external, &u.profile.email) {
                     (Some(user), _) => Some(user),
                     (None, Some(email)) => {
                         users::find_by(c, tenant, Some(role), users::Lookup::Email, email)?

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use super::check_text_id;
 use super::users::{insert_user, NewUser};
 use crate::domain::ids::new_uuid;
-use crate::domain::{IdRef, Role, Tenant, TenantId};
+use crate::domain::{IdRef, Profile, Role, Tenant, TenantId};
 use crate::error::{Error, Result};
 use crate::service::Service;
 use crate::store::tenants;
@@ -45,8 +45,11 @@ pub fn insert_tenant(
     if !has_owner {
         let owner = NewUser {
             role: Some(Role::Admin),
-            first_name: Some(t.name.clone()),
-            last_name: Some("Admin".into()),
+            profile: Profile {
+                first_name: Some(t.name.clone()),
+                last_name: Some("Admin".into()),
+                ..Profile::default()
+            },
             ..NewUser::default()
         };
         let owner = insert_user(conn, id, &owner, None, now)?;
@@ -55,7 +58,10 @@ pub fn insert_tenant(
     if !has_assistant {
         let assistant = NewUser {
             role: Some(Role::Assistant),
-            first_name: Some("Assistant".into()),
+            profile: Profile {
+                first_name: Some("Assistant".into()),
+                ..Profile::default()
+            },
             ..NewUser::default()
         };
         let assistant = insert_user(conn, id, &assistant, None, now)?;

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 use super::check_text_id;
 use crate::auth::password;
 use crate::domain::ids::{new_oid, new_uuid};
-use crate::domain::{IdRef, Role, Tenant, TenantId, User, UserId};
+use crate::domain::{IdRef, Profile, Role, Tenant, TenantId, User, UserId};
 use crate::error::{Error, Result};
 use crate::service::{Service, MAX_PAGE};
 use crate::store::{tenants, users};
@@ -16,17 +16,9 @@ pub struct NewUser {
     pub uuid: Option<String>,
     pub oid: Option<String>,
     pub role: Option<Role>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
     pub display_name: Option<String>,
-    pub prefix: Option<String>,
-    pub gender: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub avatar_url: Option<String>,
-    pub specialty: Option<String>,
+    pub profile: Profile,
     pub external_id: Option<String>,
-    pub birthdate: Option<String>,
     pub username: Option<String>,
     /// Plain text; hashed before it reaches the writer.
     pub password: Option<String>,
@@ -35,12 +27,15 @@ pub struct NewUser {
 /// The display name a user gets when none is given: first and last name, else the username,
 /// else the role.
 pub fn default_display_name(u: &NewUser) -> String {
-    let joined = [u.first_name.as_deref(), u.last_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let joined = [
+        u.profile.first_name.as_deref(),
+        u.profile.last_name.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|s| !s.is_empty())
+    .collect::<Vec<_>>()
+    .join(" ");
     if !joined.is_empty() {
         return joined;
     }
@@ -65,20 +60,20 @@ pub fn insert_user(
             oid: u.oid.clone().unwrap_or_else(|| new_oid(now)),
             tenant_id: tenant.0,
             role: u.role.unwrap_or(Role::Participant).as_str().to_string(),
-            first_name: u.first_name.clone(),
-            last_name: u.last_name.clone(),
+            first_name: u.profile.first_name.clone(),
+            last_name: u.profile.last_name.clone(),
             display_name: u
                 .display_name
                 .clone()
                 .unwrap_or_else(|| default_display_name(u)),
-            prefix: u.prefix.clone(),
-            gender: u.gender.clone(),
-            email: u.email.clone(),
-            phone: u.phone.clone(),
-            avatar_url: u.avatar_url.clone(),
-            specialty: u.specialty.clone(),
+            prefix: u.profile.prefix.clone(),
+            gender: u.profile.gender.clone(),
+            email: u.profile.email.clone(),
+            phone: u.profile.phone.clone(),
+            avatar_url: u.profile.avatar_url.clone(),
+            specialty: u.profile.specialty.clone(),
             external_id: u.external_id.clone(),
-            birthdate: u.birthdate.clone(),
+            birthdate: u.profile.birthdate.clone(),
             username: u.username.clone(),
             password_hash,
             created_at: now,
