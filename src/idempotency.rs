@@ -22,10 +22,10 @@ use actix_web::http::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CON
 use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 
+use crate::app::App;
 use crate::auth::secret;
 use crate::domain::{TenantId, UserId};
 use crate::error::Error;
-use crate::server::App;
 use crate::service::idempotency::{
     carrying, parse_key, request_hash, Answer, Earlier, KeyScope, Outcome, HEADER,
 };

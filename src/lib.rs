@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod admin;
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
@@ -20,6 +21,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 
+pub use app::App;
 pub use config::Settings;
 pub use error::{Error, Result};
-pub use server::{build_app, App};
+pub use server::build_app;

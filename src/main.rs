@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use parlor::config::Settings;
 use parlor::domain::time::parse_utc_offset;
-use parlor::domain::{IdRef, Role};
+use parlor::domain::{IdRef, Profile, Role};
 use parlor::fixture::{self, Summary};
 use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
@@ -331,7 +331,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                         display_name: Some(name),
                         username,
                         password,
-                        email,
+                        profile: Profile {
+                            email,
+                            ..Profile::default()
+                        },
                         ..NewUser::default()
                     },
                 )

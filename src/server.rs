@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use actix_web::{error::InternalError, web, HttpRequest, HttpResponse};
 
+use crate::app::App;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::SignInThrottle;
@@ -17,20 +18,6 @@ use crate::service::Service;
 use crate::store::health::Readiness;
 use crate::store::{self, origin, StartupCheck, Store, StoreOptions, Synchronous};
 use crate::{admin, faces, fixture, http};
-
-/// What every handler shares.
-pub struct App {
-    pub service: Service,
-    pub settings: Settings,
-    /// Signs and checks the MDLIVE face's JWTs.
-    pub jwt: JwtKeys,
-    /// The admin page's signed-in sessions (in memory: a restart signs everyone out).
-    pub sessions: Sessions,
-    /// Failed password checks on every surface, to slow down guessing.
-    pub sign_in_throttle: SignInThrottle,
-    /// Idempotency-Keys in use, so that concurrent retries wait for the first.
-    pub idempotency: KeyLocks,
-}
 
 /// A server bound to its address, ready to be awaited (or spawned).
 pub struct Running {

@@ -83,6 +83,22 @@ pub struct Tenant {
     pub created_at: Millis,
 }
 
+/// What a user says about themselves: the descriptive fields a new user is created with, one
+/// type for every caller that creates users (the native API, fixtures, single sign-on, the
+/// command line, a tenant's own owner and assistant).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Profile {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub prefix: Option<String>,
+    pub gender: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub avatar_url: Option<String>,
+    pub specialty: Option<String>,
+    pub birthdate: Option<String>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {
     pub id: UserId,

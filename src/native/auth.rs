@@ -6,11 +6,11 @@ use std::pin::Pin;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::ApiError;
+use crate::app::App;
 use crate::auth::sessions::{self, Refused, Session, Use};
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{IdRef, TenantId, UserId};
 use crate::error::Error;
-use crate::server::App;
 
 /// The header a server admin uses to say which tenant a tenant-scoped call is about.
 pub const TENANT_HEADER: &str = "X-Parlor-Tenant";

@@ -8,9 +8,9 @@ use super::error::ApiResult;
 use super::etag::json_with_etag;
 use super::extract::{Json, Query};
 use super::{path_ref, query_ref};
+use crate::app::App;
 use crate::domain::IdRef;
 use crate::error::Error;
-use crate::server::App;
 use crate::service::conversations::{ConversationChange, NewConversation};
 use crate::service::page_limit;
 

@@ -7,12 +7,12 @@ use super::dto::*;
 use super::error::ApiResult;
 use super::extract::{Json, Query};
 use super::path_ref;
+use crate::app::App;
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::Principal;
 use crate::domain::time::parse_utc_offset;
-use crate::domain::{IdRef, Role};
+use crate::domain::{IdRef, Profile, Role};
 use crate::error::Error;
-use crate::server::App;
 use crate::service::directory::{NewTenant, NewUser};
 use crate::service::page_limit;
 use crate::store::users::ProfileChange;
@@ -180,15 +180,18 @@ pub async fn create_user(
                 role: Some(role.unwrap_or(Role::Participant)),
                 uuid: b.uuid,
                 oid: b.oid,
-                first_name: b.first_name,
-                last_name: b.last_name,
                 display_name: b.display_name,
-                prefix: b.prefix,
-                gender: b.gender,
-                email: b.email,
-                phone: b.phone,
-                avatar_url: b.avatar_url,
-                specialty: b.specialty,
+                profile: Profile {
+                    first_name: b.first_name,
+                    last_name: b.last_name,
+                    prefix: b.prefix,
+                    gender: b.gender,
+                    email: b.email,
+                    phone: b.phone,
+                    avatar_url: b.avatar_url,
+                    specialty: b.specialty,
+                    birthdate: None,
+                },
                 external_id: b.external_id,
                 username: b.username,
                 password: b.password,

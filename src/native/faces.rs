@@ -7,9 +7,9 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::auth::TenantCaller;
 use super::dto::{FaceDto, HeaderDto, List, VariableDto};
 use super::error::ApiResult;
+use crate::app::App;
 use crate::faces::stand_in::{self, TenantValues};
 use crate::faces::{self, FACES};
-use crate::server::App;
 
 pub async fn list(
     app: web::Data<App>,

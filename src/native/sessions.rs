@@ -10,6 +10,7 @@ use super::auth::{session_cookie, session_principal};
 use super::dto::{SessionDto, SignIn, UserDto};
 use super::error::ApiResult;
 use super::extract::Json;
+use crate::app::App;
 use crate::auth::sessions::{Session, COOKIE};
 use crate::auth::throttle::{Admitted, SignInThrottle};
 use crate::auth::Principal;
@@ -17,7 +18,6 @@ use crate::domain::time::rfc3339_ms;
 use crate::domain::{IdRef, Role};
 use crate::error::Error;
 use crate::native::BASE;
-use crate::server::App;
 
 /// The ability of the token a tenant admin's session runs on: the native API and nothing else.
 const SESSION_ABILITY: &str = "native";

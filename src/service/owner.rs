@@ -3,7 +3,7 @@
 
 use super::directory::{insert_user, NewUser};
 use super::Service;
-use crate::domain::{Role, Tenant, User};
+use crate::domain::{Profile, Role, Tenant, User};
 use crate::error::Result;
 use crate::store::{tenants, users};
 
@@ -40,8 +40,11 @@ impl Service {
 fn owner_profile(tenant: &Tenant) -> NewUser {
     NewUser {
         role: Some(Role::Admin),
-        first_name: Some(tenant.name.clone()),
-        last_name: Some("Admin".into()),
+        profile: Profile {
+            first_name: Some(tenant.name.clone()),
+            last_name: Some("Admin".into()),
+            ..Profile::default()
+        },
         ..NewUser::default()
     }
 }

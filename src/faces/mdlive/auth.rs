@@ -5,11 +5,11 @@ use actix_web::{web, HttpRequest};
 
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
+use crate::app::App;
 use crate::auth::jwt::{Refusal, Subject, Verified};
 use crate::auth::{presented, Presented};
 use crate::domain::{ApiKey, Role, Tenant, User};
 use crate::error::Error;
-use crate::server::App;
 
 /// The patient a valid user token speaks for, with their tenant.
 pub struct Patient {

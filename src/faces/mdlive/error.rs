@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::faces::capitalized;
+use crate::faces::text::capitalized;
 
 #[derive(Debug)]
 pub enum MdliveError {

@@ -11,9 +11,9 @@ use super::dto::{
 };
 use super::error::{MdliveError, MdliveResult};
 use super::params::{paging, Params};
+use crate::app::App;
 use crate::domain::{IdRef, Role, User};
 use crate::error::Error;
-use crate::server::App;
 use crate::service::direct::DirectPage;
 use crate::service::messages::NewMessage;
 

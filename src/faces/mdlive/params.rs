@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::error::{MdliveError, MdliveResult};
 use crate::error::Error;
-use crate::faces::{json_object, BodyError};
+use crate::faces::body::{json_object, BodyError};
 
 /// A JSON object body, or one of its nested objects.
 pub struct Params(Map<String, Value>);

@@ -6,9 +6,9 @@ use super::auth::{api_key, token_holder};
 use super::dto::{ApiTokenDto, TokenUserDto, UserTokenDto};
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
+use crate::app::App;
 use crate::auth::jwt::Subject;
-use crate::domain::{Role, TenantId, UserId};
-use crate::server::App;
+use crate::domain::{Profile, Role, TenantId, UserId};
 use crate::service::directory::NewUser;
 
 /// `POST /auth/auth_token` `{"auth": {"api_key", "password"}}` → the API token.
@@ -88,12 +88,15 @@ pub async fn sso_token(
             key.tenant_id,
             NewUser {
                 role: Some(Role::Patient),
-                first_name,
-                last_name,
-                gender: gender.map(str::to_string),
-                birthdate,
-                email,
-                phone,
+                profile: Profile {
+                    first_name,
+                    last_name,
+                    gender: gender.map(str::to_string),
+                    birthdate,
+                    email,
+                    phone,
+                    ..Profile::default()
+                },
                 external_id: subscriber_id,
                 ..Default::default()
             },

@@ -8,10 +8,10 @@ use std::pin::Pin;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::PigeonsError;
+use crate::app::App;
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Tenant, User};
 use crate::error::Error;
-use crate::server::App;
 
 // EN/Pigeons/Endpoints/*.md: "Bearer token with `backoffice` ability".
 pub const ABILITY: &str = "backoffice";

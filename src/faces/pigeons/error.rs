@@ -7,7 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::Error;
-use crate::faces::capitalized;
+use crate::faces::text::capitalized;
 
 /// Everything a Pigeons request can fail with. The core `Error` converts once (`From`).
 #[derive(Debug)]

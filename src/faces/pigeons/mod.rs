@@ -14,9 +14,9 @@ use self::auth::Caller;
 use self::dto::*;
 use self::error::{PigeonsError, PigeonsResult};
 use self::validate::Input;
+use crate::app::App;
 use crate::domain::IdRef;
 use crate::idempotency::{idempotent, Identifying, Identity, Surface, Unidentified};
-use crate::server::App;
 use crate::service::messages::NewMessage;
 use crate::service::MAX_PAGE;
 

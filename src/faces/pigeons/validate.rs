@@ -12,7 +12,7 @@ use super::dto::{OpenConversation, React, RegisterDevice, SendMessage, DEVICE_FI
 use super::error::{attribute, PigeonsError};
 use crate::domain::{MessageKind, Tag};
 use crate::error::Error;
-use crate::faces::{json_object, BodyError};
+use crate::faces::body::{json_object, BodyError};
 
 // EN/Pigeons/Endpoints/MessagesStore.md: context_text max:5000.
 pub const MAX_TEXT: usize = 5000;

@@ -7,9 +7,9 @@ use std::pin::Pin;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::RespondentError;
+use crate::app::App;
 use crate::domain::{TenantId, User};
 use crate::error::Error;
-use crate::server::App;
 
 pub struct Partner {
     pub tenant: TenantId,

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, ResponseError};
 
 use super::dto::{ErrorBody, ErrorMessage};
 use crate::error::Error;
-use crate::faces::capitalized;
+use crate::faces::text::capitalized;
 
 #[derive(Debug)]
 pub enum RespondentError {

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::error::RespondentError;
 use crate::domain::time::parse_rfc3339;
 use crate::error::Error;
-use crate::faces::{json_object, BodyError};
+use crate::faces::body::{json_object, BodyError};
 use crate::service::inbox::Offset;
 use crate::service::MAX_PAGE;
 

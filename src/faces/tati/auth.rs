@@ -4,9 +4,9 @@
 use actix_web::HttpRequest;
 
 use super::error::{TatiError, TatiResult};
+use crate::app::App;
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Conversation, IdRef, Role, TenantId, User, UserId};
-use crate::server::App;
 
 /// The ability Tati tokens carry.
 pub const ABILITY: &str = "tati";

@@ -7,8 +7,8 @@ use super::convert;
 use super::dto::ConversationDto;
 use super::error::TatiResult;
 use super::fields::Fields;
+use crate::app::App;
 use crate::domain::{ConversationStatus, IdRef};
-use crate::server::App;
 use crate::service::conversations::ConversationChange;
 
 const STATUSES: &[&str] = &["current", "archived"];

@@ -7,7 +7,7 @@ use actix_web::web;
 use serde_json::{Map, Value};
 
 use super::error::{TatiError, TatiResult};
-use crate::faces::{json_object, BodyError};
+use crate::faces::body::{json_object, BodyError};
 
 pub struct Fields {
     body: Map<String, Value>,

@@ -9,9 +9,9 @@ use super::convert;
 use super::dto::MessageDto;
 use super::error::{TatiError, TatiResult};
 use super::fields::Fields;
+use crate::app::App;
 use crate::domain::{Conversation, IdRef, Message};
 use crate::error::Error;
-use crate::server::App;
 use crate::service::messages::NewMessage;
 
 /// Core field names in Tati's words.

@@ -8,10 +8,10 @@ use super::auth::ABILITY;
 use super::dto::TokenDto;
 use super::error::{TatiError, TatiResult};
 use super::fields::Fields;
+use crate::app::App;
 use crate::auth::throttle::SignInThrottle;
 use crate::domain::{IdRef, Role};
 use crate::error::Error;
-use crate::server::App;
 
 pub async fn obtain(
     app: web::Data<App>,

@@ -5,8 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::HttpRequest;
 
 use super::error::{TrilletError, TrilletResult};
+use crate::app::App;
 use crate::domain::TenantId;
-use crate::server::App;
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()

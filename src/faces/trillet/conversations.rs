@@ -9,10 +9,10 @@ use super::auth::workspace;
 use super::convert;
 use super::dto::{ActionDto, ConversationDto, DeletedDto, GeneratedDto};
 use super::error::{TrilletError, TrilletResult};
+use crate::app::App;
 use crate::domain::IdRef;
 use crate::error::Error;
-use crate::faces::{json_object, BodyError};
-use crate::server::App;
+use crate::faces::body::{json_object, BodyError};
 use crate::service::flows::Review;
 
 fn body(bytes: Result<web::Bytes, actix_web::Error>) -> TrilletResult<Map<String, Value>> {

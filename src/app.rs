@@ -1,0 +1,23 @@
+//! What every handler shares. Its own module so that handlers depend on the state they use,
+//! not on `server.rs`, the file that wires them.
+
+use crate::auth::jwt::JwtKeys;
+use crate::auth::sessions::Sessions;
+use crate::auth::throttle::SignInThrottle;
+use crate::config::Settings;
+use crate::service::idempotency::KeyLocks;
+use crate::service::Service;
+
+/// What every handler shares.
+pub struct App {
+    pub service: Service,
+    pub settings: Settings,
+    /// Signs and checks the MDLIVE face's JWTs.
+    pub jwt: JwtKeys,
+    /// The admin page's signed-in sessions (in memory: a restart signs everyone out).
+    pub sessions: Sessions,
+    /// Failed password checks on every surface, to slow down guessing.
+    pub sign_in_throttle: SignInThrottle,
+    /// Idempotency-Keys in use, so that concurrent retries wait for the first.
+    pub idempotency: KeyLocks,
+}

@@ -1,0 +1,98 @@
+//! Wire shapes of the native API. Requests reject unknown fields; responses are built only
+//! from these structs (no ad-hoc JSON), each field converted explicitly from domain values.
+//! One file per resource; this one holds what they share (ids in bodies, lists, `as`).
+
+mod conversations;
+mod directory;
+mod messages;
+mod session;
+
+pub use conversations::*;
+pub use directory::*;
+pub use messages::*;
+pub use session::*;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::IdRef;
+
+/// A user, conversation or message named in a body: a number is the integer id, a string the
+/// uuid or oid (or the id in digits).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ref(pub IdRef);
+
+impl<'de> Deserialize<'de> for Ref {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Ref;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an integer id or a uuid/oid string")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ref, E> {
+                i64::try_from(v)
+                    .map(|n| Ref(IdRef::Id(n)))
+                    .map_err(|_| E::custom("id out of range"))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ref, E> {
+                Ok(Ref(IdRef::Id(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Ref, E> {
+                IdRef::parse(v)
+                    .map(Ref)
+                    .ok_or_else(|| E::custom(format!("\"{v}\" is not a valid id")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub fn refs(r: Option<Ref>) -> Option<IdRef> {
+    r.map(|r| r.0)
+}
+
+/// Tells "absent" (None) from "null" (Some(None)).
+pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AsOnly {
+    #[serde(rename = "as")]
+    pub as_user: Option<Ref>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub limit: Option<u32>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    #[serde(rename = "as")]
+    pub as_user: Option<String>,
+    pub role: Option<String>,
+    /// Conversations only: a participant's name contains this (admins, without `as`).
+    pub q: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct HealthDto {
+    pub status: &'static str,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AsQuery {
+    #[serde(rename = "as")]
+    pub as_user: Option<String>,
+}

@@ -1,0 +1,56 @@
+//! The admin page: its session sign-in and the stand-in panel's faces.
+
+use serde::{Deserialize, Serialize};
+
+use super::directory::UserDto;
+use super::Ref;
+
+/// `POST /session`: the server-admin token, or a tenant admin's username and password (with
+/// the tenant, or without it to look the username up among every tenant's admins).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignIn {
+    pub token: Option<String>,
+    pub tenant: Option<Ref>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// A signed-in admin-page session. The CSRF token goes back in `X-Parlor-CSRF` on changes.
+#[derive(Serialize)]
+pub struct SessionDto {
+    pub server_admin: bool,
+    pub user: Option<UserDto>,
+    pub csrf_token: String,
+    pub idle_timeout_seconds: i64,
+    pub expires_at: String,
+}
+
+/// One vendor face as the admin page's stand-in panel shows it.
+#[derive(Serialize)]
+pub struct FaceDto {
+    pub name: &'static str,
+    pub vendor: &'static str,
+    pub enabled: bool,
+    pub base_url: String,
+    pub headers: Vec<HeaderDto>,
+    /// Shell variables the curl uses for credentials the server cannot show (their secrets are
+    /// stored hashed), each with what to put there.
+    pub variables: Vec<VariableDto>,
+    pub list_call: String,
+    pub curl: String,
+    /// The README section that tells more about the face.
+    pub readme: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct HeaderDto {
+    pub name: &'static str,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+pub struct VariableDto {
+    pub name: &'static str,
+    pub description: &'static str,
+}

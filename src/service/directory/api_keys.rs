@@ -1,0 +1,47 @@
+//! A tenant's API keys: created, registered, listed, revoked.
+
+use crate::auth::secret;
+use crate::domain::{ApiKey, TenantId};
+use crate::error::Result;
+use crate::service::Service;
+use crate::store::api_keys;
+
+impl Service {
+    /// Creates an API key for the tenant; returns it with its secret (shown once).
+    pub async fn create_api_key(
+        &self,
+        tenant: TenantId,
+        label: Option<String>,
+    ) -> Result<(ApiKey, String)> {
+        let key = secret::generate("pk_")[..27].to_string();
+        let plain = secret::generate("sk_");
+        let key = self.register_api_key(tenant, key, &plain, label).await?;
+        Ok((key, plain))
+    }
+
+    /// Stores an API key whose key and secret the caller chose (fixtures).
+    pub async fn register_api_key(
+        &self,
+        tenant: TenantId,
+        key: String,
+        plain: &str,
+        label: Option<String>,
+    ) -> Result<ApiKey> {
+        let hash = secret::digest(plain);
+        let now = self.now();
+        self.store
+            .write(move |c| api_keys::insert(c, tenant, &key, &hash, label.as_deref(), now))
+            .await
+    }
+
+    pub async fn api_keys(&self, tenant: TenantId) -> Result<Vec<ApiKey>> {
+        self.store.read(move |c| api_keys::list(c, tenant)).await
+    }
+
+    pub async fn revoke_api_key(&self, tenant: TenantId, id: i64) -> Result<ApiKey> {
+        let now = self.now();
+        self.store
+            .write(move |c| api_keys::revoke(c, tenant, id, now))
+            .await
+    }
+}
