@@ -94,19 +94,34 @@ pub(crate) fn send_in(
     new: NewMessage,
     now: i64,
 ) -> Result<Message> {
-    if participants::get(c, conv.id, sender)?.is_none() {
+    let check = participants::send_check(c, tenant, &IdRef::Id(conv.id.0), sender)?
+        .ok_or(Error::NotFound("conversation"))?;
+    send_checked(c, tenant, check, sender, new, now)
+}
+
+/// `send_in` once the conversation and the sender's place in it are known (`check`).
+fn send_checked(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    check: participants::SendCheck,
+    sender: UserId,
+    new: NewMessage,
+    now: i64,
+) -> Result<Message> {
+    let conv = check.conversation;
+    if !check.member {
         return Err(Error::forbidden(
             "the sender is not a participant of this conversation",
         ));
     }
-    if conv.locked {
+    if check.locked {
         return Err(Error::forbidden("the conversation is locked"));
     }
     let recipient = match &new.recipient {
         Some(r) => {
             let user = users::find(c, tenant, r)
                 .map_err(|_| Error::invalid("recipient", "no such user"))?;
-            if user.id == sender || participants::get(c, conv.id, user.id)?.is_none() {
+            if user.id == sender || participants::get(c, conv, user.id)?.is_none() {
                 return Err(Error::invalid(
                     "recipient",
                     "must be another participant of the conversation",
@@ -120,7 +135,7 @@ pub(crate) fn send_in(
         Some(r) => {
             let target = messages::find(c, tenant, r)
                 .map_err(|_| Error::invalid("reply_to", "no such message"))?;
-            if target.conversation_id != conv.id {
+            if target.conversation_id != conv {
                 return Err(Error::invalid(
                     "reply_to",
                     "is not a message of this conversation",
@@ -130,14 +145,14 @@ pub(crate) fn send_in(
         }
         None => None,
     };
-    let seq = conversations::next_seq(c, conv.id)?;
-    let new = messages::NewMessage {
+    let mut new = messages::NewMessage {
         id: None,
         uuid: new_uuid(),
         oid: new_oid(now),
         tenant_id: tenant,
-        conversation_id: conv.id,
-        seq,
+        conversation_id: conv,
+        // Handed out by the insert.
+        seq: 0,
         sender_id: sender,
         recipient_id: recipient,
         body: new.body,
@@ -153,9 +168,10 @@ pub(crate) fn send_in(
         created_at: now,
         updated_at: now,
     };
-    let id = messages::insert(c, &new)?;
+    let (id, seq) = messages::insert_sent(c, &new)?;
+    new.seq = seq;
     let message = new.into_stored(id);
-    read_state::on_sent(c, &message)?;
+    read_state::on_sent(c, &message, check.sender_reads)?;
     Ok(message)
 }
 
@@ -173,8 +189,10 @@ impl Service {
         let now = self.now();
         self.store
             .write(move |c| {
-                let conv = conversations::find(c, tenant, &conv)?;
-                send_in(c, tenant, &conv, sender, new, now)
+                let check = participants::send_check(c, tenant, &conv, sender)?
+                    .filter(|k| !k.deleted)
+                    .ok_or(Error::NotFound("conversation"))?;
+                send_checked(c, tenant, check, sender, new, now)
             })
             .await
     }

@@ -16,12 +16,14 @@ use crate::store::{conversations, messages, participants};
 /// A message was just inserted: it is unread for every other participant, the conversation's
 /// last-message fields move to it, and the sender has now read everything up to it (it is the
 /// newest message, so the sender's count is zero).
-pub fn on_sent(conn: &Connection, message: &Message) -> Result<()> {
+/// `sender_reads`: whether the sender had single reads in the conversation (they are dropped).
+pub fn on_sent(conn: &Connection, message: &Message, sender_reads: bool) -> Result<()> {
     let conv = message.conversation_id;
     conversations::record_sent(
         conn,
         conv,
         message.id,
+        message.seq,
         &message.body,
         message.created_at,
         message.sender_id,
@@ -32,6 +34,7 @@ pub fn on_sent(conn: &Connection, message: &Message) -> Result<()> {
         message.sender_id,
         message.seq,
         message.created_at,
+        sender_reads,
     )
 }
 

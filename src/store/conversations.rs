@@ -134,29 +134,23 @@ pub fn find(conn: &Connection, tenant: TenantId, id: &IdRef) -> Result<Conversat
     )
 }
 
-/// Hands out the next per-conversation sequence number.
-pub fn next_seq(conn: &Connection, id: ConversationId) -> Result<i64> {
-    Ok(conn.row(
-        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ?1 RETURNING last_seq",
-        [id.0],
-        |r| r.get(0),
-    )?)
-}
-
-/// Records a newly sent message as the conversation's last one.
+/// Records a newly sent message, `seq`, as the conversation's last one (and `seq` as handed
+/// out: `messages::insert_sent` takes it from `last_seq`).
 pub fn record_sent(
     conn: &Connection,
     id: ConversationId,
     message: MessageId,
+    seq: i64,
     text: &str,
     at: i64,
     sender: UserId,
 ) -> Result<()> {
     conn.exec(
         "UPDATE conversations SET last_message_id = ?2, last_message_text = ?3, last_message_at = ?4,
-             last_sender_id = ?5, message_count = message_count + 1, updated_at = MAX(updated_at, ?4)
+             last_sender_id = ?5, message_count = message_count + 1, updated_at = MAX(updated_at, ?4),
+             last_seq = MAX(last_seq, ?6)
          WHERE id = ?1",
-        params![id.0, message.0, text, at, sender.0],
+        params![id.0, message.0, text, at, sender.0, seq],
     )?;
     Ok(())
 }

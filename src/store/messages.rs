@@ -119,6 +119,41 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<MessageId> {
     Ok(MessageId(conn.last_insert_rowid()))
 }
 
+/// Inserts a newly sent message as its conversation's next: its `seq` is handed out by the same
+/// statement (one past the conversation's `last_seq`, which the caller then records with
+/// `conversations::record_sent`), so `m.seq` is ignored. Returns the id and the seq.
+pub fn insert_sent(conn: &Connection, m: &NewMessage) -> Result<(MessageId, i64)> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO messages (uuid, oid, tenant_id, conversation_id, seq, sender_id,
+             recipient_id, body, kind, subject, reply_to_id, status, metadata, attachments, device,
+             created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, (SELECT last_seq + 1 FROM conversations WHERE id = ?4), ?5, ?6,
+             ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+         RETURNING id, seq",
+    )?;
+    Ok(stmt.query_row(
+        params![
+            m.uuid,
+            m.oid,
+            m.tenant_id.0,
+            m.conversation_id.0,
+            m.sender_id.0,
+            m.recipient_id.map(|u| u.0),
+            m.body,
+            m.kind.as_str(),
+            m.subject,
+            m.reply_to.map(|r| r.0),
+            m.status.map(MessageStatus::as_str),
+            m.metadata.to_string(),
+            m.attachments.to_string(),
+            m.device.as_ref().map(Value::to_string),
+            m.created_at,
+            m.updated_at
+        ],
+        |r| Ok((MessageId(r.get(0)?), r.get(1)?)),
+    )?)
+}
+
 /// A live (not deleted) message of the tenant in a live conversation.
 pub fn get(conn: &Connection, tenant: TenantId, id: MessageId) -> Result<Message> {
     let mut stmt = conn.prepare_cached(&format!(

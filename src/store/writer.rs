@@ -178,6 +178,25 @@ pub fn stopped() -> Error {
     Error::unavailable("the server is stopping; the change was not stored", Some(5))
 }
 
+/// At most this many yields to gather a batch (see `run`).
+const GATHER_TURNS: usize = 4;
+
+/// Moves what is queued into `batch`, up to `max_batch`, stopping at a `Stop`.
+fn take_queued(
+    commands: &mpsc::Receiver<Command>,
+    batch: &mut Vec<Job>,
+    stop: &mut Option<oneshot::Sender<Result<()>>>,
+    max_batch: usize,
+) {
+    while stop.is_none() && !batch.is_empty() && batch.len() < max_batch {
+        match commands.try_recv() {
+            Ok(Command::Run(job)) => batch.push(job),
+            Ok(Command::Stop(answer)) => *stop = Some(answer),
+            Err(_) => break,
+        }
+    }
+}
+
 /// While the storage is full, how often the writer checks whether there is room again.
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 
@@ -212,11 +231,21 @@ fn run(
             Some(Command::Stop(answer)) => stop = Some(answer),
             None => {}
         }
-        while stop.is_none() && !batch.is_empty() && batch.len() < max_batch {
-            match commands.try_recv() {
-                Ok(Command::Run(job)) => batch.push(job),
-                Ok(Command::Stop(answer)) => stop = Some(answer),
-                Err(_) => break,
+        take_queued(&commands, &mut batch, &mut stop, max_batch);
+        // Before running the batch, give the threads producing commands a turn (on a shared
+        // core the HTTP worker, whose first command woke this thread, is mid-way through the
+        // rest), for as long as each turn brings more: the commit's fsync and its WAL frames
+        // are then shared by more commands (about 27 sends per commit became 41 on one core).
+        // With nothing else runnable a yield returns at once, so a lone write waits no longer.
+        let mut turns = 0;
+        while stop.is_none() && !batch.is_empty() && batch.len() < max_batch && turns < GATHER_TURNS
+        {
+            turns += 1;
+            let before = batch.len();
+            std::thread::yield_now();
+            take_queued(&commands, &mut batch, &mut stop, max_batch);
+            if batch.len() == before {
+                break;
             }
         }
         if !batch.is_empty() {

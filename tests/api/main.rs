@@ -27,5 +27,6 @@ mod idempotency;
 mod integrity;
 mod native;
 mod read_state;
+mod send_path;
 mod shutdown;
 mod throttle;
