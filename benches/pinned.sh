@@ -40,7 +40,9 @@ CEILING_BATCH=64
 RUNS=$WORK/pinned.tsv
 # size rep op ops_per_s us_per_op cpu_us_per_op
 CEILS=$WORK/pinned-ceiling.tsv
-: > "$RUNS"; : > "$CEILS"
+# size rep load-average-1min (at the start of each repetition)
+LOADS=$WORK/pinned-load.tsv
+: > "$RUNS"; : > "$CEILS"; : > "$LOADS"
 
 command -v taskset >/dev/null || die "taskset (util-linux) is needed for the pinned mode"
 [[ $SERVER_CPU != "$WRK_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_WRK_CPU must differ"
@@ -51,7 +53,6 @@ SERVER_WRAP=(taskset -c "$SERVER_CPU")
 WRK_WRAP=(taskset -c "$WRK_CPU")
 SERVER_ENV+=(PARLOR_WORKERS=1)
 CLK_TCK=$(getconf CLK_TCK)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 build --bin parlor --example ceiling
 [[ -x $CEILING ]] || die "$CEILING missing (cargo build --release --example ceiling)"
@@ -236,6 +237,7 @@ for size in $SIZES; do
 
     for rep in $(seq 1 "$REPS"); do
         log "$L, repetition $rep of $REPS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+        printf '%s\t%s\t%s\n' "$L" "$rep" "$(cut -d' ' -f1 /proc/loadavg)" >>"$LOADS"
         fresh_copy "$size" "$cdb"
         ceiling "$L" "$rep" "$cdb" list-typical list --token "$TYPICAL"
         ceiling "$L" "$rep" "$cdb" list-big list --token "$BIG"
