@@ -8,6 +8,7 @@ mod webdriver;
 
 mod admin_browser;
 mod admin_session;
+mod bench_ceiling;
 mod config_example;
 mod cors;
 mod duplicates;
