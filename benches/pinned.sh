@@ -62,17 +62,23 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 
 
 # Waits (at most 3 minutes) until the server is idle: requests wrk gave up on or left in flight
 # are still served after it stops, and a slow list leaves seconds of them; they must not be
-# counted against the next run.
+# counted against the next run. Idle is a whole second in which none of the server's threads
+# was runnable or in uninterruptible sleep and it gained no CPU time: on a loaded machine a busy
+# server can go half a second without being scheduled, so CPU time alone is not enough.
+busy_threads() {
+    cat /proc/"$SERVER_PID"/task/*/stat 2>/dev/null | sed 's/^.*) //' | awk '$1 != "S" && $1 != "I" { n++ } END { print n + 0 }'
+}
 settle() {  # what
-    local a b waited=0
+    local a b quiet=0 waited=0
     a=$(cpu_ticks)
-    while sleep 0.5; do
+    while (( quiet < 4 )); do
+        sleep 0.25
         b=$(cpu_ticks) waited=$(( waited + 1 ))
-        (( b - a <= CLK_TCK / 50 )) && break
-        if (( waited >= 360 )); then anomaly "the server was still busy 3 minutes after $1"; break; fi
+        if (( b - a <= 1 )) && (( $(busy_threads) == 0 )); then quiet=$(( quiet + 1 )); else quiet=0; fi
         a=$b
+        if (( waited >= 720 )); then anomaly "the server was still busy 3 minutes after $1"; break; fi
     done
-    (( waited > 4 )) && log "  (the server took $(( waited / 2 ))s to finish the requests left by $1)"
+    (( waited > 8 )) && log "  (the server took $(( waited / 4 ))s to finish the requests left by $1)"
     return 0
 }
 
