@@ -40,7 +40,9 @@ CEILING_BATCH=64
 RUNS=$WORK/pinned.tsv
 # size rep op ops_per_s us_per_op cpu_us_per_op
 CEILS=$WORK/pinned-ceiling.tsv
-: > "$RUNS"; : > "$CEILS"
+# size rep load-average-1min (at the start of each repetition)
+LOADS=$WORK/pinned-load.tsv
+: > "$RUNS"; : > "$CEILS"; : > "$LOADS"
 
 command -v taskset >/dev/null || die "taskset (util-linux) is needed for the pinned mode"
 [[ $SERVER_CPU != "$WRK_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_WRK_CPU must differ"
@@ -51,7 +53,6 @@ SERVER_WRAP=(taskset -c "$SERVER_CPU")
 WRK_WRAP=(taskset -c "$WRK_CPU")
 SERVER_ENV+=(PARLOR_WORKERS=1)
 CLK_TCK=$(getconf CLK_TCK)
-LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 build --bin parlor --example ceiling
 [[ -x $CEILING ]] || die "$CEILING missing (cargo build --release --example ceiling)"
@@ -61,17 +62,23 @@ cpu_ticks() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 
 
 # Waits (at most 3 minutes) until the server is idle: requests wrk gave up on or left in flight
 # are still served after it stops, and a slow list leaves seconds of them; they must not be
-# counted against the next run.
+# counted against the next run. Idle is a whole second in which none of the server's threads
+# was runnable or in uninterruptible sleep and it gained no CPU time: on a loaded machine a busy
+# server can go half a second without being scheduled, so CPU time alone is not enough.
+busy_threads() {
+    cat /proc/"$SERVER_PID"/task/*/stat 2>/dev/null | sed 's/^.*) //' | awk '$1 != "S" && $1 != "I" { n++ } END { print n + 0 }'
+}
 settle() {  # what
-    local a b waited=0
+    local a b quiet=0 waited=0
     a=$(cpu_ticks)
-    while sleep 0.5; do
+    while (( quiet < 4 )); do
+        sleep 0.25
         b=$(cpu_ticks) waited=$(( waited + 1 ))
-        (( b - a <= CLK_TCK / 50 )) && break
-        if (( waited >= 360 )); then anomaly "the server was still busy 3 minutes after $1"; break; fi
+        if (( b - a <= 1 )) && (( $(busy_threads) == 0 )); then quiet=$(( quiet + 1 )); else quiet=0; fi
         a=$b
+        if (( waited >= 720 )); then anomaly "the server was still busy 3 minutes after $1"; break; fi
     done
-    (( waited > 4 )) && log "  (the server took $(( waited / 2 ))s to finish the requests left by $1)"
+    (( waited > 8 )) && log "  (the server took $(( waited / 4 ))s to finish the requests left by $1)"
     return 0
 }
 
@@ -236,6 +243,7 @@ for size in $SIZES; do
 
     for rep in $(seq 1 "$REPS"); do
         log "$L, repetition $rep of $REPS (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+        printf '%s\t%s\t%s\n' "$L" "$rep" "$(cut -d' ' -f1 /proc/loadavg)" >>"$LOADS"
         fresh_copy "$size" "$cdb"
         ceiling "$L" "$rep" "$cdb" list-typical list --token "$TYPICAL"
         ceiling "$L" "$rep" "$cdb" list-big list --token "$BIG"

@@ -9,6 +9,7 @@ mod webdriver;
 
 mod admin_browser;
 mod admin_session;
+mod bench_ceiling;
 mod config_example;
 mod connections;
 mod cors;
