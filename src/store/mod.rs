@@ -551,6 +551,25 @@ pub(crate) fn row_id(
     .ok_or(Error::NotFound(kind.noun()))
 }
 
+/// The statements every list request runs, by name, for the test that checks their query
+/// plans (`tests/api/query_plans.rs`): the caller's token and user, a user's page, the tenant's
+/// page (admins), and the members of a whole page.
+pub fn hot_reads() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("tokens::find_by_hash", tokens::find_by_hash_sql()),
+        ("users::get", users::get_sql()),
+        (
+            "participants::list_for_user",
+            participants::list_for_user_sql(),
+        ),
+        (
+            "conversations::list_for_tenant",
+            conversations::list_for_tenant_sql(),
+        ),
+        ("users::members_of_page", users::members_of_page_sql()),
+    ]
+}
+
 /// One read transaction around all of a read's statements: they see one snapshot, and SQLite
 /// takes its WAL read lock once instead of once per statement.
 fn in_read_transaction<T>(

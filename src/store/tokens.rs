@@ -53,12 +53,17 @@ pub fn insert(conn: &Connection, t: &NewToken) -> Result<i64> {
 /// The token whose secret hashes to `hash`, revoked or not; the caller checks validity.
 pub fn find_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<(Token, Vec<u8>)>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS}, token_hash FROM tokens WHERE token_hash = ?1"),
-            [hash],
-            |r| Ok((from_row(r)?, r.get(8)?)),
-        )
+        .row(find_by_hash_sql(), [hash], |r| {
+            Ok((from_row(r)?, r.get(8)?))
+        })
         .optional()?)
+}
+
+/// The statement of `find_by_hash`, which every authenticated request runs: cached, and its
+/// text built once.
+pub(crate) fn find_by_hash_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| format!("SELECT {COLUMNS}, token_hash FROM tokens WHERE token_hash = ?1"))
 }
 
 pub fn list_for_user(conn: &Connection, user: UserId) -> Result<Vec<Token>> {

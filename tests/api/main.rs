@@ -26,6 +26,7 @@ mod group_commit;
 mod idempotency;
 mod integrity;
 mod native;
+mod query_plans;
 mod read_state;
 mod shutdown;
 mod throttle;
