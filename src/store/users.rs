@@ -11,28 +11,33 @@ const COLUMNS: &str =
      password_hash IS NOT NULL, created_at, updated_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<User> {
-    let role: String = r.get(4)?;
+    from_row_at(r, 0)
+}
+
+/// A user from the `COLUMNS` that start at column `at` (for statements that join users).
+pub(crate) fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<User> {
+    let role: String = r.get(at + 4)?;
     Ok(User {
-        id: UserId(r.get(0)?),
-        uuid: r.get(1)?,
-        oid: r.get(2)?,
-        tenant_id: TenantId(r.get(3)?),
+        id: UserId(r.get(at)?),
+        uuid: r.get(at + 1)?,
+        oid: r.get(at + 2)?,
+        tenant_id: TenantId(r.get(at + 3)?),
         role: Role::parse(&role).unwrap_or(Role::Participant),
-        first_name: r.get(5)?,
-        last_name: r.get(6)?,
-        display_name: r.get(7)?,
-        prefix: r.get(8)?,
-        gender: r.get(9)?,
-        email: r.get(10)?,
-        phone: r.get(11)?,
-        avatar_url: r.get(12)?,
-        specialty: r.get(13)?,
-        external_id: r.get(14)?,
-        birthdate: r.get(15)?,
-        username: r.get(16)?,
-        has_password: r.get(17)?,
-        created_at: r.get(18)?,
-        updated_at: r.get(19)?,
+        first_name: r.get(at + 5)?,
+        last_name: r.get(at + 6)?,
+        display_name: r.get(at + 7)?,
+        prefix: r.get(at + 8)?,
+        gender: r.get(at + 9)?,
+        email: r.get(at + 10)?,
+        phone: r.get(at + 11)?,
+        avatar_url: r.get(at + 12)?,
+        specialty: r.get(at + 13)?,
+        external_id: r.get(at + 14)?,
+        birthdate: r.get(at + 15)?,
+        username: r.get(at + 16)?,
+        has_password: r.get(at + 17)?,
+        created_at: r.get(at + 18)?,
+        updated_at: r.get(at + 19)?,
     })
 }
 
@@ -154,7 +159,7 @@ pub(crate) fn members_of_page_sql() -> &'static str {
 }
 
 /// How many columns `COLUMNS` has.
-const USER_COLUMN_COUNT: usize = 20;
+pub(crate) const USER_COLUMN_COUNT: usize = 20;
 
 /// A page of the tenant's users by id, optionally of one role.
 pub fn list(
@@ -328,7 +333,7 @@ pub fn find_by(
         .optional()?)
 }
 
-fn prefixed(alias: &str) -> String {
+pub(crate) fn prefixed(alias: &str) -> String {
     COLUMNS
         .split(", ")
         .map(|c| format!("{alias}.{}", c.trim()))
