@@ -562,19 +562,22 @@ pub(crate) fn row_id(
 /// The statements every list request runs, by name, for the test that checks their query
 /// plans (`tests/api/query_plans.rs`): the caller's token and user, a user's page, the tenant's
 /// page (admins), and the members of a whole page.
-pub fn hot_reads() -> Vec<(&'static str, &'static str)> {
+pub fn hot_reads() -> Vec<(&'static str, String)> {
     vec![
-        ("tokens::find_by_hash", tokens::find_by_hash_sql()),
-        ("users::get", users::get_sql()),
+        ("tokens::find_by_hash", tokens::find_by_hash_sql().into()),
+        ("users::get", users::get_sql().into()),
         (
             "participants::list_for_user",
-            participants::list_for_user_sql(),
+            participants::list_for_user_sql(21),
         ),
         (
             "conversations::list_for_tenant",
-            conversations::list_for_tenant_sql(),
+            conversations::list_for_tenant_sql(21),
         ),
-        ("users::members_of_page", users::members_of_page_sql()),
+        (
+            "users::members_of_page",
+            users::members_of_page_sql().into(),
+        ),
     ]
 }
 

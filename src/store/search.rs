@@ -33,8 +33,8 @@ pub fn search_for_tenant(
                WHERE p.conversation_id = c.id
                  AND (u.display_name LIKE ?4 ESCAPE '\\' OR u.first_name LIKE ?4 ESCAPE '\\'
                       OR u.last_name LIKE ?4 ESCAPE '\\' OR u.username LIKE ?4 ESCAPE '\\'))
-         ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT ?5"
+         ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {limit}"
     ))?;
-    let rows = stmt.query_map(params![tenant.0, at, id, pattern, limit], from_row)?;
+    let rows = stmt.query_map(params![tenant.0, at, id, pattern], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

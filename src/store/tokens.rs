@@ -60,10 +60,7 @@ pub type Found = (Token, Vec<u8>, Option<User>);
 /// The token whose secret hashes to `hash`, revoked or not, with its stored hash and its user
 /// (None for a server-admin token, or when the user is not in the token's tenant); the caller
 /// checks validity. One statement: every authenticated request runs it.
-pub fn find_by_hash(
-    conn: &Connection,
-    hash: &[u8],
-) -> Result<Option<Found>> {
+pub fn find_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<Found>> {
     Ok(conn
         .row(find_by_hash_sql(), [hash], |r| {
             let user = match r.get::<_, Option<i64>>(0)? {
