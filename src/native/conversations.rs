@@ -11,7 +11,7 @@ use super::{path_ref, query_ref};
 use crate::app::App;
 use crate::domain::IdRef;
 use crate::error::Error;
-use crate::service::conversations::{ConversationChange, NewConversation};
+use crate::service::conversations::{ConversationChange, NewConversation, Scope};
 use crate::service::page_limit;
 
 /// The caller's conversations by last activity, or with `?as=` another user's (admins). An
@@ -33,7 +33,7 @@ pub async fn list(
     }
     let limit = page_limit("limit", q.limit, 20)?;
     let viewer = caller.acting_or_admin(&app, query_ref(q.as_user)?).await?;
-    let page = match (viewer, q.q) {
+    let scope = match (viewer, q.q) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid(
                 "q",
@@ -41,22 +41,14 @@ pub async fn list(
             )
             .into())
         }
-        (None, Some(text)) => {
-            app.service
-                .search_conversations_of_tenant(caller.tenant, text, q.before, limit)
-                .await?
-        }
-        (Some(user), None) => {
-            app.service
-                .conversations_of(caller.tenant, user, q.before, limit)
-                .await?
-        }
-        (None, None) => {
-            app.service
-                .conversations_of_tenant(caller.tenant, q.before, limit)
-                .await?
-        }
+        (None, Some(text)) => Scope::Search(text),
+        (Some(user), None) => Scope::User(user),
+        (None, None) => Scope::Tenant,
     };
+    let page = app
+        .service
+        .conversation_page(caller.tenant, scope, q.before, limit)
+        .await?;
     Ok(json_with_etag(
         &req,
         &List {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::conversations::{insert_conversation, members_of, Listing, NewConversation};
+use super::conversations::{insert_conversation, listings, Listing, NewConversation};
 use super::messages::NewMessage;
 use super::{read_state, Service};
 use crate::domain::clock::Millis;
@@ -120,16 +120,8 @@ fn assemble(
 }
 
 fn listing(c: &Connection, tenant: TenantId, conv: Conversation, me: UserId) -> Result<Listing> {
-    let members = members_of(c, tenant, conv.id)?;
-    let mine = members
-        .iter()
-        .find(|m| m.user.id == me)
-        .map(|m| m.participant.clone());
-    Ok(Listing {
-        conversation: conv,
-        me: mine,
-        members,
-    })
+    let mut one = listings(c, tenant, vec![(conv, None)], Some(me))?;
+    Ok(one.remove(0))
 }
 
 impl Service {

@@ -2,13 +2,14 @@
 
 use serde_json::Value;
 
-use super::{decode_cursor, encode_cursor, read_state, Page, Service};
+use super::{decode_cursor, encode_cursor, read_state, search, Page, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
     Conversation, ConversationId, ConversationStatus, IdRef, Participant, Tag, TenantId, User,
     UserId,
 };
 use crate::error::{Error, Result};
+use crate::store::search as store_search;
 use crate::store::{conversations, participants, users};
 
 #[derive(Clone, Debug, Default)]
@@ -54,15 +55,72 @@ pub fn members_of(
     tenant: TenantId,
     conv: ConversationId,
 ) -> Result<Vec<Member>> {
-    let parts = participants::list(c, conv)?;
-    let people = users::members_of(c, tenant, conv)?;
-    Ok(parts
+    Ok(members_by_conversation(c, tenant, &[conv])?
+        .pop()
+        .unwrap_or_default())
+}
+
+/// The members of each of `convs` (in the same order), each list in joining order, fetched in
+/// one query for the whole page. Runs inside a read.
+fn members_by_conversation(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    convs: &[ConversationId],
+) -> Result<Vec<Vec<Member>>> {
+    let mut out: Vec<Vec<Member>> = vec![Vec::new(); convs.len()];
+    for (participant, user) in users::members_of_page(c, tenant, convs)? {
+        if let Some(i) = convs
+            .iter()
+            .position(|id| *id == participant.conversation_id)
+        {
+            out[i].push(Member { participant, user });
+        }
+    }
+    for members in &mut out {
+        members.sort_by_key(|m| (m.participant.joined_at, m.participant.user_id.0));
+    }
+    Ok(out)
+}
+
+/// Each of `rows` as a listing: its members (one query for the whole page) and the viewer's
+/// own membership, as given or else found among the members of `viewer`. Runs inside a read.
+pub(crate) fn listings(
+    c: &rusqlite::Connection,
+    tenant: TenantId,
+    rows: Vec<(Conversation, Option<Participant>)>,
+    viewer: Option<UserId>,
+) -> Result<Vec<Listing>> {
+    let ids: Vec<ConversationId> = rows.iter().map(|(conv, _)| conv.id).collect();
+    let members = members_by_conversation(c, tenant, &ids)?;
+    Ok(rows
         .into_iter()
-        .filter_map(|participant| {
-            let user = people.iter().find(|u| u.id == participant.user_id)?.clone();
-            Some(Member { participant, user })
+        .zip(members)
+        .map(|((conversation, me), members)| {
+            let me = me.or_else(|| {
+                let v = viewer?;
+                members
+                    .iter()
+                    .find(|m| m.user.id == v)
+                    .map(|m| m.participant.clone())
+            });
+            Listing {
+                conversation,
+                me,
+                members,
+            }
         })
         .collect())
+}
+
+/// Whose conversations a page lists.
+#[derive(Clone, Debug)]
+pub enum Scope {
+    /// One user's, each with their own read state, by their last activity.
+    User(UserId),
+    /// Every conversation of the tenant, by last activity (for admins).
+    Tenant,
+    /// The tenant's conversations with a participant named like the text (the inbox search).
+    Search(String),
 }
 
 pub const MAX_NAME: usize = 200;
@@ -247,69 +305,54 @@ impl Service {
             .await
     }
 
-    /// One page of `user`'s conversations, most recent activity first (never-messaged last,
-    /// newest created first), each with the user's own unread count.
-    pub async fn conversations_of(
+    /// One page of the conversations in `scope`, most recent activity first, with the members
+    /// of the whole page. A user's list puts never-messaged conversations last (newest created
+    /// first) and carries the user's own unread counts.
+    pub async fn conversation_page(
         &self,
         tenant: TenantId,
-        user: UserId,
+        scope: Scope,
         before: Option<String>,
         limit: u32,
     ) -> Result<Page<Listing>> {
+        let scope = match scope {
+            Scope::Search(text) => Scope::Search(search::check_text(text)?),
+            other => other,
+        };
         let cursor = before.map(|b| decode_cursor("before", &b)).transpose()?;
         self.store
             .read(move |c| {
-                users::get(c, tenant, user)?;
-                let views = participants::list_for_user(c, user, cursor, limit + 1)?;
-                let page = paginate(views, limit, |v| {
-                    let c = &v.conversation;
-                    encode_cursor(
-                        participants::sort_key(c.last_message.as_ref().map(|m| m.at), c.created_at),
-                        c.id.0,
-                    )
+                let (rows, viewer) = match &scope {
+                    Scope::User(user) => {
+                        let views =
+                            participants::list_for_user(c, tenant, *user, cursor, limit + 1)?;
+                        let rows = views.into_iter().map(|v| (v.conversation, Some(v.me)));
+                        (rows.collect::<Vec<_>>(), Some(*user))
+                    }
+                    Scope::Tenant => {
+                        let convs = conversations::list_for_tenant(c, tenant, cursor, limit + 1)?;
+                        (convs.into_iter().map(|c| (c, None)).collect(), None)
+                    }
+                    Scope::Search(text) => {
+                        let convs =
+                            store_search::search_for_tenant(c, tenant, text, cursor, limit + 1)?;
+                        (convs.into_iter().map(|c| (c, None)).collect(), None)
+                    }
+                };
+                let page = paginate(rows, limit, |(conv, _)| match scope {
+                    Scope::User(_) => encode_cursor(
+                        participants::sort_key(
+                            conv.last_message.as_ref().map(|m| m.at),
+                            conv.created_at,
+                        ),
+                        conv.id.0,
+                    ),
+                    Scope::Tenant | Scope::Search(_) => {
+                        encode_cursor(conv.last_message.as_ref().map_or(0, |m| m.at), conv.id.0)
+                    }
                 });
-                let mut items = Vec::with_capacity(page.items.len());
-                for v in page.items {
-                    let members = members_of(c, tenant, v.conversation.id)?;
-                    items.push(Listing {
-                        conversation: v.conversation,
-                        me: Some(v.me),
-                        members,
-                    });
-                }
                 Ok(Page {
-                    items,
-                    next: page.next,
-                })
-            })
-            .await
-    }
-
-    /// One page of every conversation of the tenant, by last activity (for admins).
-    pub async fn conversations_of_tenant(
-        &self,
-        tenant: TenantId,
-        before: Option<String>,
-        limit: u32,
-    ) -> Result<Page<Listing>> {
-        let cursor = before.map(|b| decode_cursor("before", &b)).transpose()?;
-        self.store
-            .read(move |c| {
-                let convs = conversations::list_for_tenant(c, tenant, cursor, limit + 1)?;
-                let page = paginate(convs, limit, |conv| {
-                    encode_cursor(conv.last_message.as_ref().map_or(0, |m| m.at), conv.id.0)
-                });
-                let mut items = Vec::with_capacity(page.items.len());
-                for conversation in page.items {
-                    let members = members_of(c, tenant, conversation.id)?;
-                    items.push(Listing {
-                        conversation,
-                        me: None,
-                        members,
-                    });
-                }
-                Ok(Page {
-                    items,
+                    items: listings(c, tenant, page.items, viewer)?,
                     next: page.next,
                 })
             })

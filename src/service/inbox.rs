@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use rusqlite::Connection;
 
-use super::conversations::{members_of, Listing};
+use super::conversations::{listings, Listing};
 use super::messages::NewMessage;
 use super::Service;
 use crate::domain::ids::is_valid_text_id;
@@ -70,22 +70,15 @@ impl MessagePage {
     }
 }
 
-fn listing(
+/// `conversations` as `viewer` sees them, the members of all of them read in one query.
+fn listings_of(
     c: &Connection,
     tenant: TenantId,
-    conversation: Conversation,
+    conversations: Vec<Conversation>,
     viewer: UserId,
-) -> Result<Listing> {
-    let members = members_of(c, tenant, conversation.id)?;
-    let me = members
-        .iter()
-        .find(|m| m.user.id == viewer)
-        .map(|m| m.participant.clone());
-    Ok(Listing {
-        conversation,
-        me,
-        members,
-    })
+) -> Result<Vec<Listing>> {
+    let rows = conversations.into_iter().map(|conv| (conv, None)).collect();
+    listings(c, tenant, rows, Some(viewer))
 }
 
 /// Adds to `people` each sender of `messages` not yet in it (people who have left included).
@@ -110,13 +103,7 @@ fn add_senders(
     Ok(())
 }
 
-fn in_full(
-    c: &Connection,
-    tenant: TenantId,
-    conversation: Conversation,
-    viewer: UserId,
-) -> Result<ConversationInFull> {
-    let listing = listing(c, tenant, conversation, viewer)?;
+fn in_full(c: &Connection, tenant: TenantId, listing: Listing) -> Result<ConversationInFull> {
     let messages = messages::all_of(c, listing.conversation.id)?;
     let mut people: Vec<User> = listing.members.iter().map(|m| m.user.clone()).collect();
     add_senders(c, tenant, &messages, &mut people)?;
@@ -142,9 +129,9 @@ impl Service {
             .read(move |c| {
                 let found =
                     conversations::list_by_metadata(c, tenant, &metadata, page.offset, page.limit)?;
-                let items = found
+                let items = listings_of(c, tenant, found, viewer)?
                     .into_iter()
-                    .map(|conv| in_full(c, tenant, conv, viewer))
+                    .map(|listing| in_full(c, tenant, listing))
                     .collect::<Result<_>>()?;
                 let total = page
                     .with_total
@@ -165,7 +152,8 @@ impl Service {
         self.store
             .read(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
-                in_full(c, tenant, conv, viewer)
+                let listing = listings_of(c, tenant, vec![conv], viewer)?.remove(0);
+                in_full(c, tenant, listing)
             })
             .await
     }
@@ -181,16 +169,13 @@ impl Service {
         self.store
             .read(move |c| {
                 let found = messages::list_for_tenant(c, tenant, &filter, page.offset, page.limit)?;
-                let mut conversations_out: Vec<Listing> = Vec::new();
+                let mut convs: Vec<Conversation> = Vec::new();
                 for m in &found {
-                    if !conversations_out
-                        .iter()
-                        .any(|l| l.conversation.id == m.conversation_id)
-                    {
-                        let conv = conversations::get(c, tenant, m.conversation_id)?;
-                        conversations_out.push(listing(c, tenant, conv, viewer)?);
+                    if !convs.iter().any(|conv| conv.id == m.conversation_id) {
+                        convs.push(conversations::get(c, tenant, m.conversation_id)?);
                     }
                 }
+                let conversations_out = listings_of(c, tenant, convs, viewer)?;
                 let mut senders = Vec::new();
                 add_senders(c, tenant, &found, &mut senders)?;
                 let total = page

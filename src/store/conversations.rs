@@ -232,14 +232,24 @@ pub fn list_for_tenant(
     limit: u32,
 ) -> Result<Vec<Conversation>> {
     let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM conversations c
-         WHERE c.tenant_id = ?1 AND c.deleted = 0
-           AND (COALESCE(c.last_message_at, 0), c.id) < (?2, ?3)
-         ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT {limit}"
-    ))?;
+    let mut stmt = conn.prepare_cached(&list_for_tenant_sql(limit))?;
     let rows = stmt.query_map(params![tenant.0, at, id], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The statement of `list_for_tenant`, its limit in the text (a bound LIMIT makes SQLite
+/// re-prepare the statement at every bind).
+pub(crate) fn list_for_tenant_sql(limit: u32) -> String {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let head = SQL.get_or_init(|| {
+        format!(
+            "SELECT {COLUMNS} FROM conversations c
+             WHERE c.tenant_id = ?1 AND c.deleted = 0
+               AND (COALESCE(c.last_message_at, 0), c.id) < (?2, ?3)
+             ORDER BY COALESCE(c.last_message_at, 0) DESC, c.id DESC LIMIT "
+        )
+    });
+    format!("{head}{limit}")
 }
 
 /// The tenant's live conversations, most recently updated first; only those of `flow` when

@@ -243,29 +243,43 @@ pub fn on_message_deleted(
     Ok(())
 }
 
-/// A page of `user`'s live conversations by last activity, newest first, never-messaged last
+/// A page of `user`'s live conversations in the tenant by last activity, newest first, never-messaged last
 /// (newest created first), strictly after the `(sort_at, conversation id)` cursor. Served by the
 /// `participants_user_activity` index whatever the user's number of conversations.
 pub fn list_for_user(
     conn: &Connection,
+    tenant: TenantId,
     user: UserId,
     before: Option<(i64, i64)>,
     limit: u32,
 ) -> Result<Vec<ConversationView>> {
-    use super::conversations::{from_row, COLUMNS as CONV, COLUMN_COUNT};
+    use super::conversations::{from_row, COLUMN_COUNT};
     let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {CONV}, {COLUMNS} FROM participants p JOIN conversations c ON c.id = p.conversation_id
-         WHERE p.user_id = ?1 AND (p.sort_at, p.conversation_id) < (?2, ?3) AND c.deleted = 0
-         ORDER BY p.sort_at DESC, p.conversation_id DESC LIMIT {limit}"
-    ))?;
-    let rows = stmt.query_map(params![user.0, at, id], |r| {
+    let mut stmt = conn.prepare_cached(&list_for_user_sql(limit))?;
+    let rows = stmt.query_map(params![user.0, at, id, tenant.0], |r| {
         Ok(ConversationView {
             conversation: from_row(r)?,
             me: from_row_at(r, COLUMN_COUNT)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The statement of `list_for_user`. The limit is part of the text, not a parameter: SQLite
+/// plans with a bound LIMIT's value and so re-prepares such a statement every time it is
+/// bound, which cost a fifth of a list's time. The rest of the text is built once.
+pub(crate) fn list_for_user_sql(limit: u32) -> String {
+    use super::conversations::COLUMNS as CONV;
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let head = SQL.get_or_init(|| {
+        format!(
+            "SELECT {CONV}, {COLUMNS} FROM participants p JOIN conversations c ON c.id = p.conversation_id
+             WHERE p.user_id = ?1 AND (p.sort_at, p.conversation_id) < (?2, ?3) AND c.deleted = 0
+               AND c.tenant_id = ?4
+             ORDER BY p.sort_at DESC, p.conversation_id DESC LIMIT "
+        )
+    });
+    format!("{head}{limit}")
 }
 
 /// `(conversation id, unread count)` for each of `user`'s live conversations with unread

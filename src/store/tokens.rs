@@ -1,24 +1,28 @@
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::Cached;
+use super::{users, Cached};
 
-use crate::domain::{TenantId, Token, UserId};
+use crate::domain::{TenantId, Token, User, UserId};
 use crate::error::{Error, Result};
 
 const COLUMNS: &str =
     "id, tenant_id, user_id, abilities, label, created_at, expires_at, revoked_at";
 
 fn from_row(r: &Row) -> rusqlite::Result<Token> {
-    let abilities: String = r.get(3)?;
+    from_row_at(r, 0)
+}
+
+fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<Token> {
+    let abilities: String = r.get(at + 3)?;
     Ok(Token {
-        id: r.get(0)?,
-        tenant_id: r.get::<_, Option<i64>>(1)?.map(TenantId),
-        user_id: r.get::<_, Option<i64>>(2)?.map(UserId),
+        id: r.get(at)?,
+        tenant_id: r.get::<_, Option<i64>>(at + 1)?.map(TenantId),
+        user_id: r.get::<_, Option<i64>>(at + 2)?.map(UserId),
         abilities: serde_json::from_str(&abilities).unwrap_or_default(),
-        label: r.get(4)?,
-        created_at: r.get(5)?,
-        expires_at: r.get(6)?,
-        revoked_at: r.get(7)?,
+        label: r.get(at + 4)?,
+        created_at: r.get(at + 5)?,
+        expires_at: r.get(at + 6)?,
+        revoked_at: r.get(at + 7)?,
     })
 }
 
@@ -50,15 +54,41 @@ pub fn insert(conn: &Connection, t: &NewToken) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// The token whose secret hashes to `hash`, revoked or not; the caller checks validity.
-pub fn find_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<(Token, Vec<u8>)>> {
+/// A token found by its hash: the token, the stored hash, and its user.
+pub type Found = (Token, Vec<u8>, Option<User>);
+
+/// The token whose secret hashes to `hash`, revoked or not, with its stored hash and its user
+/// (None for a server-admin token, or when the user is not in the token's tenant); the caller
+/// checks validity. One statement: every authenticated request runs it.
+pub fn find_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<Found>> {
     Ok(conn
-        .query_row(
-            &format!("SELECT {COLUMNS}, token_hash FROM tokens WHERE token_hash = ?1"),
-            [hash],
-            |r| Ok((from_row(r)?, r.get(8)?)),
-        )
+        .row(find_by_hash_sql(), [hash], |r| {
+            let user = match r.get::<_, Option<i64>>(0)? {
+                Some(_) => Some(users::from_row_at(r, 0)?),
+                None => None,
+            };
+            let token = from_row_at(r, users::USER_COLUMN_COUNT)?;
+            Ok((token, r.get(users::USER_COLUMN_COUNT + 8)?, user))
+        })
         .optional()?)
+}
+
+/// The statement of `find_by_hash`, cached and its text built once.
+pub(crate) fn find_by_hash_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let token = COLUMNS
+            .split(", ")
+            .map(|c| format!("t.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "SELECT {}, {token}, t.token_hash FROM tokens t
+             LEFT JOIN users u ON u.id = t.user_id AND u.tenant_id = t.tenant_id
+             WHERE t.token_hash = ?1",
+            users::prefixed("u")
+        )
+    })
 }
 
 pub fn list_for_user(conn: &Connection, user: UserId) -> Result<Vec<Token>> {

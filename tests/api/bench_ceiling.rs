@@ -69,9 +69,21 @@ fn text_constant<'a>(src: &'a str, name: &str) -> &'a str {
     &declared[open..open + len]
 }
 
+/// A pragma of the server's with the store's named constants (`{READ_CACHE_KIB}`) filled in.
+fn with_constants(pragma: &str) -> String {
+    ["READ_CACHE_KIB", "WRITE_CACHE_KIB"]
+        .iter()
+        .fold(pragma.to_string(), |p, name| {
+            p.replace(&format!("{{{name}}}"), constant(STORE, name))
+        })
+}
+
 #[test]
 fn the_ceiling_reads_with_the_read_pools_pragmas() {
-    let server = pragmas(between(STORE, ".with_init(", "let pool"));
+    let server: BTreeSet<String> = pragmas(between(STORE, ".with_init(", "let pool"))
+        .into_iter()
+        .map(|p| with_constants(&p))
+        .collect();
     let ceiling = pragmas(text_constant(CEILING, "READER_PRAGMAS"));
     assert!(
         !server.is_empty(),
@@ -85,7 +97,7 @@ fn the_ceiling_writes_with_the_writers_pragmas() {
     // The benchmark runs the server with synchronous=full, the ceiling's fixed setting.
     let server: BTreeSet<String> = pragmas(between(STORE, "fn configure_writer", "\n}\n"))
         .into_iter()
-        .map(|p| p.replace("synchronous = {}", "synchronous = FULL"))
+        .map(|p| with_constants(&p).replace("synchronous = {}", "synchronous = FULL"))
         .collect();
     let mut ceiling = pragmas(text_constant(CEILING, "WRITER_PRAGMAS"));
     ceiling.extend(pragmas(between(CEILING, "fn writer(", "\n}\n")));

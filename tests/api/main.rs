@@ -27,6 +27,7 @@ mod group_commit;
 mod idempotency;
 mod integrity;
 mod native;
+mod query_plans;
 mod read_state;
 mod send_path;
 mod shutdown;

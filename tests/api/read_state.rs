@@ -2,7 +2,7 @@
 //! stored unread count, last message and sort key equals a recount from the messages table.
 
 use parlor::domain::{Clock, ConversationId, IdRef, TenantId, UserId};
-use parlor::service::conversations::NewConversation;
+use parlor::service::conversations::{NewConversation, Scope};
 use parlor::service::directory::{NewTenant, NewUser};
 use parlor::service::messages::NewMessage;
 use parlor::service::Service;
@@ -240,7 +240,7 @@ impl World {
             for m in &listing.members {
                 let page = self
                     .service
-                    .conversations_of(self.tenant, m.user.id, None, 10)
+                    .conversation_page(self.tenant, Scope::User(m.user.id), None, 10)
                     .await
                     .map_err(|e| e.to_string())?;
                 if !page.items.iter().any(|l| l.conversation.id == *conv) {

@@ -17,6 +17,7 @@ use self::validate::Input;
 use crate::app::App;
 use crate::domain::IdRef;
 use crate::idempotency::{idempotent, Identifying, Identity, Surface, Unidentified};
+use crate::service::conversations::Scope;
 use crate::service::messages::NewMessage;
 use crate::service::MAX_PAGE;
 
@@ -132,7 +133,12 @@ async fn list_conversations(app: web::Data<App>, caller: Caller) -> PigeonsResul
     loop {
         let page = app
             .service
-            .conversations_of(caller.tenant.id, caller.user.id, before, MAX_PAGE)
+            .conversation_page(
+                caller.tenant.id,
+                Scope::User(caller.user.id),
+                before,
+                MAX_PAGE,
+            )
             .await?;
         data.extend(page.items.iter().map(convert::conversation));
         match page.next {

@@ -1,0 +1,67 @@
+//! The statements every list request runs (the token lookup, the page, the members of the
+//! page) must be answered from an index: a SCAN of a big table or a temporary B-tree sort
+//! would make a list's cost grow with the data instead of the page.
+
+use parlor::store::{hot_reads, Store, StoreOptions};
+
+/// What SQLite would do for `sql`, one line per step of `EXPLAIN QUERY PLAN`.
+fn plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
+    let mut stmt = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .unwrap_or_else(|e| panic!("cannot explain {sql}: {e}"));
+    // Unbound parameters are NULL: enough for the planner, which never sees their values.
+    let mut rows = stmt.raw_query();
+    let mut steps = Vec::new();
+    while let Some(r) = rows.next().unwrap() {
+        steps.push(r.get::<_, String>(3).unwrap());
+    }
+    steps
+}
+
+/// A step that reads a table or index whole, or sorts rows outside any index.
+fn is_costly(step: &str) -> bool {
+    // A scan of a table-valued function or a list of constants is not a table scan.
+    (step.starts_with("SCAN ") && !step.starts_with("SCAN CONSTANT ROW"))
+        || step.contains("USE TEMP B-TREE")
+}
+
+#[test]
+fn hot_list_reads_use_indexes_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plans.db");
+    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    store.close_blocking().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let reads = hot_reads();
+    assert!(reads.len() >= 4, "the hot reads are listed: {reads:?}");
+    let mut costly = Vec::new();
+    for (name, sql) in &reads {
+        let steps = plan(&conn, sql);
+        assert!(!steps.is_empty(), "{name} has a plan");
+        for step in steps.iter().filter(|s| is_costly(s)) {
+            costly.push(format!("{name}: {step}"));
+        }
+    }
+    assert!(
+        costly.is_empty(),
+        "hot reads not served by an index: {costly:#?}"
+    );
+}
+
+#[test]
+fn the_check_sees_a_scan_and_a_sort() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plans.db");
+    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    store.close_blocking().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let steps = plan(
+        &conn,
+        "SELECT id FROM users WHERE display_name = ?1 ORDER BY created_at",
+    );
+    assert_eq!(
+        steps.iter().filter(|s| is_costly(s)).count(),
+        2,
+        "{steps:?}"
+    );
+}
