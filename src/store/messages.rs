@@ -240,24 +240,6 @@ pub fn newest(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Every live message of the tenant's live conversations (of one flow when given), by
-/// conversation and then seq: one read for a whole workspace listing.
-pub fn of_tenant(conn: &Connection, tenant: TenantId, flow: Option<i64>) -> Result<Vec<Message>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {} FROM messages m JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.tenant_id = ?1 AND m.deleted_at IS NULL AND c.deleted = 0
-           AND (?2 IS NULL OR c.flow_id = ?2)
-         ORDER BY m.conversation_id, m.seq",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("m.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))?;
-    let rows = stmt.query_map(params![tenant.0, flow], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Moves a message through review (Trillet's pending → approved or rejected).
 pub fn set_status(conn: &Connection, id: MessageId, status: MessageStatus, now: i64) -> Result<()> {
     conn.exec(
