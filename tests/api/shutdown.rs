@@ -110,20 +110,25 @@ fn a_graceful_stop_right_after_start_leaves_no_wal() {
     assert!(!stderr.contains("closing the database"), "{stderr}");
 }
 
+/// 200 sends to the demo's conversation 2 as user 4, bodies "`prefix` 0" to "`prefix` 199".
+fn send_200(base: &str, prefix: &str) {
+    let url = format!("{base}/parlor/v1/conversations/2/messages");
+    for i in 0..200 {
+        let r = ureq::post(&url)
+            .set("Authorization", "Bearer parlor-demo-admin-token")
+            .set("X-Parlor-Tenant", "1")
+            .send_json(json!({ "as": 4, "body": format!("{prefix} {i}") }))
+            .expect("send");
+        assert_eq!(r.status(), 201);
+    }
+}
+
 #[test]
 fn a_graceful_stop_after_sends_leaves_no_wal_and_every_acknowledged_message() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("parlor.db");
     let server = serve(&db, &["--demo"]);
-    let url = format!("{}/parlor/v1/conversations/2/messages", server.base);
-    for i in 0..200 {
-        let r = ureq::post(&url)
-            .set("Authorization", "Bearer parlor-demo-admin-token")
-            .set("X-Parlor-Tenant", "1")
-            .send_json(json!({ "as": 4, "body": format!("before the stop {i}") }))
-            .expect("send");
-        assert_eq!(r.status(), 201);
-    }
+    send_200(&server.base, "before the stop");
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{status:?}: {stderr}");
     assert_no_wal(&db);
@@ -144,15 +149,7 @@ fn a_graceful_stop_waits_for_a_reader_and_then_truncates_the_wal() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("parlor.db");
     let server = serve(&db, &["--demo"]);
-    let url = format!("{}/parlor/v1/conversations/2/messages", server.base);
-    for i in 0..200 {
-        let r = ureq::post(&url)
-            .set("Authorization", "Bearer parlor-demo-admin-token")
-            .set("X-Parlor-Tenant", "1")
-            .send_json(json!({ "as": 4, "body": format!("sent {i}") }))
-            .expect("send");
-        assert_eq!(r.status(), 201);
-    }
+    send_200(&server.base, "sent");
     // Someone is reading the file at the moment of the stop (a backup, a look with sqlite3).
     // Read-only, so that closing it does not clean up after the server.
     let reader =
