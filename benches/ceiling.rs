@@ -8,8 +8,9 @@
 //!   ceiling --db COPY.db send [--batch 64] [--senders 2000]
 //!
 //! `list` is the least a page of a user's conversations needs: in one read transaction, the
-//! caller's token and user in one statement, the page (the server's own page query, off the
-//! `participants_user_activity` index), and the members of the whole page in ONE statement.
+//! page (the server's own page query, off the `participants_user_activity` index), everyone in
+//! the page's conversations in one statement and each of their users once in another. The
+//! caller's token is resolved once before measuring, as the server keeps it in memory.
 //! `send` is group commit as the writer does it, without its per-command savepoints: BEGIN
 //! IMMEDIATE, `batch` sends, COMMIT under `synchronous=FULL`, each send with the statements
 //! `service::messages::send_in` runs (conversation, membership, next seq, insert, the
@@ -136,14 +137,17 @@ fn run(args: Args) -> Res<()> {
                 return Err("--limit and --iterations must be at least 1".into());
             }
             let conn = reader(&args.db)?;
+            // The server resolves a caller from memory while nothing in the directory changes
+            // (src/service/memo.rs): the token costs one statement per token, not per request.
+            let (user, tenant) = caller(&conn, &token)?;
             let mut shape = (0, 0);
             for rep in 1..=args.reps {
                 for _ in 0..warmup {
-                    list_once(&conn, &token, limit)?;
+                    list_once(&conn, user, tenant, limit)?;
                 }
                 let start = Start::now();
                 for _ in 0..iterations {
-                    shape = list_once(&conn, &token, limit)?;
+                    shape = list_once(&conn, user, tenant, limit)?;
                 }
                 rates.push(report(rep, iterations, start));
             }
@@ -276,12 +280,10 @@ fn int(v: &Value) -> Option<i64> {
     }
 }
 
-/// One page as the token's user: returns (conversations on the page, member rows).
-fn list_once(conn: &Connection, token: &str, limit: u32) -> Res<(usize, usize)> {
-    // One read transaction, as `Store::read` opens around a request's statements.
-    let tx = conn.unchecked_transaction()?;
+/// The user and tenant of `token`, which must be live.
+fn caller(conn: &Connection, token: &str) -> Res<(i64, i64)> {
     let digest = Sha256::digest(token.as_bytes());
-    let caller = tx
+    let caller = conn
         .prepare_cached(&format!(
             "SELECT t.token_hash, t.revoked_at, t.expires_at, t.abilities, t.label, {USER_COLUMNS}
              FROM tokens t JOIN users u ON u.id = t.user_id AND u.tenant_id = t.tenant_id
@@ -297,14 +299,30 @@ fn list_once(conn: &Connection, token: &str, limit: u32) -> Res<(usize, usize)> 
     if !live {
         return Err("the token is revoked or expired".into());
     }
-    let (user, tenant) = match (int(&caller[5]), int(&caller[8])) {
-        (Some(u), Some(t)) => (u, t),
-        _ => return Err("the token's user row is malformed".into()),
-    };
+    match (int(&caller[5]), int(&caller[8])) {
+        (Some(u), Some(t)) => Ok((u, t)),
+        _ => Err("the token's user row is malformed".into()),
+    }
+}
+
+/// The `?first, …` parameters of an `IN` list of the server's fixed size (store::IN_CHUNK).
+const IN_CHUNK: usize = 32;
+
+fn in_marks(first: usize) -> String {
+    (first..first + IN_CHUNK)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One page as `user`: returns (conversations on the page, member rows).
+fn list_once(conn: &Connection, user: i64, tenant: i64, limit: u32) -> Res<(usize, usize)> {
+    // One read transaction, as `Store::read` opens around a request's statements.
+    conn.prepare_cached("BEGIN")?.execute([])?;
 
     // The server's page query (participants::list_for_user), one row more to know if there is
     // a next page.
-    let page: Vec<Vec<Value>> = tx
+    let page: Vec<Vec<Value>> = conn
         .prepare_cached(&format!(
             "SELECT {CONVERSATION_COLUMNS}, {PARTICIPANT_COLUMNS}
              FROM participants p JOIN conversations c ON c.id = p.conversation_id
@@ -322,29 +340,47 @@ fn list_once(conn: &Connection, token: &str, limit: u32) -> Res<(usize, usize)> 
         .filter_map(|row| int(&row[0]))
         .collect();
     if ids.is_empty() {
+        conn.prepare_cached("ROLLBACK")?.execute([])?;
         return Ok((0, 0));
     }
 
-    // Every member of every conversation on the page, with their read state, in one statement.
-    let marks = (0..ids.len())
-        .map(|i| format!("?{}", i + 2))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let mut values: Vec<i64> = Vec::with_capacity(ids.len() + 1);
-    values.push(tenant);
-    values.extend(&ids);
-    let members: Vec<Vec<Value>> = tx
-        .prepare_cached(&format!(
-            "SELECT {PARTICIPANT_COLUMNS}, {USER_COLUMNS}
-             FROM participants p CROSS JOIN users u ON u.id = p.user_id
-             WHERE p.conversation_id IN ({marks}) AND u.tenant_id = ?1
-             ORDER BY p.conversation_id, p.joined_at, p.user_id"
-        ))?
-        .query_map(params_from_iter(values), |r| {
-            owned(r, 0, PARTICIPANT_COLUMN_COUNT + USER_COLUMN_COUNT)
-        })?
-        .collect::<rusqlite::Result<_>>()?;
-    drop(tx);
+    // Everyone in the page's conversations (participants::of_conversations), then each of
+    // their users once (users::by_ids), IN_CHUNK ids per statement as the server binds them.
+    let mut members: Vec<Vec<Value>> = Vec::new();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let bound = (0..IN_CHUNK).map(|i| chunk.get(i).copied());
+        members.extend(
+            conn.prepare_cached(&format!(
+                "SELECT {PARTICIPANT_COLUMNS} FROM participants p WHERE p.conversation_id IN ({})",
+                in_marks(1)
+            ))?
+            .query_map(params_from_iter(bound), |r| {
+                owned(r, 0, PARTICIPANT_COLUMN_COUNT)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
+    }
+    let mut people: Vec<i64> = members.iter().filter_map(|m| int(&m[1])).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut users: Vec<Vec<Value>> = Vec::new();
+    for chunk in people.chunks(IN_CHUNK) {
+        let bound =
+            std::iter::once(Some(tenant)).chain((0..IN_CHUNK).map(|i| chunk.get(i).copied()));
+        users.extend(
+            conn.prepare_cached(&format!(
+                "SELECT {} FROM users WHERE id IN ({}) AND tenant_id = ?1",
+                USER_COLUMNS.replace("u.", ""),
+                in_marks(2)
+            ))?
+            .query_map(params_from_iter(bound), |r| owned(r, 0, USER_COLUMN_COUNT))?
+            .collect::<rusqlite::Result<Vec<_>>>()?,
+        );
+    }
+    conn.prepare_cached("ROLLBACK")?.execute([])?;
+    if users.len() != people.len() {
+        return Err("a member's user is missing".into());
+    }
     Ok((ids.len(), members.len()))
 }
 

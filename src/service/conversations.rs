@@ -1,5 +1,8 @@
 //! Conversations and their participants.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::{decode_cursor, encode_cursor, read_state, search, Page, Service};
@@ -33,11 +36,12 @@ pub struct ConversationChange {
     pub locked: Option<bool>,
 }
 
-/// A participant with the user behind it.
+/// A participant with the user behind it. The user is shared: a page names the same few users
+/// in many conversations.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
     pub participant: Participant,
-    pub user: User,
+    pub user: Arc<User>,
 }
 
 /// A conversation in a list: the viewer's own membership (when the viewer is a participant)
@@ -60,21 +64,37 @@ pub fn members_of(
         .unwrap_or_default())
 }
 
-/// The members of each of `convs` (in the same order), each list in joining order, fetched in
-/// one query for the whole page. Runs inside a read.
+/// The members of each of `convs` (in the same order), each list in joining order: two
+/// statements for the whole page, one for the participants and one for their users, each user
+/// read once however many of the page's conversations they are in. A participant whose user is
+/// not of the tenant is no member. Runs inside a read.
 fn members_by_conversation(
     c: &rusqlite::Connection,
     tenant: TenantId,
     convs: &[ConversationId],
 ) -> Result<Vec<Vec<Member>>> {
+    let participants = participants::of_conversations(c, convs)?;
+    let mut ids: Vec<UserId> = participants.iter().map(|p| p.user_id).collect();
+    ids.sort_unstable_by_key(|u| u.0);
+    ids.dedup();
+    let users: HashMap<UserId, Arc<User>> = users::by_ids(c, tenant, &ids)?
+        .into_iter()
+        .map(|u| (u.id, Arc::new(u)))
+        .collect();
     let mut out: Vec<Vec<Member>> = vec![Vec::new(); convs.len()];
-    for (participant, user) in users::members_of_page(c, tenant, convs)? {
-        if let Some(i) = convs
-            .iter()
-            .position(|id| *id == participant.conversation_id)
-        {
-            out[i].push(Member { participant, user });
-        }
+    for participant in participants {
+        let (Some(i), Some(user)) = (
+            convs
+                .iter()
+                .position(|id| *id == participant.conversation_id),
+            users.get(&participant.user_id),
+        ) else {
+            continue;
+        };
+        out[i].push(Member {
+            participant,
+            user: user.clone(),
+        });
     }
     for members in &mut out {
         members.sort_by_key(|m| (m.participant.joined_at, m.participant.user_id.0));

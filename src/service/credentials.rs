@@ -12,33 +12,39 @@ const JWT_SECRET_KEY: &str = "jwt_secret";
 
 impl Service {
     /// Resolves a bearer token. Unknown, revoked and expired tokens are all "invalid token".
+    /// Answered from memory while the directory is unchanged (`memo.rs`).
     pub async fn authenticate_bearer(&self, presented: String) -> Result<Principal> {
         let now = self.now();
-        self.store
+        let digest = secret::digest(&presented);
+        let version = self.store.directory_version();
+        if let Some(known) = self.known.tokens.get(&digest, version) {
+            return live(known, now);
+        }
+        let key = digest.clone();
+        let found = self
+            .store
             .read(move |c| {
                 let invalid = || Error::Unauthenticated("invalid token".into());
                 let (token, stored, user) =
-                    tokens::find_by_hash(c, &secret::digest(&presented))?.ok_or_else(invalid)?;
-                if !secret::matches(&presented, &stored)
-                    || token.revoked_at.is_some()
-                    || token.expires_at.is_some_and(|e| e <= now)
-                {
+                    tokens::find_by_hash(c, &digest)?.ok_or_else(invalid)?;
+                if !secret::matches(&presented, &stored) || token.revoked_at.is_some() {
                     return Err(invalid());
                 }
+                let expires_at = token.expires_at;
                 match (token.tenant_id, token.user_id) {
                     (Some(_), Some(_)) => {
                         // Read with the token: a user no longer in its tenant is no one.
                         let user = user.ok_or_else(invalid)?;
-                        Ok(Principal::User {
-                            user: Box::new(user),
-                            token,
-                        })
+                        let user = Box::new(user);
+                        Ok((Principal::User { user, token }, expires_at))
                     }
-                    (None, None) => Ok(Principal::ServerAdmin),
+                    (None, None) => Ok((Principal::ServerAdmin, expires_at)),
                     _ => Err(invalid()),
                 }
             })
-            .await
+            .await?;
+        self.known.tokens.put(key, found.clone(), version);
+        live(found, now)
     }
 
     /// Checks a username and password in a tenant (argon2, off the async workers). The same
@@ -70,25 +76,42 @@ impl Service {
     }
 
     /// A tenant's API key, given its public part and secret. Unknown keys, revoked keys and
-    /// wrong secrets are all the same refusal.
+    /// wrong secrets are the same refusal.
     pub async fn authenticate_api_key(&self, key: String, presented: String) -> Result<ApiKey> {
-        self.store
+        let memo_key = secret::digest(&format!("key\0{key}\0{presented}"));
+        let version = self.store.directory_version();
+        if let Some(known) = self.known.api_keys.get(&memo_key, version) {
+            return Ok(known);
+        }
+        let api_key = self
+            .store
             .read(move |c| match api_keys::find_live_by_key(c, &key)? {
                 Some((api_key, stored)) if secret::matches(&presented, &stored) => Ok(api_key),
                 _ => Err(Error::Unauthenticated("invalid API key or secret".into())),
             })
-            .await
+            .await?;
+        self.known.api_keys.put(memo_key, api_key.clone(), version);
+        Ok(api_key)
     }
 
     /// A tenant's API key given its secret alone (Trillet's `x-api-key`). Unknown and revoked
     /// secrets are the same refusal.
     pub async fn authenticate_api_secret(&self, presented: String) -> Result<ApiKey> {
-        self.store
+        let digest = secret::digest(&presented);
+        let memo_key = secret::digest(&format!("secret\0{presented}"));
+        let version = self.store.directory_version();
+        if let Some(known) = self.known.api_keys.get(&memo_key, version) {
+            return Ok(known);
+        }
+        let api_key = self
+            .store
             .read(move |c| {
-                api_keys::find_live_by_secret(c, &secret::digest(&presented))?
+                api_keys::find_live_by_secret(c, &digest)?
                     .ok_or_else(|| Error::Unauthenticated("invalid API key".into()))
             })
-            .await
+            .await?;
+        self.known.api_keys.put(memo_key, api_key.clone(), version);
+        Ok(api_key)
     }
 
     /// The secret that signs JWTs: the configured one, else one generated on first start and
@@ -137,11 +160,29 @@ impl Service {
 impl Service {
     /// The tenant a platform public key (Pigeons `X-PUBLIC-KEY`) names.
     pub async fn tenant_by_public_key(&self, key: String) -> Result<crate::domain::Tenant> {
-        self.store
+        let version = self.store.directory_version();
+        if let Some(known) = self.known.public_keys.get(&key, version) {
+            return Ok(known);
+        }
+        let memo_key = key.clone();
+        let tenant = self
+            .store
             .read(move |c| {
                 crate::store::tenants::find_by_public_key(c, &key)
                     .map_err(|_| Error::Unauthenticated("invalid platform key".into()))
             })
-            .await
+            .await?;
+        self.known
+            .public_keys
+            .put(memo_key, tenant.clone(), version);
+        Ok(tenant)
     }
+}
+
+/// A token found (in memory or in the database) lets its bearer in only until it expires.
+fn live((principal, expires_at): (Principal, Option<i64>), now: i64) -> Result<Principal> {
+    if expires_at.is_some_and(|e| e <= now) {
+        return Err(Error::Unauthenticated("invalid token".into()));
+    }
+    Ok(principal)
 }

@@ -105,7 +105,7 @@ fn add_senders(
 
 fn in_full(c: &Connection, tenant: TenantId, listing: Listing) -> Result<ConversationInFull> {
     let messages = messages::all_of(c, listing.conversation.id)?;
-    let mut people: Vec<User> = listing.members.iter().map(|m| m.user.clone()).collect();
+    let mut people: Vec<User> = listing.members.iter().map(|m| (*m.user).clone()).collect();
     add_senders(c, tenant, &messages, &mut people)?;
     Ok(ConversationInFull {
         listing,

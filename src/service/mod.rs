@@ -10,12 +10,16 @@ pub mod directory;
 pub mod flows;
 pub mod idempotency;
 pub mod inbox;
+pub mod memo;
 pub mod messages;
 pub mod owner;
 pub mod read_state;
 pub mod search;
 
-use crate::domain::Clock;
+use std::sync::Arc;
+
+use crate::auth::Principal;
+use crate::domain::{ApiKey, Clock, Tenant, TenantId, User, UserId};
 use crate::error::{Error, Result};
 use crate::lanes::Lane;
 use crate::store::Store;
@@ -31,6 +35,37 @@ pub struct Service {
     /// argon2 and other CPU-heavy work. One thread per core at most: each hash keeps a core
     /// busy for its whole run, so more threads would only make every sign-in slower.
     cpu: Lane,
+    /// Who each credential belongs to, between requests (`memo.rs`).
+    known: Arc<Known>,
+}
+
+/// The answers `memo.rs` keeps: enough for every surface to resolve its caller without the
+/// database while nothing in the directory changes.
+struct Known {
+    /// Bearer tokens by the SHA-256 of the secret, with when they expire.
+    tokens: memo::Memo<Vec<u8>, (Principal, Option<i64>)>,
+    /// API keys by the SHA-256 of what was presented (key and secret, or the secret alone).
+    api_keys: memo::Memo<Vec<u8>, ApiKey>,
+    tenants: memo::Memo<TenantId, Tenant>,
+    /// Tenants by their Pigeons public key.
+    public_keys: memo::Memo<String, Tenant>,
+    users: memo::Memo<(TenantId, UserId), User>,
+}
+
+/// Callers kept per kind of answer: more than a clinic has, fewer than would weigh (a few KB
+/// each).
+const KNOWN_CAPACITY: usize = 4096;
+
+impl Known {
+    fn new() -> Self {
+        Self {
+            tokens: memo::Memo::new(KNOWN_CAPACITY),
+            api_keys: memo::Memo::new(KNOWN_CAPACITY),
+            tenants: memo::Memo::new(KNOWN_CAPACITY),
+            public_keys: memo::Memo::new(KNOWN_CAPACITY),
+            users: memo::Memo::new(KNOWN_CAPACITY),
+        }
+    }
 }
 
 impl Service {
@@ -45,7 +80,12 @@ impl Service {
             "too many sign-ins are waiting for a password check",
         )
         .expect("start the password-hashing threads");
-        Self { store, clock, cpu }
+        Self {
+            store,
+            clock,
+            cpu,
+            known: Arc::new(Known::new()),
+        }
     }
 
     /// How many password checks and hashes may wait for a thread before more are refused.

@@ -11,8 +11,7 @@ impl Service {
     /// The tenant's owner, created (role `admin`, named after the tenant) when it has none.
     pub async fn tenant_owner(&self, tenant: &Tenant) -> Result<User> {
         if let Some(owner) = tenant.owner_id {
-            let id = tenant.id;
-            if let Ok(user) = self.store.read(move |c| users::get(c, id, owner)).await {
+            if let Ok(user) = self.user_by_id(tenant.id, owner).await {
                 return Ok(user);
             }
         }

@@ -80,6 +80,32 @@ pub fn list(conn: &Connection, conv: ConversationId) -> Result<Vec<Participant>>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Everyone in each of `convs`, in one statement per `IN_CHUNK` conversations. Unordered: the
+/// caller groups and orders them, which keeps a sort out of SQLite.
+pub fn of_conversations(conn: &Connection, convs: &[ConversationId]) -> Result<Vec<Participant>> {
+    let mut out = Vec::with_capacity(convs.len() * 2);
+    let mut stmt = conn.prepare_cached(of_conversations_sql())?;
+    for chunk in convs.chunks(super::IN_CHUNK) {
+        let bound = super::padded(chunk, |c| c.0);
+        let mut rows = stmt.query(rusqlite::params_from_iter(bound))?;
+        while let Some(r) = rows.next()? {
+            out.push(from_row_at(r, 0)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The statement of `of_conversations`.
+pub(crate) fn of_conversations_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT {COLUMNS} FROM participants p WHERE p.conversation_id IN ({})",
+            super::in_marks(1)
+        )
+    })
+}
+
 /// What a send needs to know about its conversation and sender, read in one statement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SendCheck {

@@ -117,43 +117,29 @@ pub fn members_of(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// How many conversations `members_of_page` asks about per statement: a fixed number of
-/// parameters keeps it one cached statement whatever the page size (unused ones are NULL).
-pub const PAGE_CHUNK: usize = 32;
-
-/// The members of every conversation in `convs` with their users (of the tenant), in one
-/// statement per `PAGE_CHUNK` conversations instead of two per conversation. Unordered: the
-/// caller groups and orders them, which keeps a sort out of SQLite.
-pub fn members_of_page(
-    conn: &Connection,
-    tenant: TenantId,
-    convs: &[crate::domain::ConversationId],
-) -> Result<Vec<(crate::domain::Participant, User)>> {
-    use super::participants::from_row_at;
-    let mut out = Vec::new();
-    let mut stmt = conn.prepare_cached(members_of_page_sql())?;
-    for chunk in convs.chunks(PAGE_CHUNK) {
-        let ids = (0..PAGE_CHUNK).map(|i| chunk.get(i).map(|c| c.0));
-        let bound = std::iter::once(Some(tenant.0)).chain(ids);
+/// The users of the tenant among `ids` (each id once), in one statement per `IN_CHUNK` ids.
+/// Unordered. A page of conversations names the same few users again and again (a patient's
+/// ten conversations are all with them and their provider), so the page reads each once.
+pub fn by_ids(conn: &Connection, tenant: TenantId, ids: &[UserId]) -> Result<Vec<User>> {
+    let mut out = Vec::with_capacity(ids.len());
+    let mut stmt = conn.prepare_cached(by_ids_sql())?;
+    for chunk in ids.chunks(super::IN_CHUNK) {
+        let bound = std::iter::once(Some(tenant.0)).chain(super::padded(chunk, |u| u.0));
         let mut rows = stmt.query(rusqlite::params_from_iter(bound))?;
         while let Some(r) = rows.next()? {
-            out.push((from_row_at(r, USER_COLUMN_COUNT)?, from_row(r)?));
+            out.push(from_row(r)?);
         }
     }
     Ok(out)
 }
 
-/// The statement of `members_of_page`.
-pub(crate) fn members_of_page_sql() -> &'static str {
-    use super::participants::COLUMNS as PARTICIPANT;
+/// The statement of `by_ids`.
+pub(crate) fn by_ids_sql() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     SQL.get_or_init(|| {
-        let marks: Vec<String> = (2..PAGE_CHUNK + 2).map(|i| format!("?{i}")).collect();
         format!(
-            "SELECT {}, {PARTICIPANT} FROM participants p CROSS JOIN users u ON u.id = p.user_id
-             WHERE p.conversation_id IN ({}) AND u.tenant_id = ?1",
-            prefixed("u"),
-            marks.join(", ")
+            "SELECT {COLUMNS} FROM users WHERE id IN ({}) AND tenant_id = ?1",
+            super::in_marks(2)
         )
     })
 }

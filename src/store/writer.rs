@@ -46,6 +46,42 @@ enum Command {
 pub struct Writer {
     queue: mpsc::Sender<Command>,
     stats: Arc<Counters>,
+    directory: DirectoryVersion,
+}
+
+/// The tables whose rows say who a caller is: a commit that touches any of them changes the
+/// answer to "who presents this credential" (see `DirectoryVersion`).
+const DIRECTORY_TABLES: [&str; 4] = ["tokens", "api_keys", "users", "tenants"];
+
+/// A number that grows each time this process commits a change to a user, token, API key or
+/// tenant. Answers about callers kept in memory (`service::memo`) are tagged with the number
+/// read before they were looked up, and are good only while it stays the same. The writer
+/// raises it after the commit and before answering the command that changed it, so once a
+/// revocation is acknowledged no later request is served from an older answer.
+#[derive(Clone, Default)]
+pub struct DirectoryVersion(Arc<AtomicU64>);
+
+impl DirectoryVersion {
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn advance(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Set by the update hook when a statement of the running batch changed a directory table.
+#[derive(Clone, Default)]
+struct DirectoryTouched(Arc<std::sync::atomic::AtomicBool>);
+
+impl DirectoryTouched {
+    /// Raises `version` if the directory was touched since the last call.
+    fn publish(&self, version: &DirectoryVersion) {
+        if self.0.swap(false, Ordering::AcqRel) {
+            version.advance();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -83,11 +119,31 @@ impl Writer {
         let (queue, commands) = mpsc::channel::<Command>();
         let stats = Arc::new(Counters::default());
         let counters = stats.clone();
+        let directory = DirectoryVersion::default();
+        let version = directory.clone();
+        let touched = DirectoryTouched::default();
+        let flag = touched.0.clone();
+        // Without the hook the version would never move and callers would be kept in memory
+        // past a revocation: no hook, no writer.
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                if DIRECTORY_TABLES.contains(&table) {
+                    flag.store(true, Ordering::Release);
+                }
+            },
+        ))?;
         std::thread::Builder::new()
             .name("parlor-writer".into())
-            .spawn(move || run(conn, commands, max_batch, &counters, &health))
+            .spawn(move || {
+                let directory = (touched, version);
+                run(conn, commands, max_batch, &counters, &health, &directory)
+            })
             .map_err(Error::internal)?;
-        Ok(Writer { queue, stats })
+        Ok(Writer {
+            queue,
+            stats,
+            directory,
+        })
     }
 
     /// Asks the writer to finish every command queued so far, checkpoint the WAL into the
@@ -130,6 +186,11 @@ impl Writer {
             counters: self.stats.clone(),
             seen: 0,
         }
+    }
+
+    /// The version of the directory (users, tokens, API keys, tenants) as this process wrote it.
+    pub fn directory_version(&self) -> u64 {
+        self.directory.current()
     }
 
     pub fn stats(&self) -> WriterStats {
@@ -206,6 +267,7 @@ fn run(
     max_batch: usize,
     stats: &Counters,
     health: &Health,
+    (touched, directory): &(DirectoryTouched, DirectoryVersion),
 ) {
     conn.wal_hook(Some(note_wal_size));
     let mut last_probe = Instant::now();
@@ -259,7 +321,7 @@ fn run(
             if health.is_damaged() {
                 dry_run(&conn, batch);
             } else {
-                run_batch(&conn, batch, health);
+                run_batch(&conn, batch, health, &|| touched.publish(directory));
                 checkpoint_if_large(&conn, health);
             }
         }
@@ -332,12 +394,15 @@ fn dry_run(conn: &Connection, batch: Vec<Job>) {
     }
 }
 
-fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health) {
+/// Runs `batch` in one transaction and answers each command. `settled` is called once the
+/// transaction has ended (and, without a transaction, after each command), before any answer.
+fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health, settled: &dyn Fn()) {
     if let Err(e) = conn.exec("BEGIN IMMEDIATE", []) {
         let e = Error::from(e);
         health.observe::<()>(&Err(copy(&e)));
         for job in batch {
             let ran = job(conn);
+            settled();
             (ran.reply)(Err(copy(&e)));
         }
         return;
@@ -397,6 +462,7 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health) {
         })
     };
     health.observe(&committed);
+    settled();
     for reply in replies {
         reply(match &committed {
             Ok(()) => Ok(()),

@@ -49,7 +49,7 @@ impl From<&Member> for ParticipantDto {
     fn from(m: &Member) -> Self {
         let p = &m.participant;
         Self {
-            user: UserRefDto::from(&m.user),
+            user: UserRefDto::from(&*m.user),
             joined_at: rfc3339_ms(p.joined_at),
             unread_count: p.unread_count,
             last_read_at: p.last_read_at.map(rfc3339_ms),

@@ -89,8 +89,16 @@ impl Service {
         self.store.read(tenants::list).await
     }
 
+    /// A tenant by id; from memory while the directory is unchanged (`memo.rs`): every
+    /// face's caller needs their tenant.
     pub async fn tenant(&self, id: TenantId) -> Result<Tenant> {
-        self.store.read(move |c| tenants::get(c, id)).await
+        let version = self.store.directory_version();
+        if let Some(known) = self.known.tenants.get(&id, version) {
+            return Ok(known);
+        }
+        let tenant = self.store.read(move |c| tenants::get(c, id)).await?;
+        self.known.tenants.put(id, tenant.clone(), version);
+        Ok(tenant)
     }
 
     pub async fn find_tenant(&self, id: IdRef) -> Result<Tenant> {

@@ -8,7 +8,7 @@ use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{IdRef, Profile, Role, Tenant, TenantId, User, UserId};
 use crate::error::{Error, Result};
 use crate::service::{Service, MAX_PAGE};
-use crate::store::{tenants, users};
+use crate::store::users;
 
 #[derive(Clone, Debug, Default)]
 pub struct NewUser {
@@ -126,10 +126,24 @@ impl Service {
     }
 
     /// A user together with their tenant, in one read.
+    /// A user and their tenant (a JWT names both); from memory while the directory is
+    /// unchanged (`memo.rs`).
     pub async fn user_and_tenant(&self, tenant: TenantId, id: UserId) -> Result<(Tenant, User)> {
-        self.store
-            .read(move |c| Ok((tenants::get(c, tenant)?, users::get(c, tenant, id)?)))
-            .await
+        Ok((
+            self.tenant(tenant).await?,
+            self.user_by_id(tenant, id).await?,
+        ))
+    }
+
+    /// A user of the tenant by id; from memory while the directory is unchanged (`memo.rs`).
+    pub async fn user_by_id(&self, tenant: TenantId, id: UserId) -> Result<User> {
+        let version = self.store.directory_version();
+        if let Some(known) = self.known.users.get(&(tenant, id), version) {
+            return Ok(known);
+        }
+        let user = self.store.read(move |c| users::get(c, tenant, id)).await?;
+        self.known.users.put((tenant, id), user.clone(), version);
+        Ok(user)
     }
 
     pub async fn user(&self, tenant: TenantId, id: IdRef) -> Result<User> {

@@ -10,6 +10,7 @@ mod bad_input;
 mod conversations;
 mod credentials;
 mod isolation;
+mod known_callers;
 mod messages;
 mod read_state;
 mod session;
