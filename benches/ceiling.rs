@@ -369,7 +369,7 @@ fn list_once(conn: &Connection, user: i64, tenant: i64, limit: u32) -> Res<(usiz
             std::iter::once(Some(tenant)).chain((0..IN_CHUNK).map(|i| chunk.get(i).copied()));
         users.extend(
             conn.prepare_cached(&format!(
-                "SELECT {} FROM users WHERE id IN ({}) AND tenant_id = ?1",
+                "SELECT {} FROM users WHERE id IN ({}) AND +tenant_id = ?1",
                 USER_COLUMNS.replace("u.", ""),
                 in_marks(2)
             ))?
