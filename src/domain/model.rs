@@ -83,20 +83,43 @@ pub struct Tenant {
     pub created_at: Millis,
 }
 
-/// What a user says about themselves: the descriptive fields a new user is created with, one
-/// type for every caller that creates users (the native API, fixtures, single sign-on, the
-/// command line, a tenant's own owner and assistant).
+/// What a user says about themselves: the descriptive fields of a user, declared once for every
+/// layer that carries them (the record, its row, creating and changing a user).
+///
+/// `F` is what each field holds: the value (`Option<String>`, the default), or for a change
+/// whether and how to touch it (`ProfilePatch`).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Profile {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub prefix: Option<String>,
-    pub gender: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub avatar_url: Option<String>,
-    pub specialty: Option<String>,
-    pub birthdate: Option<String>,
+pub struct Profile<F = Option<String>> {
+    pub first_name: F,
+    pub last_name: F,
+    pub prefix: F,
+    pub gender: F,
+    pub email: F,
+    pub phone: F,
+    pub avatar_url: F,
+    pub specialty: F,
+    pub birthdate: F,
+}
+
+/// A change to a profile: `None` leaves a field alone, `Some(None)` clears it.
+pub type ProfilePatch = Profile<Option<Option<String>>>;
+
+impl Profile {
+    /// This profile with `patch` applied.
+    pub fn patched(self, patch: ProfilePatch) -> Profile {
+        let pick = |new: Option<Option<String>>, old: Option<String>| new.unwrap_or(old);
+        Profile {
+            first_name: pick(patch.first_name, self.first_name),
+            last_name: pick(patch.last_name, self.last_name),
+            prefix: pick(patch.prefix, self.prefix),
+            gender: pick(patch.gender, self.gender),
+            email: pick(patch.email, self.email),
+            phone: pick(patch.phone, self.phone),
+            avatar_url: pick(patch.avatar_url, self.avatar_url),
+            specialty: pick(patch.specialty, self.specialty),
+            birthdate: pick(patch.birthdate, self.birthdate),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,17 +129,9 @@ pub struct User {
     pub oid: String,
     pub tenant_id: TenantId,
     pub role: Role,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
     pub display_name: String,
-    pub prefix: Option<String>,
-    pub gender: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub avatar_url: Option<String>,
-    pub specialty: Option<String>,
+    pub profile: Profile,
     pub external_id: Option<String>,
-    pub birthdate: Option<String>,
     pub username: Option<String>,
     pub has_password: bool,
     pub created_at: Millis,
