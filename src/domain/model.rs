@@ -280,3 +280,60 @@ impl Token {
         self.user_id.is_none() && self.tenant_id.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Profile, ProfilePatch};
+
+    /// Each field holds its own name, so that a field read from the wrong place shows.
+    fn named() -> Profile {
+        let v = |name: &str| Some(name.to_string());
+        Profile {
+            first_name: v("first_name"),
+            last_name: v("last_name"),
+            prefix: v("prefix"),
+            gender: v("gender"),
+            email: v("email"),
+            phone: v("phone"),
+            avatar_url: v("avatar_url"),
+            specialty: v("specialty"),
+            birthdate: v("birthdate"),
+        }
+    }
+
+    #[test]
+    fn a_patch_sets_clears_or_keeps_each_field() {
+        let old = named();
+        assert_eq!(old.clone().patched(ProfilePatch::default()), old);
+
+        let set = ProfilePatch {
+            specialty: Some(Some("Cardiology".into())),
+            birthdate: Some(None),
+            ..ProfilePatch::default()
+        };
+        let patched = old.clone().patched(set);
+        assert_eq!(patched.specialty.as_deref(), Some("Cardiology"));
+        assert_eq!(patched.birthdate, None);
+        assert_eq!(
+            Profile {
+                specialty: old.specialty.clone(),
+                birthdate: old.birthdate.clone(),
+                ..patched
+            },
+            old
+        );
+
+        let clear_all = ProfilePatch {
+            first_name: Some(None),
+            last_name: Some(None),
+            prefix: Some(None),
+            gender: Some(None),
+            email: Some(None),
+            phone: Some(None),
+            avatar_url: Some(None),
+            specialty: Some(None),
+            birthdate: Some(None),
+        };
+        assert_eq!(old.patched(clear_all), Profile::default());
+    }
+}
