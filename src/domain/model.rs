@@ -83,20 +83,43 @@ pub struct Tenant {
     pub created_at: Millis,
 }
 
-/// What a user says about themselves: the descriptive fields a new user is created with, one
-/// type for every caller that creates users (the native API, fixtures, single sign-on, the
-/// command line, a tenant's own owner and assistant).
+/// What a user says about themselves: the descriptive fields of a user, declared once for every
+/// layer that carries them (the record, its row, creating and changing a user).
+///
+/// `F` is what each field holds: the value (`Option<String>`, the default), or for a change
+/// whether and how to touch it (`ProfilePatch`).
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Profile {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub prefix: Option<String>,
-    pub gender: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub avatar_url: Option<String>,
-    pub specialty: Option<String>,
-    pub birthdate: Option<String>,
+pub struct Profile<F = Option<String>> {
+    pub first_name: F,
+    pub last_name: F,
+    pub prefix: F,
+    pub gender: F,
+    pub email: F,
+    pub phone: F,
+    pub avatar_url: F,
+    pub specialty: F,
+    pub birthdate: F,
+}
+
+/// A change to a profile: `None` leaves a field alone, `Some(None)` clears it.
+pub type ProfilePatch = Profile<Option<Option<String>>>;
+
+impl Profile {
+    /// This profile with `patch` applied.
+    pub fn patched(self, patch: ProfilePatch) -> Profile {
+        let pick = |new: Option<Option<String>>, old: Option<String>| new.unwrap_or(old);
+        Profile {
+            first_name: pick(patch.first_name, self.first_name),
+            last_name: pick(patch.last_name, self.last_name),
+            prefix: pick(patch.prefix, self.prefix),
+            gender: pick(patch.gender, self.gender),
+            email: pick(patch.email, self.email),
+            phone: pick(patch.phone, self.phone),
+            avatar_url: pick(patch.avatar_url, self.avatar_url),
+            specialty: pick(patch.specialty, self.specialty),
+            birthdate: pick(patch.birthdate, self.birthdate),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -106,17 +129,9 @@ pub struct User {
     pub oid: String,
     pub tenant_id: TenantId,
     pub role: Role,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
     pub display_name: String,
-    pub prefix: Option<String>,
-    pub gender: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub avatar_url: Option<String>,
-    pub specialty: Option<String>,
+    pub profile: Profile,
     pub external_id: Option<String>,
-    pub birthdate: Option<String>,
     pub username: Option<String>,
     pub has_password: bool,
     pub created_at: Millis,
@@ -263,5 +278,62 @@ impl Token {
 
     pub fn is_server_admin(&self) -> bool {
         self.user_id.is_none() && self.tenant_id.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Profile, ProfilePatch};
+
+    /// Each field holds its own name, so that a field read from the wrong place shows.
+    fn named() -> Profile {
+        let v = |name: &str| Some(name.to_string());
+        Profile {
+            first_name: v("first_name"),
+            last_name: v("last_name"),
+            prefix: v("prefix"),
+            gender: v("gender"),
+            email: v("email"),
+            phone: v("phone"),
+            avatar_url: v("avatar_url"),
+            specialty: v("specialty"),
+            birthdate: v("birthdate"),
+        }
+    }
+
+    #[test]
+    fn a_patch_sets_clears_or_keeps_each_field() {
+        let old = named();
+        assert_eq!(old.clone().patched(ProfilePatch::default()), old);
+
+        let set = ProfilePatch {
+            specialty: Some(Some("Cardiology".into())),
+            birthdate: Some(None),
+            ..ProfilePatch::default()
+        };
+        let patched = old.clone().patched(set);
+        assert_eq!(patched.specialty.as_deref(), Some("Cardiology"));
+        assert_eq!(patched.birthdate, None);
+        assert_eq!(
+            Profile {
+                specialty: old.specialty.clone(),
+                birthdate: old.birthdate.clone(),
+                ..patched
+            },
+            old
+        );
+
+        let clear_all = ProfilePatch {
+            first_name: Some(None),
+            last_name: Some(None),
+            prefix: Some(None),
+            gender: Some(None),
+            email: Some(None),
+            phone: Some(None),
+            avatar_url: Some(None),
+            specialty: Some(None),
+            birthdate: Some(None),
+        };
+        assert_eq!(old.patched(clear_all), Profile::default());
     }
 }

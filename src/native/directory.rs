@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::auth::throttle::SignInThrottle;
 use crate::auth::Principal;
 use crate::domain::time::parse_utc_offset;
-use crate::domain::{IdRef, Profile, Role};
+use crate::domain::{IdRef, Profile, ProfilePatch, Role};
 use crate::error::Error;
 use crate::service::directory::{NewTenant, NewUser};
 use crate::service::page_limit;
@@ -241,18 +241,22 @@ pub async fn update_user(
         return Err(Error::forbidden("only an admin may change a username").into());
     }
     let change = ProfileChange {
-        first_name: b.first_name,
-        last_name: b.last_name,
         display_name: match b.display_name {
             Some(None) => return Err(Error::invalid("display_name", "cannot be null").into()),
             other => other.flatten(),
         },
-        prefix: b.prefix,
-        email: b.email,
-        phone: b.phone,
-        avatar_url: b.avatar_url,
-        specialty: b.specialty,
         username: b.username,
+        // Gender and birthdate are set when a user is created, never changed here.
+        profile: ProfilePatch {
+            first_name: b.first_name,
+            last_name: b.last_name,
+            prefix: b.prefix,
+            email: b.email,
+            phone: b.phone,
+            avatar_url: b.avatar_url,
+            specialty: b.specialty,
+            ..ProfilePatch::default()
+        },
     };
     let user = app
         .service

@@ -11,7 +11,8 @@ use super::messages::{check_body, send_in, NewMessage};
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
-    Conversation, Flow, FlowChannel, IdRef, Message, MessageStatus, Role, TenantId, User, UserId,
+    Conversation, Flow, FlowChannel, IdRef, Message, MessageStatus, Profile, Role, TenantId, User,
+    UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::{conversations, flows, messages, tenants, users};
@@ -285,17 +286,13 @@ impl Service {
                             oid: new_oid(now),
                             tenant_id: tenant.0,
                             role: Role::Customer.as_str().into(),
-                            first_name: None,
-                            last_name: None,
                             display_name: to.clone(),
-                            prefix: None,
-                            gender: None,
-                            email: (flow.channel == FlowChannel::Email).then(|| to.clone()),
-                            phone: (flow.channel == FlowChannel::Sms).then(|| to.clone()),
-                            avatar_url: None,
-                            specialty: None,
+                            profile: Profile {
+                                email: (flow.channel == FlowChannel::Email).then(|| to.clone()),
+                                phone: (flow.channel == FlowChannel::Sms).then(|| to.clone()),
+                                ..Profile::default()
+                            },
                             external_id: None,
-                            birthdate: None,
                             username: None,
                             password_hash: None,
                             created_at: now,

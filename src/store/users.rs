@@ -2,7 +2,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::Cached;
 
-use crate::domain::{IdRef, Role, TenantId, User, UserId};
+use crate::domain::{IdRef, Profile, ProfilePatch, Role, TenantId, User, UserId};
 use crate::error::{Error, Result};
 
 const COLUMNS: &str =
@@ -23,17 +23,19 @@ pub(crate) fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<User> {
         oid: r.get(at + 2)?,
         tenant_id: TenantId(r.get(at + 3)?),
         role: Role::parse(&role).unwrap_or(Role::Participant),
-        first_name: r.get(at + 5)?,
-        last_name: r.get(at + 6)?,
         display_name: r.get(at + 7)?,
-        prefix: r.get(at + 8)?,
-        gender: r.get(at + 9)?,
-        email: r.get(at + 10)?,
-        phone: r.get(at + 11)?,
-        avatar_url: r.get(at + 12)?,
-        specialty: r.get(at + 13)?,
+        profile: Profile {
+            first_name: r.get(at + 5)?,
+            last_name: r.get(at + 6)?,
+            prefix: r.get(at + 8)?,
+            gender: r.get(at + 9)?,
+            email: r.get(at + 10)?,
+            phone: r.get(at + 11)?,
+            avatar_url: r.get(at + 12)?,
+            specialty: r.get(at + 13)?,
+            birthdate: r.get(at + 15)?,
+        },
         external_id: r.get(at + 14)?,
-        birthdate: r.get(at + 15)?,
         username: r.get(at + 16)?,
         has_password: r.get(at + 17)?,
         created_at: r.get(at + 18)?,
@@ -49,32 +51,25 @@ pub struct NewUser {
     pub oid: String,
     pub tenant_id: i64,
     pub role: String,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
     pub display_name: String,
-    pub prefix: Option<String>,
-    pub gender: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub avatar_url: Option<String>,
-    pub specialty: Option<String>,
+    pub profile: Profile,
     pub external_id: Option<String>,
-    pub birthdate: Option<String>,
     pub username: Option<String>,
     pub password_hash: Option<String>,
     pub created_at: i64,
 }
 
 pub fn insert(conn: &Connection, u: &NewUser) -> Result<UserId> {
+    let p = &u.profile;
     conn.exec(
         "INSERT INTO users (id, uuid, oid, tenant_id, role, first_name, last_name, display_name,
              prefix, gender, email, phone, avatar_url, specialty, external_id, birthdate, username,
              password_hash, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19)",
         params![
-            u.id, u.uuid, u.oid, u.tenant_id, u.role, u.first_name, u.last_name, u.display_name,
-            u.prefix, u.gender, u.email, u.phone, u.avatar_url, u.specialty, u.external_id,
-            u.birthdate, u.username, u.password_hash, u.created_at
+            u.id, u.uuid, u.oid, u.tenant_id, u.role, p.first_name, p.last_name, u.display_name,
+            p.prefix, p.gender, p.email, p.phone, p.avatar_url, p.specialty, u.external_id,
+            p.birthdate, u.username, u.password_hash, u.created_at
         ],
     )?;
     Ok(UserId(conn.last_insert_rowid()))
@@ -219,18 +214,12 @@ pub fn set_password(
     Ok(())
 }
 
-/// Profile fields a caller may change; `None` leaves a field alone.
+/// What a caller may change about a user besides their password; `None` leaves a field alone.
 #[derive(Clone, Debug, Default)]
 pub struct ProfileChange {
-    pub first_name: Option<Option<String>>,
-    pub last_name: Option<Option<String>>,
     pub display_name: Option<String>,
-    pub prefix: Option<Option<String>>,
-    pub email: Option<Option<String>>,
-    pub phone: Option<Option<String>>,
-    pub avatar_url: Option<Option<String>>,
-    pub specialty: Option<Option<String>>,
     pub username: Option<Option<String>>,
+    pub profile: ProfilePatch,
 }
 
 pub fn update_profile(
@@ -241,25 +230,25 @@ pub fn update_profile(
     now: i64,
 ) -> Result<()> {
     let u = get(conn, tenant, id)?;
-    let pick = |new: &Option<Option<String>>, old: &Option<String>| match new {
-        Some(v) => v.clone(),
-        None => old.clone(),
-    };
+    let p = u.profile.patched(change.profile.clone());
     conn.exec(
         "UPDATE users SET first_name = ?2, last_name = ?3, display_name = ?4, prefix = ?5,
-             email = ?6, phone = ?7, avatar_url = ?8, specialty = ?9, username = ?10, updated_at = ?11
+             gender = ?6, email = ?7, phone = ?8, avatar_url = ?9, specialty = ?10,
+             birthdate = ?11, username = ?12, updated_at = ?13
          WHERE id = ?1",
         params![
             id.0,
-            pick(&change.first_name, &u.first_name),
-            pick(&change.last_name, &u.last_name),
+            p.first_name,
+            p.last_name,
             change.display_name.clone().unwrap_or(u.display_name),
-            pick(&change.prefix, &u.prefix),
-            pick(&change.email, &u.email),
-            pick(&change.phone, &u.phone),
-            pick(&change.avatar_url, &u.avatar_url),
-            pick(&change.specialty, &u.specialty),
-            pick(&change.username, &u.username),
+            p.prefix,
+            p.gender,
+            p.email,
+            p.phone,
+            p.avatar_url,
+            p.specialty,
+            p.birthdate,
+            change.username.clone().unwrap_or(u.username),
             now
         ],
     )?;

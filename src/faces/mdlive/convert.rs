@@ -19,7 +19,7 @@ pub fn utc_seconds(ms: Millis) -> String {
 
 /// "Travis C Stork": first and last name, else the display name.
 fn fullname(u: &User) -> String {
-    match (&u.first_name, &u.last_name) {
+    match (&u.profile.first_name, &u.profile.last_name) {
         (Some(first), Some(last)) => format!("{first} {last}"),
         _ => u.display_name.clone(),
     }
@@ -27,7 +27,7 @@ fn fullname(u: &User) -> String {
 
 /// "DR Travis C Stork": how `from` and `to` name people.
 pub fn name_with_prefix(u: &User) -> String {
-    match &u.prefix {
+    match &u.profile.prefix {
         Some(prefix) if !prefix.is_empty() => format!("{prefix} {}", fullname(u)),
         _ => fullname(u),
     }
@@ -36,11 +36,11 @@ pub fn name_with_prefix(u: &User) -> String {
 pub fn provider(u: &User) -> ProviderDto {
     ProviderDto {
         id: u.id.0,
-        prefix: u.prefix.clone(),
+        prefix: u.profile.prefix.clone(),
         fullname: fullname(u),
-        gender: u.gender.clone().unwrap_or_default(),
+        gender: u.profile.gender.clone().unwrap_or_default(),
         photo_url: format!("/users/{}/photo", u.id.0),
-        specialty: u.specialty.clone().unwrap_or_default(),
+        specialty: u.profile.specialty.clone().unwrap_or_default(),
     }
 }
 

@@ -39,9 +39,9 @@ pub fn participant(m: &Member) -> ParticipantDto {
     ParticipantDto {
         uuid: m.user.uuid.clone(),
         name: m.user.display_name.clone(),
-        email: m.user.email.clone(),
-        avatar: m.user.avatar_url.clone(),
-        avatar_url: m.user.avatar_url.clone(),
+        email: m.user.profile.email.clone(),
+        avatar: m.user.profile.avatar_url.clone(),
+        avatar_url: m.user.profile.avatar_url.clone(),
         pivot: PivotDto {
             unread_count: m.participant.unread_count,
             last_read_at: m.participant.last_read_at.map(timestamp),
@@ -97,7 +97,7 @@ fn person(u: &User) -> PersonDto {
     PersonDto {
         uuid: u.uuid.clone(),
         name: u.display_name.clone(),
-        avatar: u.avatar_url.clone(),
+        avatar: u.profile.avatar_url.clone(),
     }
 }
 

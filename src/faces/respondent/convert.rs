@@ -15,7 +15,7 @@ pub fn timestamp(ms: i64) -> String {
 }
 
 fn first_name(u: &User) -> String {
-    match u.first_name.as_deref().map(str::trim) {
+    match u.profile.first_name.as_deref().map(str::trim) {
         Some(first) if !first.is_empty() => first.to_string(),
         _ => u
             .display_name
@@ -28,7 +28,8 @@ fn first_name(u: &User) -> String {
 
 /// `MessagingUser.lastName` is "Last name initial of user." (Retrieve all conversations schema).
 fn last_initial(u: &User) -> String {
-    u.last_name
+    u.profile
+        .last_name
         .as_deref()
         .and_then(|l| l.trim().chars().next())
         .map(String::from)

@@ -14,8 +14,8 @@ pub fn timestamp(ms: Millis) -> String {
 fn customer(u: Option<&User>) -> CustomerDto {
     CustomerDto {
         name: u.map(|u| u.display_name.clone()),
-        email: u.and_then(|u| u.email.clone()),
-        phone: u.and_then(|u| u.phone.clone()),
+        email: u.and_then(|u| u.profile.email.clone()),
+        phone: u.and_then(|u| u.profile.phone.clone()),
     }
 }
 
@@ -63,9 +63,9 @@ pub fn acted(o: &Outreach, m: &Message) -> ActedMessageDto {
         .customer
         .as_ref()
         .and_then(|u| match o.flow.as_ref().map(|f| f.channel) {
-            Some(FlowChannel::Email) => u.email.clone(),
-            Some(FlowChannel::Sms) => u.phone.clone(),
-            None => u.phone.clone().or_else(|| u.email.clone()),
+            Some(FlowChannel::Email) => u.profile.email.clone(),
+            Some(FlowChannel::Sms) => u.profile.phone.clone(),
+            None => u.profile.phone.clone().or_else(|| u.profile.email.clone()),
         });
     let status = status_of(&o.conversation, m);
     ActedMessageDto {

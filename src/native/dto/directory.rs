@@ -140,6 +140,7 @@ pub struct UserDto {
 
 impl From<User> for UserDto {
     fn from(u: User) -> Self {
+        let p = u.profile;
         Self {
             id: u.id.0,
             uuid: u.uuid,
@@ -147,14 +148,14 @@ impl From<User> for UserDto {
             tenant_id: u.tenant_id.0,
             role: u.role.as_str(),
             display_name: u.display_name,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            prefix: u.prefix,
-            gender: u.gender,
-            email: u.email,
-            phone: u.phone,
-            avatar_url: u.avatar_url,
-            specialty: u.specialty,
+            first_name: p.first_name,
+            last_name: p.last_name,
+            prefix: p.prefix,
+            gender: p.gender,
+            email: p.email,
+            phone: p.phone,
+            avatar_url: p.avatar_url,
+            specialty: p.specialty,
             external_id: u.external_id,
             username: u.username,
             has_password: u.has_password,

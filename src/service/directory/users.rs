@@ -60,20 +60,12 @@ pub fn insert_user(
             oid: u.oid.clone().unwrap_or_else(|| new_oid(now)),
             tenant_id: tenant.0,
             role: u.role.unwrap_or(Role::Participant).as_str().to_string(),
-            first_name: u.profile.first_name.clone(),
-            last_name: u.profile.last_name.clone(),
             display_name: u
                 .display_name
                 .clone()
                 .unwrap_or_else(|| default_display_name(u)),
-            prefix: u.profile.prefix.clone(),
-            gender: u.profile.gender.clone(),
-            email: u.profile.email.clone(),
-            phone: u.profile.phone.clone(),
-            avatar_url: u.profile.avatar_url.clone(),
-            specialty: u.profile.specialty.clone(),
+            profile: u.profile.clone(),
             external_id: u.external_id.clone(),
-            birthdate: u.profile.birthdate.clone(),
             username: u.username.clone(),
             password_hash,
             created_at: now,
