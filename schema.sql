@@ -229,3 +229,7 @@ UPDATE participants SET sort_at = (
 WHERE conversation_id IN (SELECT id FROM conversations WHERE last_message_at IS NULL);
 CREATE INDEX conversations_tenant_recent
     ON conversations(tenant_id, COALESCE(last_message_at, created_at) DESC, id DESC);
+
+-- step 4: Respondent's total counts the tenant's live conversations: off this index alone,
+-- instead of every conversation row (22 MB at 100,000 conversations, read on each request).
+CREATE INDEX conversations_tenant_live ON conversations(tenant_id, deleted);

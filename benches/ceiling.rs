@@ -87,11 +87,11 @@ enum Op {
 // must read and write the file the way the server does, or the ratio means nothing.
 const STATEMENT_CACHE: usize = 128;
 const READER_PRAGMAS: &str =
-    "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -32768;";
+    "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -2048;";
 const WRITER_PRAGMAS: &str = "PRAGMA synchronous = FULL;
      PRAGMA foreign_keys = ON;
      PRAGMA busy_timeout = 5000;
-     PRAGMA cache_size = -65536;
+     PRAGMA cache_size = -16384;
      PRAGMA temp_store = MEMORY;
      PRAGMA wal_autocheckpoint = 0;
      PRAGMA journal_size_limit = 67108864;";

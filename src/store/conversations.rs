@@ -358,14 +358,20 @@ pub fn count_by_metadata(
     tenant: TenantId,
     filters: &[(String, String)],
 ) -> Result<i64> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT count(*) FROM conversations c WHERE c.tenant_id = ?1 AND c.deleted = 0{}",
-        metadata_conditions(filters, 2)
-    ))?;
+    let mut stmt = conn.prepare_cached(&count_by_metadata_sql(filters))?;
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![&tenant.0];
     let extra = metadata_params(filters);
     values.extend(extra.iter().map(|v| v as &dyn rusqlite::ToSql));
     Ok(stmt.query_row(values.as_slice(), |r| r.get(0))?)
+}
+
+/// The statement of `count_by_metadata`. Without filters it reads only the
+/// `conversations_tenant_live` index.
+pub(crate) fn count_by_metadata_sql(filters: &[(String, String)]) -> String {
+    format!(
+        "SELECT count(*) FROM conversations c WHERE c.tenant_id = ?1 AND c.deleted = 0{}",
+        metadata_conditions(filters, 2)
+    )
 }
 
 /// The `WHERE` text selecting the ids of the tenant's live conversations that match a
