@@ -11,6 +11,7 @@ use crate::auth::sessions::{self, Refused, Session, Use};
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{IdRef, TenantId, UserId};
 use crate::error::Error;
+use crate::idempotency::resolved;
 
 /// The header a server admin uses to say which tenant a tenant-scoped call is about.
 pub const TENANT_HEADER: &str = "X-Parlor-Tenant";
@@ -142,40 +143,49 @@ impl FromRequest for TenantCaller {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let (app, principal) = authenticate(req.clone()).await?;
-            let named = req
-                .headers()
-                .get(TENANT_HEADER)
-                .map(|v| v.to_str().ok().and_then(IdRef::parse))
-                .map(|r| {
-                    r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid"))
-                })
-                .transpose()?;
-            let tenant = match (&principal, named) {
-                (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
-                (Principal::ServerAdmin, None) => {
-                    return Err(Error::invalid(
-                        TENANT_HEADER,
-                        "the server admin must name the tenant with this header",
-                    )
-                    .into())
-                }
-                (Principal::User { user, .. }, None) => user.tenant_id,
-                (Principal::User { user, .. }, Some(r)) => {
-                    let t = app
-                        .service
-                        .find_tenant(r)
-                        .await
-                        .map_err(|_| Error::NotFound("tenant"))?;
-                    if t.id != user.tenant_id {
-                        return Err(Error::NotFound("tenant").into());
-                    }
-                    t.id
-                }
-            };
-            Ok(TenantCaller { principal, tenant })
+            match resolved(&req) {
+                Some(outcome) => outcome,
+                None => tenant_caller(req).await,
+            }
         })
     }
+}
+
+async fn tenant_caller(req: HttpRequest) -> Result<TenantCaller, ApiError> {
+    let (app, principal) = authenticate(req.clone()).await?;
+    let named = req
+        .headers()
+        .get(TENANT_HEADER)
+        .map(|v| v.to_str().ok().and_then(IdRef::parse))
+        .map(|r| r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid")))
+        .transpose()?;
+    let tenant = match (&principal, named) {
+        (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
+        (Principal::ServerAdmin, None) => {
+            return Err(Error::invalid(
+                TENANT_HEADER,
+                "the server admin must name the tenant with this header",
+            )
+            .into())
+        }
+        (Principal::User { user, .. }, None) => user.tenant_id,
+        // The caller's own tenant by its id: it exists, as the caller does.
+        (Principal::User { user, .. }, Some(IdRef::Id(id))) if id == user.tenant_id.0 => {
+            user.tenant_id
+        }
+        (Principal::User { user, .. }, Some(r)) => {
+            let t = app
+                .service
+                .find_tenant(r)
+                .await
+                .map_err(|_| Error::NotFound("tenant"))?;
+            if t.id != user.tenant_id {
+                return Err(Error::NotFound("tenant").into());
+            }
+            t.id
+        }
+    };
+    Ok(TenantCaller { principal, tenant })
 }
 
 impl TenantCaller {
