@@ -60,11 +60,39 @@ pub fn session_cookie(req: &HttpRequest) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
+/// The admin page's own calls about its session (`GET` and `DELETE /session`): the session
+/// behind the cookie, and who it speaks for. A bearer token does not stand in for it.
+pub struct SignedIn {
+    pub principal: Principal,
+    pub session: Session,
+    pub cookie: String,
+}
+
+impl FromRequest for SignedIn {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let app = app(&req)?;
+            let cookie = session_cookie(&req)
+                .ok_or_else(|| Error::Unauthenticated("not signed in".into()))?;
+            let (principal, session) = session_principal(&app, &req, &cookie).await?;
+            Ok(SignedIn {
+                principal,
+                session,
+                cookie,
+            })
+        })
+    }
+}
+
 /// The caller behind an admin-page session cookie, and the session. Changes (anything but
 /// GET and HEAD) must repeat the session's CSRF token; the page's background refreshes say so
 /// and do not count as activity. A session whose credential no longer authenticates (a
 /// revoked token, a removed user) ends.
-pub async fn session_principal(
+async fn session_principal(
     app: &App,
     req: &HttpRequest,
     cookie: &str,

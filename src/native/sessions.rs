@@ -6,7 +6,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::{session_cookie, session_principal};
+use super::auth::SignedIn;
 use super::dto::{SessionDto, SignIn, UserDto};
 use super::error::ApiResult;
 use super::extract::Json;
@@ -130,16 +130,16 @@ async fn check_credentials(
     }
 }
 
-pub async fn current(app: web::Data<App>, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let cookie = session_cookie(&req).ok_or_else(not_signed_in)?;
-    let (principal, session) = session_principal(&app, &req, &cookie).await?;
-    Ok(HttpResponse::Ok().json(session_dto(&app, principal, &session)))
+pub async fn current(app: web::Data<App>, me: SignedIn) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(session_dto(&app, me.principal, &me.session)))
 }
 
-pub async fn sign_out(app: web::Data<App>, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let cookie = session_cookie(&req).ok_or_else(not_signed_in)?;
-    session_principal(&app, &req, &cookie).await?;
-    if let Some(token) = app.sessions.close(&cookie).and_then(|s| s.token_id) {
+pub async fn sign_out(
+    app: web::Data<App>,
+    req: HttpRequest,
+    me: SignedIn,
+) -> ApiResult<HttpResponse> {
+    if let Some(token) = app.sessions.close(&me.cookie).and_then(|s| s.token_id) {
         app.service.revoke_token(None, token).await?;
     }
     Ok(HttpResponse::NoContent()
@@ -148,10 +148,6 @@ pub async fn sign_out(app: web::Data<App>, req: HttpRequest) -> ApiResult<HttpRe
             cookie_header(&req, "", 0),
         ))
         .finish())
-}
-
-fn not_signed_in() -> Error {
-    Error::Unauthenticated("not signed in".into())
 }
 
 fn session_dto(app: &App, principal: Principal, session: &Session) -> SessionDto {
