@@ -355,3 +355,48 @@ fn replay(answer: Answer) -> HttpResponse {
         .insert_header((REPLAYED_HEADER, "true"))
         .body(answer.body)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(n: &i64) -> Identity {
+        Identity::user(TenantId(1), UserId(*n))
+    }
+
+    fn no_fault(e: String) -> Result<Error, String> {
+        Err(e)
+    }
+
+    #[test]
+    fn a_caller_or_a_refusal_is_handed_to_the_extractor_once() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let found = identified(&req, Ok::<i64, String>(7), identity, no_fault);
+        assert!(matches!(
+            found,
+            Ok(Identity {
+                tenant: TenantId(1),
+                ..
+            })
+        ));
+        assert_eq!(resolved::<i64, String>(&req), Some(Ok(7)));
+        assert_eq!(resolved::<i64, String>(&req), None);
+
+        let refused = identified(&req, Err::<i64, _>("no".to_string()), identity, no_fault);
+        assert!(matches!(refused, Err(Unidentified::Refused)));
+        assert_eq!(resolved::<i64, String>(&req), Some(Err("no".into())));
+    }
+
+    #[test]
+    fn a_fault_stops_the_request_and_leaves_nothing() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let failed = identified(&req, Err::<i64, _>("disk".to_string()), identity, |e| {
+            Ok(Error::internal(e))
+        });
+        assert!(matches!(
+            failed,
+            Err(Unidentified::Failed(Error::Internal(_)))
+        ));
+        assert_eq!(resolved::<i64, String>(&req), None);
+    }
+}

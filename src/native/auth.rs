@@ -254,6 +254,8 @@ impl TenantCaller {
         as_user: Option<IdRef>,
     ) -> Result<Option<UserId>, Error> {
         match as_user {
+            // Acting as oneself: the caller is already resolved.
+            Some(IdRef::Id(id)) if self.own_user() == Some(UserId(id)) => Ok(Some(UserId(id))),
             Some(r) => {
                 let user = app
                     .service
