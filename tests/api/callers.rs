@@ -227,3 +227,24 @@ fn tati_checks_credentials_then_permission_then_the_conversation_then_the_body()
     let r = post("con123", Some("Token tati-token-demo"), None);
     assert_eq!(r.status, 400, "{:?}", r.body);
 }
+
+#[test]
+fn a_refused_request_with_a_body_keeps_its_connection_on_the_faces_that_always_read_it_first() {
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.jwt_secret = Some(MDLIVE_SECRET.into());
+    });
+    // Big enough not to have arrived whole when the credentials are checked.
+    let body = json!({ "padding": "a".repeat(200_000) }).to_string();
+    for path in [
+        "/v0.1/patients/conversations/",
+        "/v0.1/patients/conversations/con123/messages/",
+        "/v1/api/conversations/message/generate",
+        "/api/v1/patients/52/messages",
+        "/api/v1/sso_auth/auth_extend",
+    ] {
+        let r = app.post(path).raw("application/json", &body);
+        assert_eq!(r.status, 401, "{path}: {:?}", r.body);
+        assert_eq!(r.header("connection"), None, "{path}");
+    }
+}

@@ -71,6 +71,9 @@ async fn token_holder(req: HttpRequest) -> MdliveResult<TokenHolder> {
     Ok(TokenHolder(Patient { tenant, user }))
 }
 
+/// Handlers that read a body take it as a `Result` and refuse after the body is read: an
+/// extractor's error is answered before the body arrives, and an unread body closes the
+/// connection, which these routes never did.
 impl FromRequest for TokenHolder {
     type Error = MdliveError;
     type Future = Extracting<Self>;

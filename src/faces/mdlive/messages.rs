@@ -123,9 +123,10 @@ pub async fn contacts(app: web::Data<App>, me: Patient) -> MdliveResult<HttpResp
 /// "subject", "message", "replied_to_message_id"?}}` → 201 with the message.
 pub async fn send(
     app: web::Data<App>,
-    me: Patient,
+    me: MdliveResult<Patient>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
+    let me = me?;
     let params = Params::from_body(bytes)?;
     let message = params.require("message")?;
     let mut f = message.fields();

@@ -109,9 +109,10 @@ pub async fn sso_token(
 /// given the same tenant's API credentials.
 pub async fn sso_extend(
     app: web::Data<App>,
-    TokenHolder(holder): TokenHolder,
+    holder: MdliveResult<TokenHolder>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
+    let TokenHolder(holder) = holder?;
     let params = Params::from_body(bytes)?;
     let key = api_key(&app, &params, "api").await?;
     if key.tenant_id != holder.tenant.id {

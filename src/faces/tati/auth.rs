@@ -56,6 +56,9 @@ async fn authenticate(req: HttpRequest) -> TatiResult<Caller> {
     })
 }
 
+/// Handlers that read a body take it as a `Result` and refuse after the body is read: an
+/// extractor's error is answered before the body arrives, and an unread body closes the
+/// connection, which these routes never did.
 impl FromRequest for Caller {
     type Error = TatiError;
     type Future = Pin<Box<dyn Future<Output = TatiResult<Self>>>>;

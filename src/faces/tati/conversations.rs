@@ -30,9 +30,10 @@ pub async fn list(app: web::Data<App>, me: Caller) -> TatiResult<HttpResponse> {
 /// `POST /patients/conversations/` `{"status"?}` → 201.
 pub async fn create(
     app: web::Data<App>,
-    me: Caller,
+    me: TatiResult<Caller>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
+    let me = me?;
     let mut f = Fields::from_body(bytes)?;
     let status = f.choice("status", false, STATUSES);
     f.finish()?;
@@ -62,10 +63,11 @@ pub async fn get(
 /// `current` clears it.
 pub async fn update(
     app: web::Data<App>,
-    me: Caller,
+    me: TatiResult<Caller>,
     path: web::Path<String>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
+    let me = me?;
     let mut f = Fields::from_body(bytes)?;
     let status = f.choice("status", false, STATUSES);
     f.finish()?;

@@ -45,10 +45,11 @@ pub async fn list(
 /// → 201. Archived conversations take messages too.
 pub async fn create(
     app: web::Data<App>,
-    me: Caller,
+    me: TatiResult<Caller>,
     path: web::Path<String>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
+    let me = me?;
     let conv = me.conversation(&app, path.into_inner()).await?;
     let mut f = Fields::from_body(bytes)?;
     let kind = f.choice("message_type", true, &["user", "assistant"]);
@@ -116,10 +117,11 @@ pub async fn get(
 /// change, and `last_updated` moves with it.
 pub async fn update(
     app: web::Data<App>,
-    me: Caller,
+    me: TatiResult<Caller>,
     path: web::Path<String>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
+    let me = me?;
     let (message, conv) = own_message(&app, &me, path.into_inner()).await?;
     let mut f = Fields::from_body(bytes)?;
     let content = f.string("content", false);

@@ -58,6 +58,9 @@ async fn authenticate(req: HttpRequest) -> TrilletResult<Workspace> {
     Ok(Workspace { tenant: tenant.id })
 }
 
+/// Handlers that read a body take it as a `Result` and refuse after the body is read: an
+/// extractor's error is answered before the body arrives, and an unread body closes the
+/// connection, which these routes never did.
 impl FromRequest for Workspace {
     type Error = TrilletError;
     type Future = Pin<Box<dyn Future<Output = TrilletResult<Self>>>>;

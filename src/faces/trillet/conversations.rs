@@ -108,10 +108,11 @@ pub async fn delete_message(
 /// `{"metadata": {"action": "Approve" | "Edit" | "Reject", "editedMessage"?}}`.
 pub async fn action(
     app: web::Data<App>,
-    workspace: Workspace,
+    workspace: TrilletResult<Workspace>,
     path: web::Path<(String, String)>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TrilletResult<HttpResponse> {
+    let workspace = workspace?;
     let tenant = workspace.tenant;
     let (conv, message) = path.into_inner();
     let body = body(bytes)?;
@@ -160,9 +161,10 @@ pub async fn action(
 /// "dynamic"?}`: the flow's opening message to the customer at `to`. No text is invented.
 pub async fn generate(
     app: web::Data<App>,
-    workspace: Workspace,
+    workspace: TrilletResult<Workspace>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TrilletResult<HttpResponse> {
+    let workspace = workspace?;
     let tenant = workspace.tenant;
     let body = body(bytes)?;
     let text = |key: &str| -> TrilletResult<String> {
