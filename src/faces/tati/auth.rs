@@ -15,8 +15,8 @@ use crate::idempotency::resolved;
 /// The ability Tati tokens carry.
 pub const ABILITY: &str = "tati";
 
-/// The calling patient and the tenant's assistant, who answers them: every
-/// handler's extractor, resolved once per request.
+/// The calling patient and the tenant's assistant, who answers them: every handler's
+/// extractor, resolved once per request.
 pub struct Caller {
     pub tenant: TenantId,
     pub patient: User,
