@@ -20,7 +20,7 @@ use actix_web::body::{to_bytes, BoxBody};
 use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest, HttpResponse};
 
 use crate::app::App;
 use crate::auth::secret;
@@ -74,9 +74,10 @@ pub enum Unidentified {
 
 impl From<Error> for Unidentified {
     fn from(e: Error) -> Self {
-        match e {
-            Error::Internal(_) | Error::Unavailable { .. } => Unidentified::Failed(e),
-            _ => Unidentified::Refused,
+        if is_fault(&e) {
+            Unidentified::Failed(e)
+        } else {
+            Unidentified::Refused
         }
     }
 }
@@ -91,6 +92,47 @@ pub struct Surface {
     pub identify: fn(HttpRequest) -> Identifying,
     /// An error in the surface's format.
     pub render: fn(Error) -> HttpResponse,
+}
+
+/// The outcome of a surface's authentication, kept in the request by `identified` so that the
+/// handler's extractor takes it instead of resolving the caller a second time.
+struct Resolved<T>(T);
+
+/// For a surface's `identify`: the outcome of its extractor, as an identity. A caller or a
+/// refusal is left in the request for the handler's extractor (`resolved`), so that a keyed
+/// request resolves its caller once; `fault` picks out the errors that stop the request here.
+pub fn identified<T: 'static, E: 'static>(
+    req: &HttpRequest,
+    outcome: Result<T, E>,
+    identity: impl FnOnce(&T) -> Identity,
+    fault: impl FnOnce(E) -> Result<Error, E>,
+) -> Result<Identity, Unidentified> {
+    match outcome {
+        Ok(caller) => {
+            let found = identity(&caller);
+            req.extensions_mut().insert(Resolved(Ok::<T, E>(caller)));
+            Ok(found)
+        }
+        Err(e) => match fault(e) {
+            Ok(fault) => Err(Unidentified::Failed(fault)),
+            Err(refusal) => {
+                req.extensions_mut().insert(Resolved(Err::<T, E>(refusal)));
+                Err(Unidentified::Refused)
+            }
+        },
+    }
+}
+
+/// For an extractor: the outcome `identified` left in the request, taken out of it.
+pub fn resolved<T: 'static, E: 'static>(req: &HttpRequest) -> Option<Result<T, E>> {
+    req.extensions_mut()
+        .remove::<Resolved<Result<T, E>>>()
+        .map(|r| r.0)
+}
+
+/// Whether a core error is the server's fault (storage, a bug) rather than a refusal.
+pub fn is_fault(e: &Error) -> bool {
+    matches!(e, Error::Internal(_) | Error::Unavailable { .. })
 }
 
 /// The app a request is served by.
@@ -312,4 +354,49 @@ fn replay(answer: Answer) -> HttpResponse {
     response
         .insert_header((REPLAYED_HEADER, "true"))
         .body(answer.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity(n: &i64) -> Identity {
+        Identity::user(TenantId(1), UserId(*n))
+    }
+
+    fn no_fault(e: String) -> Result<Error, String> {
+        Err(e)
+    }
+
+    #[test]
+    fn a_caller_or_a_refusal_is_handed_to_the_extractor_once() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let found = identified(&req, Ok::<i64, String>(7), identity, no_fault);
+        assert!(matches!(
+            found,
+            Ok(Identity {
+                tenant: TenantId(1),
+                ..
+            })
+        ));
+        assert_eq!(resolved::<i64, String>(&req), Some(Ok(7)));
+        assert_eq!(resolved::<i64, String>(&req), None);
+
+        let refused = identified(&req, Err::<i64, _>("no".to_string()), identity, no_fault);
+        assert!(matches!(refused, Err(Unidentified::Refused)));
+        assert_eq!(resolved::<i64, String>(&req), Some(Err("no".into())));
+    }
+
+    #[test]
+    fn a_fault_stops_the_request_and_leaves_nothing() {
+        let req = actix_web::test::TestRequest::default().to_http_request();
+        let failed = identified(&req, Err::<i64, _>("disk".to_string()), identity, |e| {
+            Ok(Error::internal(e))
+        });
+        assert!(matches!(
+            failed,
+            Err(Unidentified::Failed(Error::Internal(_)))
+        ));
+        assert_eq!(resolved::<i64, String>(&req), None);
+    }
 }

@@ -11,6 +11,7 @@ use crate::auth::sessions::{self, Refused, Session, Use};
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{IdRef, TenantId, UserId};
 use crate::error::Error;
+use crate::idempotency::resolved;
 
 /// The header a server admin uses to say which tenant a tenant-scoped call is about.
 pub const TENANT_HEADER: &str = "X-Parlor-Tenant";
@@ -59,11 +60,39 @@ pub fn session_cookie(req: &HttpRequest) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
+/// The admin page's own calls about its session (`GET` and `DELETE /session`): the session
+/// behind the cookie, and who it speaks for. A bearer token does not stand in for it.
+pub struct SignedIn {
+    pub principal: Principal,
+    pub session: Session,
+    pub cookie: String,
+}
+
+impl FromRequest for SignedIn {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let app = app(&req)?;
+            let cookie = session_cookie(&req)
+                .ok_or_else(|| Error::Unauthenticated("not signed in".into()))?;
+            let (principal, session) = session_principal(&app, &req, &cookie).await?;
+            Ok(SignedIn {
+                principal,
+                session,
+                cookie,
+            })
+        })
+    }
+}
+
 /// The caller behind an admin-page session cookie, and the session. Changes (anything but
 /// GET and HEAD) must repeat the session's CSRF token; the page's background refreshes say so
 /// and do not count as activity. A session whose credential no longer authenticates (a
 /// revoked token, a removed user) ends.
-pub async fn session_principal(
+async fn session_principal(
     app: &App,
     req: &HttpRequest,
     cookie: &str,
@@ -142,40 +171,49 @@ impl FromRequest for TenantCaller {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let (app, principal) = authenticate(req.clone()).await?;
-            let named = req
-                .headers()
-                .get(TENANT_HEADER)
-                .map(|v| v.to_str().ok().and_then(IdRef::parse))
-                .map(|r| {
-                    r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid"))
-                })
-                .transpose()?;
-            let tenant = match (&principal, named) {
-                (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
-                (Principal::ServerAdmin, None) => {
-                    return Err(Error::invalid(
-                        TENANT_HEADER,
-                        "the server admin must name the tenant with this header",
-                    )
-                    .into())
-                }
-                (Principal::User { user, .. }, None) => user.tenant_id,
-                (Principal::User { user, .. }, Some(r)) => {
-                    let t = app
-                        .service
-                        .find_tenant(r)
-                        .await
-                        .map_err(|_| Error::NotFound("tenant"))?;
-                    if t.id != user.tenant_id {
-                        return Err(Error::NotFound("tenant").into());
-                    }
-                    t.id
-                }
-            };
-            Ok(TenantCaller { principal, tenant })
+            match resolved(&req) {
+                Some(outcome) => outcome,
+                None => tenant_caller(req).await,
+            }
         })
     }
+}
+
+async fn tenant_caller(req: HttpRequest) -> Result<TenantCaller, ApiError> {
+    let (app, principal) = authenticate(req.clone()).await?;
+    let named = req
+        .headers()
+        .get(TENANT_HEADER)
+        .map(|v| v.to_str().ok().and_then(IdRef::parse))
+        .map(|r| r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid")))
+        .transpose()?;
+    let tenant = match (&principal, named) {
+        (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
+        (Principal::ServerAdmin, None) => {
+            return Err(Error::invalid(
+                TENANT_HEADER,
+                "the server admin must name the tenant with this header",
+            )
+            .into())
+        }
+        (Principal::User { user, .. }, None) => user.tenant_id,
+        // The caller's own tenant by its id: it exists, as the caller does.
+        (Principal::User { user, .. }, Some(IdRef::Id(id))) if id == user.tenant_id.0 => {
+            user.tenant_id
+        }
+        (Principal::User { user, .. }, Some(r)) => {
+            let t = app
+                .service
+                .find_tenant(r)
+                .await
+                .map_err(|_| Error::NotFound("tenant"))?;
+            if t.id != user.tenant_id {
+                return Err(Error::NotFound("tenant").into());
+            }
+            t.id
+        }
+    };
+    Ok(TenantCaller { principal, tenant })
 }
 
 impl TenantCaller {
@@ -216,6 +254,8 @@ impl TenantCaller {
         as_user: Option<IdRef>,
     ) -> Result<Option<UserId>, Error> {
         match as_user {
+            // Acting as oneself: the caller is already resolved.
+            Some(IdRef::Id(id)) if self.own_user() == Some(UserId(id)) => Ok(Some(UserId(id))),
             Some(r) => {
                 let user = app
                     .service

@@ -18,7 +18,7 @@ use actix_web::{web, FromRequest, HttpRequest, Route};
 use crate::auth::Principal;
 use crate::domain::IdRef;
 use crate::error::Error;
-use crate::idempotency::{idempotent, Identifying, Identity, Surface};
+use crate::idempotency::{idempotent, identified, is_fault, Identifying, Identity, Surface};
 
 pub const BASE: &str = "/parlor/v1";
 
@@ -178,13 +178,17 @@ static IDEMPOTENT: Surface = Surface {
 
 fn identify_caller(req: HttpRequest) -> Identifying {
     Box::pin(async move {
-        let caller = auth::TenantCaller::from_request(&req, &mut actix_web::dev::Payload::None)
-            .await
-            .map_err(|e| e.0)?;
-        Ok(match &caller.principal {
-            Principal::ServerAdmin => Identity::server_admin(caller.tenant),
-            Principal::User { user, .. } => Identity::user(caller.tenant, user.id),
-        })
+        let outcome =
+            auth::TenantCaller::from_request(&req, &mut actix_web::dev::Payload::None).await;
+        identified(
+            &req,
+            outcome,
+            |caller| match &caller.principal {
+                Principal::ServerAdmin => Identity::server_admin(caller.tenant),
+                Principal::User { user, .. } => Identity::user(caller.tenant, user.id),
+            },
+            |e| if is_fault(&e.0) { Ok(e.0) } else { Err(e) },
+        )
     })
 }
 

@@ -6,7 +6,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::auth::{session_cookie, session_principal};
+use super::auth::SignedIn;
 use super::dto::{SessionDto, SignIn, UserDto};
 use super::error::ApiResult;
 use super::extract::Json;
@@ -55,11 +55,8 @@ pub async fn sign_in(
         Ok(checked) => checked,
         Err(locked) => return Ok(super::error::too_many_attempts(locked.retry_after)),
     };
-    let (credential, token_id) = checked?;
-    let opened = app
-        .sessions
-        .open(credential.clone(), token_id, app.service.now());
-    let principal = app.service.authenticate_bearer(credential).await?;
+    let (credential, token_id, principal) = checked?;
+    let opened = app.sessions.open(credential, token_id, app.service.now());
     let mut response = HttpResponse::Ok();
     response.insert_header((
         actix_web::http::header::SET_COOKIE,
@@ -69,23 +66,22 @@ pub async fn sign_in(
 }
 
 /// The credential a session will run on (and the id of the token issued for it), from the
-/// sign-in body: the server-admin token, or a tenant admin's username and password.
+/// sign-in body: the server-admin token, or a tenant admin's username and password; and who
+/// it speaks for, as checked here (not looked up again).
 async fn check_credentials(
     app: &App,
     admitted: Admitted,
     b: SignIn,
-) -> Result<(String, Option<i64>), Error> {
-    let (credential, token_id) = match (b.token, b.username, b.password) {
+) -> Result<(String, Option<i64>, Principal), Error> {
+    match (b.token, b.username, b.password) {
         (Some(token), None, None) if b.tenant.is_none() => {
             match app.service.authenticate_bearer(token.clone()).await? {
-                Principal::ServerAdmin => (token, None),
-                Principal::User { .. } => {
-                    return Err(Error::Unauthenticated(
-                        "this is not a server-admin token; tenant admins sign in with their \
-                         username and password"
-                            .into(),
-                    ));
-                }
+                Principal::ServerAdmin => Ok((token, None, Principal::ServerAdmin)),
+                Principal::User { .. } => Err(Error::Unauthenticated(
+                    "this is not a server-admin token; tenant admins sign in with their \
+                     username and password"
+                        .into(),
+                )),
             }
         }
         (None, Some(username), Some(password)) => {
@@ -119,29 +115,31 @@ async fn check_credentials(
                     Some(app.sessions.lifetime_ms()),
                 )
                 .await?;
-            (secret, Some(token.id))
+            let token_id = token.id;
+            let principal = Principal::User {
+                user: Box::new(user),
+                token,
+            };
+            Ok((secret, Some(token_id), principal))
         }
-        _ => {
-            return Err(Error::invalid(
-                "body",
-                "give either \"token\" (the server-admin token) or \"username\" and \
-                 \"password\" (and optionally \"tenant\")",
-            ));
-        }
-    };
-    Ok((credential, token_id))
+        _ => Err(Error::invalid(
+            "body",
+            "give either \"token\" (the server-admin token) or \"username\" and \
+             \"password\" (and optionally \"tenant\")",
+        )),
+    }
 }
 
-pub async fn current(app: web::Data<App>, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let cookie = session_cookie(&req).ok_or_else(not_signed_in)?;
-    let (principal, session) = session_principal(&app, &req, &cookie).await?;
-    Ok(HttpResponse::Ok().json(session_dto(&app, principal, &session)))
+pub async fn current(app: web::Data<App>, me: SignedIn) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(session_dto(&app, me.principal, &me.session)))
 }
 
-pub async fn sign_out(app: web::Data<App>, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let cookie = session_cookie(&req).ok_or_else(not_signed_in)?;
-    session_principal(&app, &req, &cookie).await?;
-    if let Some(token) = app.sessions.close(&cookie).and_then(|s| s.token_id) {
+pub async fn sign_out(
+    app: web::Data<App>,
+    req: HttpRequest,
+    me: SignedIn,
+) -> ApiResult<HttpResponse> {
+    if let Some(token) = app.sessions.close(&me.cookie).and_then(|s| s.token_id) {
         app.service.revoke_token(None, token).await?;
     }
     Ok(HttpResponse::NoContent()
@@ -150,10 +148,6 @@ pub async fn sign_out(app: web::Data<App>, req: HttpRequest) -> ApiResult<HttpRe
             cookie_header(&req, "", 0),
         ))
         .finish())
-}
-
-fn not_signed_in() -> Error {
-    Error::Unauthenticated("not signed in".into())
 }
 
 fn session_dto(app: &App, principal: Principal, session: &Session) -> SessionDto {

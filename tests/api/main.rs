@@ -10,6 +10,7 @@ mod webdriver;
 mod admin_browser;
 mod admin_session;
 mod bench_ceiling;
+mod callers;
 mod config_example;
 mod connections;
 mod cors;

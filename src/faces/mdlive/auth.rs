@@ -1,7 +1,11 @@
 //! Who is calling: a patient's user JWT on the messaging endpoints (reference pages
 //! `_authentication_overview`, `_users`), API key and password in the body of the token calls.
 
-use actix_web::{web, HttpRequest};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::Deserialize;
 
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
@@ -10,15 +14,23 @@ use crate::auth::jwt::{Refusal, Subject, Verified};
 use crate::auth::{presented, Presented};
 use crate::domain::{ApiKey, Role, Tenant, User};
 use crate::error::Error;
+use crate::idempotency::resolved;
 
-/// The patient a valid user token speaks for, with their tenant.
+/// The patient a valid user token speaks for, with their tenant: the extractor of every
+/// patient endpoint, which also checks that the patient in the path is the token's.
 pub struct Patient {
     pub tenant: Tenant,
     pub user: User,
 }
 
+/// The patient holding a valid user token, whatever the path says (the token refresh, and
+/// the Idempotency-Key middleware, which keys sends by the token's patient).
+pub struct TokenHolder(pub Patient);
+
+type Extracting<T> = Pin<Box<dyn Future<Output = MdliveResult<T>>>>;
+
 /// The token in `Authorization: Bearer <jwt>`, verified.
-pub fn bearer(app: &App, req: &HttpRequest) -> MdliveResult<Verified> {
+fn bearer(app: &App, req: &HttpRequest) -> MdliveResult<Verified> {
     let Presented::Token(token) = presented(req, &["bearer"]) else {
         return Err(MdliveError::Unauthorized(
             "Authorization header with a Bearer token is required",
@@ -32,9 +44,12 @@ pub fn bearer(app: &App, req: &HttpRequest) -> MdliveResult<Verified> {
         })
 }
 
-/// The patient holding a valid user token.
-pub async fn token_holder(app: &App, req: &HttpRequest) -> MdliveResult<Patient> {
-    let token = bearer(app, req)?;
+async fn token_holder(req: HttpRequest) -> MdliveResult<TokenHolder> {
+    let app = req
+        .app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| Error::internal("app data missing"))?;
+    let token = bearer(&app, &req)?;
     let Subject::User(user) = token.subject else {
         return Err(MdliveError::Unauthorized(
             "A user token is required for this request",
@@ -53,18 +68,55 @@ pub async fn token_holder(app: &App, req: &HttpRequest) -> MdliveResult<Patient>
             "A patient's user token is required for this request",
         ));
     }
-    Ok(Patient { tenant, user })
+    Ok(TokenHolder(Patient { tenant, user }))
 }
 
-/// The caller must hold a user token for the patient in the path.
-pub async fn patient(app: &App, req: &HttpRequest, patient_id: &str) -> MdliveResult<Patient> {
-    let holder = token_holder(app, req).await?;
-    if patient_id.parse::<i64>().ok() != Some(holder.user.id.0) {
-        return Err(MdliveError::Unauthorized(
-            "The token does not belong to this patient",
-        ));
+/// Handlers that read a body take it as a `Result` and refuse after the body is read: an
+/// extractor's error is answered before the body arrives, and an unread body closes the
+/// connection, which these routes never did.
+impl FromRequest for TokenHolder {
+    type Error = MdliveError;
+    type Future = Extracting<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match resolved(&req) {
+                Some(outcome) => outcome,
+                None => token_holder(req).await,
+            }
+        })
     }
-    Ok(holder)
+}
+
+/// The `{patient_id}` of the path, read as the handlers' `web::Path` reads it.
+#[derive(Deserialize)]
+struct InPath {
+    patient_id: String,
+}
+
+impl FromRequest for Patient {
+    type Error = MdliveError;
+    type Future = Extracting<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let holder = TokenHolder::from_request(req, payload);
+        let in_path = web::Path::<InPath>::extract(req);
+        Box::pin(async move {
+            let TokenHolder(holder) = holder.await?;
+            let patient_id = in_path
+                .await
+                .map_err(|e| Error::internal(format!("patient_id of the path: {e}")))?
+                .into_inner()
+                .patient_id;
+            if patient_id.parse::<i64>().ok() != Some(holder.user.id.0) {
+                return Err(MdliveError::Unauthorized(
+                    "The token does not belong to this patient",
+                ));
+            }
+            Ok(holder)
+        })
+    }
 }
 
 /// The API key named by `{"api_key": K, "password": S}` under `key` of the body.

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::auth::patient;
+use super::auth::Patient;
 use super::convert;
 use super::dto::{
     ContactsDto, ConversationsDto, MessageDto, MessagesDto, OneMessageDto, SystemMessagesDto,
@@ -19,12 +19,7 @@ use crate::service::messages::NewMessage;
 
 /// `GET /api/v2/patients/{patient_id}/messages/conversations`: one summary per provider the
 /// patient has messages with, oldest activity first (the order of the vendor's example).
-pub async fn conversations(
-    app: web::Data<App>,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> MdliveResult<HttpResponse> {
-    let me = patient(&app, &req, &path).await?;
+pub async fn conversations(app: web::Data<App>, me: Patient) -> MdliveResult<HttpResponse> {
     let directs = app
         .service
         .direct_conversations(me.tenant.id, me.user.id, Role::Provider)
@@ -60,11 +55,11 @@ fn render_page(page: &DirectPage, me: &User) -> Vec<MessageDto> {
 /// Reading does not mark anything read.
 pub async fn thread(
     app: web::Data<App>,
+    me: Patient,
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> MdliveResult<HttpResponse> {
-    let (patient_id, provider_id) = path.into_inner();
-    let me = patient(&app, &req, &patient_id).await?;
+    let (_, provider_id) = path.into_inner();
     let (page, per) = paging(req.query_string())?;
     let provider = provider_id
         .parse::<i64>()
@@ -93,10 +88,9 @@ pub async fn thread(
 /// tenant's system user; `unread` counts all of it, not the page.
 pub async fn system(
     app: web::Data<App>,
+    me: Patient,
     req: HttpRequest,
-    path: web::Path<String>,
 ) -> MdliveResult<HttpResponse> {
-    let me = patient(&app, &req, &path).await?;
     let (page, per) = paging(req.query_string())?;
     let page = app
         .service
@@ -113,12 +107,7 @@ pub async fn system(
 }
 
 /// `GET /api/v1/patients/{patient_id}/messages/contacts`.
-pub async fn contacts(
-    app: web::Data<App>,
-    req: HttpRequest,
-    path: web::Path<String>,
-) -> MdliveResult<HttpResponse> {
-    let me = patient(&app, &req, &path).await?;
+pub async fn contacts(app: web::Data<App>, me: Patient) -> MdliveResult<HttpResponse> {
     let contacts = app
         .service
         .contacts(me.tenant.id, me.user.id)
@@ -134,11 +123,10 @@ pub async fn contacts(
 /// "subject", "message", "replied_to_message_id"?}}` → 201 with the message.
 pub async fn send(
     app: web::Data<App>,
-    req: HttpRequest,
-    path: web::Path<String>,
+    me: MdliveResult<Patient>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
-    let me = patient(&app, &req, &path).await?;
+    let me = me?;
     let params = Params::from_body(bytes)?;
     let message = params.require("message")?;
     let mut f = message.fields();
@@ -191,11 +179,10 @@ pub async fn send(
 /// Only for a message sent to the patient; marking it again changes nothing.
 pub async fn mark_read(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: Patient,
     path: web::Path<(String, String)>,
 ) -> MdliveResult<HttpResponse> {
-    let (patient_id, message_id) = path.into_inner();
-    let me = patient(&app, &req, &patient_id).await?;
+    let (_, message_id) = path.into_inner();
     let id = message_id
         .parse::<i64>()
         .map_err(|_| Error::NotFound("message"))?;

@@ -9,9 +9,10 @@ mod messages;
 mod params;
 mod tokens;
 
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
-use crate::idempotency::{app_of, idempotent, Identifying, Identity, Surface, Unidentified};
+use crate::idempotency::{idempotent, identified, is_fault, Identifying, Identity, Surface};
 use error::MdliveError;
 
 /// MDLIVE's paths start at the server root (`/api/v2/...`, `/api/v1/...`, `/auth/...`).
@@ -77,12 +78,16 @@ static IDEMPOTENT: Surface = Surface {
 
 fn identify_patient(req: HttpRequest) -> Identifying {
     Box::pin(async move {
-        let app = app_of(&req)?;
-        let patient = auth::token_holder(&app, &req).await.map_err(|e| match e {
-            MdliveError::Core(e) => e.into(),
-            _ => Unidentified::Refused,
-        })?;
-        Ok(Identity::user(patient.tenant.id, patient.user.id))
+        let outcome = auth::TokenHolder::from_request(&req, &mut Payload::None).await;
+        identified(
+            &req,
+            outcome,
+            |holder| Identity::user(holder.0.tenant.id, holder.0.user.id),
+            |e| match e {
+                MdliveError::Core(e) if is_fault(&e) => Ok(e),
+                refusal => Err(refusal),
+            },
+        )
     })
 }
 

@@ -1,8 +1,8 @@
 //! Token issuance (reference pages `_authentication_overview`, `_users`, `_extend`).
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::auth::{api_key, token_holder};
+use super::auth::{api_key, TokenHolder};
 use super::dto::{ApiTokenDto, TokenUserDto, UserTokenDto};
 use super::error::{MdliveError, MdliveResult};
 use super::params::Params;
@@ -109,10 +109,10 @@ pub async fn sso_token(
 /// given the same tenant's API credentials.
 pub async fn sso_extend(
     app: web::Data<App>,
-    req: HttpRequest,
+    holder: MdliveResult<TokenHolder>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> MdliveResult<HttpResponse> {
-    let holder = token_holder(&app, &req).await?;
+    let TokenHolder(holder) = holder?;
     let params = Params::from_body(bytes)?;
     let key = api_key(&app, &params, "api").await?;
     if key.tenant_id != holder.tenant.id {

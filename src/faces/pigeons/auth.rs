@@ -12,12 +12,14 @@ use crate::app::App;
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Tenant, User};
 use crate::error::Error;
+use crate::idempotency::resolved;
 
 // EN/Pigeons/Endpoints/*.md: "Bearer token with `backoffice` ability".
 pub const ABILITY: &str = "backoffice";
 pub const PUBLIC_KEY_HEADER: &str = "X-PUBLIC-KEY";
 
-/// The authenticated user and their platform.
+/// The authenticated user and their platform: every handler's extractor, resolved once per
+/// request.
 pub struct Caller {
     pub user: User,
     pub tenant: Tenant,
@@ -69,6 +71,12 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, PigeonsError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        Box::pin(authenticate(req.clone()))
+        let req = req.clone();
+        Box::pin(async move {
+            match resolved(&req) {
+                Some(outcome) => outcome,
+                None => authenticate(req).await,
+            }
+        })
     }
 }

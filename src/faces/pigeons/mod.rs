@@ -16,7 +16,7 @@ use self::error::{PigeonsError, PigeonsResult};
 use self::validate::Input;
 use crate::app::App;
 use crate::domain::IdRef;
-use crate::idempotency::{idempotent, Identifying, Identity, Surface, Unidentified};
+use crate::idempotency::{idempotent, identified, is_fault, Identifying, Identity, Surface};
 use crate::service::conversations::Scope;
 use crate::service::messages::NewMessage;
 use crate::service::MAX_PAGE;
@@ -84,13 +84,16 @@ static IDEMPOTENT: Surface = Surface {
 
 fn identify_caller(req: HttpRequest) -> Identifying {
     Box::pin(async move {
-        let caller = Caller::from_request(&req, &mut actix_web::dev::Payload::None)
-            .await
-            .map_err(|e| match e {
-                PigeonsError::Core(e) => e.into(),
-                _ => Unidentified::Refused,
-            })?;
-        Ok(Identity::user(caller.tenant.id, caller.user.id))
+        let outcome = Caller::from_request(&req, &mut actix_web::dev::Payload::None).await;
+        identified(
+            &req,
+            outcome,
+            |caller| Identity::user(caller.tenant.id, caller.user.id),
+            |e| match e {
+                PigeonsError::Core(e) if is_fault(&e) => Ok(e),
+                refusal => Err(refusal),
+            },
+        )
     })
 }
 

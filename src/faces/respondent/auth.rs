@@ -10,7 +10,10 @@ use super::error::RespondentError;
 use crate::app::App;
 use crate::domain::{TenantId, User};
 use crate::error::Error;
+use crate::idempotency::resolved;
 
+/// The partner's tenant and who acts for it: every handler's extractor, resolved once per
+/// request.
 pub struct Partner {
     pub tenant: TenantId,
     /// The tenant's owner: the conversation `user`, the sender of every message sent here.
@@ -49,6 +52,11 @@ impl FromRequest for Partner {
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(req).await.map_err(RespondentError::from) })
+        Box::pin(async move {
+            match resolved(&req) {
+                Some(outcome) => outcome,
+                None => authenticate(req).await.map_err(RespondentError::from),
+            }
+        })
     }
 }

@@ -20,7 +20,7 @@ use crate::app::App;
 use crate::domain::ids::is_valid_text_id;
 use crate::domain::{IdRef, User};
 use crate::error::Error;
-use crate::idempotency::{idempotent, Identifying, Identity, Surface, Unidentified};
+use crate::idempotency::{idempotent, identified, is_fault, Identifying, Identity, Surface};
 use crate::service::conversations::NewConversation;
 use crate::service::messages::NewMessage;
 use crate::store::messages::TenantFilter;
@@ -70,13 +70,16 @@ static IDEMPOTENT: Surface = Surface {
 
 fn identify_partner(req: HttpRequest) -> Identifying {
     Box::pin(async move {
-        let partner = Partner::from_request(&req, &mut actix_web::dev::Payload::None)
-            .await
-            .map_err(|e| match e {
-                RespondentError::Core(e) => e.into(),
-                _ => Unidentified::Refused,
-            })?;
-        Ok(Identity::user(partner.tenant, partner.owner.id))
+        let outcome = Partner::from_request(&req, &mut actix_web::dev::Payload::None).await;
+        identified(
+            &req,
+            outcome,
+            |partner| Identity::user(partner.tenant, partner.owner.id),
+            |e| match e {
+                RespondentError::Core(e) if is_fault(&e) => Ok(e),
+                refusal => Err(refusal),
+            },
+        )
     })
 }
 

@@ -1,25 +1,35 @@
 //! `Authorization: Token <t>` (DRF's TokenAuthentication; `Bearer <t>` accepted too). The token
 //! must belong to a patient and carry the `tati` ability (or `*`).
 
-use actix_web::HttpRequest;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::{TatiError, TatiResult};
 use crate::app::App;
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Conversation, IdRef, Role, TenantId, User, UserId};
+use crate::idempotency::resolved;
 
 /// The ability Tati tokens carry.
 pub const ABILITY: &str = "tati";
 
-/// The calling patient and the tenant's assistant, who answers them.
+/// The calling patient and the tenant's assistant, who answers them: every handler's
+/// extractor, resolved once per request.
 pub struct Caller {
     pub tenant: TenantId,
     pub patient: User,
     pub assistant: UserId,
 }
 
-pub async fn caller(app: &App, req: &HttpRequest) -> TatiResult<Caller> {
-    let token = match presented(req, &["token", "bearer"]) {
+/// Checks in DRF's order: credentials (401), permission (403); then the tenant's assistant.
+async fn authenticate(req: HttpRequest) -> TatiResult<Caller> {
+    let app = req
+        .app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| TatiError::Internal("app data missing".into()))?;
+    let token = match presented(&req, &["token", "bearer"]) {
         Presented::Token(token) => token,
         Presented::Missing => return Err(TatiError::NoCredentials),
         Presented::Malformed | Presented::OtherScheme => return Err(TatiError::InvalidToken),
@@ -44,6 +54,24 @@ pub async fn caller(app: &App, req: &HttpRequest) -> TatiResult<Caller> {
         patient: *user,
         assistant,
     })
+}
+
+/// Handlers that read a body take it as a `Result` and refuse after the body is read: an
+/// extractor's error is answered before the body arrives, and an unread body closes the
+/// connection, which these routes never did.
+impl FromRequest for Caller {
+    type Error = TatiError;
+    type Future = Pin<Box<dyn Future<Output = TatiResult<Self>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match resolved(&req) {
+                Some(outcome) => outcome,
+                None => authenticate(req).await,
+            }
+        })
+    }
 }
 
 impl Caller {

@@ -1,8 +1,8 @@
 //! Patients → Conversations: a patient's conversations with the tenant's assistant.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::auth::caller;
+use super::auth::Caller;
 use super::convert;
 use super::dto::ConversationDto;
 use super::error::TatiResult;
@@ -14,8 +14,7 @@ use crate::service::conversations::ConversationChange;
 const STATUSES: &[&str] = &["current", "archived"];
 
 /// `GET /patients/conversations/`: the caller's current conversations, oldest first.
-pub async fn list(app: web::Data<App>, req: HttpRequest) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
+pub async fn list(app: web::Data<App>, me: Caller) -> TatiResult<HttpResponse> {
     let all = app
         .service
         .conversations_between(me.tenant, me.patient.id, me.assistant)
@@ -31,10 +30,10 @@ pub async fn list(app: web::Data<App>, req: HttpRequest) -> TatiResult<HttpRespo
 /// `POST /patients/conversations/` `{"status"?}` → 201.
 pub async fn create(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: TatiResult<Caller>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
+    let me = me?;
     let mut f = Fields::from_body(bytes)?;
     let status = f.choice("status", false, STATUSES);
     f.finish()?;
@@ -53,10 +52,9 @@ pub async fn create(
 /// `GET /patients/conversations/{unique_id}/`.
 pub async fn get(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: Caller,
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
     let conv = me.conversation(&app, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(convert::conversation(&conv, &me.patient)))
 }
@@ -65,11 +63,11 @@ pub async fn get(
 /// `current` clears it.
 pub async fn update(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: TatiResult<Caller>,
     path: web::Path<String>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
+    let me = me?;
     let mut f = Fields::from_body(bytes)?;
     let status = f.choice("status", false, STATUSES);
     f.finish()?;
@@ -92,10 +90,9 @@ pub async fn update(
 /// `DELETE /patients/conversations/{unique_id}/` → 204.
 pub async fn delete(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: Caller,
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
     let conv = me.conversation(&app, path.into_inner()).await?;
     app.service
         .delete_conversation(me.tenant, IdRef::Id(conv.id.0))

@@ -2,9 +2,9 @@
 //! The client posts both sides; `assistant` messages are stored as sent by the tenant's
 //! assistant user. Parlor never writes a reply itself.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 
-use super::auth::{caller, Caller};
+use super::auth::Caller;
 use super::convert;
 use super::dto::MessageDto;
 use super::error::{TatiError, TatiResult};
@@ -27,10 +27,9 @@ fn rename(e: Error) -> TatiError {
 /// `GET /patients/conversations/{conversation_id}/messages/`: all of them, oldest first.
 pub async fn list(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: Caller,
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
     let conv = me.conversation(&app, path.into_inner()).await?;
     let out: Vec<MessageDto> = app
         .service
@@ -46,11 +45,11 @@ pub async fn list(
 /// → 201. Archived conversations take messages too.
 pub async fn create(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: TatiResult<Caller>,
     path: web::Path<String>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
+    let me = me?;
     let conv = me.conversation(&app, path.into_inner()).await?;
     let mut f = Fields::from_body(bytes)?;
     let kind = f.choice("message_type", true, &["user", "assistant"]);
@@ -107,10 +106,9 @@ async fn own_message(
 /// `GET /patients/messages/{unique_id}/`.
 pub async fn get(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: Caller,
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
     let (message, conv) = own_message(&app, &me, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(convert::message(&message, &conv, &me.patient)))
 }
@@ -119,11 +117,11 @@ pub async fn get(
 /// change, and `last_updated` moves with it.
 pub async fn update(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: TatiResult<Caller>,
     path: web::Path<String>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
+    let me = me?;
     let (message, conv) = own_message(&app, &me, path.into_inner()).await?;
     let mut f = Fields::from_body(bytes)?;
     let content = f.string("content", false);
@@ -143,10 +141,9 @@ pub async fn update(
 /// `DELETE /patients/messages/{unique_id}/` → 204. The message is gone from every face.
 pub async fn delete(
     app: web::Data<App>,
-    req: HttpRequest,
+    me: Caller,
     path: web::Path<String>,
 ) -> TatiResult<HttpResponse> {
-    let me = caller(&app, &req).await?;
     let (message, _) = own_message(&app, &me, path.into_inner()).await?;
     app.service
         .delete_message(me.tenant, IdRef::Id(message.id.0), None)

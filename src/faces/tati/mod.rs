@@ -10,9 +10,11 @@ mod fields;
 mod messages;
 mod tokens;
 
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError, Route};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError, Route};
 
-use crate::idempotency::{app_of, idempotent, Identifying, Identity, Surface, Unidentified};
+use crate::error::Error;
+use crate::idempotency::{idempotent, identified, Identifying, Identity, Surface};
 use error::TatiError;
 
 pub const BASE: &str = "/v0.1";
@@ -79,17 +81,19 @@ static IDEMPOTENT: Surface = Surface {
 
 fn identify_patient(req: HttpRequest) -> Identifying {
     Box::pin(async move {
-        let app = app_of(&req)?;
-        let me = auth::caller(&app, &req).await.map_err(|e| match e {
-            TatiError::Internal(cause) => {
-                Unidentified::Failed(crate::error::Error::Internal(cause))
-            }
-            TatiError::Unavailable(message, retry_after) => {
-                Unidentified::Failed(crate::error::Error::unavailable(message, retry_after))
-            }
-            _ => Unidentified::Refused,
-        })?;
-        Ok(Identity::user(me.tenant, me.patient.id))
+        let outcome = auth::Caller::from_request(&req, &mut Payload::None).await;
+        identified(
+            &req,
+            outcome,
+            |me| Identity::user(me.tenant, me.patient.id),
+            |e| match e {
+                TatiError::Internal(cause) => Ok(Error::Internal(cause)),
+                TatiError::Unavailable(message, retry_after) => {
+                    Ok(Error::unavailable(message, retry_after))
+                }
+                refusal => Err(refusal),
+            },
+        )
     })
 }
 

@@ -1,12 +1,23 @@
 //! `x-api-key` (the secret of one of the workspace's API keys) and `x-workspace-id` on every
 //! request (API introduction → authentication).
 
+use std::future::Future;
+use std::pin::Pin;
+
 use actix_web::http::StatusCode;
-use actix_web::HttpRequest;
+use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::{TrilletError, TrilletResult};
 use crate::app::App;
 use crate::domain::TenantId;
+use crate::error::Error;
+use crate::idempotency::resolved;
+
+/// The workspace whose API key is calling (no user stands behind it): every handler's
+/// extractor, resolved once per request.
+pub struct Workspace {
+    pub tenant: TenantId,
+}
 
 fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
     req.headers()
@@ -16,17 +27,26 @@ fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// The workspace the caller's key belongs to, once the named workspace agrees.
-pub async fn workspace(app: &App, req: &HttpRequest) -> TrilletResult<TenantId> {
+/// The secret presented in `x-api-key`, if any.
+pub fn presented_secret(req: &HttpRequest) -> Option<&str> {
+    header(req, "x-api-key")
+}
+
+/// Checks in this order: a key (401), the workspace header (400), the key's workspace (403).
+async fn authenticate(req: HttpRequest) -> TrilletResult<Workspace> {
+    let app = req
+        .app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| Error::internal("app data missing"))?;
     let unauthorized =
         || TrilletError::new(StatusCode::UNAUTHORIZED, "Invalid or missing API key.");
-    let secret = header(req, "x-api-key").ok_or_else(unauthorized)?;
+    let secret = presented_secret(&req).ok_or_else(unauthorized)?;
     let key = app
         .service
         .authenticate_api_secret(secret.to_string())
         .await
         .map_err(|_| unauthorized())?;
-    let named = header(req, "x-workspace-id")
+    let named = header(&req, "x-workspace-id")
         .ok_or_else(|| TrilletError::bad_request("The x-workspace-id header is required."))?;
     let tenant = app.service.tenant(key.tenant_id).await?;
     if tenant.workspace_id.as_deref() != Some(named) {
@@ -35,5 +55,23 @@ pub async fn workspace(app: &App, req: &HttpRequest) -> TrilletResult<TenantId> 
             "The API key does not belong to this workspace.",
         ));
     }
-    Ok(tenant.id)
+    Ok(Workspace { tenant: tenant.id })
+}
+
+/// Handlers that read a body take it as a `Result` and refuse after the body is read: an
+/// extractor's error is answered before the body arrives, and an unread body closes the
+/// connection, which these routes never did.
+impl FromRequest for Workspace {
+    type Error = TrilletError;
+    type Future = Pin<Box<dyn Future<Output = TrilletResult<Self>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match resolved(&req) {
+                Some(outcome) => outcome,
+                None => authenticate(req).await,
+            }
+        })
+    }
 }

@@ -2,10 +2,10 @@
 //! deleteMessage, messageAction, generateMessage).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use serde_json::{Map, Value};
 
-use super::auth::workspace;
+use super::auth::Workspace;
 use super::convert;
 use super::dto::{ActionDto, ConversationDto, DeletedDto, GeneratedDto};
 use super::error::{TrilletError, TrilletResult};
@@ -28,8 +28,8 @@ fn body(bytes: Result<web::Bytes, actix_web::Error>) -> TrilletResult<Map<String
 }
 
 /// `GET /conversations`: the whole workspace, most recently updated first.
-pub async fn list(app: web::Data<App>, req: HttpRequest) -> TrilletResult<HttpResponse> {
-    let tenant = workspace(&app, &req).await?;
+pub async fn list(app: web::Data<App>, workspace: Workspace) -> TrilletResult<HttpResponse> {
+    let tenant = workspace.tenant;
     let all = app.service.outreach_list(tenant, None).await?;
     let out: Vec<ConversationDto> = all.iter().map(convert::conversation).collect();
     Ok(HttpResponse::Ok().json(out))
@@ -38,10 +38,10 @@ pub async fn list(app: web::Data<App>, req: HttpRequest) -> TrilletResult<HttpRe
 /// `GET /conversations/{conversationId}`.
 pub async fn get(
     app: web::Data<App>,
-    req: HttpRequest,
+    workspace: Workspace,
     path: web::Path<String>,
 ) -> TrilletResult<HttpResponse> {
-    let tenant = workspace(&app, &req).await?;
+    let tenant = workspace.tenant;
     let one = app
         .service
         .outreach(tenant, IdRef::Key(path.into_inner()))
@@ -52,10 +52,10 @@ pub async fn get(
 /// `GET /conversations/flow/{flowId}`.
 pub async fn by_flow(
     app: web::Data<App>,
-    req: HttpRequest,
+    workspace: Workspace,
     path: web::Path<String>,
 ) -> TrilletResult<HttpResponse> {
-    let tenant = workspace(&app, &req).await?;
+    let tenant = workspace.tenant;
     let all = app
         .service
         .outreach_list(tenant, Some(path.into_inner()))
@@ -67,10 +67,10 @@ pub async fn by_flow(
 /// `DELETE /conversations/{conversationId}`.
 pub async fn delete(
     app: web::Data<App>,
-    req: HttpRequest,
+    workspace: Workspace,
     path: web::Path<String>,
 ) -> TrilletResult<HttpResponse> {
-    let tenant = workspace(&app, &req).await?;
+    let tenant = workspace.tenant;
     let id = path.into_inner();
     app.service
         .delete_conversation(tenant, IdRef::Key(id.clone()))
@@ -85,10 +85,10 @@ pub async fn delete(
 /// `DELETE /conversations/{conversationId}/message/{messageId}`; any body is ignored.
 pub async fn delete_message(
     app: web::Data<App>,
-    req: HttpRequest,
+    workspace: Workspace,
     path: web::Path<(String, String)>,
 ) -> TrilletResult<HttpResponse> {
-    let tenant = workspace(&app, &req).await?;
+    let tenant = workspace.tenant;
     let (conv, message) = path.into_inner();
     app.service
         .delete_message_of(
@@ -108,11 +108,12 @@ pub async fn delete_message(
 /// `{"metadata": {"action": "Approve" | "Edit" | "Reject", "editedMessage"?}}`.
 pub async fn action(
     app: web::Data<App>,
-    req: HttpRequest,
+    workspace: TrilletResult<Workspace>,
     path: web::Path<(String, String)>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TrilletResult<HttpResponse> {
-    let tenant = workspace(&app, &req).await?;
+    let workspace = workspace?;
+    let tenant = workspace.tenant;
     let (conv, message) = path.into_inner();
     let body = body(bytes)?;
     let metadata = match body.get("metadata") {
@@ -160,10 +161,11 @@ pub async fn action(
 /// "dynamic"?}`: the flow's opening message to the customer at `to`. No text is invented.
 pub async fn generate(
     app: web::Data<App>,
-    req: HttpRequest,
+    workspace: TrilletResult<Workspace>,
     bytes: Result<web::Bytes, actix_web::Error>,
 ) -> TrilletResult<HttpResponse> {
-    let tenant = workspace(&app, &req).await?;
+    let workspace = workspace?;
+    let tenant = workspace.tenant;
     let body = body(bytes)?;
     let text = |key: &str| -> TrilletResult<String> {
         match body.get(key) {

@@ -7,11 +7,12 @@ mod convert;
 mod dto;
 mod error;
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
 
 use crate::error::Error;
-use crate::idempotency::{app_of, idempotent, Identifying, Identity, Surface, Unidentified};
+use crate::idempotency::{idempotent, identified, Identifying, Identity, Surface};
 use error::TrilletError;
 
 pub const BASE: &str = "/v1/api";
@@ -59,26 +60,21 @@ static IDEMPOTENT: Surface = Surface {
 
 fn identify_key(req: HttpRequest) -> Identifying {
     Box::pin(async move {
-        let app = app_of(&req)?;
-        let tenant = auth::workspace(&app, &req)
-            .await
-            .map_err(|e| match e.status {
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    Unidentified::Failed(Error::unavailable(e.message, e.retry_after))
-                }
-                status if status.is_server_error() => {
-                    Unidentified::Failed(Error::internal(e.message))
-                }
-                _ => Unidentified::Refused,
-            })?;
-        // The secret `workspace` just accepted.
-        let presented = req
-            .headers()
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .trim();
-        Ok(Identity::api_key(tenant, presented))
+        let outcome = auth::Workspace::from_request(&req, &mut Payload::None).await;
+        identified(
+            &req,
+            outcome,
+            // The secret the workspace was just resolved by.
+            |workspace| {
+                let presented = auth::presented_secret(&req).unwrap_or_default();
+                Identity::api_key(workspace.tenant, presented)
+            },
+            |e| match e.status {
+                StatusCode::SERVICE_UNAVAILABLE => Ok(Error::unavailable(e.message, e.retry_after)),
+                status if status.is_server_error() => Ok(Error::internal(e.message)),
+                _ => Err(e),
+            },
+        )
     })
 }
 
