@@ -41,7 +41,7 @@ pub struct Settings {
     pub demo: bool,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
-    /// Read connections in the pool.
+    /// Read connections in the pool; 0: two per CPU core, at most eight.
     pub read_pool_size: u32,
     /// The most write commands the writer groups into one transaction.
     pub max_batch: usize,
@@ -98,7 +98,7 @@ impl Default for Settings {
             admin_token: None,
             demo: false,
             workers: 0,
-            read_pool_size: 8,
+            read_pool_size: 0,
             max_batch: 256,
             admin_idle_timeout_minutes: 15,
             admin_session_hours: 12,

@@ -30,6 +30,17 @@ pub struct Running {
     pub credentials: Vec<fixture::Credential>,
 }
 
+/// `read_pool_size`, with 0 meaning two per CPU core, at most eight: enough to keep every core
+/// reading while others wait on the disk, and no more, since each connection keeps its own
+/// page cache (and each reader thread its own allocator heap) in memory.
+pub fn read_connections(configured: u32) -> u32 {
+    if configured > 0 {
+        return configured;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (2 * cores).clamp(2, 8) as u32
+}
+
 /// Opens the database after the start-up check (`startup_check_seconds`,
 /// `read_only_if_damaged`).
 pub fn open_store(settings: &Settings) -> Result<Store> {
@@ -37,7 +48,7 @@ pub fn open_store(settings: &Settings) -> Result<Store> {
         &settings.db,
         &StoreOptions {
             synchronous: settings.synchronous,
-            read_pool_size: settings.read_pool_size,
+            read_pool_size: read_connections(settings.read_pool_size),
             max_batch: settings.max_batch,
         },
         &StartupCheck {
