@@ -9,6 +9,51 @@ pub fn rfc3339_ms(ms: Millis) -> String {
     utc(ms).to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// `rfc3339_ms` written into `buf` instead of a new `String`, for the years 0000 to 9999 (None
+/// outside them). A page of conversations writes dozens of timestamps; each was an allocation
+/// and a trip through chrono's formatter.
+pub fn rfc3339_ms_into(ms: Millis, buf: &mut [u8; 24]) -> Option<&str> {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let (days, in_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's `civil_from_days`).
+    let z = days.checked_add(719_468)?;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    let fields = [
+        (0, 4, year),
+        (5, 2, month),
+        (8, 2, day),
+        (11, 2, in_day / 3600),
+        (14, 2, in_day / 60 % 60),
+        (17, 2, in_day % 60),
+        (20, 3, millis),
+    ];
+    *buf = *b"0000-00-00T00:00:00.000Z";
+    for (at, width, value) in fields {
+        let mut value = value;
+        for i in (at..at + width).rev() {
+            buf[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    }
+    std::str::from_utf8(buf).ok()
+}
+
 /// `2024-12-01T08:45:00Z`: whole seconds, UTC, with `Z`.
 pub fn rfc3339_seconds(ms: Millis) -> String {
     utc(ms).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -71,6 +116,41 @@ pub fn format_utc_offset(minutes: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_unallocated_timestamp_is_chronos_to_the_byte() {
+        let mut buf = [0u8; 24];
+        let mut checked = 0;
+        // Every edge that bites a hand-written calendar: the epoch, leap days (2000, 2024, not
+        // 1900 or 2100), year ends, before 1970, the first and last years it writes.
+        let mut samples = vec![
+            0,
+            -1,
+            951_782_400_000,
+            951_868_799_999,
+            1_709_164_800_000,
+            -2_203_891_200_000,
+            4_107_542_400_000,
+            -62_167_219_200_000,
+            253_402_300_799_999,
+        ];
+        // And a day's worth of odd steps across 1960..2100.
+        let mut t: i64 = -315_619_200_000;
+        while t < 4_102_444_800_000 {
+            samples.push(t);
+            t += 86_399_937 * 37 + 1_234;
+        }
+        for ms in samples {
+            let fast = rfc3339_ms_into(ms, &mut buf).map(str::to_string);
+            assert_eq!(fast.as_deref(), Some(rfc3339_ms(ms).as_str()), "at {ms}");
+            checked += 1;
+        }
+        assert!(checked > 1000, "{checked}");
+        assert_eq!(rfc3339_ms_into(-62_167_219_200_001, &mut buf), None);
+        assert_eq!(rfc3339_ms_into(253_402_300_800_000, &mut buf), None);
+        assert_eq!(rfc3339_ms_into(i64::MAX, &mut buf), None);
+        assert_eq!(rfc3339_ms_into(i64::MIN, &mut buf), None);
+    }
 
     #[test]
     fn offsets_round_trip() {

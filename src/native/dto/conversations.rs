@@ -1,14 +1,16 @@
 //! Conversations and their participants: requests and responses.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::domain::time::rfc3339_ms;
-use crate::domain::{Conversation, Participant};
+use crate::domain::{Conversation, Participant, User};
 use crate::service::conversations::{Listing, Member};
 
-use super::directory::UserRefDto;
-use super::{present, Ref};
+use super::directory::UserRef;
+use super::{present, Ref, Stamp};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,22 +39,29 @@ pub struct AddParticipant {
 
 #[derive(Serialize)]
 pub struct ParticipantDto {
-    pub user: UserRefDto,
-    pub joined_at: String,
+    /// Serialized as a `UserRef`, from the user the page's members share.
+    #[serde(serialize_with = "user_ref")]
+    pub user: Arc<User>,
+    pub joined_at: Stamp,
     pub unread_count: i64,
-    pub last_read_at: Option<String>,
+    pub last_read_at: Option<Stamp>,
     pub last_read_seq: i64,
     pub muted: bool,
+}
+
+/// A member's user as `UserRef` shows one, without copying its text.
+fn user_ref<S: Serializer>(user: &Arc<User>, s: S) -> Result<S::Ok, S::Error> {
+    UserRef::from(&**user).serialize(s)
 }
 
 impl From<&Member> for ParticipantDto {
     fn from(m: &Member) -> Self {
         let p = &m.participant;
         Self {
-            user: UserRefDto::from(&*m.user),
-            joined_at: rfc3339_ms(p.joined_at),
+            user: m.user.clone(),
+            joined_at: Stamp(p.joined_at),
             unread_count: p.unread_count,
-            last_read_at: p.last_read_at.map(rfc3339_ms),
+            last_read_at: p.last_read_at.map(Stamp),
             last_read_seq: p.last_read_seq,
             muted: p.muted,
         }
@@ -85,7 +94,7 @@ pub struct LastMessageDto {
     pub message_id: i64,
     pub body: String,
     pub sender_id: i64,
-    pub created_at: String,
+    pub created_at: Stamp,
 }
 
 #[derive(Serialize)]
@@ -103,7 +112,7 @@ pub struct ConversationDto {
     pub oid: String,
     pub name: Option<String>,
     pub status: &'static str,
-    pub archived_at: Option<String>,
+    pub archived_at: Option<Stamp>,
     pub locked: bool,
     pub metadata: Value,
     pub tag: Option<TagDto>,
@@ -112,8 +121,8 @@ pub struct ConversationDto {
     /// The viewer's own unread count; null when the viewer is an admin who is not a member.
     pub unread_count: Option<i64>,
     pub participants: Vec<ParticipantDto>,
-    pub created_at: String,
-    pub updated_at: String,
+    pub created_at: Stamp,
+    pub updated_at: Stamp,
 }
 
 impl ConversationDto {
@@ -124,7 +133,7 @@ impl ConversationDto {
             oid: c.oid,
             name: c.name,
             status: c.status.as_str(),
-            archived_at: c.archived_at.map(rfc3339_ms),
+            archived_at: c.archived_at.map(Stamp),
             locked: c.locked,
             metadata: c.metadata,
             tag: c.tag.map(|t| TagDto {
@@ -137,12 +146,12 @@ impl ConversationDto {
                 message_id: m.id.0,
                 body: m.text,
                 sender_id: m.sender_id.0,
-                created_at: rfc3339_ms(m.at),
+                created_at: Stamp(m.at),
             }),
             unread_count: me.map(|p| p.unread_count),
             participants: members.iter().map(ParticipantDto::from).collect(),
-            created_at: rfc3339_ms(c.created_at),
-            updated_at: rfc3339_ms(c.updated_at),
+            created_at: Stamp(c.created_at),
+            updated_at: Stamp(c.updated_at),
         }
     }
 }

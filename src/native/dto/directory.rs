@@ -165,21 +165,22 @@ impl From<User> for UserDto {
     }
 }
 
-/// A user as embedded in other resources.
+/// A user as embedded in other resources (a conversation's participants), borrowed from the
+/// user: a page serializes the same few users many times.
 #[derive(Serialize)]
-pub struct UserRefDto {
+pub struct UserRef<'a> {
     pub id: i64,
-    pub uuid: String,
-    pub display_name: String,
+    pub uuid: &'a str,
+    pub display_name: &'a str,
     pub role: &'static str,
 }
 
-impl From<&User> for UserRefDto {
-    fn from(u: &User) -> Self {
+impl<'a> From<&'a User> for UserRef<'a> {
+    fn from(u: &'a User) -> Self {
         Self {
             id: u.id.0,
-            uuid: u.uuid.clone(),
-            display_name: u.display_name.clone(),
+            uuid: &u.uuid,
+            display_name: &u.display_name,
             role: u.role.as_str(),
         }
     }

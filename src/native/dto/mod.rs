@@ -15,6 +15,8 @@ pub use session::*;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::clock::Millis;
+use crate::domain::time::{rfc3339_ms, rfc3339_ms_into};
 use crate::domain::IdRef;
 
 /// A user, conversation or message named in a body: a number is the integer id, a string the
@@ -45,6 +47,21 @@ impl<'de> Deserialize<'de> for Ref {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A time in the native API's format (`2025-11-02T10:30:00.000Z`), written straight into the
+/// response: lists hold dozens of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp(pub Millis);
+
+impl Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 24];
+        match rfc3339_ms_into(self.0, &mut buf) {
+            Some(text) => s.serialize_str(text),
+            None => s.serialize_str(&rfc3339_ms(self.0)),
+        }
     }
 }
 
