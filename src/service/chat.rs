@@ -120,7 +120,8 @@ fn assemble(
 }
 
 fn listing(c: &Connection, tenant: TenantId, conv: Conversation, me: UserId) -> Result<Listing> {
-    let mut one = listings(c, tenant, vec![(conv, None)], Some(me))?;
+    // Also runs inside writes, which may have just changed a user: no users from memory.
+    let mut one = listings(c, tenant, vec![(conv, None)], Some(me), None)?;
     Ok(one.remove(0))
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::memo::People;
 use super::{decode_cursor, encode_cursor, read_state, search, Page, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
@@ -58,29 +59,43 @@ pub fn members_of(
     c: &rusqlite::Connection,
     tenant: TenantId,
     conv: ConversationId,
+    people: Option<&People>,
 ) -> Result<Vec<Member>> {
-    Ok(members_by_conversation(c, tenant, &[conv])?
+    Ok(members_by_conversation(c, tenant, &[conv], people)?
         .pop()
         .unwrap_or_default())
 }
 
-/// The members of each of `convs` (in the same order), each list in joining order: two
-/// statements for the whole page, one for the participants and one for their users, each user
-/// read once however many of the page's conversations they are in. A participant whose user is
-/// not of the tenant is no member. Runs inside a read.
+/// The members of each of `convs` (in the same order), each list in joining order: one
+/// statement for the participants of the whole page and one for their users, each user read
+/// once however many of the page's conversations they are in, and not at all when `people`
+/// (given only outside writes: a write may have just changed a user) already knows them. A
+/// participant whose user is not of the tenant is no member. Runs inside a read.
 fn members_by_conversation(
     c: &rusqlite::Connection,
     tenant: TenantId,
     convs: &[ConversationId],
+    people: Option<&People>,
 ) -> Result<Vec<Vec<Member>>> {
     let participants = participants::of_conversations(c, convs)?;
     let mut ids: Vec<UserId> = participants.iter().map(|p| p.user_id).collect();
     ids.sort_unstable_by_key(|u| u.0);
     ids.dedup();
-    let users: HashMap<UserId, Arc<User>> = users::by_ids(c, tenant, &ids)?
-        .into_iter()
-        .map(|u| (u.id, Arc::new(u)))
-        .collect();
+    let mut users: HashMap<UserId, Arc<User>> = HashMap::with_capacity(ids.len());
+    ids.retain(|id| match people.and_then(|p| p.known(tenant, *id)) {
+        Some(user) => {
+            users.insert(*id, user);
+            false
+        }
+        None => true,
+    });
+    for user in users::by_ids(c, tenant, &ids)? {
+        let user = Arc::new(user);
+        if let Some(people) = people {
+            people.learn(user.clone());
+        }
+        users.insert(user.id, user);
+    }
     let mut out: Vec<Vec<Member>> = vec![Vec::new(); convs.len()];
     for participant in participants {
         let (Some(i), Some(user)) = (
@@ -109,9 +124,10 @@ pub(crate) fn listings(
     tenant: TenantId,
     rows: Vec<(Conversation, Option<Participant>)>,
     viewer: Option<UserId>,
+    people: Option<&People>,
 ) -> Result<Vec<Listing>> {
     let ids: Vec<ConversationId> = rows.iter().map(|(conv, _)| conv.id).collect();
-    let members = members_by_conversation(c, tenant, &ids)?;
+    let members = members_by_conversation(c, tenant, &ids, people)?;
     Ok(rows
         .into_iter()
         .zip(members)
@@ -340,6 +356,7 @@ impl Service {
             other => other,
         };
         let cursor = before.map(|b| decode_cursor("before", &b)).transpose()?;
+        let people = self.people();
         self.store
             .read(move |c| {
                 let (rows, viewer) = match &scope {
@@ -372,7 +389,7 @@ impl Service {
                     }
                 });
                 Ok(Page {
-                    items: listings(c, tenant, page.items, viewer)?,
+                    items: listings(c, tenant, page.items, viewer, Some(&people))?,
                     next: page.next,
                 })
             })
@@ -386,10 +403,11 @@ impl Service {
         id: IdRef,
         viewer: Option<UserId>,
     ) -> Result<Listing> {
+        let people = self.people();
         self.store
             .read(move |c| {
                 let conversation = conversations::find(c, tenant, &id)?;
-                let members = members_of(c, tenant, conversation.id)?;
+                let members = members_of(c, tenant, conversation.id, Some(&people))?;
                 let me = match viewer {
                     Some(v) => Some(
                         members

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use rusqlite::Connection;
 
 use super::conversations::{listings, Listing};
+use super::memo::People;
 use super::messages::NewMessage;
 use super::Service;
 use crate::domain::ids::is_valid_text_id;
@@ -76,9 +77,10 @@ fn listings_of(
     tenant: TenantId,
     conversations: Vec<Conversation>,
     viewer: UserId,
+    people: &People,
 ) -> Result<Vec<Listing>> {
     let rows = conversations.into_iter().map(|conv| (conv, None)).collect();
-    listings(c, tenant, rows, Some(viewer))
+    listings(c, tenant, rows, Some(viewer), Some(people))
 }
 
 /// Adds to `people` each sender of `messages` not yet in it (people who have left included).
@@ -125,11 +127,12 @@ impl Service {
         metadata: Vec<(String, String)>,
         page: Offset,
     ) -> Result<OffsetPage<ConversationInFull>> {
+        let people = self.people();
         self.store
             .read(move |c| {
                 let found =
                     conversations::list_by_metadata(c, tenant, &metadata, page.offset, page.limit)?;
-                let items = listings_of(c, tenant, found, viewer)?
+                let items = listings_of(c, tenant, found, viewer, &people)?
                     .into_iter()
                     .map(|listing| in_full(c, tenant, listing))
                     .collect::<Result<_>>()?;
@@ -149,10 +152,11 @@ impl Service {
         id: IdRef,
         viewer: UserId,
     ) -> Result<ConversationInFull> {
+        let people = self.people();
         self.store
             .read(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
-                let listing = listings_of(c, tenant, vec![conv], viewer)?.remove(0);
+                let listing = listings_of(c, tenant, vec![conv], viewer, &people)?.remove(0);
                 in_full(c, tenant, listing)
             })
             .await
@@ -166,6 +170,7 @@ impl Service {
         filter: messages::TenantFilter,
         page: Offset,
     ) -> Result<MessagePage> {
+        let people = self.people();
         self.store
             .read(move |c| {
                 let found = messages::list_for_tenant(c, tenant, &filter, page.offset, page.limit)?;
@@ -175,7 +180,7 @@ impl Service {
                         convs.push(conversations::get(c, tenant, m.conversation_id)?);
                     }
                 }
-                let conversations_out = listings_of(c, tenant, convs, viewer)?;
+                let conversations_out = listings_of(c, tenant, convs, viewer, &people)?;
                 let mut senders = Vec::new();
                 add_senders(c, tenant, &found, &mut senders)?;
                 let total = page

@@ -16,8 +16,10 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use crate::domain::{TenantId, User, UserId};
 
 /// How long an answer may be used at most: the delay before a change made by another process
 /// (the command line) takes effect here.
@@ -69,6 +71,29 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
                 at: Instant::now(),
             },
         );
+    }
+}
+
+/// The users a read may take from memory instead of the file: those known at the directory
+/// version read before the read began. A page of conversations names a few users many times
+/// (every conversation of a patient's is with their provider); read once, each is shared.
+pub struct People {
+    memo: Arc<Memo<(TenantId, UserId), Arc<User>>>,
+    version: u64,
+}
+
+impl People {
+    pub fn new(memo: Arc<Memo<(TenantId, UserId), Arc<User>>>, version: u64) -> Self {
+        Self { memo, version }
+    }
+
+    pub fn known(&self, tenant: TenantId, id: UserId) -> Option<Arc<User>> {
+        self.memo.get(&(tenant, id), self.version)
+    }
+
+    /// Keeps `user`, just read from the file.
+    pub fn learn(&self, user: Arc<User>) {
+        self.memo.put((user.tenant_id, user.id), user, self.version);
     }
 }
 

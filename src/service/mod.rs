@@ -49,7 +49,9 @@ struct Known {
     tenants: memo::Memo<TenantId, Tenant>,
     /// Tenants by their Pigeons public key.
     public_keys: memo::Memo<String, Tenant>,
-    users: memo::Memo<(TenantId, UserId), User>,
+    /// Users by id: callers behind a JWT, tenant owners, and the members of listed
+    /// conversations (`People`).
+    users: Arc<memo::Memo<(TenantId, UserId), Arc<User>>>,
 }
 
 /// Callers kept per kind of answer: more than a clinic has, fewer than would weigh (a few KB
@@ -63,7 +65,7 @@ impl Known {
             api_keys: memo::Memo::new(KNOWN_CAPACITY),
             tenants: memo::Memo::new(KNOWN_CAPACITY),
             public_keys: memo::Memo::new(KNOWN_CAPACITY),
-            users: memo::Memo::new(KNOWN_CAPACITY),
+            users: Arc::new(memo::Memo::new(KNOWN_CAPACITY)),
         }
     }
 }
@@ -86,6 +88,11 @@ impl Service {
             cpu,
             known: Arc::new(Known::new()),
         }
+    }
+
+    /// The users a read may take from memory instead of the file, as of now.
+    pub(crate) fn people(&self) -> memo::People {
+        memo::People::new(self.known.users.clone(), self.store.directory_version())
     }
 
     /// How many password checks and hashes may wait for a thread before more are refused.

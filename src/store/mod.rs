@@ -164,6 +164,8 @@ impl Store {
         // `-shm` behind. Connections are still made on demand and kept for reuse.
         let pool = r2d2::Pool::builder()
             .max_size(options.read_pool_size.max(1))
+            // A SQLite connection does not go stale; checking each one out ran a statement.
+            .test_on_check_out(false)
             .min_idle(Some(0))
             .build(manager)
             .map_err(|e| Error::internal(format!("read pool: {e}")))?;

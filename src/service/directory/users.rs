@@ -1,5 +1,7 @@
 //! Users: their checks, creation, lookup, listing and profile changes.
 
+use std::sync::Arc;
+
 use rusqlite::Connection;
 
 use super::check_text_id;
@@ -131,10 +133,12 @@ impl Service {
     pub async fn user_by_id(&self, tenant: TenantId, id: UserId) -> Result<User> {
         let version = self.store.directory_version();
         if let Some(known) = self.known.users.get(&(tenant, id), version) {
-            return Ok(known);
+            return Ok((*known).clone());
         }
         let user = self.store.read(move |c| users::get(c, tenant, id)).await?;
-        self.known.users.put((tenant, id), user.clone(), version);
+        self.known
+            .users
+            .put((tenant, id), Arc::new(user.clone()), version);
         Ok(user)
     }
 

@@ -6,22 +6,45 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-/// A change this server made to the user behind a token shows on the next request made with
-/// it, though the token was resolved (and kept) a moment before.
+/// A change this server made to a user shows on the next request: through the token behind
+/// them (resolved and kept a moment before), and among the members of listed conversations
+/// (whose users a list keeps too).
 #[test]
 fn a_renamed_user_is_renamed_on_the_next_request() {
     let app = spawn_app();
     let c = clinic(&app, "Clinic");
+    visit(&app, &c);
     let me = app.get(&v1("/me")).bearer(&c.patient_token).send();
     assert_eq!(me.body["first_name"], "Pat", "{}", me.body);
+    let names = |app: &TestApp| {
+        let list = app
+            .get(&v1("/conversations"))
+            .bearer(&c.provider_token)
+            .send();
+        assert_eq!(list.status, 200, "{}", list.body);
+        list.body["data"][0]["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["user"]["display_name"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        names(&app).contains(&"Pat Smith".to_string()),
+        "{:?}",
+        names(&app)
+    );
 
     let r = app
         .patch(&v1(&format!("/users/{}", c.patient)))
         .bearer(&c.admin)
-        .json(&json!({"first_name": "Patricia"}));
+        .json(&json!({"first_name": "Patricia", "display_name": "Patricia Smith"}));
     assert_eq!(r.status, 200, "{}", r.body);
     let me = app.get(&v1("/me")).bearer(&c.patient_token).send();
     assert_eq!(me.body["first_name"], "Patricia", "{}", me.body);
+    let now = names(&app);
+    assert!(now.contains(&"Patricia Smith".to_string()), "{now:?}");
+    assert!(!now.contains(&"Pat Smith".to_string()), "{now:?}");
 }
 
 /// The same for an API key a face resolved: once the revocation has answered, the key is
