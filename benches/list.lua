@@ -4,6 +4,19 @@
 dofile(os.getenv("BENCH_LUA_DIR") .. "/report.lua")
 
 wrk.method = "GET"
+
+-- $BENCH_PATHS (one path per line): the requests to cycle through instead of the URL's path.
+local paths = {}
+for path in string.gmatch(os.getenv("BENCH_PATHS") or "", "[^\n]+") do
+  paths[#paths + 1] = path
+end
+if #paths > 0 then
+  local next_path = 0
+  request = function()
+    next_path = next_path % #paths + 1
+    return wrk.format(nil, paths[next_path])
+  end
+end
 wrk.headers["Accept"] = "application/json"
 local headers = os.getenv("BENCH_HEADERS")
 if headers and headers ~= "" then

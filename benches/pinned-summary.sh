@@ -35,6 +35,14 @@ mb() { calc '%.0f MB' "$1 / 1024" "$1"; }
 # A rate: whole numbers, one decimal below 10 (a list that scans does one or two a second).
 rate() { if [[ -n $1 ]] && awk "BEGIN { exit !($1 < 10) }"; then calc '%.1f' "$1" "$1"; else calc '%.0f' "$1" "$1"; fi; }
 
+# The native operation that reads the same data as OP: native-full for the faces that show
+# every message, else the typical list.
+native_of() {  # op
+    local f
+    for f in "${FULL_FACES[@]}"; do [[ $1 == "$f" ]] && { echo native-full; return; }; done
+    echo list-typical
+}
+
 pinned_summary() {
     local L op rps cpu cell ceil ceil_us ceil_cpu r rc native native_cpu sizes=() small big peak
     for size in $SIZES; do sizes+=("$(label "$size")"); done
@@ -51,14 +59,16 @@ pinned_summary() {
         echo "$L messages"
         printf '%-42s %14s %12s %21s %11s %12s %10s %9s\n' operation "Parlor req/s" "CPU/request" "ceiling ops/s (µs)" \
             "ceiling CPU" ratio "CPU ratio" "peak RSS"
-        native=$(median "$RUNS" "$L" list-typical 4) native_cpu=$(median "$RUNS" "$L" list-typical 5)
         for op in "${OPS[@]}"; do
             rps=$(median "$RUNS" "$L" "$op" 4) cpu=$(median "$RUNS" "$L" "$op" 5)
             [[ -n $rps ]] || continue
             cell="$(rate "$rps") $(spread "$RUNS" "$L" "$op" 4)"
+            native=$(median "$RUNS" "$L" "$(native_of "$op")" 4) native_cpu=$(median "$RUNS" "$L" "$(native_of "$op")" 5)
             case $op in
                 face-*)
                     ceil="-" ceil_cpu="" r="$(ratio "$rps" "$native")× nat." rc="$(ratio "$native_cpu" "$cpu")× nat." ;;
+                native-full)
+                    ceil="-" ceil_cpu="" r="-" rc="-" ;;
                 *)
                     ceil=$(median "$CEILS" "$L" "$op" 4) ceil_us=$(median "$CEILS" "$L" "$op" 5)
                     ceil_cpu=$(median "$CEILS" "$L" "$op" 6)
@@ -105,10 +115,10 @@ pinned_summary() {
     v=$(native_peak "$big")
     printf "$goal" "peak resident memory under the native list and send load <= 50 MB" "$(mb "$v")" \
         "$(verdict "$v" 'v <= 50 * 1024')"
-    native_cpu=$(median "$RUNS" "$big" list-typical 5)
     for op in "${FACES[@]}"; do
+        native_cpu=$(median "$RUNS" "$big" "$(native_of "$op")" 5)
         v=$(ratio "$native_cpu" "$(median "$RUNS" "$big" "$op" 5)" 3)
-        printf "$goal" "$(op_label "$op"): >= 1/1.5 of the native list (CPU ratio)" "$v×" "$(verdict "$v" 'v >= 1 / 1.5')"
+        printf "$goal" "$(op_label "$op"): >= 1/1.5 of native, same data (CPU)" "$v×" "$(verdict "$v" 'v >= 1 / 1.5')"
     done
     c=$(awk -F'\t' '{ s += $7 + $8 } END { print s + 0 }' "$RUNS")
     printf "$goal" "non-2xx + socket errors, all runs" "$c" "$(verdict "$c" 'v == 0')"

@@ -91,8 +91,14 @@ memory() {
 
 # ---------------------------------------------------------------- operations ---------------
 LIST=/parlor/v1/conversations?limit=20
-OPS=(list-typical list-big face-mdlive face-pigeons face-respondent face-trillet face-tati send)
+OPS=(list-typical list-big face-mdlive face-pigeons face-respondent face-trillet face-tati native-full send)
 FACES=(face-mdlive face-pigeons face-respondent face-trillet face-tati)
+# The faces that show every message of each conversation (as their vendors do) are compared
+# with the native API fetching the same data: the typical list and each of its conversations'
+# messages, one request each (native-full); the other faces with the typical list.
+FULL_FACES=(face-respondent face-trillet)
+# The native requests of native-full, one path per line (set by the pre-flight).
+NATIVE_FULL_PATHS=""
 
 op_label() {
     case $1 in
@@ -104,6 +110,7 @@ op_label() {
         face-respondent) echo "Respondent conversations ($TYPICAL_CONVS of the clinic)" ;;
         face-trillet) echo "Trillet conversations (workspace of $TYPICAL_CONVS)" ;;
         face-tati) echo "Tati conversations ($TYPICAL_CONVS with the assistant)" ;;
+        native-full) echo "native: list + messages (per set of $(( TYPICAL_CONVS + 1 )))" ;;
     esac
 }
 
@@ -111,7 +118,7 @@ op_label() {
 # tokens and, for MDLIVE, $JWT.
 op_path() {
     case $1 in
-        list-typical | list-big) echo "$LIST" ;;
+        list-typical | list-big | native-full) echo "$LIST" ;;
         face-mdlive) echo "/api/v2/patients/$TYPICAL_USER/messages/conversations" ;;
         face-pigeons) echo "/api/v1/pigeons/chat/conversations" ;;
         face-respondent) echo "/v1/messaging/conversations?pageSize=$TYPICAL_CONVS" ;;
@@ -121,7 +128,7 @@ op_path() {
 }
 op_headers() {
     case $1 in
-        list-typical) echo "Authorization: Bearer $TYPICAL" ;;
+        list-typical | native-full) echo "Authorization: Bearer $TYPICAL" ;;
         list-big) echo "Authorization: Bearer $BIG" ;;
         face-mdlive) echo "Authorization: Bearer $JWT" ;;
         face-pigeons) printf 'Authorization: Bearer %s\nX-PUBLIC-KEY: %s\n' "$TYPICAL" "$PUBLIC_KEY" ;;
@@ -133,7 +140,7 @@ op_headers() {
 # What each list must hold, checked before measuring: the expected value, a tab, a jq filter.
 op_expect() {
     case $1 in
-        list-typical) printf '%s\t%s\n' "$TYPICAL_CONVS" ".data | length" ;;
+        list-typical | native-full) printf '%s\t%s\n' "$TYPICAL_CONVS" ".data | length" ;;
         list-big) printf '%s\t%s\n' 20 "if .next_cursor == null then -1 else (.data | length) end" ;;
         face-mdlive) printf '%s\t%s\n' 1 ".conversations | length" ;;
         face-pigeons) printf '%s\t%s\n' "$TYPICAL_CONVS" ".data | length" ;;
@@ -162,6 +169,11 @@ preflight() {  # size
         n=$(get_list "$op" | jq "$filter") || die "$op: the list call failed ($(op_path "$op"))"
         [[ $n == "$want" ]] || die "$op: the list holds $n, expected $want ($(op_path "$op"))"
     done
+    # native-full: the typical list, then each of its conversations' messages (all of them, as
+    # Respondent and Trillet show).
+    NATIVE_FULL_PATHS=$(get_list list-typical | jq -r --arg list "$LIST" \
+        '$list, (.data[] | "/parlor/v1/conversations/\(.id)/messages?limit=100")') \
+        || die "native-full: the typical list failed"
     local first code
     first=$(head -1 "$seed_dir/send_pairs.txt")
     code=$(curl -s -o "$LOGS/$size-send-preflight.json" -w '%{http_code}' \
@@ -178,6 +190,12 @@ measure() {  # size-label rep op
         script=send.lua path=/ envs=(BENCH_SEND_PAIRS="$seed_dir/send_pairs.txt")
     else
         script=list.lua path=$(op_path "$op") envs=(BENCH_HEADERS="$(op_headers "$op")")
+    fi
+    # native-full counts sets of requests: CPU and rate per set, not per request.
+    local per=1
+    if [[ $op == native-full ]]; then
+        envs+=(BENCH_PATHS="$NATIVE_FULL_PATHS")
+        per=$(grep -c . <<<"$NATIVE_FULL_PATHS")
     fi
     settle "the previous run"
     memory >/dev/null
@@ -203,9 +221,11 @@ measure() {  # size-label rep op
     fi
     req=$(field requests "$r")
     (( req > 0 )) || anomaly "$L rep $rep $op: no request completed in ${DURATION}s"
-    cpu_us=$(awk -v t=$(( after - before )) -v hz="$CLK_TCK" -v n="$req" 'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n }')
+    cpu_us=$(awk -v t=$(( after - before )) -v hz="$CLK_TCK" -v n="$req" -v per="$per" \
+        'BEGIN { if (n > 0) printf "%.1f", t / hz * 1e6 / n * per }')
     mem=$(memory)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$L" "$rep" "$op" "$(field rps "$r")" "$cpu_us" "$req" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$L" "$rep" "$op" \
+        "$(awk -v r="$(field rps "$r")" -v per="$per" 'BEGIN { printf "%.2f", r / per }')" "$cpu_us" "$req" \
         "$(field non2xx "$r")" "$(field sock_errors "$r")" "$note" "$mem" >>"$RUNS"
     log "  $op: $(field rps "$r") req/s, ${cpu_us:-?} us CPU per request, VmRSS/VmHWM ${mem/$'\t'//} kB${note:+, $note sends per commit}"
     if [[ $(field non2xx "$r") != 0 || $(field sock_errors "$r") != 0 ]]; then
