@@ -429,7 +429,10 @@ fn the_admin_page_shows_the_transport_warning() {
         .unwrap()
         .into_string()
         .unwrap();
-    assert!(script.contains("/admin/transport"), "the page never asks");
+    assert!(
+        script.contains("/admin/transport") && script.contains("  showTransportWarning();"),
+        "the page never asks"
+    );
     let page = ureq::get(&app.url("/admin"))
         .call()
         .unwrap()
