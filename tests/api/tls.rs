@@ -440,3 +440,37 @@ fn the_admin_page_shows_the_transport_warning() {
         .unwrap();
     assert!(page.contains("id=\"transport-warning\""), "no banner");
 }
+
+#[test]
+fn the_time_limits_hold_for_tls_connections_too() {
+    let ca = Ca::new();
+    let certs = tempfile::tempdir().unwrap();
+    install(certs.path(), &ca.leaf("parlor-a", 1));
+    let (cert, key) = files(certs.path());
+    let app = spawn_with(move |s| {
+        s.tls_cert = Some(cert);
+        s.tls_key = Some(key);
+        s.body_read_timeout_seconds = 1;
+    });
+    let addr: SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+
+    // A client that connects and never starts the handshake is let go, not kept forever.
+    let mut idle = TcpStream::connect(addr).unwrap();
+    idle.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut buf = [0u8; 64];
+    match idle.read(&mut buf) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the silent connection was kept open: {other:?}"),
+    }
+
+    // A body that stops arriving gets its 408 over TLS as over plain HTTP.
+    let request = format!(
+        "POST /parlor/v1/tenants HTTP/1.1\r\nHost: localhost\r\n\
+         Authorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\n\
+         Content-Length: 100\r\n\r\n{{\"na"
+    );
+    let (answer, _) = https(addr, &ca.client(), &request);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(header(&answer, "strict-transport-security").is_some());
+}
