@@ -59,12 +59,13 @@ where
                 e.error_response()
             });
             // `secure` makes the scheme of a request (`ConnectionInfo`, the links the native
-            // API hands out) https; the host is for URL generation, which Parlor does not use.
-            // actix-web builds this config the same way for its own `HttpServer`, through a
-            // constructor it keeps to itself and exposes only as this one.
+            // API hands out) https; the host (for a request that names none) stays actix's
+            // default. actix-web builds this config the same way for its own `HttpServer`,
+            // through a constructor it keeps to itself and exposes only as this one.
             let secure = tls.is_some();
+            let host = AppConfig::default().host().to_owned();
             let app = map_config(app, move |_| {
-                AppConfig::__priv_test_new(secure, "localhost".into(), addr)
+                AppConfig::__priv_test_new(secure, host.clone(), addr)
             });
             let http: h1::H1Service<Connection, _, _> = HttpService::build()
                 .keep_alive(KeepAlive::Timeout(KEEP_ALIVE))
