@@ -59,6 +59,11 @@ pub struct Settings {
     pub read_queue_depth: usize,
     /// Password checks and hashes that may wait for a CPU thread; past it, 503 + Retry-After.
     pub password_queue_depth: usize,
+    /// Built-in TLS: the certificate chain (PEM, leaf first); set with `tls_key` or not at all.
+    /// Reloaded without a restart when the file changes.
+    pub tls_cert: Option<PathBuf>,
+    /// Built-in TLS: the private key (PEM) of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -107,6 +112,8 @@ impl Default for Settings {
             body_timeout_seconds: 30,
             read_queue_depth: crate::store::DEFAULT_READ_QUEUE_DEPTH,
             password_queue_depth: crate::service::DEFAULT_PASSWORD_QUEUE_DEPTH,
+            tls_cert: None,
+            tls_key: None,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -147,6 +154,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
     ("PARLOR_READ_QUEUE_DEPTH", "read_queue_depth"),
     ("PARLOR_PASSWORD_QUEUE_DEPTH", "password_queue_depth"),
+    ("PARLOR_TLS_CERT", "tls_cert"),
+    ("PARLOR_TLS_KEY", "tls_key"),
 ];
 
 impl Settings {
@@ -263,6 +272,21 @@ impl Settings {
                 return Err(Error::invalid(key, "must be at least 1"));
             }
         }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(Error::invalid(
+                    "tls_key",
+                    "is not set while tls_cert is: give both (built-in TLS) or neither",
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::invalid(
+                    "tls_cert",
+                    "is not set while tls_key is: give both (built-in TLS) or neither",
+                ))
+            }
+            _ => {}
+        }
         if matches!(&self.admin_token, Some(t) if t.len() < 16) {
             return Err(Error::invalid(
                 "admin_token",
@@ -270,6 +294,14 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// The certificate and key files when built-in TLS is on.
+    pub fn tls_files(&self) -> Option<crate::http::TlsFiles> {
+        Some(crate::http::TlsFiles {
+            cert: self.tls_cert.clone()?,
+            key: self.tls_key.clone()?,
+        })
     }
 
     pub fn face(&self, name: &str) -> FaceSettings {

@@ -238,13 +238,14 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 print_credentials(&running.credentials);
             }
             println!(
-                "Parlor is listening on http://{} (database {})",
+                "Parlor is listening on {}://{} (database {})",
+                running.scheme,
                 running.addr,
                 db.display()
             );
             println!(
-                "Admin page: http://{0}/admin   Native API: http://{0}/parlor/v1",
-                running.addr
+                "Admin page: {0}://{1}/admin   Native API: {0}://{1}/parlor/v1",
+                running.scheme, running.addr
             );
             println!("Press Ctrl-C to stop.");
             running.server.await.map_err(Error::internal)?;

@@ -28,6 +28,8 @@ pub struct Running {
     pub loaded: Option<fixture::Summary>,
     /// Credentials to show at start (the demo's, with `--demo`).
     pub credentials: Vec<fixture::Credential>,
+    /// "https" with built-in TLS, else "http".
+    pub scheme: &'static str,
 }
 
 /// `read_pool_size`, with 0 meaning two per CPU core, at most eight: enough to keep every core
@@ -106,6 +108,8 @@ pub async fn build_app(
     fixture_file: Option<&std::path::Path>,
 ) -> Result<Running> {
     settings.validate()?;
+    // Before the database is touched: a TLS file that does not load stops the start here.
+    let tls = settings.tls_files().map(http::tls_config).transpose()?;
     let store = open_store(&settings)?;
     let loading = settings.demo || fixture_file.is_some();
     check_synchronous(&store, &settings, loading).await?;
@@ -163,6 +167,13 @@ pub async fn build_app(
     let listener = TcpListener::bind(&settings.bind)
         .map_err(|e| Error::invalid("bind", format!("cannot listen on {}: {e}", settings.bind)))?;
     let addr = listener.local_addr().map_err(Error::internal)?;
+    let transport = http::transport::Transport {
+        tls: tls.is_some(),
+        addr,
+    };
+    if let Some(warning) = transport.warning() {
+        tracing::warn!("{warning}");
+    }
     let workers = if settings.workers == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -172,7 +183,8 @@ pub async fn build_app(
     let guard = http::RequestGuard::new(http::BodyLimits {
         between_reads: Duration::from_secs(settings.body_read_timeout_seconds.into()),
         total: Duration::from_secs(settings.body_timeout_seconds.into()),
-    });
+    })
+    .hsts(tls.is_some());
     let face_settings = settings.clone();
     let doors = std::sync::Arc::new(faces::doors::Doors::new(&settings));
     let sessions = Sessions::new(
@@ -188,12 +200,14 @@ pub async fn build_app(
         sign_in_throttle,
         idempotency: KeyLocks::default(),
     });
-    let server = http::serve(listener, workers, move || {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let server = http::serve(listener, workers, tls, move || {
         let app_settings = face_settings.clone();
         let front = doors.clone();
         actix_web::App::new()
             .app_data(app.clone())
             .app_data(web::Data::from(doors.clone()))
+            .app_data(web::Data::new(transport))
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 InternalError::from_response(
@@ -207,6 +221,10 @@ pub async fn build_app(
             .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("parlor::http"))
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
+            .route(
+                http::transport::ROUTE,
+                web::get().to(http::transport::status),
+            )
             .configure(native::routes)
             .configure(admin::routes)
             .configure(|cfg| faces::routes(cfg, &app_settings))
@@ -220,6 +238,7 @@ pub async fn build_app(
         service,
         loaded,
         credentials,
+        scheme,
     })
 }
 

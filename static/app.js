@@ -660,6 +660,20 @@ function faceCard(face) {
 
 // ---------- start ----------
 
+/** The server's warning when it is reachable from the network without TLS, shown on every
+ *  view (the sign-in form included, before a password is typed). */
+async function showTransportWarning() {
+  try {
+    const res = await fetch('/admin/transport', { cache: 'no-store' });
+    const { warning } = await res.json();
+    const box = $('#transport-warning');
+    box.textContent = warning || '';
+    box.hidden = !warning;
+  } catch (e) {
+    // No banner is better than a broken page.
+  }
+}
+
 document.addEventListener('DOMContentLoaded', async () => {
   $('#signin-user-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -675,6 +689,7 @@ document.addEventListener('DOMContentLoaded', async () => {
   $('#sign-out').addEventListener('click', signOut);
   $('#tenant-select').addEventListener('change', (e) => chooseTenant(e.target.value));
   window.addEventListener('hashchange', route);
+  showTransportWarning();
   try {
     const { data } = await api('GET', '/session', { signingIn: true });
     await started(data);

@@ -1,5 +1,5 @@
-//! One client connection as actix-http sees it: the TCP stream, with its requests followed by
-//! a `Framer` (so HEAD requests can be renamed), and closed with a linger.
+//! One client connection as actix-http sees it: the stream (TCP, or TLS over it), with its
+//! requests followed by a `Framer` (so HEAD requests can be renamed), and closed with a linger.
 //!
 //! Why the linger: when actix-http meets a request it cannot parse it answers 400 or 431 and
 //! drops the socket at once. If the client has sent more than was read (the rest of a
@@ -13,11 +13,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::rt::net::TcpStream;
 use actix_web::web::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::framing::Framer;
+use super::stream::Stream;
 
 /// How long a closed connection keeps reading off what its client still sends.
 const LINGER: Duration = Duration::from_secs(2);
@@ -26,7 +26,7 @@ const READ_SIZE: usize = 8 * 1024;
 
 pub struct Connection {
     /// `None` only while being dropped.
-    io: Option<TcpStream>,
+    io: Option<Stream>,
     framer: Framer,
     /// Bytes framed and not yet handed to actix-http.
     ready: BytesMut,
@@ -35,7 +35,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn new(io: TcpStream) -> Self {
+    pub fn new(io: Stream) -> Self {
         Connection {
             io: Some(io),
             framer: Framer::default(),
@@ -44,7 +44,7 @@ impl Connection {
         }
     }
 
-    fn io(&mut self) -> io::Result<Pin<&mut TcpStream>> {
+    fn io(&mut self) -> io::Result<Pin<&mut Stream>> {
         self.io
             .as_mut()
             .map(Pin::new)
@@ -133,7 +133,7 @@ impl Drop for Connection {
 
 /// Sends the end of the stream after what is already queued, then reads and discards what the
 /// client still sends until it closes too or `LINGER` passes.
-async fn linger(mut io: TcpStream) {
+async fn linger(mut io: Stream) {
     let _ = std::future::poll_fn(|cx| Pin::new(&mut io).poll_shutdown(cx)).await;
     let drain = async {
         let mut sink = [0u8; 4096];

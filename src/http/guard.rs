@@ -10,6 +10,8 @@
 //! - **Slow bodies**: a body must keep arriving (`body_read_timeout_seconds` between reads) and
 //!   be complete within `body_timeout_seconds`; otherwise the answer is 408 and the connection
 //!   closes. actix-http limits only how long a request head may take.
+//! - **HSTS**: with built-in TLS every answer says `Strict-Transport-Security`, so a browser
+//!   that reached the server over HTTPS once never falls back to plain HTTP for a year.
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -44,11 +46,24 @@ pub struct BodyLimits {
 #[derive(Clone, Copy)]
 pub struct RequestGuard {
     limits: BodyLimits,
+    hsts: bool,
 }
+
+/// A year, the value browsers' preload lists ask for; no `includeSubDomains`, since other
+/// hosts under the clinic's domain are not Parlor's to vouch for.
+const HSTS: &str = "max-age=31536000";
 
 impl RequestGuard {
     pub fn new(limits: BodyLimits) -> Self {
-        RequestGuard { limits }
+        RequestGuard {
+            limits,
+            hsts: false,
+        }
+    }
+
+    /// Every answer carries HSTS (`on`: the server speaks TLS itself).
+    pub fn hsts(self, on: bool) -> Self {
+        RequestGuard { hsts: on, ..self }
     }
 }
 
@@ -67,6 +82,7 @@ where
         ready(Ok(Guarded {
             service,
             limits: self.limits,
+            hsts: self.hsts,
         }))
     }
 }
@@ -74,6 +90,7 @@ where
 pub struct Guarded<S> {
     service: S,
     limits: BodyLimits,
+    hsts: bool,
 }
 
 type Answer<B> = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>;
@@ -112,14 +129,18 @@ where
             ))));
         }
         let limits = self.limits;
+        let hsts = self.hsts;
         let answer = self.service.call(req);
         Box::pin(async move {
             let res = answer.await?;
             if timed_out.get() {
                 let request = res.request().clone();
-                return Ok(
-                    ServiceResponse::new(request, request_timeout(limits)).map_into_right_body()
-                );
+                let mut res =
+                    ServiceResponse::new(request, request_timeout(limits)).map_into_right_body();
+                if hsts {
+                    strict_transport(&mut res);
+                }
+                return Ok(res);
             }
             let mut res = if head {
                 without_body(res)
@@ -132,9 +153,19 @@ where
                     .head_mut()
                     .set_connection_type(ConnectionType::Close);
             }
+            if hsts {
+                strict_transport(&mut res);
+            }
             Ok(res)
         })
     }
+}
+
+fn strict_transport<B>(res: &mut ServiceResponse<B>) {
+    res.headers_mut().insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(HSTS),
+    );
 }
 
 fn boxed(

@@ -4,6 +4,9 @@
 //!
 //! - `serve.rs` — the server: actix-web's parts with each socket wrapped in a `Connection`.
 //! - `conn.rs` — a connection: requests followed by `framing.rs`, a lingering close.
+//! - `stream.rs` — what a connection reads and writes: the TCP socket, or TLS over it.
+//! - `tls.rs` — built-in TLS: the rustls configuration, the certificate reloaded on change.
+//! - `transport.rs` — the warning when other machines reach the server without TLS.
 //! - `framing.rs` — where each pipelined request starts; renames HEAD for actix-http's codec.
 //! - `guard.rs` — the middleware every request passes: HEAD, upgrades, slow bodies.
 //! - `clients.rs` — the tracing layer that turns clients' mistakes from ERRORs into a summary.
@@ -13,7 +16,11 @@ mod conn;
 mod framing;
 mod guard;
 mod serve;
+mod stream;
+mod tls;
+pub mod transport;
 
 pub use clients::ClientFaults;
 pub use guard::{BodyLimits, RequestGuard};
 pub use serve::serve;
+pub use tls::{server_config as tls_config, TlsFiles};

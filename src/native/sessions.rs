@@ -165,9 +165,11 @@ fn session_dto(app: &App, principal: Principal, session: &Session) -> SessionDto
 }
 
 /// The session cookie: script-proof, never sent by another site's page, only to the native
-/// API, and `Secure` when the page was reached over HTTPS (a clinic's LAN may be plain HTTP).
+/// API, and `Secure` when the page was reached over HTTPS: built-in TLS (whatever a
+/// `X-Forwarded-Proto` the client sends says), or a proxy's HTTPS (a clinic's LAN may be plain
+/// HTTP).
 fn cookie_header(req: &HttpRequest, value: &str, max_age_seconds: i64) -> String {
-    let secure = if req.connection_info().scheme() == "https" {
+    let secure = if req.app_config().secure() || req.connection_info().scheme() == "https" {
         "; Secure"
     } else {
         ""

@@ -33,3 +33,4 @@ mod read_state;
 mod send_path;
 mod shutdown;
 mod throttle;
+mod tls;
