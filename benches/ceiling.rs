@@ -92,7 +92,7 @@ const READER_PRAGMAS: &str =
 const WRITER_PRAGMAS: &str = "PRAGMA synchronous = FULL;
      PRAGMA foreign_keys = ON;
      PRAGMA busy_timeout = 5000;
-     PRAGMA cache_size = -12288;
+     PRAGMA cache_size = -8192;
      PRAGMA temp_store = MEMORY;
      PRAGMA wal_autocheckpoint = 0;
      PRAGMA journal_size_limit = 67108864;";
