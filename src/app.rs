@@ -1,10 +1,13 @@
 //! What every handler shares. Its own module so that handlers depend on the state they use,
 //! not on `server.rs`, the file that wires them.
 
+use actix_web::{web, HttpRequest};
+
 use crate::auth::jwt::JwtKeys;
 use crate::auth::sessions::Sessions;
 use crate::auth::throttle::SignInThrottle;
 use crate::config::Settings;
+use crate::error::Error;
 use crate::service::idempotency::KeyLocks;
 use crate::service::Service;
 
@@ -20,4 +23,13 @@ pub struct App {
     pub sign_in_throttle: SignInThrottle,
     /// Idempotency-Keys in use, so that concurrent retries wait for the first.
     pub idempotency: KeyLocks,
+}
+
+impl App {
+    /// The app serving `req` (`build_app` gives it to every route).
+    pub fn of(req: &HttpRequest) -> Result<web::Data<App>, Error> {
+        req.app_data::<web::Data<App>>()
+            .cloned()
+            .ok_or_else(|| Error::internal("app data missing"))
+    }
 }

@@ -130,6 +130,27 @@ pub fn resolved<T: 'static, E: 'static>(req: &HttpRequest) -> Option<Result<T, E
         .map(|r| r.0)
 }
 
+/// An extractor's future that resolves the caller once per request: the outcome the middleware
+/// already left in the request (`resolved`), else `authenticate`'s.
+pub fn resolve_once<T, E, F, Fut>(
+    req: &HttpRequest,
+    authenticate: F,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<T, E>>>>
+where
+    T: 'static,
+    E: 'static,
+    F: FnOnce(HttpRequest) -> Fut + 'static,
+    Fut: Future<Output = Result<T, E>> + 'static,
+{
+    let req = req.clone();
+    Box::pin(async move {
+        match resolved(&req) {
+            Some(outcome) => outcome,
+            None => authenticate(req).await,
+        }
+    })
+}
+
 /// Whether a core error is the server's fault (storage, a bug) rather than a refusal.
 pub fn is_fault(e: &Error) -> bool {
     matches!(e, Error::Internal(_) | Error::Unavailable { .. })
@@ -137,9 +158,7 @@ pub fn is_fault(e: &Error) -> bool {
 
 /// The app a request is served by.
 pub fn app_of(req: &HttpRequest) -> Result<web::Data<App>, Unidentified> {
-    req.app_data::<web::Data<App>>()
-        .cloned()
-        .ok_or_else(|| Unidentified::Failed(Error::internal("app data missing")))
+    App::of(req).map_err(Unidentified::Failed)
 }
 
 /// The middleware for one route of `surface`.

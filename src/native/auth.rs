@@ -11,7 +11,7 @@ use crate::auth::sessions::{self, Refused, Session, Use};
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{IdRef, TenantId, UserId};
 use crate::error::Error;
-use crate::idempotency::resolved;
+use crate::idempotency::resolve_once;
 
 /// The header a server admin uses to say which tenant a tenant-scoped call is about.
 pub const TENANT_HEADER: &str = "X-Parlor-Tenant";
@@ -44,9 +44,7 @@ fn bearer(req: &HttpRequest) -> Result<String, Error> {
 }
 
 fn app(req: &HttpRequest) -> Result<web::Data<App>, Error> {
-    req.app_data::<web::Data<App>>()
-        .cloned()
-        .ok_or_else(|| Error::internal("app data missing"))
+    App::of(req)
 }
 
 /// The admin page's session cookie, when the request carries one.
@@ -169,13 +167,7 @@ impl FromRequest for TenantCaller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match resolved(&req) {
-                Some(outcome) => outcome,
-                None => tenant_caller(req).await,
-            }
-        })
+        resolve_once(req, tenant_caller)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::auth::jwt::{Refusal, Subject, Verified};
 use crate::auth::{presented, Presented};
 use crate::domain::{ApiKey, Role, Tenant, User};
 use crate::error::Error;
-use crate::idempotency::resolved;
+use crate::idempotency::resolve_once;
 
 /// The patient a valid user token speaks for, with their tenant: the extractor of every
 /// patient endpoint, which also checks that the patient in the path is the token's.
@@ -45,10 +45,7 @@ fn bearer(app: &App, req: &HttpRequest) -> MdliveResult<Verified> {
 }
 
 async fn token_holder(req: HttpRequest) -> MdliveResult<TokenHolder> {
-    let app = req
-        .app_data::<web::Data<App>>()
-        .cloned()
-        .ok_or_else(|| Error::internal("app data missing"))?;
+    let app = App::of(&req)?;
     let token = bearer(&app, &req)?;
     let Subject::User(user) = token.subject else {
         return Err(MdliveError::Unauthorized(
@@ -79,13 +76,7 @@ impl FromRequest for TokenHolder {
     type Future = Extracting<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match resolved(&req) {
-                Some(outcome) => outcome,
-                None => token_holder(req).await,
-            }
-        })
+        resolve_once(req, token_holder)
     }
 }
 

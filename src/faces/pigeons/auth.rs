@@ -5,14 +5,14 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 
 use super::error::PigeonsError;
 use crate::app::App;
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Tenant, User};
 use crate::error::Error;
-use crate::idempotency::resolved;
+use crate::idempotency::resolve_once;
 
 // EN/Pigeons/Endpoints/*.md: "Bearer token with `backoffice` ability".
 pub const ABILITY: &str = "backoffice";
@@ -27,10 +27,7 @@ pub struct Caller {
 
 /// Checks run in Laravel's middleware order: token (401), ability (403), platform key (401).
 async fn authenticate(req: HttpRequest) -> Result<Caller, PigeonsError> {
-    let app = req
-        .app_data::<web::Data<App>>()
-        .cloned()
-        .ok_or_else(|| Error::internal("app data missing"))?;
+    let app = App::of(&req)?;
     let Presented::Token(token) = presented(&req, &["bearer"]) else {
         return Err(PigeonsError::Unauthenticated);
     };
@@ -71,12 +68,6 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = Result<Self, PigeonsError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match resolved(&req) {
-                Some(outcome) => outcome,
-                None => authenticate(req).await,
-            }
-        })
+        resolve_once(req, authenticate)
     }
 }

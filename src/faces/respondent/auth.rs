@@ -4,13 +4,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 
 use super::error::RespondentError;
 use crate::app::App;
 use crate::domain::{TenantId, User};
 use crate::error::Error;
-use crate::idempotency::resolved;
+use crate::idempotency::resolve_once;
 
 /// The partner's tenant and who acts for it: every handler's extractor, resolved once per
 /// request.
@@ -31,10 +31,7 @@ fn header(req: &HttpRequest, name: &str) -> Result<String, Error> {
 }
 
 async fn authenticate(req: HttpRequest) -> Result<Partner, Error> {
-    let app = req
-        .app_data::<web::Data<App>>()
-        .cloned()
-        .ok_or_else(|| Error::internal("app data missing"))?;
+    let app = App::of(&req)?;
     let key = header(&req, "x-api-key")?;
     let secret = header(&req, "x-api-secret")?;
     let api_key = app.service.authenticate_api_key(key, secret).await?;
@@ -51,12 +48,8 @@ impl FromRequest for Partner {
     type Future = Pin<Box<dyn Future<Output = Result<Self, RespondentError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match resolved(&req) {
-                Some(outcome) => outcome,
-                None => authenticate(req).await.map_err(RespondentError::from),
-            }
+        resolve_once(req, |req| async move {
+            authenticate(req).await.map_err(RespondentError::from)
         })
     }
 }

@@ -4,13 +4,13 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 
 use super::error::{TatiError, TatiResult};
 use crate::app::App;
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{Conversation, IdRef, Role, TenantId, User, UserId};
-use crate::idempotency::resolved;
+use crate::idempotency::resolve_once;
 
 /// The ability Tati tokens carry.
 pub const ABILITY: &str = "tati";
@@ -25,10 +25,7 @@ pub struct Caller {
 
 /// Checks in DRF's order: credentials (401), permission (403); then the tenant's assistant.
 async fn authenticate(req: HttpRequest) -> TatiResult<Caller> {
-    let app = req
-        .app_data::<web::Data<App>>()
-        .cloned()
-        .ok_or_else(|| TatiError::Internal("app data missing".into()))?;
+    let app = App::of(&req)?;
     let token = match presented(&req, &["token", "bearer"]) {
         Presented::Token(token) => token,
         Presented::Missing => return Err(TatiError::NoCredentials),
@@ -64,13 +61,7 @@ impl FromRequest for Caller {
     type Future = Pin<Box<dyn Future<Output = TatiResult<Self>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match resolved(&req) {
-                Some(outcome) => outcome,
-                None => authenticate(req).await,
-            }
-        })
+        resolve_once(req, authenticate)
     }
 }
 

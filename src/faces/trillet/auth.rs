@@ -5,13 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpRequest};
 
 use super::error::{TrilletError, TrilletResult};
 use crate::app::App;
 use crate::domain::TenantId;
-use crate::error::Error;
-use crate::idempotency::resolved;
+use crate::idempotency::resolve_once;
 
 /// The workspace whose API key is calling (no user stands behind it): every handler's
 /// extractor, resolved once per request.
@@ -34,10 +33,7 @@ pub fn presented_secret(req: &HttpRequest) -> Option<&str> {
 
 /// Checks in this order: a key (401), the workspace header (400), the key's workspace (403).
 async fn authenticate(req: HttpRequest) -> TrilletResult<Workspace> {
-    let app = req
-        .app_data::<web::Data<App>>()
-        .cloned()
-        .ok_or_else(|| Error::internal("app data missing"))?;
+    let app = App::of(&req)?;
     let unauthorized =
         || TrilletError::new(StatusCode::UNAUTHORIZED, "Invalid or missing API key.");
     let secret = presented_secret(&req).ok_or_else(unauthorized)?;
@@ -66,12 +62,6 @@ impl FromRequest for Workspace {
     type Future = Pin<Box<dyn Future<Output = TrilletResult<Self>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            match resolved(&req) {
-                Some(outcome) => outcome,
-                None => authenticate(req).await,
-            }
-        })
+        resolve_once(req, authenticate)
     }
 }
