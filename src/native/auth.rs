@@ -43,10 +43,6 @@ fn bearer(req: &HttpRequest) -> Result<String, Error> {
     }
 }
 
-fn app(req: &HttpRequest) -> Result<web::Data<App>, Error> {
-    App::of(req)
-}
-
 /// The admin page's session cookie, when the request carries one.
 pub fn session_cookie(req: &HttpRequest) -> Option<String> {
     req.headers()
@@ -73,7 +69,7 @@ impl FromRequest for SignedIn {
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let app = app(&req)?;
+            let app = App::of(&req)?;
             let cookie = session_cookie(&req)
                 .ok_or_else(|| Error::Unauthenticated("not signed in".into()))?;
             let (principal, session) = session_principal(&app, &req, &cookie).await?;
@@ -132,7 +128,7 @@ async fn session_principal(
 }
 
 async fn authenticate(req: HttpRequest) -> Result<(web::Data<App>, Principal), Error> {
-    let app = app(&req)?;
+    let app = App::of(&req)?;
     // A bearer token wins over a cookie: scripts and tests need no CSRF token.
     let cookie = session_cookie(&req).filter(|_| {
         !req.headers()

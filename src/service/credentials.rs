@@ -17,13 +17,9 @@ impl Service {
         let now = self.now();
         let digest = secret::digest(&presented);
         let version = self.store.directory_version();
-        if let Some(known) = self.known.tokens.get(&digest, version) {
-            return live(known, now);
-        }
-        let key = digest.clone();
-        let found = self
-            .store
-            .read(move |c| {
+        let lookup = || {
+            let digest = digest.clone();
+            self.store.read(move |c| {
                 let invalid = || Error::Unauthenticated("invalid token".into());
                 let (token, stored, user) =
                     tokens::find_by_hash(c, &digest)?.ok_or_else(invalid)?;
@@ -42,8 +38,12 @@ impl Service {
                     _ => Err(invalid()),
                 }
             })
+        };
+        let found = self
+            .known
+            .tokens
+            .remember(digest.clone(), version, lookup)
             .await?;
-        self.known.tokens.put(key, found.clone(), version);
         live(found, now)
     }
 
@@ -79,19 +79,17 @@ impl Service {
     /// wrong secrets are the same refusal.
     pub async fn authenticate_api_key(&self, key: String, presented: String) -> Result<ApiKey> {
         let memo_key = secret::digest(&format!("key\0{key}\0{presented}"));
-        let version = self.store.directory_version();
-        if let Some(known) = self.known.api_keys.get(&memo_key, version) {
-            return Ok(known);
-        }
-        let api_key = self
-            .store
-            .read(move |c| match api_keys::find_live_by_key(c, &key)? {
-                Some((api_key, stored)) if secret::matches(&presented, &stored) => Ok(api_key),
-                _ => Err(Error::Unauthenticated("invalid API key or secret".into())),
-            })
-            .await?;
-        self.known.api_keys.put(memo_key, api_key.clone(), version);
-        Ok(api_key)
+        let lookup = || {
+            self.store
+                .read(move |c| match api_keys::find_live_by_key(c, &key)? {
+                    Some((api_key, stored)) if secret::matches(&presented, &stored) => Ok(api_key),
+                    _ => Err(Error::Unauthenticated("invalid API key or secret".into())),
+                })
+        };
+        self.known
+            .api_keys
+            .remember(memo_key, self.store.directory_version(), lookup)
+            .await
     }
 
     /// A tenant's API key given its secret alone (Trillet's `x-api-key`). Unknown and revoked
@@ -99,19 +97,16 @@ impl Service {
     pub async fn authenticate_api_secret(&self, presented: String) -> Result<ApiKey> {
         let digest = secret::digest(&presented);
         let memo_key = secret::digest(&format!("secret\0{presented}"));
-        let version = self.store.directory_version();
-        if let Some(known) = self.known.api_keys.get(&memo_key, version) {
-            return Ok(known);
-        }
-        let api_key = self
-            .store
-            .read(move |c| {
+        let lookup = || {
+            self.store.read(move |c| {
                 api_keys::find_live_by_secret(c, &digest)?
                     .ok_or_else(|| Error::Unauthenticated("invalid API key".into()))
             })
-            .await?;
-        self.known.api_keys.put(memo_key, api_key.clone(), version);
-        Ok(api_key)
+        };
+        self.known
+            .api_keys
+            .remember(memo_key, self.store.directory_version(), lookup)
+            .await
     }
 
     /// The secret that signs JWTs: the configured one, else one generated on first start and
@@ -160,22 +155,17 @@ impl Service {
 impl Service {
     /// The tenant a platform public key (Pigeons `X-PUBLIC-KEY`) names.
     pub async fn tenant_by_public_key(&self, key: String) -> Result<crate::domain::Tenant> {
-        let version = self.store.directory_version();
-        if let Some(known) = self.known.public_keys.get(&key, version) {
-            return Ok(known);
-        }
         let memo_key = key.clone();
-        let tenant = self
-            .store
-            .read(move |c| {
+        let lookup = || {
+            self.store.read(move |c| {
                 crate::store::tenants::find_by_public_key(c, &key)
                     .map_err(|_| Error::Unauthenticated("invalid platform key".into()))
             })
-            .await?;
+        };
         self.known
             .public_keys
-            .put(memo_key, tenant.clone(), version);
-        Ok(tenant)
+            .remember(memo_key, self.store.directory_version(), lookup)
+            .await
     }
 }
 

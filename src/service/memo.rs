@@ -52,6 +52,26 @@ impl<K: Eq + Hash, V: Clone> Memo<K, V> {
         (entry.version == version && entry.at.elapsed() < FRESH).then(|| entry.value.clone())
     }
 
+    /// The answer for `key`: the one kept, else `lookup`'s, kept when it lets the caller in.
+    /// `version` must be read before the call (the argument is), so that a change committed
+    /// during the lookup leaves the answer stale rather than current.
+    pub async fn remember<E, Fut>(
+        &self,
+        key: K,
+        version: u64,
+        lookup: impl FnOnce() -> Fut,
+    ) -> Result<V, E>
+    where
+        Fut: std::future::Future<Output = Result<V, E>>,
+    {
+        if let Some(known) = self.get(&key, version) {
+            return Ok(known);
+        }
+        let value = lookup().await?;
+        self.put(key, value.clone(), version);
+        Ok(value)
+    }
+
     /// Keeps `value`, looked up at `version` (read before the lookup began).
     pub fn put(&self, key: K, value: V, version: u64) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());

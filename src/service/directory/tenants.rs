@@ -92,13 +92,11 @@ impl Service {
     /// A tenant by id; from memory while the directory is unchanged (`memo.rs`): every
     /// face's caller needs their tenant.
     pub async fn tenant(&self, id: TenantId) -> Result<Tenant> {
-        let version = self.store.directory_version();
-        if let Some(known) = self.known.tenants.get(&id, version) {
-            return Ok(known);
-        }
-        let tenant = self.store.read(move |c| tenants::get(c, id)).await?;
-        self.known.tenants.put(id, tenant.clone(), version);
-        Ok(tenant)
+        let lookup = || self.store.read(move |c| tenants::get(c, id));
+        self.known
+            .tenants
+            .remember(id, self.store.directory_version(), lookup)
+            .await
     }
 
     pub async fn find_tenant(&self, id: IdRef) -> Result<Tenant> {

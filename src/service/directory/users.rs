@@ -131,15 +131,16 @@ impl Service {
 
     /// A user of the tenant by id; from memory while the directory is unchanged (`memo.rs`).
     pub async fn user_by_id(&self, tenant: TenantId, id: UserId) -> Result<User> {
-        let version = self.store.directory_version();
-        if let Some(known) = self.known.users.get(&(tenant, id), version) {
-            return Ok((*known).clone());
-        }
-        let user = self.store.read(move |c| users::get(c, tenant, id)).await?;
-        self.known
+        let lookup = || async move {
+            let user = self.store.read(move |c| users::get(c, tenant, id)).await?;
+            Ok::<_, Error>(Arc::new(user))
+        };
+        let user = self
+            .known
             .users
-            .put((tenant, id), Arc::new(user.clone()), version);
-        Ok(user)
+            .remember((tenant, id), self.store.directory_version(), lookup)
+            .await?;
+        Ok((*user).clone())
     }
 
     pub async fn user(&self, tenant: TenantId, id: IdRef) -> Result<User> {
