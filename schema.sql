@@ -233,3 +233,42 @@ CREATE INDEX conversations_tenant_recent
 -- step 4: Respondent's total counts the tenant's live conversations: off this index alone,
 -- instead of every conversation row (22 MB at 100,000 conversations, read on each request).
 CREATE INDEX conversations_tenant_live ON conversations(tenant_id, deleted);
+
+-- step 5: The audit trail (45 CFR 164.312(b)): who touched what, one row per request or
+-- audited write, never edited. Each row's `hash` is SHA-256 of the previous row's hash and this
+-- row's fields (`store::audit::canonical`), so a changed, inserted or removed row breaks the
+-- chain (`parlor audit verify`). `audit_anchor` holds the last row pruned by the trail's own
+-- retention, where the chain resumes. `audit_patients` indexes rows by the patients they
+-- concern (derived from `patients`, for the access report).
+CREATE TABLE audit (
+    seq         INTEGER PRIMARY KEY,
+    at          INTEGER NOT NULL,     -- ms since the epoch, UTC
+    tenant_id   INTEGER,              -- NULL: server-wide (a server admin's call, the CLI)
+    actor_kind  TEXT NOT NULL,        -- user | api_key | server_admin | system | anonymous
+    actor_id    INTEGER,              -- the user's or API key's id
+    credential  TEXT,                 -- token:N, api_key:N, session:N, jwt, password (never a secret)
+    surface     TEXT NOT NULL,        -- native | admin | mdlive | tati | trillet | pigeons | respondent | cli | system
+    action      TEXT NOT NULL,
+    route       TEXT,                 -- the method and route template
+    objects     TEXT NOT NULL,        -- JSON [[type, id], ...]
+    patients    TEXT NOT NULL,        -- JSON [user id, ...]
+    outcome     TEXT NOT NULL,        -- ok | refused | not_found | invalid | failed
+    status      INTEGER,
+    client      TEXT,
+    user_agent  TEXT,
+    request_id  TEXT,
+    detail      TEXT,                 -- JSON counts of a run (retention, export), never content
+    hash        TEXT NOT NULL
+);
+CREATE INDEX audit_tenant ON audit(tenant_id, seq);
+CREATE INDEX audit_at ON audit(at);
+CREATE TABLE audit_patients (
+    patient_id INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    PRIMARY KEY (patient_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE audit_anchor (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    seq   INTEGER NOT NULL,
+    hash  TEXT NOT NULL
+);

@@ -51,6 +51,11 @@ pub struct Settings {
     pub admin_session_hours: u32,
     /// Lock out a client address and name after repeated wrong passwords, on every surface.
     pub password_throttle: bool,
+    /// The audit trail: every access to the native API and the faces is recorded. Turn off
+    /// only for a stand-in test suite that holds no real patient data.
+    pub audit: bool,
+    /// Days audit entries are kept before the retention sweep removes them (six years).
+    pub audit_retention_days: u32,
     /// Longest wait, in seconds, for the next part of a request body before answering 408.
     pub body_read_timeout_seconds: u32,
     /// Longest time, in seconds, a whole request body may take before answering 408.
@@ -108,6 +113,8 @@ impl Default for Settings {
             admin_idle_timeout_minutes: 15,
             admin_session_hours: 12,
             password_throttle: true,
+            audit: true,
+            audit_retention_days: 2190,
             body_read_timeout_seconds: 10,
             body_timeout_seconds: 30,
             read_queue_depth: crate::store::DEFAULT_READ_QUEUE_DEPTH,
@@ -154,6 +161,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
     ("PARLOR_READ_QUEUE_DEPTH", "read_queue_depth"),
     ("PARLOR_PASSWORD_QUEUE_DEPTH", "password_queue_depth"),
+    ("PARLOR_AUDIT", "audit"),
+    ("PARLOR_AUDIT_RETENTION_DAYS", "audit_retention_days"),
     ("PARLOR_TLS_CERT", "tls_cert"),
     ("PARLOR_TLS_KEY", "tls_key"),
 ];

@@ -209,7 +209,11 @@ where
             return Box::pin(async move { service.call(req).await });
         }
         let surface = self.surface;
-        let handling = actix_web::rt::spawn(keyed(self.service.clone(), surface, req));
+        let handling = actix_web::rt::spawn(crate::audit::carry(keyed(
+            self.service.clone(),
+            surface,
+            req,
+        )));
         Box::pin(async move {
             handling.await.map_err(|e| {
                 let response = (surface.render)(Error::internal(format!("keyed request: {e}")));

@@ -17,7 +17,7 @@ use crate::service::idempotency::KeyLocks;
 use crate::service::Service;
 use crate::store::health::Readiness;
 use crate::store::{self, origin, StartupCheck, Store, StoreOptions, Synchronous};
-use crate::{admin, faces, fixture, http};
+use crate::{admin, audit, faces, fixture, http};
 
 /// A server bound to its address, ready to be awaited (or spawned).
 pub struct Running {
@@ -186,6 +186,7 @@ pub async fn build_app(
     })
     .hsts(tls.is_some());
     let face_settings = settings.clone();
+    let audit_on = settings.audit;
     let doors = std::sync::Arc::new(faces::doors::Doors::new(&settings));
     let sessions = Sessions::new(
         settings.admin_idle_timeout_minutes,
@@ -216,6 +217,8 @@ pub async fn build_app(
                 )
                 .into()
             }))
+            // Inside the front door: the path is read as the face's framework reads it.
+            .wrap_fn(move |req, routes| audit::trail::record(audit_on, req, routes))
             // Faces keep their frameworks' habits with paths and CORS, before routing.
             .wrap_fn(move |req, routes| faces::doors::front_door(&front, req, routes))
             .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("parlor::http"))

@@ -136,6 +136,8 @@ where
             if let Some(path) = path {
                 set_path(&mut req, &path);
             }
+            req.extensions_mut()
+                .insert(crate::audit::trail::Face(doors.doors[door].face.name));
             &doors.doors[door]
         }
     };

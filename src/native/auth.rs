@@ -119,7 +119,13 @@ async fn session_principal(
         .authenticate_bearer(session.credential.clone())
         .await
     {
-        Ok(principal) => Ok((principal, session)),
+        Ok(principal) => {
+            crate::audit::surface("admin");
+            if let Some(id) = session.token_id {
+                crate::audit::set_credential(format!("session:{id}"));
+            }
+            Ok((principal, session))
+        }
         Err(e) => {
             app.sessions.close(cookie);
             Err(e)
@@ -176,7 +182,11 @@ async fn tenant_caller(req: HttpRequest) -> Result<TenantCaller, ApiError> {
         .map(|r| r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid")))
         .transpose()?;
     let tenant = match (&principal, named) {
-        (Principal::ServerAdmin, Some(r)) => app.service.find_tenant(r).await?.id,
+        (Principal::ServerAdmin, Some(r)) => {
+            let id = app.service.find_tenant(r).await?.id;
+            crate::audit::tenant(id);
+            id
+        }
         (Principal::ServerAdmin, None) => {
             return Err(Error::invalid(
                 TENANT_HEADER,

@@ -1,6 +1,7 @@
 //! Parlor's own JSON API under `/parlor/v1`: the admin page's backend, clinics' own apps, and
 //! how a test suite plays the other side of a vendor conversation (`"as": <user>`).
 
+mod audit;
 pub mod auth;
 mod conversations;
 mod directory;
@@ -103,6 +104,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/api-keys/{key}",
                 &[Method::DELETE],
                 vec![web::delete().to(directory::revoke_api_key)],
+            ))
+            .service(resource(
+                "/audit",
+                &[Method::GET],
+                vec![web::get().to(audit::list)],
             ))
             .service(resource(
                 "/conversations",

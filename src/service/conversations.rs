@@ -111,8 +111,9 @@ fn members_by_conversation(
             user: user.clone(),
         });
     }
-    for members in &mut out {
+    for (conv, members) in convs.iter().zip(&mut out) {
         members.sort_by_key(|m| (m.participant.joined_at, m.participant.user_id.0));
+        crate::audit::conversation_with(conv.0, members.iter().map(|m| (m.user.id.0, m.user.role)));
     }
     Ok(out)
 }

@@ -1,6 +1,7 @@
 //! Turning presented credentials into principals.
 
 use super::Service;
+use crate::audit::{self, Actor};
 use crate::auth::throttle::Admitted;
 use crate::auth::{password, secret, Principal};
 use crate::domain::{ApiKey, Role, TenantId, User};
@@ -44,7 +45,9 @@ impl Service {
             .tokens
             .remember(digest.clone(), version, lookup)
             .await?;
-        live(found, now)
+        let principal = live(found, now)?;
+        identify(&principal);
+        Ok(principal)
     }
 
     /// Checks a username and password in a tenant (argon2, off the async workers). The same
@@ -56,6 +59,8 @@ impl Service {
         username: String,
         plain: String,
     ) -> Result<User> {
+        audit::action("sign_in");
+        audit::tenant(tenant);
         let found = self
             .store
             .read(move |c| users::find_login(c, tenant, &username))
@@ -68,7 +73,10 @@ impl Service {
             .blocking(move || Ok(password::verify(&plain, hash.as_deref())))
             .await?;
         match user {
-            Some(user) if ok => Ok(user),
+            Some(user) if ok => {
+                identify_user(&user, "password".into());
+                Ok(user)
+            }
             _ => Err(Error::Unauthenticated(
                 "invalid username or password".into(),
             )),
@@ -86,10 +94,13 @@ impl Service {
                     _ => Err(Error::Unauthenticated("invalid API key or secret".into())),
                 })
         };
-        self.known
+        let api_key = self
+            .known
             .api_keys
             .remember(memo_key, self.store.directory_version(), lookup)
-            .await
+            .await?;
+        identify_key(&api_key);
+        Ok(api_key)
     }
 
     /// A tenant's API key given its secret alone (Trillet's `x-api-key`). Unknown and revoked
@@ -103,10 +114,13 @@ impl Service {
                     .ok_or_else(|| Error::Unauthenticated("invalid API key".into()))
             })
         };
-        self.known
+        let api_key = self
+            .known
             .api_keys
             .remember(memo_key, self.store.directory_version(), lookup)
-            .await
+            .await?;
+        identify_key(&api_key);
+        Ok(api_key)
     }
 
     /// The secret that signs JWTs: the configured one, else one generated on first start and
@@ -131,6 +145,7 @@ impl Service {
         plain: String,
         role: Role,
     ) -> Result<User> {
+        audit::action("sign_in");
         let candidates = self
             .store
             .read(move |c| users::find_logins_anywhere(c, &username, role))
@@ -147,7 +162,10 @@ impl Service {
             })
             .await?;
         found
-            .map(|(user, _)| user)
+            .map(|(user, _)| {
+                identify_user(&user, "password".into());
+                user
+            })
             .ok_or_else(|| Error::Unauthenticated("invalid username or password".into()))
     }
 }
@@ -167,6 +185,36 @@ impl Service {
             .remember(memo_key, self.store.directory_version(), lookup)
             .await
     }
+}
+
+/// The audit trail's actor for a caller whose credential was accepted.
+fn identify(principal: &Principal) {
+    match principal {
+        Principal::ServerAdmin => {
+            audit::identify(Actor::ServerAdmin, Some("admin_token".into()), None)
+        }
+        Principal::User { user, token } => identify_user(user, format!("token:{}", token.id)),
+    }
+}
+
+/// A user proved who they are with `credential` (never the secret itself).
+pub fn identify_user(user: &User, credential: String) {
+    audit::identify(
+        Actor::User(user.id.0),
+        Some(credential),
+        Some(user.tenant_id),
+    );
+    if audit::is_patient(user.role) {
+        audit::patient(user.id.0);
+    }
+}
+
+fn identify_key(key: &ApiKey) {
+    audit::identify(
+        Actor::ApiKey(key.id),
+        Some(format!("api_key:{}", key.id)),
+        Some(key.tenant_id),
+    );
 }
 
 /// A token found (in memory or in the database) lets its bearer in only until it expires.

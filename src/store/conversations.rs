@@ -1,3 +1,4 @@
+use crate::audit;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::Cached;
@@ -106,7 +107,9 @@ pub fn insert(conn: &Connection, c: &NewConversation) -> Result<ConversationId> 
             c.customer_id, c.created_by, c.created_at, c.updated_at
         ],
     )?;
-    Ok(ConversationId(conn.last_insert_rowid()))
+    let id = ConversationId(conn.last_insert_rowid());
+    audit::conversation(id.0);
+    Ok(id)
 }
 
 /// A live (not deleted) conversation of the tenant.
@@ -118,6 +121,7 @@ pub fn get(conn: &Connection, tenant: TenantId, id: ConversationId) -> Result<Co
     )
     .optional()?
     .ok_or(Error::NotFound("conversation"))
+    .inspect(|c| audit::conversation(c.id.0))
 }
 
 /// By integer id, uuid or oid, within the tenant; deleted conversations are not found.
@@ -190,6 +194,7 @@ pub struct Change {
 }
 
 pub fn update(conn: &Connection, id: ConversationId, change: &Change, now: i64) -> Result<()> {
+    audit::conversation(id.0);
     if let Some(name) = &change.name {
         conn.exec(
             "UPDATE conversations SET name = ?2 WHERE id = ?1",
@@ -216,6 +221,7 @@ pub fn update(conn: &Connection, id: ConversationId, change: &Change, now: i64) 
 }
 
 pub fn mark_deleted(conn: &Connection, id: ConversationId, now: i64) -> Result<()> {
+    audit::conversation(id.0);
     conn.exec(
         "UPDATE conversations SET deleted = 1, updated_at = ?2 WHERE id = ?1",
         params![id.0, now],

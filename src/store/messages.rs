@@ -1,3 +1,4 @@
+use crate::audit;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::Cached;
@@ -116,7 +117,9 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<MessageId> {
         m.created_at,
         m.updated_at
     ])?;
-    Ok(MessageId(conn.last_insert_rowid()))
+    let id = MessageId(conn.last_insert_rowid());
+    audit::message(id.0, m.conversation_id.0);
+    Ok(id)
 }
 
 /// Inserts a newly sent message as its conversation's next: its `seq` is handed out by the same
@@ -131,27 +134,29 @@ pub fn insert_sent(conn: &Connection, m: &NewMessage) -> Result<(MessageId, i64)
              ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          RETURNING id, seq",
     )?;
-    Ok(stmt.query_row(
-        params![
-            m.uuid,
-            m.oid,
-            m.tenant_id.0,
-            m.conversation_id.0,
-            m.sender_id.0,
-            m.recipient_id.map(|u| u.0),
-            m.body,
-            m.kind.as_str(),
-            m.subject,
-            m.reply_to.map(|r| r.0),
-            m.status.map(MessageStatus::as_str),
-            m.metadata.to_string(),
-            m.attachments.to_string(),
-            m.device.as_ref().map(Value::to_string),
-            m.created_at,
-            m.updated_at
-        ],
-        |r| Ok((MessageId(r.get(0)?), r.get(1)?)),
-    )?)
+    Ok(stmt
+        .query_row(
+            params![
+                m.uuid,
+                m.oid,
+                m.tenant_id.0,
+                m.conversation_id.0,
+                m.sender_id.0,
+                m.recipient_id.map(|u| u.0),
+                m.body,
+                m.kind.as_str(),
+                m.subject,
+                m.reply_to.map(|r| r.0),
+                m.status.map(MessageStatus::as_str),
+                m.metadata.to_string(),
+                m.attachments.to_string(),
+                m.device.as_ref().map(Value::to_string),
+                m.created_at,
+                m.updated_at
+            ],
+            |r| Ok((MessageId(r.get(0)?), r.get(1)?)),
+        )
+        .inspect(|(id, _)| audit::message(id.0, m.conversation_id.0))?)
 }
 
 /// A live (not deleted) message of the tenant in a live conversation.
@@ -163,6 +168,7 @@ pub fn get(conn: &Connection, tenant: TenantId, id: MessageId) -> Result<Message
     stmt.query_row(params![id.0, tenant.0], from_row)
         .optional()?
         .ok_or(Error::NotFound("message"))
+        .inspect(|m| audit::message(m.id.0, m.conversation_id.0))
 }
 
 /// By integer id, uuid or oid, within the tenant.
@@ -189,6 +195,7 @@ pub fn list(
     page: Page,
     limit: u32,
 ) -> Result<Vec<Message>> {
+    audit::conversation(conv.0);
     let mut messages = match page {
         Page::Before(before) => {
             let mut stmt = conn.prepare_cached(&format!(
@@ -217,6 +224,7 @@ pub fn list(
 
 /// Every live message of `conv`, oldest first (the faces whose vendors return whole threads).
 pub fn all_of(conn: &Connection, conv: ConversationId) -> Result<Vec<Message>> {
+    audit::conversation(conv.0);
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM messages WHERE conversation_id = ?1 AND deleted_at IS NULL
          ORDER BY seq"
@@ -347,6 +355,7 @@ pub fn get_any(conn: &Connection, id: MessageId) -> Result<Message> {
     )
     .optional()?
     .ok_or(Error::NotFound("message"))
+    .inspect(|m| audit::message(m.id.0, m.conversation_id.0))
 }
 
 pub fn set_reply_to(conn: &Connection, id: MessageId, target: MessageId) -> Result<()> {

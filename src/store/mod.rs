@@ -3,6 +3,8 @@
 //! thread (`writer.rs`).
 
 pub mod api_keys;
+pub mod audit;
+mod audit_queue;
 pub mod chats;
 pub mod constraints;
 pub mod conversations;
@@ -98,6 +100,7 @@ pub struct Store {
     path: PathBuf,
     health: Health,
     checkpointer: Arc<Checkpointer>,
+    audit: Arc<audit_queue::AuditQueue>,
 }
 
 impl Store {
@@ -178,6 +181,7 @@ impl Store {
         )?;
         let writer = writer::Writer::start(conn, options.max_batch.max(1), health.clone())?;
         let checkpointer = Checkpointer::start(path, health.clone(), writer.activity())?;
+        let audit = audit_queue::AuditQueue::start(writer.clone()).map_err(Error::internal)?;
         Ok(Store {
             pool,
             readers,
@@ -185,6 +189,7 @@ impl Store {
             path: path.to_owned(),
             health,
             checkpointer: Arc::new(checkpointer),
+            audit: Arc::new(audit),
         })
     }
 
@@ -193,9 +198,13 @@ impl Store {
     /// stopped, so that no read holds the WAL open.
     pub async fn close(&self) -> Result<()> {
         let checkpointer = self.checkpointer.clone();
-        tokio::task::spawn_blocking(move || checkpointer.stop())
-            .await
-            .map_err(|e| Error::internal(format!("stopping the checkpointer: {e}")))?;
+        let audit = self.audit.clone();
+        tokio::task::spawn_blocking(move || {
+            audit.stop();
+            checkpointer.stop()
+        })
+        .await
+        .map_err(|e| Error::internal(format!("stopping the checkpointer: {e}")))?;
         self.writer
             .stop()
             .await
@@ -204,6 +213,7 @@ impl Store {
 
     /// `close` for callers that are not async. Must not be called from inside an async task.
     pub fn close_blocking(&self) -> Result<()> {
+        self.audit.stop();
         self.checkpointer.stop();
         self.writer
             .stop()
@@ -255,15 +265,53 @@ impl Store {
             return Err(refused);
         }
         let pool = self.pool.clone();
+        let Some(draft) = crate::audit::current() else {
+            let out = self
+                .readers
+                .run(move || {
+                    let conn = pool.get()?;
+                    in_read_transaction(&conn, f)
+                })
+                .await;
+            self.health.observe(&out);
+            return out;
+        };
+        // An audited request: what the closure notes on the reader thread goes to its draft.
         let out = self
             .readers
             .run(move || {
                 let conn = pool.get()?;
-                in_read_transaction(&conn, f)
+                crate::audit::open_ledger();
+                let out = in_read_transaction(&conn, f);
+                Ok((out, crate::audit::close_ledger()))
             })
-            .await;
+            .await
+            .and_then(|(out, notes)| {
+                crate::audit::merge(&draft, notes);
+                out
+            });
         self.health.observe(&out);
         out
+    }
+
+    /// Records an audit entry that belongs to no write (a read, a refusal): queued for the
+    /// writer, or, when the writer is far behind (or stopping), stored before this returns.
+    pub async fn record(&self, entry: crate::audit::Entry) -> Result<()> {
+        match self.audit.push(entry) {
+            Ok(()) => Ok(()),
+            Err(entry) => {
+                let answer = self.writer.submit(move |c| audit::append(c, [entry]))?;
+                answer.await.map_err(|_| writer::stopped())?
+            }
+        }
+    }
+
+    /// `record` for callers that are not async (the CLI).
+    pub fn record_blocking(&self, entry: crate::audit::Entry) -> Result<()> {
+        self.writer
+            .submit(move |c| audit::append(c, [entry]))?
+            .blocking_recv()
+            .map_err(|_| writer::stopped())?
     }
 
     /// A number that changes whenever this process commits a change to a user, token, API key
@@ -306,11 +354,17 @@ impl Store {
             return Err(refused);
         }
         let boarding = idempotency::board();
-        let result = match self.writer.submit(boarding.wrap(f)) {
+        let draft = crate::audit::current();
+        let entry = draft.as_ref().map(|d| crate::audit::lock(d).entry.clone());
+        let audited = audit::audited(entry, f);
+        let result = match self.writer.submit(boarding.wrap(audited)) {
             Ok(answer) => answer.await.map_err(|_| writer::stopped()).and_then(|r| r),
             Err(e) => Err(e),
         };
         boarding.settle(result.is_ok());
+        if let (Some(draft), Ok(_)) = (&draft, &result) {
+            crate::audit::lock(draft).written = true;
+        }
         result
     }
 

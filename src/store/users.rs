@@ -1,3 +1,4 @@
+use crate::audit;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::Cached;
@@ -72,7 +73,11 @@ pub fn insert(conn: &Connection, u: &NewUser) -> Result<UserId> {
             p.birthdate, u.username, u.password_hash, u.created_at
         ],
     )?;
-    Ok(UserId(conn.last_insert_rowid()))
+    let id = UserId(conn.last_insert_rowid());
+    if let Some(role) = Role::parse(&u.role) {
+        audit::user(id.0, role);
+    }
+    Ok(id)
 }
 
 /// The statement of `get`, which every authenticated request runs.
@@ -85,6 +90,7 @@ pub fn get(conn: &Connection, tenant: TenantId, id: UserId) -> Result<User> {
     conn.row(get_sql(), params![id.0, tenant.0], from_row)
         .optional()?
         .ok_or(Error::NotFound("user"))
+        .inspect(|u| audit::user(u.id.0, u.role))
 }
 
 /// By integer id, uuid or oid, within the tenant.
@@ -161,7 +167,11 @@ pub fn list(
         params![tenant.0, role.map(Role::as_str), after, limit],
         from_row,
     )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let users: Vec<User> = rows.collect::<rusqlite::Result<_>>()?;
+    for u in &users {
+        audit::user(u.id.0, u.role);
+    }
+    Ok(users)
 }
 
 /// The user and their password hash, for sign-in.

@@ -9,6 +9,7 @@ mod webdriver;
 
 mod admin_browser;
 mod admin_session;
+mod audit;
 mod bench_ceiling;
 mod callers;
 mod config_example;

@@ -65,6 +65,8 @@ async fn token_holder(req: HttpRequest) -> MdliveResult<TokenHolder> {
             "A patient's user token is required for this request",
         ));
     }
+    // A JWT has no id of its own: the trail names it by kind.
+    crate::service::credentials::identify_user(&user, "jwt".into());
     Ok(TokenHolder(Patient { tenant, user }))
 }
 

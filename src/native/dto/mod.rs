@@ -2,6 +2,7 @@
 //! from these structs (no ad-hoc JSON), each field converted explicitly from domain values.
 //! One file per resource; this one holds what they share (ids in bodies, lists, `as`).
 
+pub mod audit;
 mod conversations;
 mod directory;
 mod messages;
