@@ -96,6 +96,9 @@ enum Command {
         /// Where to write the copy (must not exist yet).
         file: PathBuf,
     },
+    /// The audit trail: verify its hash chain, or export it.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Verify the database file (its structure and the links between its records), then
     /// recount every unread badge from the messages. Exits with status 1 on any problem.
     Check {
@@ -106,6 +109,37 @@ enum Command {
         /// not match every index entry to its row).
         #[arg(long)]
         quick: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain from its first entry to its last; exits with status 1 at the first
+    /// entry changed, inserted or removed. Prints the head (SEQ:HASH) to keep elsewhere.
+    Verify {
+        /// A head printed by an earlier run: also check it is still there, unchanged.
+        #[arg(long, value_name = "SEQ:HASH")]
+        head: Option<String>,
+    },
+    /// Write entries, oldest first, to standard output (or --out).
+    Export {
+        /// From this date or RFC 3339 time (inclusive).
+        #[arg(long)]
+        since: Option<String>,
+        /// Up to this date or time (exclusive).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only entries concerning this patient (user id).
+        #[arg(long)]
+        patient: Option<i64>,
+        /// Only this tenant's entries (id).
+        #[arg(long)]
+        tenant: Option<i64>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: parlor::audit::cli::Format,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -216,7 +250,35 @@ fn id_ref(field: &str, text: &str) -> Result<IdRef, Error> {
     IdRef::parse(text).ok_or_else(|| Error::invalid(field, format!("\"{text}\" is not an id")))
 }
 
+/// What a command that changes the database is called in the audit trail; its writes are
+/// recorded under it (surface `cli`).
+fn cli_action(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Init => Some("init"),
+        Command::Load { .. } => Some("load"),
+        Command::Tenant(TenantCommand::Create { .. }) => Some("tenant.create"),
+        Command::User(UserCommand::Create { .. }) => Some("user.create"),
+        Command::Token(TokenCommand::Create { .. }) => Some("token.issue"),
+        _ => None,
+    }
+}
+
 async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let audited = settings(&cli.global).map(|s| s.audit).unwrap_or(true);
+    match cli_action(&cli.command).filter(|_| audited) {
+        Some(action) => {
+            let now = parlor::domain::Clock::system().now_ms();
+            let draft = std::sync::Arc::new(std::sync::Mutex::new(parlor::audit::Draft {
+                entry: parlor::audit::cli::entry(now, action),
+                written: false,
+            }));
+            parlor::audit::scope(draft, command(cli)).await
+        }
+        None => command(cli).await,
+    }
+}
+
+async fn command(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Serve {
             bind,
@@ -385,6 +447,61 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { fix, quick } => check(&cli.global, fix, quick).await,
+        Command::Audit(AuditCommand::Verify { head }) => {
+            let service = open(&cli.global)?;
+            let verified = parlor::audit::cli::verify(&service, head.as_deref()).await;
+            service.store.close().await?;
+            let verified = verified?;
+            println!("{}", verified.report);
+            Ok(if verified.sound {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Audit(AuditCommand::Export {
+            since,
+            until,
+            patient,
+            tenant,
+            format,
+            out,
+        }) => {
+            let filter = parlor::store::audit::Filter {
+                tenant: tenant.map(parlor::domain::TenantId),
+                patient,
+                since: parlor::native::audit_instant("since", &since)?,
+                until: parlor::native::audit_instant("until", &until)?,
+                ..Default::default()
+            };
+            let service = open(&cli.global)?;
+            let mut sink: Box<dyn std::io::Write> = match &out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create_new(path).map_err(|e| {
+                        Error::invalid("out", format!("cannot create {}: {e}", path.display()))
+                    })?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let written =
+                parlor::audit::cli::export(&service, filter.clone(), format, &mut sink).await;
+            drop(sink);
+            if let Ok(count) = &written {
+                // Reading the trail is itself an access to what it describes.
+                let mut entry = parlor::audit::cli::entry(service.now(), "audit.export");
+                entry.tenant = filter.tenant;
+                entry.patients.extend(patient);
+                entry.outcome = "ok".into();
+                entry.detail = Some(serde_json::json!({ "entries": count }).to_string());
+                service.store.record(entry).await?;
+            }
+            service.store.close().await?;
+            let written = written?;
+            if let Some(path) = out {
+                eprintln!("Wrote {written} audit entries to {}", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

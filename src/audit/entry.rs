@@ -92,14 +92,21 @@ pub struct Entry {
     /// Conversations whose patients are still to be looked up when the entry is stored (a read
     /// that named a conversation without loading its members).
     pub unresolved: Vec<i64>,
+    /// Records touched beyond the `MAX_OBJECTS` named (stored in `detail`).
+    pub unlisted: u64,
 }
 
 impl Entry {
     /// Names `(kind, id)` unless already named.
     pub fn touch(&mut self, kind: &str, id: impl ToString) {
         let id = id.to_string();
-        if !self.objects.iter().any(|(k, i)| k == kind && *i == id) {
+        if self.objects.iter().any(|(k, i)| k == kind && *i == id) {
+            return;
+        }
+        if self.objects.len() < super::MAX_OBJECTS {
             self.objects.push((kind.to_string(), id));
+        } else {
+            self.unlisted += 1;
         }
     }
 }

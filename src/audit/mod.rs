@@ -14,6 +14,7 @@
 //! is recorded when the response is ready, queued for the writer (`store::audit_queue`) and
 //! stored within a second, without the request waiting for it.
 
+pub mod cli;
 mod entry;
 pub mod trail;
 
@@ -61,9 +62,16 @@ pub fn carry<F: Future>(f: F) -> impl Future<Output = F::Output> {
     }
 }
 
+/// At most this many records are named in one entry (a fixture load touches millions); the
+/// rest are counted (`Entry::unlisted`).
+pub const MAX_OBJECTS: usize = 100;
+/// At most this many conversations have their patients looked up for one entry.
+const MAX_UNRESOLVED: usize = 50;
+
 /// What a store closure noted on its thread.
 #[derive(Debug, Default)]
 pub struct Notes {
+    unlisted: u64,
     objects: Vec<(String, String)>,
     patients: BTreeSet<i64>,
     unresolved: Vec<i64>,
@@ -110,6 +118,7 @@ pub fn merge(draft: &Shared, notes: Notes) {
 
 /// Adds `notes` to `entry`.
 pub fn apply(entry: &mut Entry, notes: Notes) {
+    entry.unlisted += notes.unlisted;
     for (kind, id) in notes.objects {
         entry.touch(&kind, id);
     }
@@ -132,12 +141,25 @@ pub fn is_patient(role: Role) -> bool {
     matches!(role, Role::Patient | Role::Customer | Role::Participant)
 }
 
+/// Whether anything is listening: a store closure of an audited request, or the request.
+fn active() -> bool {
+    LEDGER.with(|l| l.borrow().is_some()) || current().is_some()
+}
+
 /// The request touched the record `(kind, id)`.
 pub fn touch(kind: &'static str, id: impl ToString) {
+    if !active() {
+        return;
+    }
     let id = id.to_string();
     note(|n| {
-        if !n.objects.iter().any(|(k, i)| k == kind && *i == id) {
+        if n.objects.iter().any(|(k, i)| k == kind && *i == id) {
+            return;
+        }
+        if n.objects.len() < MAX_OBJECTS {
             n.objects.push((kind.to_string(), id));
+        } else {
+            n.unlisted += 1;
         }
     });
 }
@@ -162,9 +184,15 @@ pub fn patient(id: i64) {
 /// The request read or changed a conversation whose members it did not load: its patients
 /// are looked up when the entry is stored.
 pub fn conversation(id: i64) {
+    if !active() {
+        return;
+    }
     touch(object::CONVERSATION, id);
     note(|n| {
-        if !n.unresolved.contains(&id) && !n.resolved.contains(&id) {
+        if n.unresolved.len() < MAX_UNRESOLVED
+            && !n.unresolved.contains(&id)
+            && !n.resolved.contains(&id)
+        {
             n.unresolved.push(id);
         }
     });
@@ -179,6 +207,9 @@ pub fn message(id: i64, conversation_id: i64) {
 /// The request read a conversation together with its members (`role` of each): its patients
 /// are known, none to look up.
 pub fn conversation_with(id: i64, members: impl IntoIterator<Item = (i64, Role)>) {
+    if !active() {
+        return;
+    }
     touch(object::CONVERSATION, id);
     let patients: Vec<i64> = members
         .into_iter()

@@ -21,6 +21,9 @@ use crate::domain::IdRef;
 use crate::error::Error;
 use crate::idempotency::{idempotent, identified, is_fault, Identifying, Identity, Surface};
 
+/// A date or RFC 3339 time, as the audit trail's filters read it (the CLI's too).
+pub use audit::instant as audit_instant;
+
 pub const BASE: &str = "/parlor/v1";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -154,7 +154,7 @@ impl Columns {
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
             detail: self.detail.clone(),
-            unresolved: Vec::new(),
+            ..Entry::default()
         }
     }
 }
@@ -176,6 +176,10 @@ pub fn append(conn: &Connection, entries: impl IntoIterator<Item = Entry>) -> Re
     let (mut seq, mut previous) = head(conn)?;
     for mut entry in entries {
         resolve_patients(conn, &mut entry)?;
+        if entry.unlisted > 0 && entry.detail.is_none() {
+            entry.detail =
+                Some(serde_json::json!({ "records_not_listed": entry.unlisted }).to_string());
+        }
         seq += 1;
         let columns = Columns::of(seq, &entry);
         let hash = link(&previous, &columns.canonical());
