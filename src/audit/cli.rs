@@ -48,7 +48,7 @@ pub async fn verify(service: &Service, kept: Option<&str>) -> Result<Verified> {
         let same = found
             .first()
             .is_some_and(|r| r.seq == seq && r.hash.eq_ignore_ascii_case(hash));
-        if !same && !(seq == head.0 && hash.eq_ignore_ascii_case(&head.1)) {
+        if !(same || seq == head.0 && hash.eq_ignore_ascii_case(&head.1)) {
             return Ok(Verified {
                 report: format!(
                     "The audit trail is NOT intact: the kept head {seq}:{hash} is not in it \

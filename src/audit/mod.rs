@@ -97,16 +97,14 @@ pub fn close_ledger() -> Notes {
 fn note(f: impl FnOnce(&mut Notes)) {
     let mut f = Some(f);
     LEDGER.with(|l| {
-        if let Some(notes) = l.borrow_mut().as_mut() {
-            (f.take().expect("called once"))(notes);
+        if let (Some(notes), Some(f)) = (l.borrow_mut().as_mut(), f.take()) {
+            f(notes);
         }
     });
-    if let Some(f) = f {
-        if let Some(draft) = current() {
-            let mut notes = Notes::default();
-            f(&mut notes);
-            merge(&draft, notes);
-        }
+    if let (Some(f), Some(draft)) = (f, current()) {
+        let mut notes = Notes::default();
+        f(&mut notes);
+        merge(&draft, notes);
     }
 }
 
@@ -250,9 +248,14 @@ pub fn tenant(tenant: TenantId) {
 }
 
 /// What the request does, when its method alone does not say it (a sign-in, a token issued).
+/// The first named action stays: a sign-in issues a token, and is still a sign-in.
 pub fn action(action: &'static str) {
     if let Some(draft) = current() {
-        lock(&draft).entry.action = action.to_string();
+        let mut d = lock(&draft);
+        let by_method = ["read", "create", "update", "delete", "mark_read", "other"];
+        if by_method.contains(&d.entry.action.as_str()) {
+            d.entry.action = action.to_string();
+        }
     }
 }
 

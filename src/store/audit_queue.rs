@@ -51,10 +51,10 @@ impl AuditQueue {
     }
 
     /// Queues `entry`; gives it back when the backlog is full or the queue has stopped.
-    pub fn push(&self, entry: Entry) -> Result<(), Entry> {
+    pub fn push(&self, entry: Entry) -> Result<(), Box<Entry>> {
         let mut p = self.lock();
         if p.stopping || p.entries.len() >= BACKLOG {
-            return Err(entry);
+            return Err(Box::new(entry));
         }
         p.entries.push(entry);
         if p.entries.len() >= FLUSH_AT {

@@ -300,7 +300,7 @@ impl Store {
         match self.audit.push(entry) {
             Ok(()) => Ok(()),
             Err(entry) => {
-                let answer = self.writer.submit(move |c| audit::append(c, [entry]))?;
+                let answer = self.writer.submit(move |c| audit::append(c, [*entry]))?;
                 answer.await.map_err(|_| writer::stopped())?
             }
         }

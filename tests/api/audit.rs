@@ -517,3 +517,64 @@ fn an_edited_or_removed_row_breaks_the_chain() {
         broken.report
     );
 }
+
+#[test]
+fn sign_ins_and_credentials_are_named() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    app.create_user(
+        c.tenant,
+        json!({ "role": "provider", "display_name": "Dr. Q", "username": "drq",
+                "password": "correct-horse-1" }),
+    );
+    let wrong = app
+        .post("/parlor/v1/auth/login")
+        .json(&json!({ "tenant": c.tenant, "username": "drq", "password": "wrong-password" }));
+    assert_eq!(wrong.status, 401);
+    let right = app
+        .post("/parlor/v1/auth/login")
+        .json(&json!({ "tenant": c.tenant, "username": "drq", "password": "correct-horse-1" }));
+    assert_eq!(right.status, 200, "{:?}", right.body);
+    let r = app
+        .post(&format!("/parlor/v1/users/{}/tokens", c.patient))
+        .admin()
+        .tenant(c.tenant)
+        .json(&json!({ "abilities": ["*"] }));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let token = r.body["id"].as_i64().unwrap();
+    let r = app
+        .delete(&format!("/parlor/v1/tokens/{token}"))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    assert!(r.status < 300, "{:?}", r.body);
+
+    let found = entries_until(&app, c.tenant, |e| {
+        e["action"] == "sign_in" && e["outcome"] == "refused"
+    });
+    let refused = found
+        .iter()
+        .find(|e| e["action"] == "sign_in" && e["outcome"] == "refused")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(refused["actor"]["kind"], "anonymous");
+    let signed_in = found
+        .iter()
+        .find(|e| e["action"] == "sign_in" && e["outcome"] == "ok")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(signed_in["credential"], "password");
+    let token = token.to_string();
+    for action in ["token.issue", "token.revoke"] {
+        let e = found
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action}: {found:#?}"));
+        assert!(
+            e["objects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|o| o["type"] == "token" && o["id"] == token),
+            "{e:#}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! A tenant's API keys: created, registered, listed, revoked.
 
+use crate::audit::{self, object};
 use crate::auth::secret;
 use crate::domain::{ApiKey, TenantId};
 use crate::error::Result;
@@ -29,8 +30,13 @@ impl Service {
     ) -> Result<ApiKey> {
         let hash = secret::digest(plain);
         let now = self.now();
+        audit::action("api_key.issue");
         self.store
-            .write(move |c| api_keys::insert(c, tenant, &key, &hash, label.as_deref(), now))
+            .write(move |c| {
+                let key = api_keys::insert(c, tenant, &key, &hash, label.as_deref(), now)?;
+                audit::touch(object::API_KEY, key.id);
+                Ok(key)
+            })
             .await
     }
 
@@ -40,8 +46,12 @@ impl Service {
 
     pub async fn revoke_api_key(&self, tenant: TenantId, id: i64) -> Result<ApiKey> {
         let now = self.now();
+        audit::action("api_key.revoke");
         self.store
-            .write(move |c| api_keys::revoke(c, tenant, id, now))
+            .write(move |c| {
+                audit::touch(object::API_KEY, id);
+                api_keys::revoke(c, tenant, id, now)
+            })
             .await
     }
 }

@@ -1,5 +1,6 @@
 //! Bearer tokens: issued, registered, listed, revoked; the server admin's.
 
+use crate::audit::{self, object};
 use crate::auth::secret;
 use crate::domain::{IdRef, TenantId, Token};
 use crate::error::{Error, Result};
@@ -48,6 +49,7 @@ impl Service {
     ) -> Result<Token> {
         let hash = secret::digest(plain);
         let now = self.now();
+        audit::action("token.issue");
         self.store
             .write(move |c| {
                 let user_id =
@@ -71,6 +73,7 @@ impl Service {
                         expires_at: ttl_ms.map(|t| now + t),
                     },
                 )?;
+                audit::touch(object::TOKEN, id);
                 tokens::get(c, id)
             })
             .await
@@ -87,6 +90,7 @@ impl Service {
 
     /// Revokes a token of the tenant (or any token, for the server admin: `tenant` None).
     pub async fn revoke_token(&self, tenant: Option<TenantId>, id: i64) -> Result<Token> {
+        audit::action("token.revoke");
         let now = self.now();
         self.store
             .write(move |c| {
@@ -94,6 +98,7 @@ impl Service {
                 if tenant.is_some() && t.tenant_id != tenant {
                     return Err(Error::NotFound("token"));
                 }
+                audit::touch(object::TOKEN, id);
                 tokens::revoke(c, id, now)?;
                 tokens::get(c, id)
             })
