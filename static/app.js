@@ -672,6 +672,7 @@ const AUDIT_FILTERS = ['user', 'patient', 'action', 'surface', 'outcome', 'from'
 const PATIENT_ROLES = ['patient', 'customer', 'participant'];
 // Enough for a clinic's directory in a select; a larger tenant still filters by id via the URL.
 const AUDIT_USER_PAGES = 20;
+const AUDIT_OBJECTS_SHOWN = 8;
 
 function auditHash(filter) {
   const params = new URLSearchParams();
@@ -712,6 +713,13 @@ function auditActor(a) {
   const name = a.name || (a.kind === 'server_admin' ? 'Server administrator'
     : a.kind === 'system' ? 'Parlor' : a.kind === 'anonymous' ? 'Unknown caller' : `${kind} ${a.id}`);
   return [h('span', { class: 'actor-name' }, name), ' ', h('span', { class: 'tag' }, a.id ? `${kind} ${a.id}` : kind)];
+}
+
+/** The objects an entry touched; a list read names many, so only the first few are spelled out. */
+function auditObjects(objects) {
+  const shown = objects.slice(0, AUDIT_OBJECTS_SHOWN).map((o) => `${o.type} ${o.id}`).join(', ');
+  const more = objects.length - AUDIT_OBJECTS_SHOWN;
+  return more > 0 ? `${shown} and ${more} more` : shown || '—';
 }
 
 function accessReportButton(u) {
@@ -807,10 +815,10 @@ async function auditView(main, _arg, viewId) {
     if (!stillShowing(viewId)) return;
     body.append(...data.data.map((e) => h('tr', { dataset: { seq: e.seq } },
       h('td', {}, h('time', { datetime: e.at }, when(e.at))),
-      h('td', { class: 'who' }, auditActor(e.actor)),
+      h('td', { class: 'actor' }, auditActor(e.actor)),
       h('td', { class: 'surface' }, e.surface),
-      h('td', { class: 'action' }, e.action, e.route ? h('div', { class: 'route' }, e.route) : null),
-      h('td', {}, e.objects.map((o) => `${o.type} ${o.id}`).join(', ') || '—'),
+      h('td', { class: 'action' }, e.action),
+      h('td', {}, auditObjects(e.objects), e.route ? h('div', { class: 'route' }, e.route) : null),
       h('td', { class: 'patients' }, e.patients.map((p) => p.name || `user ${p.id}`).join(', ') || '—'),
       h('td', { class: `outcome ${e.outcome}` }, e.outcome, e.status ? ` (${e.status})` : ''),
       h('td', {}, e.client || '—'))));

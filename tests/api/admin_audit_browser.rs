@@ -55,7 +55,7 @@ fn await_entry(app: &TestApp, action: &str) {
 fn rows(browser: &Browser) -> Vec<Value> {
     let found = browser.run(
         "return [...document.querySelectorAll('#audit tbody tr[data-seq]')].map((r) => ({
-           who: r.querySelector('.who').innerText, surface: r.querySelector('.surface').innerText,
+           who: r.querySelector('.actor').innerText, surface: r.querySelector('.surface').innerText,
            action: r.querySelector('.action').innerText, patients: r.querySelector('.patients').innerText,
            outcome: r.querySelector('.outcome').innerText }));",
     );
