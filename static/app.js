@@ -762,7 +762,7 @@ async function auditView(main, _arg, viewId) {
     .map((k) => `${k} ${k === 'user' ? names[filter.user] || filter.user : filter[k]}`);
 
   main.append(
-    h('h1', { id: 'audit-title' }, patientName ? `Access report for ${patientName}` : 'Audit'),
+    h('h1', { id: 'audit-title', tabindex: '-1' }, patientName ? `Access report for ${patientName}` : 'Audit'),
     h('p', { class: 'report-scope' },
       patientName ? 'Who saw this patient’s records, when, and through what. ' : 'Every access to the tenant’s data, newest first. ',
       shownFilters.length ? `Filtered by ${shownFilters.join(', ')}. ` : '',
@@ -832,6 +832,9 @@ async function auditView(main, _arg, viewId) {
     // The button was replaced: keep keyboard users where they were.
     if (before && data.next_cursor) $('#audit-older').focus();
   }
+  // Arriving from the access-report button or the filter form, focus would be lost with the
+  // replaced page: start screen-reader and keyboard users at the heading.
+  if (!document.activeElement || document.activeElement === document.body) $('#audit-title').focus();
   await load(null);
 }
 
