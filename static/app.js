@@ -167,11 +167,12 @@ const VIEWS = {
   'api-keys': apiKeysView,
   'stand-in': standInView,
   tenants: tenantsView,
+  audit: auditView,
 };
 
 function route() {
   if (!state.session) return;
-  const [name, arg] = location.hash.slice(1).split('/');
+  const [name, arg] = location.hash.slice(1).split('?')[0].split('/');
   const view = VIEWS[name] || inboxView;
   for (const a of document.querySelectorAll('#nav a')) {
     const current = a.getAttribute('href') === `#${name}` || (name === 'conversation' && a.getAttribute('href') === '#inbox');
@@ -486,6 +487,7 @@ async function usersView(main, _arg, viewId) {
     };
     detail.replaceChildren(
       h('h2', { tabindex: '-1', id: 'user-detail-title' }, `${u.display_name} (${u.role}, id ${u.id})`),
+      accessReportButton(u),
       h('form', {
         class: 'inline',
         onsubmit: (e) => {
@@ -656,6 +658,184 @@ function faceCard(face) {
         }, 'Copied.'),
       }, `Copy the ${face.vendor} command`)) : null,
     face.readme ? h('p', {}, `More in the README, section “${face.readme}”.`) : null);
+}
+
+// ---------- the audit trail and a patient's access report ----------
+// The view's filters live in the URL hash (#audit?patient=52&outcome=ok) so that a report can be
+// linked, reloaded and printed as it is. Dates are the admin's local days, sent to the API as
+// the instants where those days begin and end.
+
+const AUDIT_ACTIONS = ['read', 'create', 'update', 'delete', 'mark_read', 'sign_in', 'sign_out'];
+const AUDIT_SURFACES = ['native', 'admin', 'mdlive', 'tati', 'trillet', 'pigeons', 'respondent', 'cli', 'system'];
+const AUDIT_OUTCOMES = ['ok', 'refused', 'not_found', 'invalid', 'failed'];
+const AUDIT_FILTERS = ['user', 'patient', 'action', 'surface', 'outcome', 'from', 'to'];
+const PATIENT_ROLES = ['patient', 'customer', 'participant'];
+// Enough for a clinic's directory in a select; a larger tenant still filters by id via the URL.
+const AUDIT_USER_PAGES = 20;
+const AUDIT_OBJECTS_SHOWN = 8;
+
+function auditHash(filter) {
+  const params = new URLSearchParams();
+  for (const k of AUDIT_FILTERS) if (filter[k]) params.set(k, String(filter[k]));
+  const q = params.toString();
+  return q ? `#audit?${q}` : '#audit';
+}
+
+function auditFilterFromHash() {
+  const i = location.hash.indexOf('?');
+  const params = new URLSearchParams(i < 0 ? '' : location.hash.slice(i + 1));
+  return Object.fromEntries(AUDIT_FILTERS.map((k) => [k, (params.get(k) || '').trim()]));
+}
+
+/** The instant a local day (yyyy-mm-dd) starts, plus `days`, as RFC 3339. */
+function localDayStart(day, days) {
+  const [y, m, d] = day.split('-').map(Number);
+  return new Date(y, m - 1, d + days).toISOString();
+}
+
+async function tenantUsers() {
+  const users = [];
+  let after = null;
+  for (let page = 0; page < AUDIT_USER_PAGES; page += 1) {
+    const params = new URLSearchParams({ limit: '100' });
+    if (after) params.set('after', after);
+    const { data } = await api('GET', `/users?${params}`);
+    users.push(...data.data);
+    after = data.next_cursor;
+    if (!after) break;
+  }
+  return users;
+}
+
+function auditActor(a) {
+  const kinds = { user: 'user', api_key: 'API key', server_admin: 'server administrator', system: 'system', anonymous: 'anonymous' };
+  const kind = kinds[a.kind] || a.kind;
+  const name = a.name || (a.kind === 'server_admin' ? 'Server administrator'
+    : a.kind === 'system' ? 'Parlor' : a.kind === 'anonymous' ? 'Unknown caller' : `${kind} ${a.id}`);
+  return [h('span', { class: 'actor-name' }, name), ' ', h('span', { class: 'tag' }, a.id ? `${kind} ${a.id}` : kind)];
+}
+
+/** The objects an entry touched; a list read names many, so only the first few are spelled out. */
+function auditObjects(objects) {
+  const shown = objects.slice(0, AUDIT_OBJECTS_SHOWN).map((o) => `${o.type} ${o.id}`).join(', ');
+  const more = objects.length - AUDIT_OBJECTS_SHOWN;
+  return more > 0 ? `${shown} and ${more} more` : shown || '—';
+}
+
+function accessReportButton(u) {
+  if (!PATIENT_ROLES.includes(u.role)) return null;
+  return h('p', {}, h('button', {
+    type: 'button', class: 'secondary', id: 'user-access-report',
+    onclick: () => { location.hash = auditHash({ patient: u.id, outcome: 'ok' }); },
+  }, 'Who has seen this patient’s records'));
+}
+
+async function auditView(main, _arg, viewId) {
+  const filter = auditFilterFromHash();
+  const users = await tenantUsers();
+  if (!stillShowing(viewId)) return;
+  const names = Object.fromEntries(users.map((u) => [u.id, u.display_name]));
+  const patientName = filter.patient ? names[filter.patient] || `user ${filter.patient}` : null;
+
+  const option = (value, text, chosen) => h('option', { value, selected: String(value) === chosen }, text);
+  const userOptions = (list, chosen) => {
+    const opts = list.map((u) => option(u.id, `${u.display_name} (${u.role}, id ${u.id})`, chosen));
+    // A filter from a link may name someone the select does not list: keep it visible.
+    if (chosen && !list.some((u) => String(u.id) === chosen)) opts.push(option(chosen, names[chosen] || `user ${chosen}`, chosen));
+    return opts;
+  };
+  const userSelect = h('select', { name: 'user' }, option('', 'anyone', filter.user), userOptions(users, filter.user));
+  const patientSelect = h('select', { name: 'patient' }, option('', 'any patient', filter.patient),
+    userOptions(users.filter((u) => PATIENT_ROLES.includes(u.role)), filter.patient));
+  const actionInput = h('input', { name: 'action', list: 'audit-actions', value: filter.action, autocomplete: 'off', maxlength: '64' });
+  const surfaceSelect = h('select', { name: 'surface' }, option('', 'every surface', filter.surface),
+    AUDIT_SURFACES.map((s) => option(s, s, filter.surface)));
+  const outcomeSelect = h('select', { name: 'outcome' }, option('', 'every outcome', filter.outcome),
+    AUDIT_OUTCOMES.map((o) => option(o, o, filter.outcome)));
+  const fromInput = h('input', { name: 'from', type: 'date', value: filter.from });
+  const toInput = h('input', { name: 'to', type: 'date', value: filter.to });
+
+  const body = h('tbody');
+  const count = h('p', { id: 'audit-count', 'aria-live': 'polite' });
+  const pager = h('div', { class: 'pager no-print' });
+  const shownFilters = AUDIT_FILTERS.filter((k) => filter[k] && k !== 'patient')
+    .map((k) => `${k} ${k === 'user' ? names[filter.user] || filter.user : filter[k]}`);
+
+  main.append(
+    h('h1', { id: 'audit-title', tabindex: '-1' }, patientName ? `Access report for ${patientName}` : 'Audit'),
+    h('p', { class: 'report-scope' },
+      patientName ? 'Who saw this patient’s records, when, and through what. ' : 'Every access to the tenant’s data, newest first. ',
+      shownFilters.length ? `Filtered by ${shownFilters.join(', ')}. ` : '',
+      `Times are your local time. Made ${new Date().toLocaleString()}.`),
+    h('form', {
+      class: 'inline audit-filters', role: 'search', 'aria-label': 'Filter the audit trail',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        if (v.from && v.to && v.from > v.to) { say('The from date is after the to date.', true); return; }
+        const next = auditHash(v);
+        if (location.hash === next) route(); else location.hash = next;
+      },
+    },
+    field('audit-user', 'User', userSelect),
+    field('audit-patient', 'Patient', patientSelect),
+    field('audit-action', 'Action', actionInput),
+    h('datalist', { id: 'audit-actions' }, AUDIT_ACTIONS.map((a) => h('option', { value: a }))),
+    field('audit-surface', 'Surface', surfaceSelect),
+    field('audit-outcome', 'Outcome', outcomeSelect),
+    field('audit-from', 'From (date)', fromInput),
+    field('audit-to', 'To (date)', toInput),
+    h('button', { type: 'submit', id: 'audit-apply' }, 'Show'),
+    h('a', { href: '#audit', class: 'reset' }, 'Clear filters')),
+    h('p', { class: 'no-print' }, h('button', { type: 'button', class: 'secondary', id: 'audit-print', onclick: () => window.print() },
+      patientName ? 'Print this report' : 'Print')),
+    count,
+    h('div', { class: 'table-wrap' }, h('table', { id: 'audit' },
+      h('caption', { class: 'skip' }, patientName ? `Accesses to ${patientName}’s records, newest first` : 'Audit entries, newest first'),
+      h('thead', {}, h('tr', {}, ['Time', 'Who', 'Surface', 'Action', 'Objects', 'Patients', 'Outcome', 'Client']
+        .map((t) => h('th', { scope: 'col' }, t)))),
+      body)),
+    pager,
+  );
+
+  const params = new URLSearchParams({ limit: '50' });
+  for (const k of ['user', 'patient', 'action', 'surface', 'outcome']) if (filter[k]) params.set(k, filter[k]);
+  try {
+    if (filter.from) params.set('since', localDayStart(filter.from, 0));
+    if (filter.to) params.set('until', localDayStart(filter.to, 1));
+  } catch (e) {
+    say('A date in the filter is not a date.', true);
+    return;
+  }
+  let shown = 0;
+
+  async function load(before) {
+    if (before) params.set('before', before);
+    const { data } = await api('GET', `/audit?${params}`);
+    if (!stillShowing(viewId)) return;
+    body.append(...data.data.map((e) => h('tr', { dataset: { seq: e.seq } },
+      h('td', {}, h('time', { datetime: e.at }, when(e.at))),
+      h('td', { class: 'actor' }, auditActor(e.actor)),
+      h('td', { class: 'surface' }, e.surface),
+      h('td', { class: 'action' }, e.action),
+      h('td', {}, auditObjects(e.objects), e.route ? h('div', { class: 'route' }, e.route) : null),
+      h('td', { class: 'patients' }, e.patients.map((p) => p.name || `user ${p.id}`).join(', ') || '—'),
+      h('td', { class: `outcome ${e.outcome}` }, e.outcome, e.status ? ` (${e.status})` : ''),
+      h('td', {}, e.client || '—'))));
+    shown += data.data.length;
+    if (!shown) body.replaceChildren(h('tr', {}, h('td', { colspan: 8 }, 'No entries match.')));
+    count.textContent = `${shown} ${shown === 1 ? 'entry' : 'entries'} shown${data.next_cursor ? ', older ones follow' : ''}.`;
+    pager.replaceChildren(data.next_cursor ? h('button', {
+      type: 'button', class: 'secondary', id: 'audit-older',
+      onclick: () => act(() => load(data.next_cursor)),
+    }, 'Older') : '');
+    // The button was replaced: keep keyboard users where they were.
+    if (before && data.next_cursor) $('#audit-older').focus();
+  }
+  // Arriving from the access-report button or the filter form, focus would be lost with the
+  // replaced page: start screen-reader and keyboard users at the heading.
+  if (!document.activeElement || document.activeElement === document.body) $('#audit-title').focus();
+  await load(null);
 }
 
 // ---------- start ----------

@@ -7,6 +7,7 @@ mod helpers;
 mod logs;
 mod webdriver;
 
+mod admin_audit_browser;
 mod admin_browser;
 mod admin_session;
 mod audit;
