@@ -263,3 +263,79 @@ fn receipts(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ConversationId, Message, MessageId, MessageKind, TenantId};
+    use crate::store::export::StoredMessage;
+
+    fn message(seq: i64, sender: i64, deleted_at: Option<i64>) -> StoredMessage {
+        StoredMessage {
+            message: Message {
+                id: MessageId(seq),
+                uuid: String::new(),
+                oid: String::new(),
+                tenant_id: TenantId(1),
+                conversation_id: ConversationId(1),
+                seq,
+                sender_id: UserId(sender),
+                recipient_id: None,
+                body: "text".into(),
+                kind: MessageKind::Text,
+                subject: None,
+                reply_to: None,
+                status: None,
+                metadata: serde_json::json!({}),
+                attachments: serde_json::json!([]),
+                device: None,
+                created_at: 100,
+                updated_at: 100,
+            },
+            deleted_at,
+        }
+    }
+
+    fn member(user: i64, last_read_seq: i64, last_read_at: Option<i64>) -> Participant {
+        Participant {
+            conversation_id: ConversationId(1),
+            user_id: UserId(user),
+            joined_at: 0,
+            unread_count: 0,
+            last_read_at,
+            last_read_seq,
+            muted: false,
+        }
+    }
+
+    fn who(receipts: &[Receipt]) -> Vec<(i64, ReadBasis, Option<i64>)> {
+        receipts.iter().map(|r| (r.user.0, r.basis, r.at)).collect()
+    }
+
+    #[test]
+    fn receipts_follow_horizons_and_single_reads_never_the_sender() {
+        let members = [
+            member(1, 5, Some(500)),
+            member(2, 2, Some(200)),
+            member(3, 0, None),
+        ];
+        let mut singles = HashMap::from([((UserId(3), 4), 450), ((UserId(2), 4), 460)]);
+        let got = receipts(&message(4, 1, None), &members, &mut singles);
+        assert_eq!(
+            who(&got),
+            vec![(2, ReadBasis::Message, Some(460)), (3, ReadBasis::Message, Some(450))]
+        );
+        let got = receipts(&message(2, 3, None), &members, &mut singles);
+        assert_eq!(
+            who(&got),
+            vec![(1, ReadBasis::Horizon, Some(500)), (2, ReadBasis::Horizon, Some(200))]
+        );
+    }
+
+    #[test]
+    fn a_horizon_set_after_a_deletion_did_not_read_the_deleted_message() {
+        let members = [member(1, 5, Some(500)), member(2, 5, Some(300))];
+        let got = receipts(&message(3, 9, Some(400)), &members, &mut HashMap::new());
+        assert_eq!(who(&got), vec![(2, ReadBasis::Horizon, Some(300))]);
+    }
+}
