@@ -574,3 +574,33 @@ fn a_long_history_is_exported_whole_across_pages() {
     ids.sort();
     assert_eq!(sent, ids);
 }
+
+/// The admin page's "Export records" buttons on a user's detail fetch the export (with the
+/// session cookie) and hand it to the browser as a download.
+#[test]
+fn the_admin_page_exports_a_users_records() {
+    let browser = match crate::webdriver::Browser::start() {
+        Ok(b) => b,
+        Err(why) if std::env::var("REQUIRE_BROWSER_TEST").is_err() && std::env::var("CI").is_err() => {
+            eprintln!("admin page export test not run: {why}");
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = crate::helpers::spawn_demo();
+    browser.goto(&app.url("/admin"));
+    browser.type_into("#signin-username", "admin");
+    browser.type_into("#signin-password", "admin-demo-password");
+    browser.click("#signin-submit");
+    browser.element("#inbox");
+    browser.click("#nav a[href=\"#users\"]");
+    browser.click("#users tr[data-user=\"52\"] button");
+    for format in ["json", "html"] {
+        browser.click(&format!("#user-detail button[data-export=\"{format}\"]"));
+        browser.wait_for("the export downloaded", |b| {
+            b.text("#status").filter(|t| t.contains("Records of Emily Carter downloaded."))
+        });
+        browser.run("document.querySelector('#status').textContent = ''; return null;");
+    }
+    assert_eq!(browser.text("#status .error"), None);
+}
