@@ -417,8 +417,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             let service = open(&cli.global)?;
             let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
             let format = parlor::export::Format::parse("format", &format)?;
-            let done = parlor::export::cli::patient(&service, tenant.id, &user, format, out.as_deref())
-                .await;
+            let done =
+                parlor::export::cli::patient(&service, tenant.id, &user, format, out.as_deref())
+                    .await;
             service.store.close().await?;
             let summary = done?;
             eprintln!(
@@ -427,7 +428,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 summary.messages,
                 summary.patient.0,
                 summary.format.as_str(),
-                out.map(|f| format!(" to {}", f.display())).unwrap_or_default()
+                out.map(|f| format!(" to {}", f.display()))
+                    .unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }

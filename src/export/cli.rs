@@ -43,7 +43,8 @@ pub async fn patient(
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
-    let cannot = |e: std::io::Error| Error::internal(format!("cannot write {}: {e}", path.display()));
+    let cannot =
+        |e: std::io::Error| Error::internal(format!("cannot write {}: {e}", path.display()));
     let file = std::fs::File::create(&partial).map_err(cannot)?;
     let mut w = Writer(std::io::BufWriter::new(file));
     let written = async {

@@ -113,7 +113,10 @@ impl Render for Html {
         .collect::<Vec<_>>()
         .join(" ");
         for (label, value) in [
-            ("Name on file", (!full_name.is_empty()).then_some(full_name.as_str())),
+            (
+                "Name on file",
+                (!full_name.is_empty()).then_some(full_name.as_str()),
+            ),
             ("Date of birth", profile.birthdate.as_deref()),
             ("Email", profile.email.as_deref()),
             ("Phone", profile.phone.as_deref()),
@@ -123,14 +126,14 @@ impl Render for Html {
                 let _ = write!(s, "<dt>{label}</dt><dd>{}</dd>", escape(value));
             }
         }
-        let _ = write!(
+        let _ = writeln!(
             s,
             "<dt>Generated</dt><dd>{}</dd><dt>Times shown in</dt><dd>UTC{}</dd></dl>\
              <p class=\"note\">Every conversation this person is or was part of, archived and \
              deleted ones included, with every message the clinic's messaging system holds \
              (deleted messages are marked). \u{201c}Read by\u{201d} lists who read each \
              message: at a time for a message read on its own, or \u{201c}by\u{201d} a time \
-             when the reader marked the conversation read up to that point.</p></header>\n",
+             when the reader marked the conversation read up to that point.</p></header>",
             self.when(h.generated_at),
             escape(&format_utc_offset(self.offset)),
         );
@@ -211,10 +214,14 @@ impl Render for Html {
             }
             let mut text = String::new();
             if let Some(at) = e.stored.deleted_at {
-                let _ = write!(text, "<span class=\"tag\">[deleted {}]</span>\n", self.when(at));
+                let _ = writeln!(
+                    text,
+                    "<span class=\"tag\">[deleted {}]</span>",
+                    self.when(at)
+                );
             }
             if let Some(subject) = m.subject.as_deref().filter(|s| !s.is_empty()) {
-                let _ = write!(text, "<strong>{}</strong>\n", escape(subject));
+                let _ = writeln!(text, "<strong>{}</strong>", escape(subject));
             }
             if m.kind.as_str() != "text" {
                 let _ = write!(text, "<span class=\"tag\">[{}]</span> ", m.kind.as_str());
@@ -249,13 +256,21 @@ impl Render for Html {
                     (ReadBasis::Horizon, Some(at)) => format!("by {}", self.when(at)),
                     (_, None) => "time not recorded".into(),
                 };
-                let _ = write!(reads, "<li>{} <span class=\"tag\">{at}</span></li>", self.name(r.user));
+                let _ = write!(
+                    reads,
+                    "<li>{} <span class=\"tag\">{at}</span></li>",
+                    self.name(r.user)
+                );
             }
-            let _ = write!(
+            let _ = writeln!(
                 s,
                 "<tr{}><td class=\"num\">{}</td><td class=\"when\">{when}</td><td>{}</td>\
-                 <td class=\"text\">{text}</td><td><ul class=\"reads\">{reads}</ul></td></tr>\n",
-                if e.stored.deleted_at.is_some() { " class=\"deleted\"" } else { "" },
+                 <td class=\"text\">{text}</td><td><ul class=\"reads\">{reads}</ul></td></tr>",
+                if e.stored.deleted_at.is_some() {
+                    " class=\"deleted\""
+                } else {
+                    ""
+                },
                 m.seq,
                 self.name(m.sender_id),
             );

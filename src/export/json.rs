@@ -11,7 +11,8 @@ use crate::domain::time::rfc3339_ms;
 
 #[derive(Default)]
 pub(super) struct Json {
-    /// Whether the current array (conversations, or a conversation's messages) has an item.
+    /// Conversations written, and messages written in the current one: every item but an
+    /// array's first is preceded by a comma.
     conversations: usize,
     messages_in_thread: usize,
 }

@@ -6,7 +6,9 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use actix_web::http::header::{CacheControl, CacheDirective, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header::{
+    CacheControl, CacheDirective, ContentDisposition, DispositionParam, DispositionType,
+};
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
 use serde::Deserialize;
@@ -90,7 +92,10 @@ pub async fn download(
                 "patient export sent"
             ),
             Err(e) => {
-                tracing::warn!(patient = subject.patient.id.0, "patient export stopped: {e}");
+                tracing::warn!(
+                    patient = subject.patient.id.0,
+                    "patient export stopped: {e}"
+                );
                 // An error in the body makes the server cut the connection, so that the client
                 // sees an incomplete download rather than a document that looks whole.
                 let _ = out

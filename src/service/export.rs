@@ -140,8 +140,7 @@ impl Service {
                 &mut buf,
             );
             totals.conversations += 1;
-            let members: Vec<Participant> =
-                people.into_iter().filter_map(|p| p.member).collect();
+            let members: Vec<Participant> = people.into_iter().filter_map(|p| p.member).collect();
             totals.messages += self
                 .export_messages(id, &members, &mut *render, &mut buf, out)
                 .await?;
@@ -323,12 +322,18 @@ mod tests {
         let got = receipts(&message(4, 1, None), &members, &mut singles);
         assert_eq!(
             who(&got),
-            vec![(2, ReadBasis::Message, Some(460)), (3, ReadBasis::Message, Some(450))]
+            vec![
+                (2, ReadBasis::Message, Some(460)),
+                (3, ReadBasis::Message, Some(450))
+            ]
         );
         let got = receipts(&message(2, 3, None), &members, &mut singles);
         assert_eq!(
             who(&got),
-            vec![(1, ReadBasis::Horizon, Some(500)), (2, ReadBasis::Horizon, Some(200))]
+            vec![
+                (1, ReadBasis::Horizon, Some(500)),
+                (2, ReadBasis::Horizon, Some(200))
+            ]
         );
     }
 

@@ -4,7 +4,9 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::Cached;
-use crate::domain::{Conversation, ConversationId, Message, MessageId, MessageRead, TenantId, UserId};
+use crate::domain::{
+    Conversation, ConversationId, Message, MessageId, MessageRead, TenantId, UserId,
+};
 use crate::error::{Error, Result};
 
 /// Every conversation of the tenant that `user` is a participant of, or was: a removed
@@ -32,14 +34,16 @@ pub fn conversation_ids_of(
          WHERE tenant_id = ?1 AND (customer_id = ?2 OR agent_id = ?2)
          ORDER BY 1",
     )?;
-    let rows = stmt.query_map(params![tenant.0, user.0], |r| {
-        Ok(ConversationId(r.get(0)?))
-    })?;
+    let rows = stmt.query_map(params![tenant.0, user.0], |r| Ok(ConversationId(r.get(0)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// A conversation of the tenant, deleted or not.
-pub fn conversation(conn: &Connection, tenant: TenantId, id: ConversationId) -> Result<Conversation> {
+pub fn conversation(
+    conn: &Connection,
+    tenant: TenantId,
+    id: ConversationId,
+) -> Result<Conversation> {
     conn.row(
         &format!(
             "SELECT {} FROM conversations c WHERE c.id = ?1 AND c.tenant_id = ?2",

@@ -43,11 +43,7 @@ fn user(app: &TestApp, tenant: i64, role: &str, name: &str) -> i64 {
 }
 
 fn as_admin(app: &TestApp, tenant: i64, method: &str, path: &str, body: Value) -> Value {
-    let r = app
-        .request(method, path)
-        .admin()
-        .tenant(tenant)
-        .json(&body);
+    let r = app.request(method, path).admin().tenant(tenant).json(&body);
     assert!(r.status < 300, "{method} {path}: {} {:?}", r.status, r.body);
     r.body
 }
@@ -65,20 +61,28 @@ fn clinic() -> Clinic {
     let other_tenant_patient = user(&app, elsewhere, "patient", "Far Away");
     let far_provider = user(&app, elsewhere, "provider", "Far Doc");
 
-    let conv = |members: &[i64]| app.create_conversation(tenant, members)["id"].as_i64().unwrap();
+    let conv = |members: &[i64]| {
+        app.create_conversation(tenant, members)["id"]
+            .as_i64()
+            .unwrap()
+    };
     let visit = conv(&[patient, provider, nurse]);
     let not_theirs = conv(&[other_patient, provider]);
     let archived = conv(&[patient, provider]);
     let deleted = conv(&[patient, provider]);
     let left = conv(&[patient, nurse]);
-    let other_tenant = app
-        .create_conversation(elsewhere, &[other_tenant_patient, far_provider])["id"]
+    let other_tenant = app.create_conversation(elsewhere, &[other_tenant_patient, far_provider])
+        ["id"]
         .as_i64()
         .unwrap();
 
     let mut visit_messages = Vec::new();
     let send = |who: i64, text: &str, into: &mut Vec<i64>| {
-        into.push(app.send_as(tenant, visit, who, text)["id"].as_i64().unwrap());
+        into.push(
+            app.send_as(tenant, visit, who, text)["id"]
+                .as_i64()
+                .unwrap(),
+        );
     };
     send(patient, TRICKY, &mut visit_messages);
     send(provider, "Take ibuprofen.", &mut visit_messages);
@@ -92,7 +96,11 @@ fn clinic() -> Clinic {
         &format!("/parlor/v1/messages/{}/read", visit_messages[3]),
         json!({ "as": nurse }),
     );
-    send(patient, "I meant to say something else", &mut visit_messages);
+    send(
+        patient,
+        "I meant to say something else",
+        &mut visit_messages,
+    );
     // The provider marks everything read; then the patient's last message is deleted.
     as_admin(
         &app,
@@ -126,12 +134,19 @@ fn clinic() -> Clinic {
     assert!(r.status < 300, "{:?}", r.body);
     app.send_as(tenant, left, patient, "Before I was removed");
     let r = app
-        .delete(&format!("/parlor/v1/conversations/{left}/participants/{patient}"))
+        .delete(&format!(
+            "/parlor/v1/conversations/{left}/participants/{patient}"
+        ))
         .admin()
         .tenant(tenant)
         .send();
     assert!(r.status < 300, "{:?}", r.body);
-    app.send_as(elsewhere, other_tenant, other_tenant_patient, "Other clinic");
+    app.send_as(
+        elsewhere,
+        other_tenant,
+        other_tenant_patient,
+        "Other clinic",
+    );
 
     Clinic {
         app,
@@ -153,7 +168,12 @@ fn clinic() -> Clinic {
 }
 
 /// Status, headers and text of a GET.
-fn get_raw(app: &TestApp, path: &str, token: &str, tenant: Option<i64>) -> (u16, Vec<(String, String)>, String) {
+fn get_raw(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    tenant: Option<i64>,
+) -> (u16, Vec<(String, String)>, String) {
     let mut req = ureq::get(&app.url(path)).set("Authorization", &format!("Bearer {token}"));
     if let Some(t) = tenant {
         req = req.set("X-Parlor-Tenant", &t.to_string());
@@ -167,7 +187,11 @@ fn get_raw(app: &TestApp, path: &str, token: &str, tenant: Option<i64>) -> (u16,
     let headers = response
         .headers_names()
         .into_iter()
-        .filter_map(|n| response.header(&n).map(|v| (n.to_lowercase(), v.to_string())))
+        .filter_map(|n| {
+            response
+                .header(&n)
+                .map(|v| (n.to_lowercase(), v.to_string()))
+        })
         .collect();
     (status, headers, response.into_string().unwrap())
 }
@@ -191,7 +215,7 @@ fn export_json(c: &Clinic, user: i64) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn conversation<'a>(doc: &'a Value, id: i64) -> &'a Value {
+fn conversation(doc: &Value, id: i64) -> &Value {
     doc["conversations"]
         .as_array()
         .unwrap()
@@ -251,7 +275,10 @@ fn the_export_holds_exactly_the_patients_conversations() {
     let stranger = user(&c.app, c.tenant, "patient", "New Comer");
     let empty = export_json(&c, stranger);
     assert_eq!(empty["conversations"], json!([]));
-    assert_eq!(empty["totals"], json!({ "conversations": 0, "messages": 0 }));
+    assert_eq!(
+        empty["totals"],
+        json!({ "conversations": 0, "messages": 0 })
+    );
 }
 
 #[test]
@@ -299,7 +326,12 @@ fn every_message_has_its_sender_and_read_receipts() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["user"].as_i64().unwrap(), r["basis"].as_str().unwrap().to_string()))
+            .map(|r| {
+                (
+                    r["user"].as_i64().unwrap(),
+                    r["basis"].as_str().unwrap().to_string(),
+                )
+            })
             .collect()
     };
     let horizon = |u: i64| (u, "horizon".to_string());
@@ -308,7 +340,10 @@ fn every_message_has_its_sender_and_read_receipts() {
     assert_eq!(readers(&messages[0]), vec![horizon(c.provider)]);
     assert_eq!(readers(&messages[1]), vec![horizon(c.patient)]);
     assert_eq!(readers(&messages[2]), vec![horizon(c.provider)]);
-    assert_eq!(readers(&messages[3]), vec![horizon(c.patient), single(c.nurse)]);
+    assert_eq!(
+        readers(&messages[3]),
+        vec![horizon(c.patient), single(c.nurse)]
+    );
     // Deleted: the text stays, marked, and the provider had read it before it went.
     assert!(messages[4]["deleted_at"].is_string());
     assert!(messages[0]["deleted_at"].is_null());
@@ -333,13 +368,17 @@ fn the_printable_page_loads_nothing_and_escapes_everything() {
     assert_eq!(header(&headers, "content-type"), "text/html; charset=utf-8");
     let disposition = header(&headers, "content-disposition");
     assert!(
-        disposition.starts_with("attachment; filename=\"patient-") && disposition.ends_with(".html\""),
+        disposition.starts_with("attachment; filename=\"patient-")
+            && disposition.ends_with(".html\""),
         "{disposition}"
     );
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert!(html.contains("@media print"));
     let lower = html.to_lowercase();
-    for forbidden in ["<script", "http://", "https://", "src=", "href=", "url(", "@import", "<link", "<img", "<iframe"] {
+    for forbidden in [
+        "<script", "http://", "https://", "src=", "href=", "url(", "@import", "<link", "<img",
+        "<iframe",
+    ] {
         assert!(!lower.contains(forbidden), "the page contains {forbidden}");
     }
     assert!(html.contains(
@@ -371,8 +410,14 @@ fn the_command_line_writes_the_same_json_as_the_api() {
     };
     let tenant = c.tenant.to_string();
     // By username, to stdout; and by id, to a file.
-    let by_name = run(&["export", "patient", "--tenant", &tenant, "--user", "pat-ient"]);
-    assert!(by_name.status.success(), "{}", String::from_utf8_lossy(&by_name.stderr));
+    let by_name = run(&[
+        "export", "patient", "--tenant", &tenant, "--user", "pat-ient",
+    ]);
+    assert!(
+        by_name.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_name.stderr)
+    );
     let mut cli: Value = serde_json::from_slice(&by_name.stdout).unwrap();
     let to_file = run(&[
         "export",
@@ -384,7 +429,11 @@ fn the_command_line_writes_the_same_json_as_the_api() {
         "--out",
         out_file.to_str().unwrap(),
     ]);
-    assert!(to_file.status.success(), "{}", String::from_utf8_lossy(&to_file.stderr));
+    assert!(
+        to_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&to_file.stderr)
+    );
     let mut file: Value = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
 
     for doc in [&mut api, &mut cli, &mut file] {
@@ -394,11 +443,20 @@ fn the_command_line_writes_the_same_json_as_the_api() {
     assert_eq!(cli, api);
     assert_eq!(file, api);
 
-    let html = run(&["export", "patient", "--tenant", &tenant, "--user", "pat-ient", "--format", "html"]);
+    let html = run(&[
+        "export", "patient", "--tenant", &tenant, "--user", "pat-ient", "--format", "html",
+    ]);
     assert!(html.status.success());
     assert!(String::from_utf8_lossy(&html.stdout).contains("&lt;b&gt;worse"));
 
-    let nobody = run(&["export", "patient", "--tenant", &tenant, "--user", "no-such-user"]);
+    let nobody = run(&[
+        "export",
+        "patient",
+        "--tenant",
+        &tenant,
+        "--user",
+        "no-such-user",
+    ]);
     assert_eq!(nobody.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("user not found"));
     let elsewhere = run(&[
@@ -409,8 +467,14 @@ fn the_command_line_writes_the_same_json_as_the_api() {
         "--user",
         &c.other_tenant_patient.to_string(),
     ]);
-    assert_eq!(elsewhere.status.code(), Some(2), "another tenant's user is not found");
-    let bad = run(&["export", "patient", "--tenant", &tenant, "--user", "pat-ient", "--format", "pdf"]);
+    assert_eq!(
+        elsewhere.status.code(),
+        Some(2),
+        "another tenant's user is not found"
+    );
+    let bad = run(&[
+        "export", "patient", "--tenant", &tenant, "--user", "pat-ient", "--format", "pdf",
+    ]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("format"));
 }
@@ -432,12 +496,20 @@ fn only_tenant_admins_export_and_only_their_own_tenants_users() {
     assert_eq!(r.status, 403);
 
     // Another tenant's user, or no user: not found.
-    let r = c.app.get(&path(c.other_tenant_patient)).bearer(&c.admin_token).send();
+    let r = c
+        .app
+        .get(&path(c.other_tenant_patient))
+        .bearer(&c.admin_token)
+        .send();
     assert_eq!(r.status, 404, "{:?}", r.body);
     assert_eq!(r.code(), "not_found");
     let r = c.app.get(&path(999_999)).bearer(&c.admin_token).send();
     assert_eq!(r.status, 404);
-    let r = c.app.get("/parlor/v1/users/not-an-id!/export").bearer(&c.admin_token).send();
+    let r = c
+        .app
+        .get("/parlor/v1/users/not-an-id!/export")
+        .bearer(&c.admin_token)
+        .send();
     assert_eq!(r.status, 404);
 
     let r = c
@@ -463,7 +535,10 @@ fn only_tenant_admins_export_and_only_their_own_tenants_users() {
         .admin()
         .tenant(c.tenant + 1)
         .send();
-    assert_eq!(r.status, 404, "the patient is not a user of the other tenant");
+    assert_eq!(
+        r.status, 404,
+        "the patient is not a user of the other tenant"
+    );
 }
 
 /// More messages than one read takes: every one is exported once, in order, with the
@@ -477,10 +552,14 @@ fn a_long_history_is_exported_whole_across_pages() {
     let tenant = app.create_tenant("Busy");
     let patient = user(&app, tenant, "patient", "Long Talker");
     let provider = user(&app, tenant, "provider", "Patient Doc");
-    let conv = app.create_conversation(tenant, &[patient, provider])["id"].as_i64().unwrap();
+    let conv = app.create_conversation(tenant, &[patient, provider])["id"]
+        .as_i64()
+        .unwrap();
     const N: usize = 1_234;
     let service = app.service.clone();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let ids: Vec<i64> = rt.block_on(async {
         let mut ids = Vec::with_capacity(N);
         // In chunks, so that the writer commits many sends together.
@@ -525,11 +604,16 @@ fn a_long_history_is_exported_whole_across_pages() {
         let token = app.token_for(tenant, user(&app, tenant, "admin", "Admin Two"), &["*"]);
         let horizon_at = |seq: usize| -> i64 {
             let r = app
-                .get(&format!("/parlor/v1/conversations/{conv}/messages?limit=1&after={}", seq - 1))
+                .get(&format!(
+                    "/parlor/v1/conversations/{conv}/messages?limit=1&after={}",
+                    seq - 1
+                ))
                 .admin()
                 .tenant(tenant)
                 .send();
-            r.body["data"][0]["id"].as_i64().unwrap_or_else(|| panic!("{:?}", r.body))
+            r.body["data"][0]["id"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{:?}", r.body))
         };
         let (at_700, at_1100) = (horizon_at(700), horizon_at(1100));
         as_admin(
@@ -546,7 +630,12 @@ fn a_long_history_is_exported_whole_across_pages() {
             &format!("/parlor/v1/messages/{at_1100}/read"),
             json!({ "as": provider }),
         );
-        let (status, _, text) = get_raw(&app, &format!("/parlor/v1/users/{patient}/export"), &token, None);
+        let (status, _, text) = get_raw(
+            &app,
+            &format!("/parlor/v1/users/{patient}/export"),
+            &token,
+            None,
+        );
         assert_eq!(status, 200);
         serde_json::from_str::<Value>(&text).unwrap()
     };
@@ -581,7 +670,9 @@ fn a_long_history_is_exported_whole_across_pages() {
 fn the_admin_page_exports_a_users_records() {
     let browser = match crate::webdriver::Browser::start() {
         Ok(b) => b,
-        Err(why) if std::env::var("REQUIRE_BROWSER_TEST").is_err() && std::env::var("CI").is_err() => {
+        Err(why)
+            if std::env::var("REQUIRE_BROWSER_TEST").is_err() && std::env::var("CI").is_err() =>
+        {
             eprintln!("admin page export test not run: {why}");
             return;
         }
@@ -598,7 +689,8 @@ fn the_admin_page_exports_a_users_records() {
     for format in ["json", "html"] {
         browser.click(&format!("#user-detail button[data-export=\"{format}\"]"));
         browser.wait_for("the export downloaded", |b| {
-            b.text("#status").filter(|t| t.contains("Records of Emily Carter downloaded."))
+            b.text("#status")
+                .filter(|t| t.contains("Records of Emily Carter downloaded."))
         });
         browser.run("document.querySelector('#status').textContent = ''; return null;");
     }
