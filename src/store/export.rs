@@ -15,27 +15,30 @@ use crate::error::{Error, Result};
 /// by id (creation order), so the export reads the same whatever arrives meanwhile.
 ///
 /// The messages are scanned whole: no index leads with the sender, and one would cost every
-/// send its upkeep for the sake of a rare request. The scan reads ids only and keeps the
-/// distinct conversations, so its memory is the patient's conversations, not the messages.
+/// send its upkeep for the sake of a rare request. `NOT INDEXED` keeps it a scan in file order:
+/// through `(conversation_id, seq)` SQLite would fetch every row out of order to save sorting
+/// a handful of distinct ids. Only those ids are kept, never the messages.
 pub fn conversation_ids_of(
     conn: &Connection,
     tenant: TenantId,
     user: UserId,
 ) -> Result<Vec<ConversationId>> {
-    let mut stmt = conn.prepare_cached(
+    let mut ids = std::collections::BTreeSet::new();
+    for sql in [
         "SELECT p.conversation_id FROM participants p CROSS JOIN conversations c
              ON c.id = p.conversation_id
-         WHERE p.user_id = ?2 AND c.tenant_id = ?1
-         UNION
-         SELECT conversation_id FROM messages
-         WHERE tenant_id = ?1 AND (sender_id = ?2 OR recipient_id = ?2)
-         UNION
-         SELECT id FROM conversations
-         WHERE tenant_id = ?1 AND (customer_id = ?2 OR agent_id = ?2)
-         ORDER BY 1",
-    )?;
-    let rows = stmt.query_map(params![tenant.0, user.0], |r| Ok(ConversationId(r.get(0)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+         WHERE p.user_id = ?2 AND c.tenant_id = ?1",
+        "SELECT DISTINCT conversation_id FROM messages NOT INDEXED
+         WHERE tenant_id = ?1 AND (sender_id = ?2 OR recipient_id = ?2)",
+        "SELECT id FROM conversations WHERE tenant_id = ?1 AND (customer_id = ?2 OR agent_id = ?2)",
+    ] {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params![tenant.0, user.0])?;
+        while let Some(r) = rows.next()? {
+            ids.insert(r.get::<_, i64>(0)?);
+        }
+    }
+    Ok(ids.into_iter().map(ConversationId).collect())
 }
 
 /// A conversation of the tenant, deleted or not.
