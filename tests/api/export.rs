@@ -686,6 +686,11 @@ fn the_admin_page_exports_a_users_records() {
     browser.element("#inbox");
     browser.click("#nav a[href=\"#users\"]");
     browser.click("#users tr[data-user=\"52\"] button");
+    browser.element("#user-detail button[data-export=\"html\"]");
+    browser.screenshot(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/test-artifacts/admin-user-export.png"),
+    );
     for format in ["json", "html"] {
         browser.click(&format!("#user-detail button[data-export=\"{format}\"]"));
         browser.wait_for("the export downloaded", |b| {
