@@ -12,6 +12,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod export;
 pub mod faces;
 pub mod fixture;
 pub mod http;

@@ -110,6 +110,29 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Export records: a patient's messages, for their request to see them (right of access).
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Every conversation and message of one user, with participants, times and read
+    /// receipts, as JSON or as a printable HTML page that needs nothing from the network.
+    Patient {
+        /// The tenant (clinic): id or uuid.
+        #[arg(long)]
+        tenant: String,
+        /// The patient: id, uuid, oid or username.
+        #[arg(long)]
+        user: String,
+        /// json or html.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -500,6 +523,39 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             if let Some(path) = out {
                 eprintln!("Wrote {written} audit entries to {}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Export(ExportCommand::Patient {
+            tenant,
+            user,
+            format,
+            out,
+        }) => {
+            let service = open(&cli.global)?;
+            let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
+            let format = parlor::export::Format::parse("format", &format)?;
+            let done =
+                parlor::export::cli::patient(&service, tenant.id, &user, format, out.as_deref())
+                    .await;
+            if let Ok(summary) = &done {
+                if settings(&cli.global).map(|s| s.audit).unwrap_or(true) {
+                    service
+                        .store
+                        .record(summary.cli_entry(service.now()))
+                        .await?;
+                }
+            }
+            service.store.close().await?;
+            let summary = done?;
+            eprintln!(
+                "Exported {} conversation(s) and {} message(s) of user {} ({}){}",
+                summary.conversations,
+                summary.messages,
+                summary.patient.0,
+                summary.format.as_str(),
+                out.map(|f| format!(" to {}", f.display()))
+                    .unwrap_or_default()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -488,6 +488,7 @@ async function usersView(main, _arg, viewId) {
     detail.replaceChildren(
       h('h2', { tabindex: '-1', id: 'user-detail-title' }, `${u.display_name} (${u.role}, id ${u.id})`),
       accessReportButton(u),
+      exportButtons(u),
       h('form', {
         class: 'inline',
         onsubmit: (e) => {
@@ -526,6 +527,38 @@ async function usersView(main, _arg, viewId) {
   }
 
   await load();
+}
+
+// ---------- patient export (right of access) ----------
+
+/** "Export records": everything of one user's conversations, as JSON or a printable page. */
+function exportButtons(u) {
+  const button = (format, label) => h('button', {
+    type: 'button', class: 'secondary', dataset: { export: format },
+    onclick: () => act(() => downloadExport(u, format), `Records of ${u.display_name} downloaded.`),
+  }, label);
+  return h('div', { class: 'inline export' },
+    h('span', {}, 'Export records:'),
+    button('json', 'JSON'),
+    button('html', 'Printable page (HTML)'));
+}
+
+/** Fetched rather than linked: the server admin's calls must carry X-Parlor-Tenant. */
+async function downloadExport(u, format) {
+  const headers = {};
+  if (state.session && state.session.server_admin && state.tenant) headers['X-Parlor-Tenant'] = String(state.tenant);
+  say(`Preparing the records of ${u.display_name}…`);
+  const res = await fetch(`${API}/users/${u.id}/export?format=${format}`, { headers, credentials: 'same-origin', cache: 'no-store' });
+  if (!res.ok) {
+    const data = await res.json().catch(() => null);
+    throw new ApiError(res.status, data && data.error ? data.error.message : `HTTP ${res.status}`);
+  }
+  const named = /filename="([^"]+)"/.exec(res.headers.get('Content-Disposition') || '');
+  const link = h('a', { href: URL.createObjectURL(await res.blob()), download: named ? named[1] : `records-${u.id}.${format}` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
 }
 
 // ---------- API keys ----------

@@ -8,6 +8,7 @@ mod directory;
 pub mod dto;
 pub mod error;
 pub mod etag;
+mod export;
 pub mod extract;
 mod faces;
 mod messages;
@@ -81,6 +82,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(directory::get_user),
                     web::patch().to(directory::update_user),
                 ],
+            ))
+            .service(resource(
+                "/users/{user}/export",
+                &[Method::GET],
+                vec![web::get().to(export::download)],
             ))
             .service(resource(
                 "/users/{user}/tokens",

@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod devices;
 pub mod direct;
 pub mod directory;
+pub mod export;
 pub mod flows;
 pub mod idempotency;
 pub mod inbox;

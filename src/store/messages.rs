@@ -11,11 +11,11 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "id, uuid, oid, tenant_id, conversation_id, seq, sender_id, recipient_id, body, \
      kind, subject, reply_to_id, status, metadata, attachments, device, created_at, updated_at";
 
-fn from_row(r: &Row) -> rusqlite::Result<Message> {
+pub(crate) fn from_row(r: &Row) -> rusqlite::Result<Message> {
     let kind: String = r.get(9)?;
     let status: Option<String> = r.get(12)?;
     Ok(Message {

@@ -9,6 +9,7 @@ pub mod chats;
 pub mod constraints;
 pub mod conversations;
 pub mod direct;
+pub mod export;
 pub mod flows;
 pub mod health;
 pub mod idempotency;

@@ -578,3 +578,37 @@ fn sign_ins_and_credentials_are_named() {
         );
     }
 }
+
+#[test]
+fn a_patient_export_is_recorded_with_its_counts() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    app.send_as(c.tenant, c.conversation, c.provider, "see you Tuesday");
+    let r = app
+        .get(&format!(
+            "/parlor/v1/users/{}/export?format=html",
+            c.patient
+        ))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    assert_eq!(r.status, 200);
+    let found = entries_until(&app, c.tenant, |e| e["action"] == "patient.export.sent");
+    let asked = found
+        .iter()
+        .find(|e| e["action"] == "patient.export")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(
+        asked["patients"],
+        json!([{ "id": c.patient, "name": "Pat" }])
+    );
+    let sent = found
+        .iter()
+        .find(|e| e["action"] == "patient.export.sent")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(
+        sent["detail"],
+        json!({ "conversations": 1, "messages": 1, "format": "html" })
+    );
+    assert_eq!(sent["actor"]["kind"], "server_admin");
+}
