@@ -612,3 +612,45 @@ fn a_patient_export_is_recorded_with_its_counts() {
     );
     assert_eq!(sent["actor"]["kind"], "server_admin");
 }
+
+#[test]
+fn the_admin_pages_calls_are_surface_admin_under_their_session() {
+    let app = spawn_demo();
+    let answer = app
+        .post("/parlor/v1/session")
+        .json(&json!({ "username": "admin", "password": "admin-demo-password" }));
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    let cookie = answer
+        .header("set-cookie")
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let tenant = answer.body["user"]["tenant_id"]
+        .as_i64()
+        .or_else(|| answer.body["tenant"]["id"].as_i64())
+        .unwrap_or(1);
+    let r = app
+        .get("/parlor/v1/conversations")
+        .header("Cookie", &cookie)
+        .send();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let found = entries_until(&app, tenant, |e| {
+        e["surface"] == "admin" && e["route"] == "GET /parlor/v1/conversations"
+    });
+    let read = found
+        .iter()
+        .find(|e| e["surface"] == "admin" && e["route"] == "GET /parlor/v1/conversations")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert!(
+        read["credential"].as_str().unwrap().starts_with("session:"),
+        "{read:#}"
+    );
+    assert_eq!(read["actor"]["kind"], "user");
+    let signed_in = found
+        .iter()
+        .find(|e| e["action"] == "sign_in")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(signed_in["outcome"], "ok");
+}
