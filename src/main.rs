@@ -10,6 +10,7 @@ use parlor::domain::{IdRef, Profile, Role};
 use parlor::fixture::{self, Summary};
 use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
+use parlor::service::retention::SweepOptions;
 use parlor::service::Service;
 use parlor::store::integrity::{self, Depth, Outcome};
 use parlor::store::origin;
@@ -106,6 +107,22 @@ enum Command {
         /// not match every index entry to its row).
         #[arg(long)]
         quick: bool,
+    },
+    /// Retention: remove messages older than each tenant's retention (legal holds win).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Run the sweep now and print what it removed, per tenant. Safe while the server runs.
+    Run {
+        /// Count exactly what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this tenant (id or uuid).
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -385,6 +402,18 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { fix, quick } => check(&cli.global, fix, quick).await,
+        Command::Retention(RetentionCommand::Run { dry_run, tenant }) => {
+            let tenant = tenant.map(|t| id_ref("tenant", &t)).transpose()?;
+            let service = open(&cli.global)?;
+            let sweep = service
+                .run_retention(SweepOptions { dry_run, tenant })
+                .await;
+            service.store.close().await?;
+            for line in sweep?.lines() {
+                println!("{line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -157,6 +157,10 @@ pub async fn build_app(
         service.store.write(origin::mark_scratch).await?;
     }
 
+    if settings.retention_sweep {
+        crate::service::retention::sweep::spawn_daily(service.clone());
+    }
+
     let jwt = JwtKeys::new(
         service
             .jwt_secret(settings.jwt_secret.clone())

@@ -1,0 +1,344 @@
+//! The retention sweep: for each tenant, each kind of pruning (`Pruning`; today the messages,
+//! tomorrow the audit trail's own six years) finds what expired on a reader, then removes it in
+//! batches of at most `store::retention::PAGE` rows, each batch one command of the writer, so
+//! a large purge never holds the writer for long and requests go on between batches.
+//!
+//! The counts are exact: a dry run walks the same pages and counts what a real run would
+//! remove; a real run counts what each batch actually removed (each row is checked again in
+//! the writer, so a hold placed meanwhile wins).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use super::MILLIS_PER_DAY;
+use crate::domain::{ConversationId, IdRef, TenantId};
+use crate::error::Result;
+use crate::service::Service;
+use crate::store::retention::{self as store, Policy};
+use crate::store::{conversations, participants, tenants};
+
+/// An expired row as a pruning finds it.
+#[derive(Clone, Copy, Debug)]
+pub struct Due {
+    pub id: i64,
+    /// The conversation it belongs to, when it belongs to one.
+    pub conversation: Option<ConversationId>,
+    /// Kept: a legal hold covers it.
+    pub held: bool,
+}
+
+/// What one batch removed.
+#[derive(Clone, Debug, Default)]
+pub struct Removed {
+    pub rows: u64,
+    pub conversations: Vec<ConversationId>,
+}
+
+/// One kind of pruning the sweep runs in every tenant.
+pub trait Pruning: Send + Sync + 'static {
+    /// Its name in the summary ("messages").
+    fn name(&self) -> &'static str;
+    /// Rows created before this time are due in the tenant; None: it keeps everything there.
+    fn cutoff(&self, policy: &Policy, now: i64) -> Option<i64>;
+    /// On a reader: the tenant's due rows with an id above `after`, in id order, at most
+    /// `store::retention::PAGE`; fewer means there are no more.
+    fn due_after(
+        &self,
+        c: &Connection,
+        tenant: TenantId,
+        cutoff: i64,
+        after: i64,
+    ) -> Result<Vec<Due>>;
+    /// In one writer command: removes those of `ids` that are still due and not held.
+    fn remove(&self, c: &Connection, tenant: TenantId, cutoff: i64, ids: &[i64])
+        -> Result<Removed>;
+    /// After a real run, in one writer command: keeps what it did where the admin page shows it.
+    fn record(&self, _c: &Connection, _tenant: TenantId, _counts: &StepCounts) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// What one pruning found (dry run) or did in one tenant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    pub step: &'static str,
+    /// Rows created before this (Unix ms) were due.
+    pub cutoff: i64,
+    pub removed: u64,
+    /// Conversations that lost at least one row.
+    pub conversations: u64,
+    /// Due rows kept because a legal hold covers them.
+    pub held: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantSweep {
+    pub tenant: TenantId,
+    pub name: String,
+    pub steps: Vec<StepCounts>,
+}
+
+/// The summary of one run: counts per tenant and pruning, never content. This is the value an
+/// audit entry of the run records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sweep {
+    pub at: i64,
+    pub dry_run: bool,
+    /// The tenants where some pruning applies (a tenant that keeps everything is not listed).
+    pub tenants: Vec<TenantSweep>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct SweepOptions {
+    /// Count what would go; change nothing.
+    pub dry_run: bool,
+    /// Only this tenant (id or uuid).
+    pub tenant: Option<IdRef>,
+}
+
+/// The prunings every sweep runs, in order.
+pub fn default_steps() -> Vec<Arc<dyn Pruning>> {
+    vec![Arc::new(Messages)]
+}
+
+/// Messages older than the tenant's `message_days`, with everything attached to them.
+pub struct Messages;
+
+pub const MESSAGES: &str = "messages";
+
+impl Pruning for Messages {
+    fn name(&self) -> &'static str {
+        MESSAGES
+    }
+
+    fn cutoff(&self, policy: &Policy, now: i64) -> Option<i64> {
+        policy
+            .message_days
+            .map(|days| now.saturating_sub(days.saturating_mul(MILLIS_PER_DAY)))
+    }
+
+    fn due_after(
+        &self,
+        c: &Connection,
+        tenant: TenantId,
+        cutoff: i64,
+        after: i64,
+    ) -> Result<Vec<Due>> {
+        Ok(store::expired_after(c, tenant, cutoff, after)?
+            .into_iter()
+            .map(|e| Due {
+                id: e.id,
+                conversation: Some(e.conversation_id),
+                held: e.held,
+            })
+            .collect())
+    }
+
+    /// The read-state invariant (`service::read_state`) holds through a purge: a live message
+    /// leaves one fewer unread for each member who had not read it (before its single reads
+    /// go), a soft-deleted one was already uncounted; horizons stay where they are, and each
+    /// touched conversation's last message, count and sort keys follow what is left.
+    fn remove(
+        &self,
+        c: &Connection,
+        tenant: TenantId,
+        cutoff: i64,
+        ids: &[i64],
+    ) -> Result<Removed> {
+        let mut touched = BTreeSet::new();
+        let mut rows = 0;
+        for &id in ids {
+            let Some(m) = store::purgeable(c, tenant, cutoff, id)? else {
+                continue;
+            };
+            if m.live {
+                participants::on_message_deleted(c, m.conversation_id, m.seq, m.sender_id)?;
+            }
+            store::delete_message(c, m.id)?;
+            touched.insert(m.conversation_id);
+            rows += 1;
+        }
+        for &conv in &touched {
+            conversations::refresh_last_message(c, conv)?;
+            participants::resort(c, conv)?;
+        }
+        Ok(Removed {
+            rows,
+            conversations: touched.into_iter().collect(),
+        })
+    }
+
+    fn record(&self, c: &Connection, tenant: TenantId, counts: &StepCounts) -> Result<()> {
+        store::record_run(
+            c,
+            tenant,
+            (counts.removed, counts.conversations, counts.held),
+        )
+    }
+}
+
+impl Service {
+    /// Runs the sweep with the default prunings. The returned summary is what the audit entry
+    /// of the run records (one per run, counts only).
+    pub async fn run_retention(&self, options: SweepOptions) -> Result<Sweep> {
+        self.run_retention_with(&default_steps(), options).await
+    }
+
+    pub async fn run_retention_with(
+        &self,
+        steps: &[Arc<dyn Pruning>],
+        options: SweepOptions,
+    ) -> Result<Sweep> {
+        let at = self.now();
+        let chosen = match options.tenant {
+            Some(r) => vec![self.store.read(move |c| tenants::find(c, &r)).await?],
+            None => self.store.read(tenants::list).await?,
+        };
+        let mut summary = Sweep {
+            at,
+            dry_run: options.dry_run,
+            tenants: Vec::new(),
+        };
+        for tenant in chosen {
+            let id = tenant.id;
+            let policy = self.store.read(move |c| store::policy(c, id)).await?;
+            let mut done = Vec::new();
+            for step in steps {
+                let Some(cutoff) = step.cutoff(&policy, at) else {
+                    continue;
+                };
+                let counts = self
+                    .prune(step.clone(), id, cutoff, options.dry_run)
+                    .await?;
+                if !options.dry_run {
+                    let (step, counts) = (step.clone(), counts.clone());
+                    self.store
+                        .write(move |c| {
+                            step.record(c, id, &counts)?;
+                            // The time is the run's, the same for every tenant.
+                            store::stamp_run(c, id, at)
+                        })
+                        .await?;
+                }
+                done.push(counts);
+            }
+            if !done.is_empty() {
+                summary.tenants.push(TenantSweep {
+                    tenant: id,
+                    name: tenant.name,
+                    steps: done,
+                });
+            }
+        }
+        Ok(summary)
+    }
+
+    /// One pruning in one tenant: page by page on a reader, each page's removable rows in one
+    /// writer command.
+    async fn prune(
+        &self,
+        step: Arc<dyn Pruning>,
+        tenant: TenantId,
+        cutoff: i64,
+        dry_run: bool,
+    ) -> Result<StepCounts> {
+        let mut counts = StepCounts {
+            step: step.name(),
+            cutoff,
+            ..StepCounts::default()
+        };
+        let mut touched = BTreeSet::new();
+        let mut after = 0;
+        loop {
+            let reader = step.clone();
+            let page = self
+                .store
+                .read(move |c| reader.due_after(c, tenant, cutoff, after))
+                .await?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            let full = page.len() >= store::PAGE;
+            let (held, due): (Vec<Due>, Vec<Due>) = page.into_iter().partition(|d| d.held);
+            counts.held += held.len() as u64;
+            if dry_run {
+                counts.removed += due.len() as u64;
+                touched.extend(due.iter().filter_map(|d| d.conversation));
+            } else if !due.is_empty() {
+                let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
+                let writer = step.clone();
+                let removed = self
+                    .store
+                    .write(move |c| writer.remove(c, tenant, cutoff, &ids))
+                    .await?;
+                // What was found due but not removed was held meanwhile.
+                counts.held += due.len() as u64 - removed.rows;
+                counts.removed += removed.rows;
+                touched.extend(removed.conversations);
+            }
+            if !full {
+                break;
+            }
+        }
+        counts.conversations = touched.len() as u64;
+        Ok(counts)
+    }
+}
+
+/// When the server's first sweep runs after it starts: late enough to stay out of the way of
+/// a start-up (fixtures, a burst of reconnecting clients), soon enough to be seen the same day.
+pub const FIRST_RUN_AFTER: Duration = Duration::from_secs(5 * 60);
+/// Between two sweeps of a running server.
+pub const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Starts the daily sweep on the current actix runtime (`retention_sweep = true`). A failed
+/// run is logged and tried again the next day; every run's counts are logged.
+pub fn spawn_daily(service: Service) {
+    actix_web::rt::spawn(async move {
+        actix_web::rt::time::sleep(FIRST_RUN_AFTER).await;
+        loop {
+            match service.run_retention(SweepOptions::default()).await {
+                Ok(sweep) => {
+                    for line in sweep.lines() {
+                        tracing::info!("retention: {line}");
+                    }
+                }
+                Err(e) => tracing::warn!("the retention sweep failed (tried again tomorrow): {e}"),
+            }
+            actix_web::rt::time::sleep(EVERY).await;
+        }
+    });
+}
+
+impl Sweep {
+    /// The run in words, one line per tenant and pruning (`parlor retention run`, the log).
+    pub fn lines(&self) -> Vec<String> {
+        let verb = if self.dry_run {
+            "would remove"
+        } else {
+            "removed"
+        };
+        let mut lines = Vec::new();
+        for t in &self.tenants {
+            for s in &t.steps {
+                lines.push(format!(
+                    "tenant {} ({}), {}: {verb} {} from {} conversation(s); {} kept under legal hold \
+                     (cutoff {})",
+                    t.tenant.0,
+                    t.name,
+                    s.step,
+                    s.removed,
+                    s.conversations,
+                    s.held,
+                    crate::domain::time::rfc3339_ms(s.cutoff)
+                ));
+            }
+        }
+        if lines.is_empty() {
+            lines.push("no tenant has a retention policy: nothing expires".into());
+        }
+        lines
+    }
+}
