@@ -293,7 +293,10 @@ fn a_held_conversation_and_a_held_patient_keep_everything() {
 
     // Released (by a tenant admin), the patient's hold keeps nothing; the record stays.
     let r = app
-        .post(&format!("/parlor/v1/legal-holds/{}/release", h.patient_hold))
+        .post(&format!(
+            "/parlor/v1/legal-holds/{}/release",
+            h.patient_hold
+        ))
         .admin()
         .tenant(t)
         .send();
@@ -487,9 +490,15 @@ fn the_api_refuses_bad_input_and_other_tenants_ids() {
     assert_eq!(r.body["message_days"], Value::Null);
 
     // Only admins.
-    let r = app.get("/parlor/v1/retention").bearer(&patient_token).send();
+    let r = app
+        .get("/parlor/v1/retention")
+        .bearer(&patient_token)
+        .send();
     assert_eq!(r.status, 403, "{:?}", r.body);
-    let r = app.get("/parlor/v1/legal-holds").bearer(&patient_token).send();
+    let r = app
+        .get("/parlor/v1/legal-holds")
+        .bearer(&patient_token)
+        .send();
     assert_eq!(r.status, 403, "{:?}", r.body);
 
     let hold = |body: Value| {
@@ -505,7 +514,10 @@ fn the_api_refuses_bad_input_and_other_tenants_ids() {
         ),
         (json!({"user": patient_a}), "reason"),
         (json!({"user": patient_a, "reason": "   "}), "reason"),
-        (json!({"conversation": conv_b, "reason": "x"}), "conversation"),
+        (
+            json!({"conversation": conv_b, "reason": "x"}),
+            "conversation",
+        ),
         (json!({"user": patient_b, "reason": "x"}), "user"),
         (json!({"user": "no-such-user", "reason": "x"}), "user"),
     ] {
@@ -553,4 +565,72 @@ fn the_api_refuses_bad_input_and_other_tenants_ids() {
         .bearer(&admin_token)
         .send();
     assert_eq!(r.status, 405, "holds are released, never deleted");
+}
+
+#[test]
+fn the_admin_page_sets_retention_places_and_releases_a_hold_and_shows_the_last_run() {
+    use crate::webdriver::Browser;
+    let browser = match Browser::start() {
+        Ok(b) => b,
+        Err(why) if !std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") => {
+            eprintln!("admin page retention test not run: {why}");
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = crate::helpers::spawn_demo();
+    let clinic = 1;
+    browser.goto(&app.url("/admin"));
+    browser.type_into("#signin-username", "admin");
+    browser.type_into("#signin-password", "admin-demo-password");
+    browser.click("#signin-submit");
+    browser.element("#nav a[href=\"#retention\"]");
+    browser.click("#nav a[href=\"#retention\"]");
+    browser.wait_for("the default policy", |b| {
+        b.text("#retention-policy")
+            .filter(|t| t.contains("forever"))
+    });
+
+    browser.type_into("#retention-days", "2555");
+    browser.click("#retention-save");
+    browser.wait_for("the new policy", |b| {
+        b.text("#retention-policy")
+            .filter(|t| t.contains("2555 days"))
+    });
+    let r = app
+        .get("/parlor/v1/retention")
+        .admin()
+        .tenant(clinic)
+        .send();
+    assert_eq!(r.body["message_days"], 2555);
+
+    browser.type_into("#hold-target", "2");
+    browser.type_into("#hold-reason", "subpoena 2025-17");
+    browser.click("#hold-place");
+    browser.wait_for("the hold in the table", |b| {
+        b.text("#legal-holds")
+            .filter(|t| t.contains("subpoena 2025-17"))
+    });
+    browser.click("#legal-holds button.danger");
+    browser.wait_for("the hold released", |b| {
+        b.text("#legal-holds").filter(|t| t.contains("released"))
+    });
+    let r = app
+        .get("/parlor/v1/legal-holds")
+        .admin()
+        .tenant(clinic)
+        .send();
+    assert_eq!(r.body["data"][0]["conversation_id"], 2, "{:?}", r.body);
+    assert_eq!(r.body["data"][0]["active"], false);
+
+    let (removed, conversations, held) = counts(&run(&app, false, Some(clinic)), clinic).unwrap();
+    let shown = format!(
+        "{removed} message(s) removed from {conversations} conversation(s); {held} kept under legal hold"
+    );
+    browser.click("#nav a[href=\"#inbox\"]");
+    browser.click("#nav a[href=\"#retention\"]");
+    browser.wait_for("the last run's counts", |b| {
+        b.text("#retention-last-run").filter(|t| t.contains(&shown))
+    });
+    assert_eq!(browser.text("#status .error"), None, "no section failed");
 }
