@@ -102,8 +102,7 @@ const HELD: &str = "EXISTS (SELECT 1 FROM legal_holds h
             OR EXISTS (SELECT 1 FROM conversations c
                        WHERE c.id = m.conversation_id AND c.customer_id = h.user_id)))";
 
-/// How many expired messages one page of the sweep looks at, and so the most one write
-/// removes: small enough that a batch holds the writer for milliseconds.
+/// How many expired messages one page of the sweep reads (on a reader, not the writer).
 pub const PAGE: usize = 500;
 
 /// An expired message (live or soft-deleted) as the sweep finds it.
@@ -189,5 +188,26 @@ pub fn delete_message(conn: &Connection, id: i64) -> Result<()> {
         [id],
     )?;
     conn.exec("DELETE FROM messages WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// The conversation's last message, as recorded on it.
+pub fn last_message_id(conn: &Connection, conv: ConversationId) -> Result<Option<i64>> {
+    Ok(conn
+        .row(
+            "SELECT last_message_id FROM conversations WHERE id = ?1",
+            [conv.0],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+/// `live` fewer live messages in the conversation (none of them its last).
+pub fn discount_messages(conn: &Connection, conv: ConversationId, live: i64) -> Result<()> {
+    conn.exec(
+        "UPDATE conversations SET message_count = message_count - ?2 WHERE id = ?1",
+        params![conv.0, live],
+    )?;
     Ok(())
 }

@@ -78,6 +78,16 @@ fn count_rows(app: &TestApp, sql: &'static str) -> i64 {
 fn assert_check_clean(app: &TestApp) {
     let report = integrity::verify(&app.dir.path().join("parlor.db"), Depth::Full).unwrap();
     assert!(report.is_sound(), "{:?}", report.problems());
+    // And what the conversation lists show: each one's count of live messages and last one.
+    let wrong = count_rows(
+        app,
+        "SELECT count(*) FROM conversations c WHERE message_count <>
+             (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL)
+           OR last_message_id IS NOT
+             (SELECT id FROM messages m WHERE m.conversation_id = c.id AND m.deleted_at IS NULL
+              ORDER BY seq DESC LIMIT 1)",
+    );
+    assert_eq!(wrong, 0, "conversations whose count or last message is off");
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! The retention sweep: for each tenant, each kind of pruning (`Pruning`; today the messages,
-//! tomorrow the audit trail's own six years) finds what expired on a reader, then removes it in
-//! batches of at most `store::retention::PAGE` rows, each batch one command of the writer, so
-//! a large purge never holds the writer for long and requests go on between batches.
+//! tomorrow the audit trail's own six years) finds what expired on a reader, a page of
+//! `store::retention::PAGE` rows at a time, then removes it in batches of at most `BATCH` rows,
+//! each batch one command of the writer, so a large purge never holds the writer for long and
+//! requests go on between batches.
 //!
 //! The counts are exact: a dry run walks the same pages and counts what a real run would
 //! remove; a real run counts what each batch actually removed (each row is checked again in
 //! the writer, so a hold placed meanwhile wins).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,10 @@ use crate::error::Result;
 use crate::service::Service;
 use crate::store::retention::{self as store, Policy};
 use crate::store::{conversations, participants, tenants};
+
+/// The most rows one writer command removes (see the README's measurement, "Retention and
+/// legal hold"): a few statements per row, so a batch holds the writer for milliseconds.
+pub const BATCH: usize = 100;
 
 /// An expired row as a pruning finds it.
 #[derive(Clone, Copy, Debug)]
@@ -52,7 +57,8 @@ pub trait Pruning: Send + Sync + 'static {
         cutoff: i64,
         after: i64,
     ) -> Result<Vec<Due>>;
-    /// In one writer command: removes those of `ids` that are still due and not held.
+    /// In one writer command: removes those of `ids` (at most `BATCH`) that are still due and
+    /// not held.
     fn remove(&self, c: &Connection, tenant: TenantId, cutoff: i64, ids: &[i64])
         -> Result<Removed>;
     /// After a real run, in one writer command: keeps what it did where the admin page shows it.
@@ -148,7 +154,8 @@ impl Pruning for Messages {
         cutoff: i64,
         ids: &[i64],
     ) -> Result<Removed> {
-        let mut touched = BTreeSet::new();
+        // Per conversation: the live messages removed, and every id removed.
+        let mut touched: BTreeMap<ConversationId, (i64, Vec<i64>)> = BTreeMap::new();
         let mut rows = 0;
         for &id in ids {
             let Some(m) = store::purgeable(c, tenant, cutoff, id)? else {
@@ -158,16 +165,25 @@ impl Pruning for Messages {
                 participants::on_message_deleted(c, m.conversation_id, m.seq, m.sender_id)?;
             }
             store::delete_message(c, m.id)?;
-            touched.insert(m.conversation_id);
+            let entry = touched.entry(m.conversation_id).or_default();
+            entry.0 += i64::from(m.live);
+            entry.1.push(m.id);
             rows += 1;
         }
-        for &conv in &touched {
-            conversations::refresh_last_message(c, conv)?;
-            participants::resort(c, conv)?;
+        for (&conv, (live, removed)) in &touched {
+            // Expired messages are old, so rarely the last one: then only the count moves.
+            // Otherwise the last message, the count and the sort keys follow what is left.
+            match store::last_message_id(c, conv)? {
+                Some(last) if removed.contains(&last) => {
+                    conversations::refresh_last_message(c, conv)?;
+                    participants::resort(c, conv)?;
+                }
+                _ => store::discount_messages(c, conv, *live)?,
+            }
         }
         Ok(Removed {
             rows,
-            conversations: touched.into_iter().collect(),
+            conversations: touched.into_keys().collect(),
         })
     }
 
@@ -266,17 +282,19 @@ impl Service {
             if dry_run {
                 counts.removed += due.len() as u64;
                 touched.extend(due.iter().filter_map(|d| d.conversation));
-            } else if !due.is_empty() {
-                let ids: Vec<i64> = due.iter().map(|d| d.id).collect();
-                let writer = step.clone();
-                let removed = self
-                    .store
-                    .write(move |c| writer.remove(c, tenant, cutoff, &ids))
-                    .await?;
-                // What was found due but not removed was held meanwhile.
-                counts.held += due.len() as u64 - removed.rows;
-                counts.removed += removed.rows;
-                touched.extend(removed.conversations);
+            } else {
+                for chunk in due.chunks(BATCH) {
+                    let ids: Vec<i64> = chunk.iter().map(|d| d.id).collect();
+                    let writer = step.clone();
+                    let removed = self
+                        .store
+                        .write(move |c| writer.remove(c, tenant, cutoff, &ids))
+                        .await?;
+                    // What was found due but not removed was held meanwhile.
+                    counts.held += chunk.len() as u64 - removed.rows;
+                    counts.removed += removed.rows;
+                    touched.extend(removed.conversations);
+                }
             }
             if !full {
                 break;
