@@ -644,3 +644,42 @@ fn the_admin_page_sets_retention_places_and_releases_a_hold_and_shows_the_last_r
     });
     assert_eq!(browser.text("#status .error"), None, "no section failed");
 }
+
+#[test]
+fn the_servers_scheduled_sweep_removes_what_expired() {
+    use parlor::service::retention::sweep::spawn_schedule;
+    use std::time::Duration;
+    let app = spawn_app();
+    let t = app.create_tenant("Clinic");
+    let (d, p) = (
+        user(&app, t, "provider", "D"),
+        user(&app, t, "patient", "P"),
+    );
+    app.service.clock.freeze(T0);
+    let conv = id(&app.create_conversation(t, &[d, p]));
+    app.send_as(t, conv, d, "old");
+    set_days(&app, t, json!(1));
+    app.service.clock.freeze(T0 + 2 * DAY);
+
+    let service = app.service.clone();
+    let store = app.service.store.clone();
+    let gone = actix_web::rt::System::new().block_on(async move {
+        spawn_schedule(service, Duration::ZERO, Duration::from_secs(3600));
+        // Waits for the first run, however long the machine takes (bounded, not timed).
+        for _ in 0..400 {
+            let left: i64 = store
+                .read(|c| Ok(c.query_row("SELECT count(*) FROM messages", [], |r| r.get(0))?))
+                .await
+                .unwrap();
+            if left == 0 {
+                return true;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    });
+    assert!(gone, "the scheduled sweep never ran");
+    assert_eq!(app.unread(t, conv, p), 0);
+    let r = app.get("/parlor/v1/retention").admin().tenant(t).send();
+    assert_eq!(r.body["last_run"]["messages_removed"], 1, "{:?}", r.body);
+}

@@ -314,8 +314,13 @@ pub const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 /// Starts the daily sweep on the current actix runtime (`retention_sweep = true`). A failed
 /// run is logged and tried again the next day; every run's counts are logged.
 pub fn spawn_daily(service: Service) {
+    spawn_schedule(service, FIRST_RUN_AFTER, EVERY);
+}
+
+/// `spawn_daily` with its times given (tests run it at once).
+pub fn spawn_schedule(service: Service, first_after: Duration, every: Duration) {
     actix_web::rt::spawn(async move {
-        actix_web::rt::time::sleep(FIRST_RUN_AFTER).await;
+        actix_web::rt::time::sleep(first_after).await;
         loop {
             match service.run_retention(SweepOptions::default()).await {
                 Ok(sweep) => {
@@ -325,7 +330,7 @@ pub fn spawn_daily(service: Service) {
                 }
                 Err(e) => tracing::warn!("the retention sweep failed (tried again tomorrow): {e}"),
             }
-            actix_web::rt::time::sleep(EVERY).await;
+            actix_web::rt::time::sleep(every).await;
         }
     });
 }
