@@ -211,3 +211,19 @@ pub fn discount_messages(conn: &Connection, conv: ConversationId, live: i64) -> 
     )?;
     Ok(())
 }
+
+/// Runs `f` with SQLite's `secure_delete` on, then puts it back: what `f` deletes is
+/// overwritten with zeros in the file instead of lingering in free space, where anyone opening
+/// the file could still read a purged message.
+pub fn securely<T>(conn: &Connection, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let before: i64 = conn.row("PRAGMA secure_delete", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA secure_delete = ON")?;
+    let out = f();
+    let restore = match before {
+        0 => "OFF",
+        2 => "FAST",
+        _ => "ON",
+    };
+    conn.execute_batch(&format!("PRAGMA secure_delete = {restore}"))?;
+    out
+}

@@ -683,3 +683,34 @@ fn the_servers_scheduled_sweep_removes_what_expired() {
     let r = app.get("/parlor/v1/retention").admin().tenant(t).send();
     assert_eq!(r.body["last_run"]["messages_removed"], 1, "{:?}", r.body);
 }
+
+#[test]
+fn a_purged_message_leaves_no_trace_of_its_text_in_the_file() {
+    let app = spawn_app();
+    let t = app.create_tenant("Clinic");
+    let (d, p) = (
+        user(&app, t, "provider", "D"),
+        user(&app, t, "patient", "P"),
+    );
+    app.service.clock.freeze(T0);
+    let conv = id(&app.create_conversation(t, &[d, p]));
+    for n in 0..20 {
+        app.send_as(t, conv, p, &format!("diagnosis-zebra-{n:02} confidential"));
+    }
+    app.service.clock.freeze(T0 + DAY);
+    app.send_as(t, conv, d, "kept-message-okapi");
+    set_days(&app, t, json!(1));
+    app.service.clock.freeze(T0 + DAY + 1);
+    assert_eq!(counts(&run(&app, false, None), t), Some((20, 1, 0)));
+
+    // The writer folds the WAL back into the file and truncates it at a graceful stop.
+    app.service.store.close_blocking().unwrap();
+    let db = app.dir.path().join("parlor.db");
+    let bytes = std::fs::read(&db).unwrap();
+    let holds = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(holds("kept-message-okapi"), "the file is readable as is");
+    assert!(
+        !holds("diagnosis-zebra"),
+        "a purged message's text is still in the file"
+    );
+}

@@ -143,10 +143,6 @@ impl Pruning for Messages {
             .collect())
     }
 
-    /// The read-state invariant (`service::read_state`) holds through a purge: a live message
-    /// leaves one fewer unread for each member who had not read it (before its single reads
-    /// go), a soft-deleted one was already uncounted; horizons stay where they are, and each
-    /// touched conversation's last message, count and sort keys follow what is left.
     fn remove(
         &self,
         c: &Connection,
@@ -154,37 +150,7 @@ impl Pruning for Messages {
         cutoff: i64,
         ids: &[i64],
     ) -> Result<Removed> {
-        // Per conversation: the live messages removed, and every id removed.
-        let mut touched: BTreeMap<ConversationId, (i64, Vec<i64>)> = BTreeMap::new();
-        let mut rows = 0;
-        for &id in ids {
-            let Some(m) = store::purgeable(c, tenant, cutoff, id)? else {
-                continue;
-            };
-            if m.live {
-                participants::on_message_deleted(c, m.conversation_id, m.seq, m.sender_id)?;
-            }
-            store::delete_message(c, m.id)?;
-            let entry = touched.entry(m.conversation_id).or_default();
-            entry.0 += i64::from(m.live);
-            entry.1.push(m.id);
-            rows += 1;
-        }
-        for (&conv, (live, removed)) in &touched {
-            // Expired messages are old, so rarely the last one: then only the count moves.
-            // Otherwise the last message, the count and the sort keys follow what is left.
-            match store::last_message_id(c, conv)? {
-                Some(last) if removed.contains(&last) => {
-                    conversations::refresh_last_message(c, conv)?;
-                    participants::resort(c, conv)?;
-                }
-                _ => store::discount_messages(c, conv, *live)?,
-            }
-        }
-        Ok(Removed {
-            rows,
-            conversations: touched.into_keys().collect(),
-        })
+        store::securely(c, || remove_messages(c, tenant, cutoff, ids))
     }
 
     fn record(&self, c: &Connection, tenant: TenantId, counts: &StepCounts) -> Result<()> {
@@ -194,6 +160,44 @@ impl Pruning for Messages {
             (counts.removed, counts.conversations, counts.held),
         )
     }
+}
+
+/// The read-state invariant (`service::read_state`) holds through a purge: a live message
+/// leaves one fewer unread for each member who had not read it (before its single reads
+/// go), a soft-deleted one was already uncounted; horizons stay where they are, and each
+/// touched conversation's last message, count and sort keys follow what is left.
+fn remove_messages(c: &Connection, tenant: TenantId, cutoff: i64, ids: &[i64]) -> Result<Removed> {
+    // Per conversation: the live messages removed, and every id removed.
+    let mut touched: BTreeMap<ConversationId, (i64, Vec<i64>)> = BTreeMap::new();
+    let mut rows = 0;
+    for &id in ids {
+        let Some(m) = store::purgeable(c, tenant, cutoff, id)? else {
+            continue;
+        };
+        if m.live {
+            participants::on_message_deleted(c, m.conversation_id, m.seq, m.sender_id)?;
+        }
+        store::delete_message(c, m.id)?;
+        let entry = touched.entry(m.conversation_id).or_default();
+        entry.0 += i64::from(m.live);
+        entry.1.push(m.id);
+        rows += 1;
+    }
+    for (&conv, (live, removed)) in &touched {
+        // Expired messages are old, so rarely the last one: then only the count moves.
+        // Otherwise the last message, the count and the sort keys follow what is left.
+        match store::last_message_id(c, conv)? {
+            Some(last) if removed.contains(&last) => {
+                conversations::refresh_last_message(c, conv)?;
+                participants::resort(c, conv)?;
+            }
+            _ => store::discount_messages(c, conv, *live)?,
+        }
+    }
+    Ok(Removed {
+        rows,
+        conversations: touched.into_keys().collect(),
+    })
 }
 
 impl Service {
