@@ -146,10 +146,12 @@ pub struct Purgeable {
     pub sender_id: UserId,
     /// Not soft-deleted: it may still count as unread for someone.
     pub live: bool,
+    /// A hold covers it now (placed since the page was read): it stays.
+    pub held: bool,
 }
 
-/// Message `id` if it is still the tenant's, still created before `cutoff` and still not held
-/// (a hold placed since the page was read wins).
+/// Message `id` if it is still the tenant's and still created before `cutoff` (None: it went
+/// meanwhile, removed by a sweep running at the same time).
 pub fn purgeable(
     conn: &Connection,
     tenant: TenantId,
@@ -159,9 +161,8 @@ pub fn purgeable(
     Ok(conn
         .row(
             &format!(
-                "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.deleted_at IS NULL
-                 FROM messages m
-                 WHERE m.id = ?3 AND m.tenant_id = ?1 AND m.created_at < ?2 AND NOT {HELD}"
+                "SELECT m.id, m.conversation_id, m.seq, m.sender_id, m.deleted_at IS NULL, {HELD}
+                 FROM messages m WHERE m.id = ?3 AND m.tenant_id = ?1 AND m.created_at < ?2"
             ),
             params![tenant.0, cutoff, id],
             |r| {
@@ -171,6 +172,7 @@ pub fn purgeable(
                     seq: r.get(2)?,
                     sender_id: UserId(r.get(3)?),
                     live: r.get(4)?,
+                    held: r.get(5)?,
                 })
             },
         )

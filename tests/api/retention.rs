@@ -714,3 +714,42 @@ fn a_purged_message_leaves_no_trace_of_its_text_in_the_file() {
         "a purged message's text is still in the file"
     );
 }
+
+#[test]
+fn a_hold_placed_after_the_sweep_read_its_page_still_wins() {
+    use parlor::domain::TenantId;
+    use parlor::service::retention::sweep::{Messages, Pruning};
+    let app = spawn_app();
+    let t = app.create_tenant("Clinic");
+    let (d, p) = (
+        user(&app, t, "provider", "D"),
+        user(&app, t, "patient", "P"),
+    );
+    app.service.clock.freeze(T0);
+    let conv = id(&app.create_conversation(t, &[d, p]));
+    let ids: Vec<i64> = (0..3)
+        .map(|_| id(&app.send_as(t, conv, d, "old")))
+        .collect();
+    let cutoff = T0 + 1;
+    // The page as the sweep read it: all three due, none held.
+    let page = app
+        .service
+        .store
+        .read_blocking(move |c| Messages.due_after(c, TenantId(t), cutoff, 0))
+        .unwrap();
+    assert_eq!(page.iter().filter(|d| !d.held).count(), 3);
+    // Then a hold on the patient lands before the writer gets the batch.
+    let r = app
+        .post("/parlor/v1/legal-holds")
+        .admin()
+        .tenant(t)
+        .json(&json!({"user": p, "reason": "just in time"}));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let removed = app
+        .service
+        .store
+        .write_blocking(move |c| Messages.remove(c, TenantId(t), cutoff, &ids))
+        .unwrap();
+    assert_eq!((removed.rows, removed.held), (0, 3));
+    assert_eq!(message_count(&app, t, conv), 3);
+}

@@ -35,10 +35,12 @@ pub struct Due {
     pub held: bool,
 }
 
-/// What one batch removed.
+/// What one batch removed, and what it kept because a hold placed since the page was read
+/// covers it.
 #[derive(Clone, Debug, Default)]
 pub struct Removed {
     pub rows: u64,
+    pub held: u64,
     pub conversations: Vec<ConversationId>,
 }
 
@@ -58,7 +60,7 @@ pub trait Pruning: Send + Sync + 'static {
         after: i64,
     ) -> Result<Vec<Due>>;
     /// In one writer command: removes those of `ids` (at most `BATCH`) that are still due and
-    /// not held.
+    /// not held, counting those a hold now covers.
     fn remove(&self, c: &Connection, tenant: TenantId, cutoff: i64, ids: &[i64])
         -> Result<Removed>;
     /// After a real run, in one writer command: keeps what it did where the admin page shows it.
@@ -169,11 +171,15 @@ impl Pruning for Messages {
 fn remove_messages(c: &Connection, tenant: TenantId, cutoff: i64, ids: &[i64]) -> Result<Removed> {
     // Per conversation: the live messages removed, and every id removed.
     let mut touched: BTreeMap<ConversationId, (i64, Vec<i64>)> = BTreeMap::new();
-    let mut rows = 0;
+    let (mut rows, mut held) = (0, 0);
     for &id in ids {
         let Some(m) = store::purgeable(c, tenant, cutoff, id)? else {
             continue;
         };
+        if m.held {
+            held += 1;
+            continue;
+        }
         if m.live {
             participants::on_message_deleted(c, m.conversation_id, m.seq, m.sender_id)?;
         }
@@ -196,6 +202,7 @@ fn remove_messages(c: &Connection, tenant: TenantId, cutoff: i64, ids: &[i64]) -
     }
     Ok(Removed {
         rows,
+        held,
         conversations: touched.into_keys().collect(),
     })
 }
@@ -256,8 +263,8 @@ impl Service {
         Ok(summary)
     }
 
-    /// One pruning in one tenant: page by page on a reader, each page's removable rows in one
-    /// writer command.
+    /// One pruning in one tenant: page by page on a reader, each page's removable rows in
+    /// writer commands of at most `BATCH`.
     async fn prune(
         &self,
         step: Arc<dyn Pruning>,
@@ -294,8 +301,7 @@ impl Service {
                         .store
                         .write(move |c| writer.remove(c, tenant, cutoff, &ids))
                         .await?;
-                    // What was found due but not removed was held meanwhile.
-                    counts.held += chunk.len() as u64 - removed.rows;
+                    counts.held += removed.held;
                     counts.removed += removed.rows;
                     touched.extend(removed.conversations);
                 }
