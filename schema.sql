@@ -272,3 +272,40 @@ CREATE TABLE audit_anchor (
     seq   INTEGER NOT NULL,
     hash  TEXT NOT NULL
 );
+
+-- step 6: Retention and legal hold (issue 13). A tenant keeps its messages `message_days`
+-- days (no row, or NULL: forever); the sweep hard-deletes older ones that no active hold
+-- covers. The last real run's counts stay on the policy row for the admin page (counts only,
+-- never content).
+CREATE TABLE retention_policies (
+    tenant_id          INTEGER PRIMARY KEY REFERENCES tenants(id),
+    message_days       INTEGER,              -- NULL: keep forever
+    updated_at         INTEGER NOT NULL,
+    last_run_at        INTEGER,
+    last_removed       INTEGER,              -- messages removed by the last run
+    last_conversations INTEGER,              -- conversations that lost messages in it
+    last_held          INTEGER               -- expired messages kept because a hold covers them
+);
+
+-- A legal hold on one conversation or one user (typically a patient): everything it covers is
+-- kept whatever the retention. Released, never deleted: the record of the hold stays.
+-- placed_by / released_by NULL: the server admin.
+CREATE TABLE legal_holds (
+    id              INTEGER PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    conversation_id INTEGER REFERENCES conversations(id),
+    user_id         INTEGER REFERENCES users(id),
+    reason          TEXT NOT NULL,
+    placed_by       INTEGER REFERENCES users(id),
+    placed_at       INTEGER NOT NULL,
+    released_by     INTEGER REFERENCES users(id),
+    released_at     INTEGER,
+    CHECK ((conversation_id IS NULL) <> (user_id IS NULL))
+);
+CREATE INDEX legal_holds_tenant ON legal_holds(tenant_id, released_at);
+
+-- Deleting a message makes SQLite look up the rows that point at it (foreign keys): without
+-- these, every purged message scanned the whole messages and message_reads tables. The reply
+-- index is partial, so a send that replies to nothing pays nothing for it.
+CREATE INDEX messages_reply_to ON messages(reply_to_id) WHERE reply_to_id IS NOT NULL;
+CREATE INDEX message_reads_message ON message_reads(message_id);

@@ -69,6 +69,8 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// Built-in TLS: the private key (PEM) of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Run the retention sweep inside the server: first some minutes after start, then daily.
+    pub retention_sweep: bool,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -121,6 +123,7 @@ impl Default for Settings {
             password_queue_depth: crate::service::DEFAULT_PASSWORD_QUEUE_DEPTH,
             tls_cert: None,
             tls_key: None,
+            retention_sweep: true,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -165,6 +168,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_AUDIT_RETENTION_DAYS", "audit_retention_days"),
     ("PARLOR_TLS_CERT", "tls_cert"),
     ("PARLOR_TLS_KEY", "tls_key"),
+    ("PARLOR_RETENTION_SWEEP", "retention_sweep"),
 ];
 
 impl Settings {
@@ -409,7 +413,8 @@ fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
             | "enabled"
             | "password_throttle"
             | "synchronous_off_confirmed"
-            | "read_only_if_damaged",
+            | "read_only_if_damaged"
+            | "retention_sweep",
             Ok(b),
             _,
         ) => toml::Value::Boolean(b),

@@ -10,6 +10,7 @@ use parlor::domain::{IdRef, Profile, Role};
 use parlor::fixture::{self, Summary};
 use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
+use parlor::service::retention::SweepOptions;
 use parlor::service::Service;
 use parlor::store::integrity::{self, Depth, Outcome};
 use parlor::store::origin;
@@ -110,6 +111,9 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Retention: remove messages older than each tenant's retention (legal holds win).
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Export records: a patient's messages, for their request to see them (right of access).
     #[command(subcommand)]
     Export(ExportCommand),
@@ -163,6 +167,19 @@ enum AuditCommand {
         /// Write here instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Run the sweep now and print what it removed, per tenant. Safe while the server runs.
+    Run {
+        /// Count exactly what would be removed; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Only this tenant (id or uuid).
+        #[arg(long)]
+        tenant: Option<String>,
     },
 }
 
@@ -556,6 +573,25 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
                 out.map(|f| format!(" to {}", f.display()))
                     .unwrap_or_default()
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Retention(RetentionCommand::Run { dry_run, tenant }) => {
+            let tenant = tenant.map(|t| id_ref("tenant", &t)).transpose()?;
+            let s = settings(&cli.global)?;
+            let (audited, audit_days) = (s.audit, s.audit_retention_days);
+            let service = open(&cli.global)?;
+            let sweep = service
+                .run_retention(SweepOptions {
+                    dry_run,
+                    tenant,
+                    audited_as: audited.then_some("cli"),
+                    audit_days: Some(audit_days),
+                })
+                .await;
+            service.store.close().await?;
+            for line in sweep?.lines() {
+                println!("{line}");
+            }
             Ok(ExitCode::SUCCESS)
         }
     }

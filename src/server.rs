@@ -157,6 +157,17 @@ pub async fn build_app(
         service.store.write(origin::mark_scratch).await?;
     }
 
+    if settings.retention_sweep {
+        crate::service::retention::sweep::spawn_daily(
+            service.clone(),
+            crate::service::retention::SweepOptions {
+                audited_as: settings.audit.then_some("system"),
+                audit_days: Some(settings.audit_retention_days),
+                ..Default::default()
+            },
+        );
+    }
+
     let jwt = JwtKeys::new(
         service
             .jwt_secret(settings.jwt_secret.clone())

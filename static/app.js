@@ -165,6 +165,7 @@ const VIEWS = {
   conversation: conversationView,
   users: usersView,
   'api-keys': apiKeysView,
+  retention: retentionView,
   'stand-in': standInView,
   tenants: tenantsView,
   audit: auditView,
@@ -598,6 +599,83 @@ async function apiKeysView(main, _arg, viewId) {
         onclick: () => act(async () => { await api('DELETE', `/api-keys/${k.id}`); await load(); }, 'API key revoked.'),
       }, `Revoke key ${k.key}`)))));
     if (!data.data.length) body.append(h('tr', {}, h('td', { colspan: 6 }, 'No API keys.')));
+  }
+  await load();
+}
+
+// ---------- retention and legal holds ----------
+
+async function retentionView(main, _arg, viewId) {
+  const policy = h('p', { id: 'retention-policy' });
+  const lastRun = h('p', { id: 'retention-last-run' });
+  const body = h('tbody');
+  main.append(
+    h('h1', {}, 'Retention'),
+    h('p', {}, 'Messages older than the retention are removed for good by the daily sweep ',
+      '(and by ', h('code', {}, 'parlor retention run'), '), with their reactions and read receipts. ',
+      'A legal hold keeps everything it covers, whatever the retention.'),
+    policy,
+    lastRun,
+    h('form', {
+      class: 'inline',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const v = formValues(e.target).message_days.trim();
+        const days = v === '' ? null : Number(v);
+        act(async () => {
+          await api('PUT', '/retention', { body: { message_days: days } });
+          await load();
+        }, days === null ? 'Messages are now kept forever.' : `Messages are now kept ${days} days.`);
+      },
+    }, field('retention-days', 'Keep messages (days; empty: forever)', h('input', { name: 'message_days', inputmode: 'numeric' })),
+    h('button', { type: 'submit', id: 'retention-save' }, 'Save retention')),
+    h('h2', {}, 'Legal holds'),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'legal-holds' },
+      h('thead', {}, h('tr', {}, ['Id', 'On', 'Reason', 'Placed', 'State', ''].map((t) => h('th', { scope: 'col' }, t)))), body)),
+    h('h2', {}, 'Place a legal hold'),
+    h('form', {
+      class: 'inline',
+      onsubmit: (e) => {
+        e.preventDefault();
+        const v = formValues(e.target);
+        const b = { reason: v.reason };
+        const target = v.target.trim();
+        b[v.kind] = /^\d+$/.test(target) ? Number(target) : target;
+        act(async () => {
+          await api('POST', '/legal-holds', { body: b });
+          e.target.reset();
+          await load();
+        }, 'Legal hold placed.');
+      },
+    },
+    field('hold-kind', 'On', h('select', { name: 'kind' },
+      h('option', { value: 'conversation' }, 'a conversation'), h('option', { value: 'user' }, 'a patient (user)'))),
+    field('hold-target', 'Its id', h('input', { name: 'target', required: true })),
+    field('hold-reason', 'Reason', h('input', { name: 'reason', required: true })),
+    h('button', { type: 'submit', id: 'hold-place' }, 'Place hold')));
+
+  async function load() {
+    const [{ data: p }, { data: holds }] = await Promise.all([api('GET', '/retention'), api('GET', '/legal-holds')]);
+    if (!stillShowing(viewId)) return;
+    policy.textContent = p.message_days === null
+      ? 'Messages are kept forever (no retention set).'
+      : `Messages are kept ${p.message_days} days.`;
+    $('#retention-days').value = p.message_days === null ? '' : String(p.message_days);
+    const r = p.last_run;
+    lastRun.textContent = r
+      ? `Last sweep ${when(r.at)}: ${r.messages_removed} message(s) removed from ${r.conversations_affected} conversation(s); ${r.messages_held} kept under legal hold.`
+      : 'No sweep has removed anything here yet.';
+    body.replaceChildren(...holds.data.map((x) => h('tr', {},
+      h('td', {}, x.id),
+      h('td', {}, x.conversation_id !== null ? `conversation ${x.conversation_id}` : `user ${x.user_id}`),
+      h('td', {}, x.reason),
+      h('td', {}, `${when(x.placed_at)} by ${x.placed_by === null ? 'the server admin' : `user ${x.placed_by}`}`),
+      h('td', {}, x.active ? 'active' : `released ${when(x.released_at)}`),
+      h('td', {}, x.active ? h('button', {
+        type: 'button', class: 'danger',
+        onclick: () => act(async () => { await api('POST', `/legal-holds/${x.id}/release`); await load(); }, 'Legal hold released.'),
+      }, `Release hold ${x.id}`) : ''))));
+    if (!holds.data.length) body.append(h('tr', {}, h('td', { colspan: 6 }, 'No legal holds.')));
   }
   await load();
 }

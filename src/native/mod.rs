@@ -12,6 +12,7 @@ mod export;
 pub mod extract;
 mod faces;
 mod messages;
+mod retention;
 mod sessions;
 
 use actix_web::http::Method;
@@ -174,6 +175,27 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/messages/{msg}/read",
                 &[Method::POST],
                 vec![web::post().to(messages::mark_message_read)],
+            ))
+            .service(resource(
+                "/retention",
+                &[Method::GET, Method::PUT],
+                vec![
+                    web::get().to(retention::get_policy),
+                    web::put().to(retention::set_policy),
+                ],
+            ))
+            .service(resource(
+                "/legal-holds",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(retention::list_holds),
+                    web::post().to(retention::place_hold),
+                ],
+            ))
+            .service(resource(
+                "/legal-holds/{hold}/release",
+                &[Method::POST],
+                vec![web::post().to(retention::release_hold)],
             ))
             .service(resource(
                 "/unread",

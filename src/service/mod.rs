@@ -16,6 +16,7 @@ pub mod memo;
 pub mod messages;
 pub mod owner;
 pub mod read_state;
+pub mod retention;
 pub mod search;
 
 use std::sync::Arc;

@@ -367,9 +367,11 @@ pub fn verify(conn: &Connection) -> Result<Verdict> {
         let (columns, hash) = Columns::read(row)?;
         expected_seq += 1;
         if columns.seq != expected_seq {
-            let problem = if columns.seq > expected_seq {
+            let problem = if columns.seq == expected_seq + 1 {
+                format!("entry {expected_seq} before it is missing (removed)")
+            } else if columns.seq > expected_seq {
                 format!(
-                    "entries {expected_seq} to {} are missing (removed)",
+                    "entries {expected_seq} to {} before it are missing (removed)",
                     columns.seq - 1
                 )
             } else {
@@ -397,17 +399,32 @@ pub fn verify(conn: &Connection) -> Result<Verdict> {
     })
 }
 
-/// Removes the entries recorded before `before` (the trail's own retention), leaving the last
-/// removed row as the anchor the chain resumes from. Returns how many were removed.
-pub fn prune(conn: &Connection, before: Millis) -> Result<u64> {
+/// Removes up to `limit` of the oldest entries recorded before `before` (the trail's own
+/// retention), leaving the last removed row as the anchor the chain resumes from. Returns how
+/// many were removed: fewer than `limit` when none are left to remove.
+pub fn prune(conn: &Connection, before: Millis, limit: u32) -> Result<u64> {
     let last: Option<(i64, String)> = conn
         .row(
-            "SELECT seq, hash FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit WHERE at < ?1)
-             ORDER BY seq DESC LIMIT 1",
-            [before],
+            "SELECT seq, hash FROM audit
+             WHERE seq <= (SELECT MAX(seq) FROM audit WHERE at < ?1)
+             ORDER BY seq ASC LIMIT 1 OFFSET ?2 - 1",
+            params![before, limit],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
+    let last = match last {
+        Some(last) => Some(last),
+        // Fewer than `limit` left: up to the last of them.
+        None => conn
+            .row(
+                "SELECT seq, hash FROM audit
+                 WHERE seq <= (SELECT MAX(seq) FROM audit WHERE at < ?1)
+                 ORDER BY seq DESC LIMIT 1",
+                [before],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?,
+    };
     let Some((seq, hash)) = last else {
         return Ok(0);
     };
@@ -443,5 +460,73 @@ where
         entry.outcome = "ok".into();
         append(c, [entry])?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trail(n: i64) -> Connection {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::schema::apply(&mut c).unwrap();
+        let entries = (1..=n).map(|at| Entry {
+            at,
+            surface: "native".into(),
+            action: "read".into(),
+            outcome: "ok".into(),
+            patients: [7].into(),
+            ..Entry::default()
+        });
+        append(&c, entries).unwrap();
+        c
+    }
+
+    fn rows(c: &Connection) -> u64 {
+        match verify(c).unwrap() {
+            Verdict::Intact { rows, .. } => rows,
+            broken => panic!("{broken:?}"),
+        }
+    }
+
+    #[test]
+    fn pruning_in_batches_leaves_a_chain_that_verifies() {
+        let c = trail(5);
+        assert_eq!(rows(&c), 5);
+        assert_eq!(prune(&c, 4, 2).unwrap(), 2);
+        assert_eq!(rows(&c), 3);
+        assert_eq!(prune(&c, 4, 2).unwrap(), 1);
+        assert_eq!(rows(&c), 2);
+        assert_eq!(prune(&c, 4, 2).unwrap(), 0);
+        let patients: i64 = c
+            .query_row("SELECT count(*) FROM audit_patients", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(patients, 2);
+        // Appending after a prune links to the last row, as before.
+        append(&c, [Entry::default()]).unwrap();
+        assert_eq!(rows(&c), 3);
+    }
+
+    #[test]
+    fn verify_names_the_first_changed_or_missing_entry() {
+        let c = trail(4);
+        c.execute("UPDATE audit SET patients = '[8]' WHERE seq = 3", [])
+            .unwrap();
+        assert!(matches!(
+            verify(&c).unwrap(),
+            Verdict::Broken { seq: 3, .. }
+        ));
+        let c = trail(4);
+        c.execute("DELETE FROM audit WHERE seq = 2", []).unwrap();
+        match verify(&c).unwrap() {
+            Verdict::Broken { seq, problem } => {
+                assert_eq!(seq, 3);
+                assert!(
+                    problem.contains("entry 2 before it is missing"),
+                    "{problem}"
+                );
+            }
+            intact => panic!("{intact:?}"),
+        }
     }
 }

@@ -654,3 +654,75 @@ fn the_admin_pages_calls_are_surface_admin_under_their_session() {
         .unwrap_or_else(|| panic!("{found:#?}"));
     assert_eq!(signed_in["outcome"], "ok");
 }
+
+/// Runs the retention sweep as `parlor retention run` does, with the trail kept `audit_days`.
+fn sweep(app: &TestApp, audit_days: u32) -> parlor::service::retention::Sweep {
+    let service = app.service.clone();
+    actix_web::rt::System::new()
+        .block_on(async move {
+            service
+                .run_retention(parlor::service::retention::SweepOptions {
+                    audited_as: Some("cli"),
+                    audit_days: Some(audit_days),
+                    ..Default::default()
+                })
+                .await
+        })
+        .expect("sweep")
+}
+
+#[test]
+fn a_retention_run_leaves_one_entry_per_tenant_and_the_trail_keeps_its_own_years() {
+    const DAY: i64 = 86_400_000;
+    let app = spawn_app();
+    let t0 = 1_900_000_000_000;
+    app.service.clock.freeze(t0);
+    let c = clinic(&app);
+    app.send_as(c.tenant, c.conversation, c.provider, "old news");
+    let r = app
+        .request("PUT", "/parlor/v1/retention")
+        .admin()
+        .tenant(c.tenant)
+        .json(&json!({ "message_days": 30 }));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let before = entries(&app, c.tenant, "").len();
+    assert!(before >= 4, "the set-up's writes are in the trail");
+
+    // Forty days on: the message expires; the trail, kept 35 days, loses the set-up's entries.
+    app.service.clock.freeze(t0 + 40 * DAY);
+    let run = sweep(&app, 35);
+    assert!(run.audit_removed >= before as u64, "{run:?}");
+    let found = entries_until(&app, c.tenant, |e| e["action"] == "retention.run");
+    let entry = found
+        .iter()
+        .find(|e| e["action"] == "retention.run")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert_eq!(entry["surface"], "cli");
+    assert_eq!(entry["actor"]["kind"], "system");
+    assert_eq!(entry["detail"]["steps"][0]["removed"], 1);
+    assert_eq!(entry["detail"]["steps"][0]["conversations"], 1);
+    assert!(!entry.to_string().contains("old news"));
+    assert!(
+        found.iter().all(|e| e["at"].as_str().unwrap() >= "2030"),
+        "old entries remain"
+    );
+
+    // The chain still verifies from where pruning left it.
+    let service = app.service.clone();
+    let verified = actix_web::rt::System::new()
+        .block_on(async move { parlor::audit::cli::verify(&service, None).await })
+        .unwrap();
+    assert!(verified.sound, "{}", verified.report);
+    let pruned: i64 = app
+        .service
+        .store
+        .read_blocking(|c| {
+            Ok(c.query_row(
+                "SELECT count(*) FROM audit WHERE action = 'audit.prune'",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(pruned, 1);
+}

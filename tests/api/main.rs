@@ -33,6 +33,7 @@ mod integrity;
 mod native;
 mod query_plans;
 mod read_state;
+mod retention;
 mod send_path;
 mod shutdown;
 mod throttle;

@@ -6,11 +6,13 @@ pub mod audit;
 mod conversations;
 mod directory;
 mod messages;
+mod retention;
 mod session;
 
 pub use conversations::*;
 pub use directory::*;
 pub use messages::*;
+pub use retention::*;
 pub use session::*;
 
 use serde::de::{self, Deserializer, Visitor};
