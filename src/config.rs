@@ -64,6 +64,10 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     /// Built-in TLS: the private key (PEM) of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Encryption at rest: the file holding the database's SQLCipher key (64 hex characters,
+    /// readable by its owner only, not in the database's directory). Unset: a plain database,
+    /// or an encrypted one whose key is at the default place `parlor init` uses.
+    pub encryption_key_file: Option<PathBuf>,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -114,6 +118,7 @@ impl Default for Settings {
             password_queue_depth: crate::service::DEFAULT_PASSWORD_QUEUE_DEPTH,
             tls_cert: None,
             tls_key: None,
+            encryption_key_file: None,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -156,6 +161,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_PASSWORD_QUEUE_DEPTH", "password_queue_depth"),
     ("PARLOR_TLS_CERT", "tls_cert"),
     ("PARLOR_TLS_KEY", "tls_key"),
+    ("PARLOR_ENCRYPTION_KEY_FILE", "encryption_key_file"),
 ];
 
 impl Settings {

@@ -10,6 +10,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod encryption;
 pub mod error;
 pub mod faces;
 pub mod fixture;
