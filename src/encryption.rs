@@ -295,7 +295,6 @@ fn convert(db: &Path, from: Option<&Key>, to: &Key) -> Result<(usize, u64)> {
     if result.is_err() {
         let _ = std::fs::remove_file(&next);
     }
-    // Closing the source's connection removes its (emptied) -wal and -shm.
     drop(source);
     result
 }
@@ -303,7 +302,11 @@ fn convert(db: &Path, from: Option<&Key>, to: &Key) -> Result<(usize, u64)> {
 /// Opens `db` and keeps it to this connection alone until it is dropped, so that nothing
 /// writes to the original while it is copied. Fails at once if anything else has it open.
 fn hold_alone(db: &Path, key: Option<&Key>) -> Result<Connection> {
-    let conn = cipher::open(db, OpenFlags::SQLITE_OPEN_READ_WRITE, key)
+    // ATTACH opens the new file with this connection's flags: it must be allowed to create.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = cipher::open(db, flags, key)
         .map_err(|e| Error::internal(format!("cannot open {}: {e}", db.display())))?;
     cipher::unlock(&conn, db, key)?;
     let in_use = || {
@@ -323,14 +326,11 @@ fn hold_alone(db: &Path, key: Option<&Key>) -> Result<Connection> {
             _ => Error::from(e),
         }
     })?;
-    // Everything in the WAL into the file, and the WAL emptied: it must not be replayed into
-    // the new file that takes the old one's name.
-    let (busy, _, _): (i64, i64, i64) = conn.query_row(
-        "PRAGMA wal_checkpoint(TRUNCATE)",
-        [],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    if busy != 0 {
+    // Everything in the WAL into the file, and the WAL and its index removed: neither must
+    // meet the new file that takes the old one's name. Leaving WAL mode does both, and needs
+    // the file to itself; the server switches back to WAL when it next opens it.
+    let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("delete") {
         return Err(in_use());
     }
     Ok(conn)

@@ -16,6 +16,7 @@ mod connections;
 mod cors;
 mod crowd;
 mod duplicates;
+mod encryption;
 mod faces_mdlive;
 mod faces_pigeons;
 mod faces_respondent;
