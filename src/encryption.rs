@@ -1,17 +1,14 @@
 //! Encryption at rest, above the store: which key opens the configured database, the key
-//! `parlor init` creates for a new clinic, and the two conversions, `parlor encrypt` (plain to
-//! encrypted) and `parlor rekey` (a new key). A conversion exports the whole database into a
-//! new file next to it (`sqlcipher_export`), verifies and flushes that file, and only then
-//! renames it over the original: until the rename the original is untouched, after it the new
-//! file is complete, so a crash at any point leaves one good database.
+//! `parlor init` creates for a new clinic, and the key files of the two conversions, `parlor
+//! encrypt` (plain to encrypted) and `parlor rekey` (a new key). The conversion of the
+//! database itself is `store::convert`.
 
 use std::path::{Path, PathBuf};
-
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::store::cipher::{self, FileKind, Key};
+use crate::store::convert;
 
 /// Where a key goes when none is configured, in order of preference: the system's settings
 /// directory (when this user may write there, as a service installed by root would), else the
@@ -66,7 +63,13 @@ pub fn key_for(settings: &Settings) -> Result<Option<Key>> {
 fn refuse_beside(key: &Path, db: &Path) -> Result<()> {
     let dir_of = |p: &Path| {
         p.parent()
-            .map(|d| if d.as_os_str().is_empty() { Path::new(".") } else { d })
+            .map(|d| {
+                if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                }
+            })
             .and_then(|d| d.canonicalize().ok())
     };
     match (dir_of(key), dir_of(db)) {
@@ -181,7 +184,7 @@ pub fn encrypt(settings: &Settings) -> Result<Conversion> {
         }
         None => first_writable_default(settings)?,
     };
-    let (tables, rows) = convert(db, None, &key)?;
+    let (tables, rows) = convert::convert(db, None, &key)?;
     Ok(Conversion {
         db: db.clone(),
         key_file: key.source().to_owned(),
@@ -239,7 +242,7 @@ pub fn rekey(settings: &Settings) -> Result<Conversion> {
     }
     let new = Key::generate(&pending);
     new.write_new()?;
-    let (tables, rows) = match convert(db, Some(&old), &new) {
+    let (tables, rows) = match convert::convert(db, Some(&old), &new) {
         Ok(counts) => counts,
         Err(e) => {
             let _ = std::fs::remove_file(&pending);
@@ -274,147 +277,7 @@ pub fn rekey(settings: &Settings) -> Result<Conversion> {
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Exports the database at `db` (opened with `from`) into a new file encrypted with `to`,
-/// verifies it, and renames it over `db`. Returns the tables and rows copied.
-fn convert(db: &Path, from: Option<&Key>, to: &Key) -> Result<(usize, u64)> {
-    let next = sibling(db, ".converting");
-    for leftover in [next.clone(), sibling(&next, "-journal")] {
-        if leftover.exists() {
-            std::fs::remove_file(&leftover).map_err(|e| {
-                Error::internal(format!("cannot remove {}: {e}", leftover.display()))
-            })?;
-        }
-    }
-    let source = hold_alone(db, from)?;
-    let result = export_and_swap(&source, db, &next, to);
-    if result.is_err() {
-        let _ = std::fs::remove_file(&next);
-    }
-    drop(source);
-    result
-}
-
-/// Opens `db` and keeps it to this connection alone until it is dropped, so that nothing
-/// writes to the original while it is copied. Fails at once if anything else has it open.
-fn hold_alone(db: &Path, key: Option<&Key>) -> Result<Connection> {
-    // ATTACH opens the new file with this connection's flags: it must be allowed to create.
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = cipher::open(db, flags, key)
-        .map_err(|e| Error::internal(format!("cannot open {}: {e}", db.display())))?;
-    cipher::unlock(&conn, db, key)?;
-    let in_use = || {
-        Error::Conflict(format!(
-            "{} is in use (a running server, or another parlor command): stop it, then try \
-             again",
-            db.display()
-        ))
-    };
-    // In exclusive locking mode the lock taken here is held until the connection closes.
-    conn.execute_batch("PRAGMA busy_timeout = 0; PRAGMA locking_mode = EXCLUSIVE;")?;
-    conn.execute_batch("BEGIN EXCLUSIVE; COMMIT;").map_err(|e| {
-        match e.sqlite_error_code() {
-            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
-                in_use()
-            }
-            _ => Error::from(e),
-        }
-    })?;
-    // Everything in the WAL into the file, and the WAL and its index removed: neither must
-    // meet the new file that takes the old one's name. Leaving WAL mode does both, and needs
-    // the file to itself; the server switches back to WAL when it next opens it.
-    let mode: String = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| r.get(0))?;
-    if !mode.eq_ignore_ascii_case("delete") {
-        return Err(in_use());
-    }
-    Ok(conn)
-}
-
-fn export_and_swap(source: &Connection, db: &Path, next: &Path, to: &Key) -> Result<(usize, u64)> {
-    let next_text = next
-        .to_str()
-        .ok_or_else(|| Error::invalid("db", "the database path must be valid UTF-8"))?;
-    let version: i64 = source.query_row("PRAGMA main.user_version", [], |r| r.get(0))?;
-    source.execute(
-        "ATTACH DATABASE ?1 AS converted KEY ?2",
-        [next_text, &to.key_spec()],
-    )?;
-    let exported = source
-        .query_row("SELECT sqlcipher_export('converted')", [], |_| Ok(()))
-        .and_then(|_| {
-            source.execute_batch(&format!("PRAGMA converted.user_version = {version};"))
-        });
-    let detached = source.execute_batch("DETACH DATABASE converted;");
-    exported?;
-    detached?;
-
-    std::fs::File::open(next)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| Error::internal(format!("cannot flush {}: {e}", next.display())))?;
-    let counts = verify_copy(source, next, to)?;
-    std::fs::rename(next, db).map_err(|e| {
-        Error::internal(format!(
-            "cannot move {} over {}: {e}",
-            next.display(),
-            db.display()
-        ))
-    })?;
-    cipher::sync_dir(db)?;
-    Ok(counts)
-}
-
-/// The new file opens with its key only, is sound, and holds as many rows in every table as
-/// the original.
-fn verify_copy(source: &Connection, next: &Path, key: &Key) -> Result<(usize, u64)> {
-    if FileKind::of(next)? != FileKind::Encrypted {
-        return Err(Error::internal(format!(
-            "the new file {} is not encrypted; the database was left as it was",
-            next.display()
-        )));
-    }
-    let copy = cipher::open(next, OpenFlags::SQLITE_OPEN_READ_WRITE, Some(key))?;
-    cipher::unlock(&copy, next, Some(key))?;
-    let verdict: String = copy.query_row("PRAGMA integrity_check(1)", [], |r| r.get(0))?;
-    if verdict != "ok" {
-        return Err(Error::internal(format!(
-            "the new file {} did not pass the integrity check ({verdict}); the database was \
-             left as it was",
-            next.display()
-        )));
-    }
-    let tables: Vec<String> = {
-        let mut stmt = source.prepare(
-            "SELECT name FROM main.sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
-             ORDER BY name",
-        )?;
-        let names = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<Vec<String>>>()?;
-        names
-    };
-    let mut rows = 0u64;
-    for table in &tables {
-        let count = |c: &Connection| -> Result<Option<i64>> {
-            let sql = format!("SELECT count(*) FROM \"{}\"", table.replace('"', "\"\""));
-            Ok(c.query_row(&sql, [], |r| r.get(0)).optional()?)
-        };
-        let (before, after) = (count(source)?, count(&copy)?);
-        if before != after {
-            return Err(Error::internal(format!(
-                "the new file {} holds {after:?} rows of {table} where the database holds \
-                 {before:?}; the database was left as it was",
-                next.display()
-            )));
-        }
-        rows += before.unwrap_or(0) as u64;
-    }
-    Ok((tables.len(), rows))
+    convert::sibling(path, suffix)
 }
 
 #[cfg(test)]
@@ -423,7 +286,10 @@ mod tests {
 
     #[test]
     fn a_key_is_named_after_its_database() {
-        assert_eq!(key_file_name(Path::new("/var/lib/parlor/parlor.db")), "parlor.key");
+        assert_eq!(
+            key_file_name(Path::new("/var/lib/parlor/parlor.db")),
+            "parlor.key"
+        );
         assert_eq!(key_file_name(Path::new("clinic.sqlite")), "clinic.key");
         assert!(default_key_dirs()[0].starts_with("/etc"));
     }
@@ -431,9 +297,12 @@ mod tests {
     #[test]
     fn a_key_beside_the_database_is_refused() {
         let dir = tempfile::tempdir().unwrap();
-        let said = refuse_beside(&dir.path().join("parlor.key"), &dir.path().join("parlor.db"))
-            .unwrap_err()
-            .to_string();
+        let said = refuse_beside(
+            &dir.path().join("parlor.key"),
+            &dir.path().join("parlor.db"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(said.contains("database's own directory"), "{said}");
         let elsewhere = tempfile::tempdir().unwrap();
         refuse_beside(

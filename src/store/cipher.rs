@@ -278,9 +278,7 @@ pub fn unlock(conn: &Connection, path: &Path, key: Option<&Key>) -> Result<()> {
     });
     match (answered, key) {
         (Ok(_), _) => Ok(()),
-        (Err(e), Some(key))
-            if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) =>
-        {
+        (Err(e), Some(key)) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase) => {
             Err(wrong_key(path, key))
         }
         (Err(e), _) => Err(Error::from(e)),
@@ -374,14 +372,19 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(key.source()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(key.source())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
-            std::fs::set_permissions(key.source(), std::fs::Permissions::from_mode(0o640))
-                .unwrap();
+            std::fs::set_permissions(key.source(), std::fs::Permissions::from_mode(0o640)).unwrap();
             let refused = Key::read(key.source()).unwrap_err().to_string();
             assert!(refused.contains("chmod 600"), "{refused}");
         }
-        assert!(key.write_new().is_err(), "an existing key file is never overwritten");
+        assert!(
+            key.write_new().is_err(),
+            "an existing key file is never overwritten"
+        );
         assert!(!format!("{key:?}").contains(&hex::encode(key.bytes)));
     }
 
@@ -410,7 +413,10 @@ mod tests {
             conn.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
                 .unwrap();
         }
-        assert_eq!(FileKind::of(&dir.path().join("none.db")).unwrap(), FileKind::New);
+        assert_eq!(
+            FileKind::of(&dir.path().join("none.db")).unwrap(),
+            FileKind::New
+        );
         assert_eq!(FileKind::of(&plain).unwrap(), FileKind::Plain);
         assert_eq!(FileKind::of(&secret).unwrap(), FileKind::Encrypted);
         let junk = dir.path().join("junk.db");
@@ -421,7 +427,9 @@ mod tests {
         assert!(unlock(&keyless, &secret, None).is_err());
         let other = Key::generate(&dir.path().join("other.key"));
         let wrong = open(&secret, OpenFlags::default(), Some(&other)).unwrap();
-        let said = unlock(&wrong, &secret, Some(&other)).unwrap_err().to_string();
+        let said = unlock(&wrong, &secret, Some(&other))
+            .unwrap_err()
+            .to_string();
         assert!(said.contains("does not open"), "{said}");
         let right = open(&secret, OpenFlags::default(), Some(&key)).unwrap();
         unlock(&right, &secret, Some(&key)).unwrap();

@@ -7,6 +7,7 @@ pub mod chats;
 pub mod cipher;
 pub mod constraints;
 pub mod conversations;
+pub mod convert;
 pub mod direct;
 pub mod flows;
 pub mod health;

@@ -87,8 +87,9 @@ fn row_counts(db: &Path, key: Option<&Path>) -> Vec<(String, i64)> {
                 .collect::<rusqlite::Result<_>>()?;
             let mut counts = Vec::new();
             for name in names {
-                let n: i64 =
-                    c.query_row(&format!("SELECT count(*) FROM \"{name}\""), [], |r| r.get(0))?;
+                let n: i64 = c.query_row(&format!("SELECT count(*) FROM \"{name}\""), [], |r| {
+                    r.get(0)
+                })?;
                 counts.push((name, n));
             }
             Ok(counts)
@@ -108,12 +109,19 @@ fn init_makes_an_encrypted_database_and_a_key_file_only_its_owner_reads() {
     assert!(o.status.success(), "{}", out(&o));
     let said = out(&o);
     assert!(said.contains(&key.display().to_string()), "{said}");
-    assert!(said.contains("Losing the key loses every message"), "{said}");
+    assert!(
+        said.contains("Losing the key loses every message"),
+        "{said}"
+    );
     assert_eq!(mode(&key), 0o600);
     assert!(!sqlite3_reads(&db), "sqlite3 read the encrypted database");
 
     // Parlor reads it with the key, and only with it.
-    let o = parlor(&db, Some(&key), &["tenant", "create", "--name", "Riverside"]);
+    let o = parlor(
+        &db,
+        Some(&key),
+        &["tenant", "create", "--name", "Riverside"],
+    );
     assert!(o.status.success(), "{}", out(&o));
     let o = parlor(&db, Some(&key), &["tenant", "list"]);
     assert!(out(&o).contains("Riverside"), "{}", out(&o));
@@ -195,9 +203,16 @@ fn a_missing_or_wrong_key_stops_the_start_and_says_which() {
     refused(
         None,
         &db,
-        &["is encrypted and no encryption key is configured", "encryption_key_file"],
+        &[
+            "is encrypted and no encryption key is configured",
+            "encryption_key_file",
+        ],
     );
-    refused(Some(&wrong), &db, &["wrong.key does not open", "refusals-clinic.db"]);
+    refused(
+        Some(&wrong),
+        &db,
+        &["wrong.key does not open", "refusals-clinic.db"],
+    );
 
     // A key file others may read is refused before it is used.
     let shared = keys.path().join("shared.key");
@@ -214,7 +229,11 @@ fn a_missing_or_wrong_key_stops_the_start_and_says_which() {
     // A key for a plain database: encrypt it first.
     let plain = data.path().join("plain.db");
     assert!(parlor(&plain, None, &["init", "--plain"]).status.success());
-    refused(Some(&key), &plain, &["plain, unencrypted", "parlor encrypt"]);
+    refused(
+        Some(&key),
+        &plain,
+        &["plain, unencrypted", "parlor encrypt"],
+    );
     // `check` and `backup` say the same.
     let o = parlor(&db, Some(&wrong), &["check"]);
     assert_eq!(o.status.code(), Some(2), "{}", out(&o));
@@ -270,9 +289,13 @@ fn rekey_retires_the_old_key_and_only_the_new_one_opens() {
     let db = data.path().join("rekeyed.db");
     let key = keys.path().join("rekeyed.key");
     assert!(parlor(&db, Some(&key), &["init"]).status.success());
-    assert!(parlor(&db, Some(&key), &["tenant", "create", "--name", "Northside"])
-        .status
-        .success());
+    assert!(parlor(
+        &db,
+        Some(&key),
+        &["tenant", "create", "--name", "Northside"]
+    )
+    .status
+    .success());
     let old_backup = data.path().join("before-rekey.db");
     let o = parlor(&db, Some(&key), &["backup", old_backup.to_str().unwrap()]);
     assert!(o.status.success(), "{}", out(&o));
@@ -286,7 +309,11 @@ fn rekey_retires_the_old_key_and_only_the_new_one_opens() {
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().contains(".retired-"))
         .expect("the old key is kept");
-    assert!(out(&o).contains(&retired.display().to_string()), "{}", out(&o));
+    assert!(
+        out(&o).contains(&retired.display().to_string()),
+        "{}",
+        out(&o)
+    );
     assert_eq!(std::fs::read_to_string(&retired).unwrap(), old_text);
     assert_ne!(std::fs::read_to_string(&key).unwrap(), old_text);
     assert_eq!(mode(&key), 0o600);

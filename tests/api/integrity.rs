@@ -456,7 +456,10 @@ fn a_start_up_check_that_runs_out_of_time_says_so_and_the_server_starts_anyway()
     let long = std::time::Duration::from_secs(600);
     assert_eq!(quick_check_within(&db, long, None).unwrap(), Outcome::Sound);
     let none = std::time::Duration::ZERO;
-    assert_eq!(quick_check_within(&db, none, None).unwrap(), Outcome::Unfinished);
+    assert_eq!(
+        quick_check_within(&db, none, None).unwrap(),
+        Outcome::Unfinished
+    );
 
     let store = Store::open_checked(
         &db,
