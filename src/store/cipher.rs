@@ -304,12 +304,25 @@ pub fn fits(path: &Path, key: Option<&Key>) -> Result<()> {
 
 /// "The key does not open this database."
 pub fn wrong_key(path: &Path, key: &Key) -> Error {
+    let mut pending = key.source().as_os_str().to_owned();
+    pending.push(".new");
+    let pending = PathBuf::from(pending);
+    let interrupted = if pending.exists() {
+        format!(
+            ". An interrupted `parlor rekey` left a new key in {}: if the database opens with \
+             it, move it over {}",
+            pending.display(),
+            key.source().display()
+        )
+    } else {
+        String::new()
+    };
     Error::invalid(
         "encryption_key_file",
         format!(
             "the key in {} does not open {} (a different key, or the file is damaged). Parlor \
              did not start. Use the key file `parlor init`, `parlor encrypt` or `parlor rekey` \
-             wrote for this database",
+             wrote for this database{interrupted}",
             key.source().display(),
             path.display()
         ),
@@ -326,7 +339,8 @@ pub fn no_key(path: &Path, looked_at: Option<&Path>) -> Error {
         format!(
             "{} is encrypted and no encryption key is configured{looked}. Parlor did not start. \
              Set encryption_key_file (or PARLOR_ENCRYPTION_KEY_FILE) to the key file `parlor \
-             init` or `parlor encrypt` printed",
+             init` or `parlor encrypt` printed. (If this database was never encrypted, its \
+             first page is damaged: see README, \"After a power cut or a disk error\".)",
             path.display()
         ),
     )
