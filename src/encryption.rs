@@ -100,18 +100,31 @@ pub fn key_for_new_database(settings: &Settings) -> Result<Option<InitKey>> {
     if FileKind::of(&settings.db)? != FileKind::New {
         return Ok(None);
     }
-    let candidates = match &settings.encryption_key_file {
+    first_usable(configured_or_default(settings), &settings.db).map(Some)
+}
+
+/// The configured key file, else the default places in order.
+fn configured_or_default(settings: &Settings) -> Vec<PathBuf> {
+    match &settings.encryption_key_file {
         Some(path) => vec![path.clone()],
         None => default_key_dirs()
             .into_iter()
             .map(|d| d.join(key_file_name(&settings.db)))
             .collect(),
-    };
+    }
+}
+
+/// The key in the first of `candidates` that holds one or can be written. A key file that
+/// exists but cannot be used is an error, not a reason to make a second key elsewhere.
+fn first_usable(candidates: Vec<PathBuf>, db: &Path) -> Result<InitKey> {
     let mut refused = Vec::new();
     for path in candidates {
-        refuse_beside(&path, &settings.db)?;
+        refuse_beside(&path, db)?;
+        if path.exists() {
+            return take_or_create(&path);
+        }
         match take_or_create(&path) {
-            Ok(made) => return Ok(Some(made)),
+            Ok(made) => return Ok(made),
             Err(e) => refused.push(e.to_string()),
         }
     }
@@ -177,13 +190,7 @@ pub fn encrypt(settings: &Settings) -> Result<Conversion> {
             ))
         }
     }
-    let key = match &settings.encryption_key_file {
-        Some(path) => {
-            refuse_beside(path, db)?;
-            take_or_create(path)?.key
-        }
-        None => first_writable_default(settings)?,
-    };
+    let key = first_usable(configured_or_default(settings), db)?.key;
     let (tables, rows) = convert::convert(db, None, &key)?;
     Ok(Conversion {
         db: db.clone(),
@@ -192,22 +199,6 @@ pub fn encrypt(settings: &Settings) -> Result<Conversion> {
         tables,
         rows,
     })
-}
-
-fn first_writable_default(settings: &Settings) -> Result<Key> {
-    let mut refused = Vec::new();
-    for dir in default_key_dirs() {
-        let path = dir.join(key_file_name(&settings.db));
-        refuse_beside(&path, &settings.db)?;
-        match take_or_create(&path) {
-            Ok(made) => return Ok(made.key),
-            Err(e) => refused.push(e.to_string()),
-        }
-    }
-    Err(Error::invalid(
-        "encryption_key_file",
-        format!("no place to write the new key: {}", refused.join("; ")),
-    ))
 }
 
 /// `parlor rekey`: re-encrypts the database with a new key, which replaces the old one in the
