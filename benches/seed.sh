@@ -49,7 +49,7 @@ mkdir -p "$OUT"
 rm -f "$DB" "$DB-wal" "$DB-shm" "$DB-journal"
 
 # The server creates the file and applies schema.sql (and makes a server-admin token we ignore).
-RUST_LOG=warn "$PARLOR" --db "$DB" init >/dev/null
+RUST_LOG=warn "$PARLOR" --db "$DB" init --plain >/dev/null
 
 TYPICAL=$(( CONVERSATIONS / PATIENTS ))                # conversations of each patient
 # Users after the patients: the clinic's owner, then the workspace's owner, assistant, patient.

@@ -71,6 +71,10 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
     /// Run the retention sweep inside the server: first some minutes after start, then daily.
     pub retention_sweep: bool,
+    /// Encryption at rest: the file holding the database's SQLCipher key (64 hex characters,
+    /// readable by its owner only, not in the database's directory). Unset: a plain database,
+    /// or an encrypted one whose key is at the default place `parlor init` uses.
+    pub encryption_key_file: Option<PathBuf>,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -124,6 +128,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             retention_sweep: true,
+            encryption_key_file: None,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -169,6 +174,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_TLS_CERT", "tls_cert"),
     ("PARLOR_TLS_KEY", "tls_key"),
     ("PARLOR_RETENTION_SWEEP", "retention_sweep"),
+    ("PARLOR_ENCRYPTION_KEY_FILE", "encryption_key_file"),
 ];
 
 impl Settings {

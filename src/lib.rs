@@ -11,6 +11,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod encryption;
 pub mod error;
 pub mod export;
 pub mod faces;

@@ -14,7 +14,7 @@ use parlor::service::retention::SweepOptions;
 use parlor::service::Service;
 use parlor::store::integrity::{self, Depth, Outcome};
 use parlor::store::origin;
-use parlor::{server, Error};
+use parlor::{encryption, server, Error};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -76,8 +76,19 @@ enum Command {
         fixture: Option<PathBuf>,
     },
     /// Create the database if needed and print a new administrator token. Keep it safe: it is
-    /// shown only once.
-    Init,
+    /// shown only once. A new database is encrypted, with a new key file (see README,
+    /// "Encryption at rest").
+    Init {
+        /// Create a plain, unencrypted database instead (as before encryption at rest).
+        #[arg(long)]
+        plain: bool,
+    },
+    /// Encrypt an existing plain database, with the key in encryption_key_file (created if
+    /// missing) or a new key at the default place. Stop the server first.
+    Encrypt,
+    /// Re-encrypt the database with a new key, which replaces the old one in its key file (the
+    /// old key is kept beside it, for older backups). Stop the server first.
+    Rekey,
     /// Load a fixture file into the database: all of it, or nothing if any part is wrong.
     Load {
         /// The fixture (JSON).
@@ -294,7 +305,7 @@ fn id_ref(field: &str, text: &str) -> Result<IdRef, Error> {
 /// recorded under it (surface `cli`).
 fn cli_action(command: &Command) -> Option<&'static str> {
     match command {
-        Command::Init => Some("init"),
+        Command::Init { .. } => Some("init"),
         Command::Load { .. } => Some("load"),
         Command::Tenant(TenantCommand::Create { .. }) => Some("tenant.create"),
         Command::User(UserCommand::Create { .. }) => Some("user.create"),
@@ -358,10 +369,23 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Init => {
-            let service = open(&cli.global)?;
+        Command::Init { plain } => {
+            let mut s = settings(&cli.global)?;
+            let configured = s.encryption_key_file.is_some();
+            let made = if plain {
+                None
+            } else {
+                encryption::key_for_new_database(&s)?
+            };
+            if let Some(made) = &made {
+                s.encryption_key_file = Some(made.key.source().to_owned());
+            }
+            let service = Service::new(server::open_store(&s)?, parlor::domain::Clock::system());
             let token = service.create_server_admin_token().await?;
             println!("Database ready: {}", service.store.path().display());
+            if let Some(made) = &made {
+                print_new_key(made, configured);
+            }
             println!(
                 "Administrator token (shown only once; keep it somewhere safe):\n\n    {token}\n"
             );
@@ -594,7 +618,84 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Encrypt => {
+            let s = settings(&cli.global)?;
+            let done = encryption::encrypt(&s)?;
+            record_conversion(&s, &done, "encrypt").await?;
+            println!(
+                "Encrypted {} ({} rows in {} tables), with the key in {}.",
+                done.db.display(),
+                done.rows,
+                done.tables,
+                done.key_file.display()
+            );
+            println!(
+                "Losing that key file loses every message: keep a copy somewhere safe, away \
+                 from the database and its backups."
+            );
+            if s.encryption_key_file.is_none() {
+                println!(
+                    "Parlor finds the key there; or set encryption_key_file = \"{}\".",
+                    done.key_file.display()
+                );
+            }
+            println!(
+                "Backups taken before now are not encrypted: replace them with new ones \
+                 (`parlor backup`) and delete the old copies."
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rekey => {
+            let s = settings(&cli.global)?;
+            let done = encryption::rekey(&s)?;
+            record_conversion(&s, &done, "rekey").await?;
+            println!(
+                "Re-encrypted {} ({} rows in {} tables) with a new key, now in {}.",
+                done.db.display(),
+                done.rows,
+                done.tables,
+                done.key_file.display()
+            );
+            if let Some(retired) = &done.retired_key_file {
+                println!(
+                    "The old key is kept in {}: backups taken before now open only with it. \
+                     Take a new backup, copy the new key file to where you keep the key, and \
+                     delete the old key once no backup you keep needs it.",
+                    retired.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// Records an `encrypt` or `rekey` in the audit trail, once the converted file is in place
+/// (opened with the key now in force). Counts and the key file's place, never key material.
+async fn record_conversion(
+    s: &Settings,
+    done: &encryption::Conversion,
+    action: &str,
+) -> Result<(), Error> {
+    if !s.audit {
+        return Ok(());
+    }
+    let mut s = s.clone();
+    s.encryption_key_file = Some(done.key_file.clone());
+    s.startup_check_seconds = 0;
+    let service = Service::new(server::open_store(&s)?, parlor::domain::Clock::system());
+    let mut entry = parlor::audit::cli::entry(service.now(), action);
+    entry.outcome = "ok".into();
+    entry.detail = Some(
+        serde_json::json!({
+            "tables": done.tables,
+            "rows": done.rows,
+            "key_file": done.key_file.display().to_string(),
+        })
+        .to_string(),
+    );
+    let recorded = service.store.record(entry).await;
+    service.store.close().await?;
+    recorded
 }
 
 /// `parlor check`: the file first, then the badges. A damaged file stops there: recounting
@@ -613,7 +714,7 @@ async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Erro
         s.db.display(),
         if quick { "quick" } else { "full" }
     );
-    let report = integrity::verify(&s.db, depth)?;
+    let report = integrity::verify(&s.db, depth, encryption::key_for(&s)?.as_ref())?;
     for step in &report.steps {
         match &step.outcome {
             Outcome::Sound => println!("  {}: sound", step.name),
@@ -668,6 +769,27 @@ async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Erro
     drop(service);
     println!("{} unread count(s) drifted; corrected.", fixed?.len());
     Ok(ExitCode::from(1))
+}
+
+/// Where the new database's key is, and what it means.
+fn print_new_key(made: &encryption::InitKey, configured: bool) {
+    let path = made.key.source().display();
+    if made.created {
+        println!("The database is encrypted. Its key is in {path} (readable by this user only).");
+    } else {
+        println!("The database is encrypted with the key already in {path}.");
+    }
+    println!(
+        "Losing the key loses every message, and anyone with the key and a copy of the \
+         database can read it: keep a copy of the key somewhere safe, away from the database's \
+         backups."
+    );
+    if !configured {
+        println!(
+            "Parlor finds the key there; to keep it elsewhere, move it and set \
+             encryption_key_file. `parlor init --plain` makes an unencrypted database instead."
+        );
+    }
 }
 
 fn print_summary(s: &Summary) {

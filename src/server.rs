@@ -46,6 +46,7 @@ pub fn read_connections(configured: u32) -> u32 {
 /// Opens the database after the start-up check (`startup_check_seconds`,
 /// `read_only_if_damaged`).
 pub fn open_store(settings: &Settings) -> Result<Store> {
+    let key = crate::encryption::key_for(settings)?;
     let store = Store::open_checked(
         &settings.db,
         &StoreOptions {
@@ -58,6 +59,7 @@ pub fn open_store(settings: &Settings) -> Result<Store> {
                 .then(|| Duration::from_secs(settings.startup_check_seconds.into())),
             read_only_if_damaged: settings.read_only_if_damaged,
         },
+        key.as_ref(),
     )?;
     store.set_read_queue_depth(settings.read_queue_depth);
     Ok(store)
@@ -300,5 +302,9 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
 
 /// `parlor backup`: a consistent copy of the database while a server may be running.
 pub fn backup(settings: &Settings, dest: &std::path::Path) -> Result<()> {
-    store::backup(&settings.db, dest)
+    store::backup(
+        &settings.db,
+        dest,
+        crate::encryption::key_for(settings)?.as_ref(),
+    )
 }

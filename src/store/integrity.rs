@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::cipher::{self, Key};
 use super::participants::{self, Drift};
 use crate::error::{Error, Result, StorageFault};
 
@@ -112,9 +113,10 @@ impl Report {
 }
 
 /// Runs every step on the file at `path` (which must exist), in order; once one finds
-/// problems the rest are not run.
-pub fn verify(path: &Path, depth: Depth) -> Result<Report> {
-    let conn = open(path)?;
+/// problems the rest are not run. An encrypted file is read with `key`.
+pub fn verify(path: &Path, depth: Depth, key: Option<&Key>) -> Result<Report> {
+    cipher::fits(path, key)?;
+    let conn = open(path, key)?;
     let mut steps = Vec::new();
     let mut damaged = false;
     for step in STEPS {
@@ -134,8 +136,8 @@ pub fn verify(path: &Path, depth: Depth) -> Result<Report> {
 
 /// The start-up check: the file's structure, quick, given at most `budget`. A large file may
 /// not finish in time; the answer then says so and the caller decides.
-pub fn quick_check_within(path: &Path, budget: Duration) -> Result<Outcome> {
-    let conn = open(path)?;
+pub fn quick_check_within(path: &Path, budget: Duration, key: Option<&Key>) -> Result<Outcome> {
+    let conn = open(path, key)?;
     let deadline = Instant::now() + budget;
     conn.progress_handler(1_000, Some(move || Instant::now() >= deadline))?;
     let outcome = outcome(pragma_check(&conn, "quick_check").map_err(Failure::from))?;
@@ -146,10 +148,11 @@ pub fn quick_check_within(path: &Path, budget: Duration) -> Result<Outcome> {
 /// A connection for checking only. Read-write (with `query_only`), not read-only: a read-only
 /// connection leaves `-wal` and `-shm` files behind, and a check must leave the directory as
 /// it found it; when it is the file's last connection, closing it removes them.
-fn open(path: &Path) -> Result<Connection> {
-    let conn = Connection::open_with_flags(
+fn open(path: &Path, key: Option<&Key>) -> Result<Connection> {
+    let conn = cipher::open(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        key,
     )
     .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
     conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 5000;")?;

@@ -6,8 +6,10 @@ pub mod api_keys;
 pub mod audit;
 mod audit_queue;
 pub mod chats;
+pub mod cipher;
 pub mod constraints;
 pub mod conversations;
+pub mod convert;
 pub mod direct;
 pub mod export;
 pub mod flows;
@@ -38,6 +40,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::error::{Error, Result, StorageFault};
 use crate::lanes::Lane;
+use cipher::Key;
 use health::Health;
 use integrity::Outcome;
 pub use writer::WriterStats;
@@ -104,6 +107,8 @@ pub struct Store {
     health: Health,
     checkpointer: Arc<Checkpointer>,
     audit: Arc<audit_queue::AuditQueue>,
+    /// The SQLCipher key every connection applies first; `None` for a plain database.
+    key: Option<Key>,
 }
 
 impl Store {
@@ -111,20 +116,31 @@ impl Store {
     /// writer and checkpointer threads. No start-up check: for tools and tests; the server
     /// uses `open_checked`.
     pub fn open(path: &Path, options: &StoreOptions) -> Result<Store> {
-        Self::start(path, options, Health::new(path, false))
+        Self::open_keyed(path, options, None)
+    }
+
+    /// `open` of a database encrypted with `key` (or plain, with `None`).
+    pub fn open_keyed(path: &Path, options: &StoreOptions, key: Option<&Key>) -> Result<Store> {
+        cipher::fits(path, key)?;
+        Self::start(path, options, Health::new(path, false), key)
     }
 
     /// `open`, after a quick check of the file bounded by `check.budget`. A damaged file is
     /// refused with an error that names the damage and the way out, or, with
-    /// `read_only_if_damaged`, opened read-only (every change answers 503).
+    /// `read_only_if_damaged`, opened read-only (every change answers 503). With `key`, the
+    /// file is (or becomes, if new) encrypted with it; a key that does not fit is refused
+    /// before the check.
     pub fn open_checked(
         path: &Path,
         options: &StoreOptions,
         check: &StartupCheck,
+        key: Option<&Key>,
     ) -> Result<Store> {
+        // Before the check: without the right key, the file would look damaged to it.
+        cipher::fits(path, key)?;
         let health = Health::new(path, check.read_only_if_damaged);
         let outcome = match check.budget {
-            Some(budget) if path.exists() => integrity::quick_check_within(path, budget)?,
+            Some(budget) if path.exists() => integrity::quick_check_within(path, budget, key)?,
             _ => Outcome::Sound,
         };
         match outcome {
@@ -145,11 +161,16 @@ impl Store {
                 health.start_damaged(problems.join("; "));
             }
         }
-        Self::start(path, options, health)
+        Self::start(path, options, health, key)
     }
 
-    fn start(path: &Path, options: &StoreOptions, health: Health) -> Result<Store> {
-        let mut conn = Connection::open(path)
+    fn start(
+        path: &Path,
+        options: &StoreOptions,
+        health: Health,
+        key: Option<&Key>,
+    ) -> Result<Store> {
+        let mut conn = cipher::open(path, OpenFlags::default(), key)
             .map_err(|e| Error::internal(format!("cannot open {}: {e}", path.display())))?;
         // A damaged file is not touched: no journal mode switch, no schema step.
         if !health.is_damaged() {
@@ -157,9 +178,11 @@ impl Store {
             schema::apply(&mut conn)?;
         }
 
+        let pool_key = key.cloned();
         let manager = SqliteConnectionManager::file(path)
             .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .with_init(|c| {
+            .with_init(move |c| {
+                cipher::apply(c, pool_key.as_ref())?;
                 c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 c.execute_batch(&format!(
                     "PRAGMA query_only = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -{READ_CACHE_KIB};"
@@ -183,7 +206,7 @@ impl Store {
             "too many reads are waiting for the database",
         )?;
         let writer = writer::Writer::start(conn, options.max_batch.max(1), health.clone())?;
-        let checkpointer = Checkpointer::start(path, health.clone(), writer.activity())?;
+        let checkpointer = Checkpointer::start(path, key, health.clone(), writer.activity())?;
         let audit = audit_queue::AuditQueue::start(writer.clone()).map_err(Error::internal)?;
         Ok(Store {
             pool,
@@ -193,6 +216,7 @@ impl Store {
             health,
             checkpointer: Arc::new(checkpointer),
             audit: Arc::new(audit),
+            key: key.cloned(),
         })
     }
 
@@ -392,7 +416,12 @@ impl Store {
 
     /// A consistent copy of the whole database at `dest`, taken while others read and write.
     pub fn backup_to(&self, dest: &Path) -> Result<()> {
-        backup(&self.path, dest)
+        backup(&self.path, dest, self.key.as_ref())
+    }
+
+    /// The key the database is encrypted with, if it is.
+    pub fn key(&self) -> Option<&Key> {
+        self.key.as_ref()
     }
 }
 
@@ -428,8 +457,13 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(path: &Path, health: Health, mut writer: writer::Activity) -> Result<Checkpointer> {
-        let conn = Connection::open(path)?;
+    fn start(
+        path: &Path,
+        key: Option<&Key>,
+        health: Health,
+        mut writer: writer::Activity,
+    ) -> Result<Checkpointer> {
+        let conn = cipher::open(path, OpenFlags::default(), key)?;
         conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
         let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
@@ -512,8 +546,10 @@ fn refusal(path: &Path, problems: &[String], unreadable: bool) -> Error {
 }
 
 /// Copies the database at `src` to `dest` with `VACUUM INTO`: one read transaction, so the copy
-/// is a consistent snapshot even while a server writes. Refuses to overwrite `dest`.
-pub fn backup(src: &Path, dest: &Path) -> Result<()> {
+/// is a consistent snapshot even while a server writes. Refuses to overwrite `dest`. With a
+/// key, SQLCipher attaches the copy with the source's key, so the copy is encrypted with the
+/// same key; a copy that came out plain anyway is deleted rather than left on the disk.
+pub fn backup(src: &Path, dest: &Path, key: Option<&Key>) -> Result<()> {
     if dest.exists() {
         return Err(Error::Conflict(format!(
             "{} already exists; choose a new file name",
@@ -523,12 +559,20 @@ pub fn backup(src: &Path, dest: &Path) -> Result<()> {
     if !src.exists() {
         return Err(Error::NotFound("database file"));
     }
-    let conn = Connection::open_with_flags(src, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    cipher::fits(src, key)?;
+    let conn = cipher::open(src, OpenFlags::SQLITE_OPEN_READ_WRITE, key)?;
     conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
     let dest_text = dest
         .to_str()
         .ok_or_else(|| Error::invalid("file", "the backup path must be valid UTF-8"))?;
     conn.execute("VACUUM INTO ?1", [dest_text])?;
+    if key.is_some() && cipher::FileKind::of(dest)? != cipher::FileKind::Encrypted {
+        let _ = std::fs::remove_file(dest);
+        return Err(Error::internal(format!(
+            "the copy of the encrypted {} came out unencrypted, so it was deleted",
+            src.display()
+        )));
+    }
     Ok(())
 }
 

@@ -454,9 +454,12 @@ fn a_start_up_check_that_runs_out_of_time_says_so_and_the_server_starts_anyway()
     let dir = tempfile::tempdir().unwrap();
     let db = demo_db(dir.path());
     let long = std::time::Duration::from_secs(600);
-    assert_eq!(quick_check_within(&db, long).unwrap(), Outcome::Sound);
+    assert_eq!(quick_check_within(&db, long, None).unwrap(), Outcome::Sound);
     let none = std::time::Duration::ZERO;
-    assert_eq!(quick_check_within(&db, none).unwrap(), Outcome::Unfinished);
+    assert_eq!(
+        quick_check_within(&db, none, None).unwrap(),
+        Outcome::Unfinished
+    );
 
     let store = Store::open_checked(
         &db,
@@ -465,6 +468,7 @@ fn a_start_up_check_that_runs_out_of_time_says_so_and_the_server_starts_anyway()
             budget: Some(none),
             read_only_if_damaged: false,
         },
+        None,
     )
     .expect("an unfinished check does not keep the server from starting");
     let path = db.display().to_string();
@@ -474,7 +478,7 @@ fn a_start_up_check_that_runs_out_of_time_says_so_and_the_server_starts_anyway()
 
     let damaged = damaged_copy(dir.path());
     assert!(matches!(
-        quick_check_within(&damaged, long).unwrap(),
+        quick_check_within(&damaged, long, None).unwrap(),
         Outcome::Problems(_)
     ));
 }

@@ -18,6 +18,7 @@ mod connections;
 mod cors;
 mod crowd;
 mod duplicates;
+mod encryption;
 mod export;
 mod faces_mdlive;
 mod faces_pigeons;

@@ -77,7 +77,7 @@ fn count_rows(app: &TestApp, sql: &'static str) -> i64 {
 
 /// What `parlor check` verifies: the file, the links between records, every unread count.
 fn assert_check_clean(app: &TestApp) {
-    let report = integrity::verify(&app.dir.path().join("parlor.db"), Depth::Full).unwrap();
+    let report = integrity::verify(&app.dir.path().join("parlor.db"), Depth::Full, None).unwrap();
     assert!(report.is_sound(), "{:?}", report.problems());
     // And what the conversation lists show: each one's count of live messages and last one.
     let wrong = count_rows(
