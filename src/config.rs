@@ -409,39 +409,32 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Sets `path` in the table to `raw`, typed as the setting expects (a value of the wrong type
-/// is left as a string so that deserializing names the setting).
+/// Sets `path` in the table to `raw`, typed as the setting's default is (a boolean, a number, a
+/// comma-separated list); a value of the wrong type is left as a string so that deserializing
+/// names the setting. Typing from the defaults keeps every new setting settable from the
+/// environment without a list to keep in step.
 fn apply_env(table: &mut toml::Table, path: &[String], raw: &str) {
-    let last = path.last().map(String::as_str).unwrap_or_default();
-    let value = match (last, raw.parse::<bool>(), raw.parse::<i64>()) {
-        (
-            "demo"
-            | "enabled"
-            | "password_throttle"
-            | "synchronous_off_confirmed"
-            | "read_only_if_damaged"
-            | "retention_sweep",
-            Ok(b),
-            _,
-        ) => toml::Value::Boolean(b),
-        (
-            "body_limit"
-            | "startup_check_seconds"
-            | "token_ttl_minutes"
-            | "workers"
-            | "read_pool_size"
-            | "max_batch"
-            | "admin_idle_timeout_minutes"
-            | "admin_session_hours"
-            | "body_read_timeout_seconds"
-            | "body_timeout_seconds"
-            | "read_queue_depth"
-            | "password_queue_depth",
-            _,
-            Ok(n),
-        ) => toml::Value::Integer(n),
+    let defaults = toml::Table::try_from(Settings::default()).unwrap_or_default();
+    let mut default = None;
+    let mut level = &defaults;
+    for (i, key) in path.iter().enumerate() {
+        match level.get(key) {
+            Some(toml::Value::Table(t)) if i + 1 < path.len() => level = t,
+            Some(v) if i + 1 == path.len() => default = Some(v),
+            _ => break,
+        }
+    }
+    let value = match default {
+        Some(toml::Value::Boolean(_)) => raw.parse::<bool>().map_or_else(
+            |_| toml::Value::String(raw.to_string()),
+            toml::Value::Boolean,
+        ),
+        Some(toml::Value::Integer(_)) => raw.parse::<i64>().map_or_else(
+            |_| toml::Value::String(raw.to_string()),
+            toml::Value::Integer,
+        ),
         // A list in one variable: comma-separated.
-        ("cors_origins", _, _) => toml::Value::Array(
+        Some(toml::Value::Array(_)) => toml::Value::Array(
             raw.split(',')
                 .map(str::trim)
                 .filter(|o| !o.is_empty())
@@ -489,6 +482,42 @@ mod tests {
         assert!(!s.face("mdlive").enabled);
         assert!(s.face("pigeons").enabled);
         assert_eq!(s.db, PathBuf::from("./parlor.db"));
+    }
+
+    /// Every boolean and numeric setting can be set from its variable (`PARLOR_AUDIT=false`
+    /// was once taken as the text "false").
+    #[test]
+    fn every_variable_sets_its_setting_with_its_type() {
+        let defaults = toml::Table::try_from(Settings::default()).unwrap();
+        for name in env_var_names() {
+            let key = env_key(&name).unwrap();
+            let mut level = &defaults;
+            let mut default = None;
+            for (i, k) in key.iter().enumerate() {
+                match level.get(k) {
+                    Some(toml::Value::Table(t)) if i + 1 < key.len() => level = t,
+                    Some(v) if i + 1 == key.len() => default = Some(v.clone()),
+                    _ => break,
+                }
+            }
+            let raw = match default {
+                Some(toml::Value::Boolean(b)) => (!b).to_string(),
+                Some(toml::Value::Integer(n)) => (n + 1).to_string(),
+                _ => continue,
+            };
+            let parsed = Settings::from_sources("", &[(name.clone(), raw.clone())]);
+            assert!(parsed.is_ok(), "{name}={raw}: {:?}", parsed.err());
+        }
+        let s = Settings::from_sources(
+            "",
+            &[
+                ("PARLOR_AUDIT".into(), "false".into()),
+                ("PARLOR_AUDIT_RETENTION_DAYS".into(), "3000".into()),
+            ],
+        )
+        .unwrap();
+        assert!(!s.audit);
+        assert_eq!(s.audit_retention_days, 3000);
     }
 
     #[test]
