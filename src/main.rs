@@ -310,6 +310,7 @@ fn cli_action(command: &Command) -> Option<&'static str> {
         Command::Tenant(TenantCommand::Create { .. }) => Some("tenant.create"),
         Command::User(UserCommand::Create { .. }) => Some("user.create"),
         Command::Token(TokenCommand::Create { .. }) => Some("token.issue"),
+        Command::Check { fix: true, .. } => Some("check.fix"),
         _ => None,
     }
 }
@@ -507,6 +508,13 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
         Command::Backup { file } => {
             let s = settings(&cli.global)?;
             server::backup(&s, &file)?;
+            // A copy of everything: recorded like any other access.
+            let mut entry =
+                parlor::audit::cli::entry(parlor::domain::Clock::system().now_ms(), "backup");
+            entry.outcome = "ok".into();
+            entry.detail =
+                Some(serde_json::json!({ "file": file.display().to_string() }).to_string());
+            record_cli(&s, entry).await?;
             println!("Backed up {} to {}", s.db.display(), file.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -676,14 +684,9 @@ async fn record_conversion(
     done: &encryption::Conversion,
     action: &str,
 ) -> Result<(), Error> {
-    if !s.audit {
-        return Ok(());
-    }
     let mut s = s.clone();
     s.encryption_key_file = Some(done.key_file.clone());
-    s.startup_check_seconds = 0;
-    let service = Service::new(server::open_store(&s)?, parlor::domain::Clock::system());
-    let mut entry = parlor::audit::cli::entry(service.now(), action);
+    let mut entry = parlor::audit::cli::entry(parlor::domain::Clock::system().now_ms(), action);
     entry.outcome = "ok".into();
     entry.detail = Some(
         serde_json::json!({
@@ -693,6 +696,19 @@ async fn record_conversion(
         })
         .to_string(),
     );
+    record_cli(&s, entry).await
+}
+
+/// Stores one audit entry of a command that did its work without the store (a backup, a
+/// conversion), unless the trail is off. The file was just read or written whole: no start-up
+/// check of it again.
+async fn record_cli(s: &Settings, entry: parlor::audit::Entry) -> Result<(), Error> {
+    if !s.audit {
+        return Ok(());
+    }
+    let mut s = s.clone();
+    s.startup_check_seconds = 0;
+    let service = Service::new(server::open_store(&s)?, parlor::domain::Clock::system());
     let recorded = service.store.record(entry).await;
     service.store.close().await?;
     recorded
