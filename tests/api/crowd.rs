@@ -17,7 +17,10 @@ const ROUNDS: usize = 6;
 
 const MAX_THREADS: u64 = 64;
 const MAX_PEAK_KB: u64 = 150 * 1024;
-const MAX_AFTER_KB: u64 = 80 * 1024;
+/// Memory once the crowd has gone (a debug build). Every read of the crowd is an audit entry,
+/// which the writer stores: its page cache (at most 8 MiB) fills where a read-only crowd never
+/// touched it. Measured: 79 MB with the trail off, 84 to 86 MB with it on.
+const MAX_AFTER_KB: u64 = 90 * 1024;
 
 /// Threads and resident memory (kB) of process `pid`.
 fn usage(pid: u32) -> (u64, u64) {
