@@ -309,3 +309,23 @@ CREATE INDEX legal_holds_tenant ON legal_holds(tenant_id, released_at);
 -- index is partial, so a send that replies to nothing pays nothing for it.
 CREATE INDEX messages_reply_to ON messages(reply_to_id) WHERE reply_to_id IS NOT NULL;
 CREATE INDEX message_reads_message ON message_reads(message_id);
+
+-- step 7: The event log (issue 14). One row per change, written in the change's own
+-- transaction; `seq` is the id a Server-Sent Events client resumes from. AUTOINCREMENT so that a
+-- seq is never handed out twice, even once the retention window has emptied the table.
+-- `subject_id`: the user a participant or read event is about (a removed participant still
+-- hears of their removal). `payload`: ids and unread counts as JSON, never message text.
+CREATE TABLE events (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id       INTEGER NOT NULL,
+    type            TEXT NOT NULL,
+    actor_kind      TEXT NOT NULL,        -- user | api_key | server_admin | system | anonymous
+    actor_id        INTEGER,
+    at              INTEGER NOT NULL,     -- unix millis
+    conversation_id INTEGER,
+    message_id      INTEGER,
+    subject_id      INTEGER,
+    payload         TEXT NOT NULL
+);
+CREATE INDEX events_tenant ON events(tenant_id, seq);
+CREATE INDEX events_at ON events(at);

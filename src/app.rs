@@ -23,6 +23,9 @@ pub struct App {
     pub sign_in_throttle: SignInThrottle,
     /// Idempotency-Keys in use, so that concurrent retries wait for the first.
     pub idempotency: KeyLocks,
+    /// Set once the server is stopping: open event streams end, so they do not hold up the
+    /// graceful stop.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 impl App {

@@ -56,6 +56,8 @@ pub struct Settings {
     pub audit: bool,
     /// Days audit entries are kept before the retention sweep removes them (six years).
     pub audit_retention_days: u32,
+    /// Hours the event log keeps a change for streams that reconnect (`Last-Event-ID`).
+    pub events_retention_hours: u32,
     /// Longest wait, in seconds, for the next part of a request body before answering 408.
     pub body_read_timeout_seconds: u32,
     /// Longest time, in seconds, a whole request body may take before answering 408.
@@ -121,6 +123,7 @@ impl Default for Settings {
             password_throttle: true,
             audit: true,
             audit_retention_days: 2190,
+            events_retention_hours: 72,
             body_read_timeout_seconds: 10,
             body_timeout_seconds: 30,
             read_queue_depth: crate::store::DEFAULT_READ_QUEUE_DEPTH,
@@ -171,6 +174,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_PASSWORD_QUEUE_DEPTH", "password_queue_depth"),
     ("PARLOR_AUDIT", "audit"),
     ("PARLOR_AUDIT_RETENTION_DAYS", "audit_retention_days"),
+    ("PARLOR_EVENTS_RETENTION_HOURS", "events_retention_hours"),
     ("PARLOR_TLS_CERT", "tls_cert"),
     ("PARLOR_TLS_KEY", "tls_key"),
     ("PARLOR_RETENTION_SWEEP", "retention_sweep"),

@@ -170,6 +170,8 @@ pub async fn build_app(
         );
     }
 
+    crate::service::events::spawn_pruner(service.clone(), settings.events_retention_hours);
+
     let jwt = JwtKeys::new(
         service
             .jwt_secret(settings.jwt_secret.clone())
@@ -213,7 +215,9 @@ pub async fn build_app(
         sessions,
         sign_in_throttle,
         idempotency: KeyLocks::default(),
+        closing: tokio::sync::watch::Sender::new(false),
     });
+    end_streams_on_stop(app.closing.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };
     let server = http::serve(listener, workers, tls, move || {
         let app_settings = face_settings.clone();
@@ -256,6 +260,37 @@ pub async fn build_app(
         credentials,
         scheme,
     })
+}
+
+/// actix-server stops on these signals (SIGTERM gracefully), waiting for open connections; an
+/// event stream never ends by itself, so it is told to here.
+fn end_streams_on_stop(closing: tokio::sync::watch::Sender<bool>) {
+    #[cfg(unix)]
+    actix_web::rt::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let kinds = [
+            SignalKind::terminate(),
+            SignalKind::interrupt(),
+            SignalKind::quit(),
+        ];
+        let mut signals = Vec::new();
+        for kind in kinds {
+            match signal(kind) {
+                Ok(s) => signals.push(s),
+                Err(e) => tracing::warn!("event streams will not end on a stop signal: {e}"),
+            }
+        }
+        let [mut a, mut b, mut c] = match <[_; 3]>::try_from(signals) {
+            Ok(s) => s,
+            Err(_) => return,
+        };
+        tokio::select! {
+            _ = a.recv() => {},
+            _ = b.recv() => {},
+            _ = c.recv() => {},
+        }
+        closing.send_replace(true);
+    });
 }
 
 impl ApiError {

@@ -5,6 +5,7 @@ mod audit;
 pub mod auth;
 mod conversations;
 mod directory;
+mod events;
 pub mod dto;
 pub mod error;
 pub mod etag;
@@ -44,6 +45,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::get().to(sessions::current),
                     web::delete().to(sessions::sign_out),
                 ],
+            ))
+            .service(resource(
+                "/events",
+                &[Method::GET],
+                vec![web::get().to(events::stream)],
             ))
             .service(resource(
                 "/faces",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::memo::People;
+use super::events::{self, Kind};
 use super::{decode_cursor, encode_cursor, read_state, search, Page, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
@@ -214,6 +215,7 @@ pub(crate) fn insert_conversation(
     for user in members {
         read_state::on_join(c, &conv, user, now, false)?;
     }
+    events::record(c, tenant, Kind::ConversationCreated, now, conv.id, None, None)?;
     Ok(conv)
 }
 
@@ -246,6 +248,12 @@ pub(crate) fn apply_change(
         },
         now,
     )?;
+    let kind = if change.archived == Some(true) && conv.archived_at.is_none() {
+        Kind::ConversationArchived
+    } else {
+        Kind::ConversationUpdated
+    };
+    events::record(c, tenant, kind, now, conv.id, None, None)?;
     conversations::get(c, tenant, conv.id)
 }
 
@@ -299,7 +307,8 @@ impl Service {
         self.store
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
-                conversations::mark_deleted(c, conv.id, now)
+                conversations::mark_deleted(c, conv.id, now)?;
+                events::record(c, tenant, Kind::ConversationDeleted, now, conv.id, None, None)
             })
             .await
     }
@@ -321,6 +330,15 @@ impl Service {
                     return Err(Error::Conflict("the user is already a participant".into()));
                 }
                 read_state::on_join(c, &conv, user.id, now, false)?;
+                events::record(
+                    c,
+                    tenant,
+                    Kind::ParticipantAdded,
+                    now,
+                    conv.id,
+                    None,
+                    Some(user.id),
+                )?;
                 participants::get(c, conv.id, user.id)?.ok_or(Error::NotFound("participant"))
             })
             .await
@@ -333,11 +351,24 @@ impl Service {
         id: IdRef,
         user: IdRef,
     ) -> Result<bool> {
+        let now = self.now();
         self.store
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
                 let user = users::find(c, tenant, &user)?;
-                participants::delete(c, conv.id, user.id)
+                let removed = participants::delete(c, conv.id, user.id)?;
+                if removed {
+                    events::record(
+                        c,
+                        tenant,
+                        Kind::ParticipantRemoved,
+                        now,
+                        conv.id,
+                        None,
+                        Some(user.id),
+                    )?;
+                }
+                Ok(removed)
             })
             .await
     }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::conversations::{insert_conversation, NewConversation};
 use super::messages::{check_body, send_in, NewMessage};
+use super::events::{self, Kind};
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
@@ -227,6 +228,15 @@ impl Service {
                         conversations::refresh_last_message(c, conv.id)?;
                     }
                 }
+                events::record(
+                    c,
+                    tenant,
+                    Kind::MessageUpdated,
+                    now,
+                    conv.id,
+                    Some(m.id),
+                    None,
+                )?;
                 let updated = messages::get(c, tenant, m.id)?;
                 let conv = conversations::get(c, tenant, conv.id)?;
                 Ok((updated, outreach_of(c, tenant, conv)?))

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::events::{self, Kind};
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
@@ -227,6 +228,15 @@ impl Service {
                 }
                 messages::update_body(c, m.id, &body, now)?;
                 conversations::refresh_last_message(c, m.conversation_id)?;
+                events::record(
+                    c,
+                    tenant,
+                    Kind::MessageUpdated,
+                    now,
+                    m.conversation_id,
+                    Some(m.id),
+                    None,
+                )?;
                 messages::get(c, tenant, m.id)
             })
             .await
@@ -350,7 +360,7 @@ impl Service {
                     }
                     None => conv.last_seq,
                 };
-                read_state::mark_up_to(c, conv.id, user, seq, now)?;
+                read_state::mark_up_to(c, &conv, user, seq, now)?;
                 participants::get(c, conv.id, user)?.ok_or(Error::NotFound("participant"))
             })
             .await

@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod credentials;
 pub mod devices;
 pub mod direct;
+pub mod events;
 pub mod directory;
 pub mod export;
 pub mod flows;

@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use crate::domain::{Conversation, ConversationId, Message, UserId};
 use crate::error::Result;
+use super::events::{self, Kind};
 use crate::store::{conversations, messages, participants};
 
 /// A message was just inserted: it is unread for every other participant, the conversation's
@@ -35,18 +36,37 @@ pub fn on_sent(conn: &Connection, message: &Message, sender_reads: bool) -> Resu
         message.seq,
         message.created_at,
         sender_reads,
+    )?;
+    events::record(
+        conn,
+        message.tenant_id,
+        Kind::MessageCreated,
+        message.created_at,
+        conv,
+        Some(message.id),
+        None,
     )
 }
 
 /// Moves `user`'s horizon to `seq` (never backwards) and recounts; returns the new count.
 pub fn mark_up_to(
     conn: &Connection,
-    conv: ConversationId,
+    conv: &Conversation,
     user: UserId,
     seq: i64,
     now: i64,
 ) -> Result<i64> {
-    participants::advance_horizon(conn, conv, user, seq, now)
+    let count = participants::advance_horizon(conn, conv.id, user, seq, now)?;
+    events::record(
+        conn,
+        conv.tenant_id,
+        Kind::ConversationRead,
+        now,
+        conv.id,
+        None,
+        Some(user),
+    )?;
+    Ok(count)
 }
 
 /// Marks one message read by `user`. Returns false when it was already read (idempotent).
@@ -65,6 +85,15 @@ pub fn mark_one(
     }
     messages::insert_single_read(conn, message, user, now)?;
     participants::decrement_unread(conn, message.conversation_id, user)?;
+    events::record(
+        conn,
+        message.tenant_id,
+        Kind::MessageRead,
+        now,
+        message.conversation_id,
+        Some(message.id),
+        Some(user),
+    )?;
     Ok(true)
 }
 
@@ -80,7 +109,15 @@ pub fn on_delete(conn: &Connection, message: &Message, now: i64) -> Result<()> {
     messages::mark_deleted(conn, message.id, now)?;
     conversations::refresh_last_message(conn, message.conversation_id)?;
     participants::resort(conn, message.conversation_id)?;
-    Ok(())
+    events::record(
+        conn,
+        message.tenant_id,
+        Kind::MessageDeleted,
+        now,
+        message.conversation_id,
+        Some(message.id),
+        None,
+    )
 }
 
 /// A user joins: everything already in the conversation counts as read for them.

@@ -11,6 +11,7 @@ pub mod constraints;
 pub mod conversations;
 pub mod convert;
 pub mod direct;
+pub mod events;
 pub mod export;
 pub mod flows;
 pub mod health;
@@ -383,6 +384,11 @@ impl Store {
         let boarding = idempotency::board();
         let draft = crate::audit::current();
         let entry = draft.as_ref().map(|d| crate::audit::lock(d).entry.clone());
+        let actor = entry.as_ref().map(|e| events::Actor {
+            kind: e.actor.kind(),
+            id: e.actor.id(),
+        });
+        let f = move |c: &Connection| events::acting(actor, || f(c));
         let audited = audit::audited(entry, f);
         let result = match self.writer.submit(boarding.wrap(audited)) {
             Ok(answer) => answer.await.map_err(|_| writer::stopped()).and_then(|r| r),
@@ -408,6 +414,11 @@ impl Store {
             .submit(f)?
             .blocking_recv()
             .map_err(|_| writer::stopped())?
+    }
+
+    /// A watch of the highest event seq committed (see `store::events`).
+    pub fn committed_events(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.writer.events()
     }
 
     pub fn writer_stats(&self) -> WriterStats {

@@ -47,6 +47,8 @@ pub struct Writer {
     queue: mpsc::Sender<Command>,
     stats: Arc<Counters>,
     directory: DirectoryVersion,
+    /// The highest event seq committed, as the writer last published it.
+    events: tokio::sync::watch::Receiver<i64>,
 }
 
 /// The tables whose rows say who a caller is: a commit that touches any of them changes the
@@ -132,17 +134,21 @@ impl Writer {
                 }
             },
         ))?;
+        let (published, events) = tokio::sync::watch::channel(0);
         std::thread::Builder::new()
             .name("parlor-writer".into())
             .spawn(move || {
                 let directory = (touched, version);
-                run(conn, commands, max_batch, &counters, &health, &directory)
+                run(
+                    conn, commands, max_batch, &counters, &health, &directory, &published,
+                )
             })
             .map_err(Error::internal)?;
         Ok(Writer {
             queue,
             stats,
             directory,
+            events,
         })
     }
 
@@ -191,6 +197,12 @@ impl Writer {
     /// The version of the directory (users, tokens, API keys, tenants) as this process wrote it.
     pub fn directory_version(&self) -> u64 {
         self.directory.current()
+    }
+
+    /// A watch of the highest event seq committed: it changes after each commit that appended
+    /// events (the event streams wait on it instead of polling the table).
+    pub fn events(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.events.clone()
     }
 
     pub fn stats(&self) -> WriterStats {
@@ -268,6 +280,7 @@ fn run(
     stats: &Counters,
     health: &Health,
     (touched, directory): &(DirectoryTouched, DirectoryVersion),
+    published: &tokio::sync::watch::Sender<i64>,
 ) {
     conn.wal_hook(Some(note_wal_size));
     let mut last_probe = Instant::now();
@@ -321,7 +334,10 @@ fn run(
             if health.is_damaged() {
                 dry_run(&conn, batch);
             } else {
-                run_batch(&conn, batch, health, &|| touched.publish(directory));
+                run_batch(&conn, batch, health, &|| {
+                    touched.publish(directory);
+                    publish_events(&conn, published);
+                });
                 checkpoint_if_large(&conn, health);
             }
         }
@@ -335,6 +351,21 @@ fn run(
             let _ = answer.send(close(conn, health));
             return;
         }
+    }
+}
+
+/// After a batch that appended events, tells the event streams the highest seq now committed.
+/// It is read back rather than taken from the appends: a rolled-back savepoint or commit hands
+/// its seqs out again, and a stream may skip ahead to the published seq.
+fn publish_events(conn: &Connection, published: &tokio::sync::watch::Sender<i64>) {
+    if super::events::take_appended() == 0 {
+        return;
+    }
+    match super::events::committed(conn) {
+        Ok(seq) => {
+            published.send_replace(seq);
+        }
+        Err(e) => tracing::error!("reading the latest event: {e}"),
     }
 }
 

@@ -5,12 +5,14 @@
 pub mod audit;
 mod conversations;
 mod directory;
+mod events;
 mod messages;
 mod retention;
 mod session;
 
 pub use conversations::*;
 pub use directory::*;
+pub use events::*;
 pub use messages::*;
 pub use retention::*;
 pub use session::*;

@@ -1,0 +1,225 @@
+//! `GET /parlor/v1/events`: the event log as Server-Sent Events.
+//!
+//! Each stream is a task that waits on the writer's watch of the latest committed seq, then
+//! reads what is new for its audience from the table on a reader (never a poll loop). It hands
+//! frames to the response body through a channel whose unread bytes are counted: a client
+//! that stops reading is cut off once they pass `HIGH_WATER` and stay there for `GRACE`,
+//! rather than held in memory. No compression on this route: a compressing encoder buffers.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use tokio::sync::{mpsc, watch, Notify};
+
+use super::auth::TenantCaller;
+use super::dto::{EventDto, ResetDto};
+use super::error::ApiResult;
+use super::extract::Query;
+use crate::app::App;
+use crate::auth::Principal;
+use crate::error::Error;
+use crate::service::events::{Audience, Start, PAGE};
+use crate::service::Service;
+
+/// A comment line this often keeps an idle connection open through proxies.
+const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Bytes handed to the body and not yet taken by the connection past which a stream waits.
+const HIGH_WATER: usize = 256 * 1024;
+/// How long a stream waits for its client to read below `HIGH_WATER` before cutting it off.
+const GRACE: Duration = Duration::from_secs(10);
+
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    last_event_id: Option<String>,
+}
+
+/// The seq a reconnecting client last saw: `Last-Event-ID`, else `?last_event_id=`.
+fn last_seen(req: &HttpRequest, query: &EventsQuery) -> Result<Option<i64>, Error> {
+    let (name, value) = match req.headers().get("Last-Event-ID") {
+        Some(v) => (
+            "Last-Event-ID",
+            v.to_str()
+                .map_err(|_| Error::invalid("Last-Event-ID", "must be an event id"))?
+                .to_owned(),
+        ),
+        None => match &query.last_event_id {
+            Some(v) => ("last_event_id", v.clone()),
+            None => return Ok(None),
+        },
+    };
+    let value = value.trim();
+    // A browser's EventSource sends an empty Last-Event-ID before it has seen an id.
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .map(Some)
+        .ok_or_else(|| Error::invalid(name, "must be an event id (a non-negative integer)"))
+}
+
+pub async fn stream(
+    app: web::Data<App>,
+    caller: TenantCaller,
+    req: HttpRequest,
+    query: Query<EventsQuery>,
+) -> ApiResult<HttpResponse> {
+    let seen = last_seen(&req, &query.0)?;
+    let audience = Audience {
+        tenant: caller.tenant,
+        user: match &caller.principal {
+            Principal::User { user, .. } if !caller.is_admin() => Some(user.id),
+            _ => None,
+        },
+    };
+    // Watched before the start is read, so nothing committed in between is missed.
+    let committed = app.service.store.committed_events();
+    let start = app.service.event_start(seen).await?;
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pending = Arc::new(Pending::default());
+    let out = Out {
+        tx,
+        pending: pending.clone(),
+    };
+    actix_web::rt::spawn(pump(
+        app.service.clone(),
+        audience,
+        start,
+        committed,
+        app.closing.subscribe(),
+        out,
+    ));
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(Body { rx, pending }))
+}
+
+/// Bytes handed to the body and not yet taken, and a wake-up when some are taken.
+#[derive(Default)]
+struct Pending {
+    bytes: AtomicUsize,
+    taken: Notify,
+}
+
+struct Out {
+    tx: mpsc::UnboundedSender<Bytes>,
+    pending: Arc<Pending>,
+}
+
+impl Out {
+    /// Hands `frame` to the body; false when the client is gone or too slow (cut off).
+    async fn put(&self, frame: String) -> bool {
+        while self.pending.bytes.load(Ordering::Acquire) > HIGH_WATER {
+            let taken = self.pending.taken.notified();
+            if self.pending.bytes.load(Ordering::Acquire) <= HIGH_WATER {
+                break;
+            }
+            if actix_web::rt::time::timeout(GRACE, taken).await.is_err() {
+                tracing::info!("events: a client that stopped reading was cut off");
+                return false;
+            }
+        }
+        self.pending.bytes.fetch_add(frame.len(), Ordering::AcqRel);
+        self.tx.send(Bytes::from(frame)).is_ok()
+    }
+}
+
+struct Body {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    pending: Arc<Pending>,
+}
+
+impl futures_core::Stream for Body {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        match this.rx.poll_recv(cx) {
+            Poll::Ready(Some(bytes)) => {
+                this.pending.bytes.fetch_sub(bytes.len(), Ordering::AcqRel);
+                this.pending.taken.notify_one();
+                Poll::Ready(Some(Ok(bytes)))
+            }
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+fn frame(id: i64, event: &str, data: &str) -> String {
+    format!("id: {id}\nevent: {event}\ndata: {data}\n\n")
+}
+
+/// Feeds one stream until its client leaves, falls too far behind, or the server stops.
+async fn pump(
+    service: Service,
+    audience: Audience,
+    start: Start,
+    mut committed: watch::Receiver<i64>,
+    mut closing: watch::Receiver<bool>,
+    out: Out,
+) {
+    let mut cursor = match start {
+        Start::After(seq) => seq,
+        Start::Reset { latest } => {
+            let data = serde_json::to_string(&ResetDto {
+                reason: "the events after the given id are no longer kept: read the current state again",
+                latest,
+            })
+            .unwrap_or_default();
+            if !out.put(frame(latest, "reset", &data)).await {
+                return;
+            }
+            latest
+        }
+    };
+    // A comment first, so that the client (and any proxy) sees the stream open at once.
+    if !out.put(": stream open\n\n".into()).await {
+        return;
+    }
+    let mut heartbeat = actix_web::rt::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    loop {
+        // Everything committed up to `upto` is in the table when it is read below.
+        let upto = *committed.borrow_and_update();
+        loop {
+            let page = match service.events_after(audience, cursor).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!("events: a stream stopped: {e}");
+                    return;
+                }
+            };
+            for event in &page {
+                let data = serde_json::to_string(&EventDto::of(event)).unwrap_or_default();
+                if !out.put(frame(event.seq, &event.kind, &data)).await {
+                    return;
+                }
+                cursor = event.seq;
+            }
+            if page.len() < PAGE as usize {
+                // Nothing more for this audience up to `upto`: events of others are not read
+                // again.
+                cursor = cursor.max(upto);
+                break;
+            }
+        }
+        tokio::select! {
+            changed = committed.changed() => if changed.is_err() { return },
+            _ = heartbeat.tick() => if !out.put(": heartbeat\n\n".into()).await { return },
+            _ = closing.changed() => return,
+            _ = out.tx.closed() => return,
+        }
+    }
+}
