@@ -64,7 +64,7 @@ struct Unread {
 /// Appends the event of a change to `conv`, with every participant's unread count as it
 /// stands now. Runs inside the write that made the change, after it, so both commit or
 /// neither. `subject`: the user a participant or read event is about.
-pub(crate) fn record(
+pub fn record(
     c: &rusqlite::Connection,
     tenant: TenantId,
     kind: Kind,

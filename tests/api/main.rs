@@ -19,6 +19,7 @@ mod cors;
 mod crowd;
 mod duplicates;
 mod encryption;
+mod events;
 mod export;
 mod faces_mdlive;
 mod faces_pigeons;

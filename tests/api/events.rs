@@ -1,0 +1,509 @@
+//! The event log and `GET /parlor/v1/events` (Server-Sent Events): who sees what, resuming
+//! after a reconnect, falling out of the retention window, and the event written in the
+//! change's own transaction.
+
+use std::io::{BufRead, BufReader, Read};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// One event as a stream carries it.
+#[derive(Debug, Clone, PartialEq)]
+struct Event {
+    id: i64,
+    kind: String,
+    data: Value,
+}
+
+/// A Server-Sent Events stream read line by line. A read that waits 20 s fails the test rather
+/// than hanging it (an event that never comes).
+struct Stream {
+    lines: BufReader<Box<dyn Read + Send + Sync>>,
+    headers: Vec<(String, String)>,
+}
+
+fn open(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Result<Stream, (u16, Value)> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout_read(Duration::from_secs(20))
+        .build();
+    let mut req = agent.get(&app.url(path));
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    match req.call() {
+        Ok(r) => {
+            let headers = r
+                .headers_names()
+                .into_iter()
+                .filter_map(|n| r.header(&n).map(|v| (n.clone(), v.to_string())))
+                .collect();
+            Ok(Stream {
+                lines: BufReader::new(r.into_reader()),
+                headers,
+            })
+        }
+        Err(ureq::Error::Status(code, r)) => {
+            Err((code, r.into_json().unwrap_or(Value::Null)))
+        }
+        Err(e) => panic!("request failed: {e}"),
+    }
+}
+
+impl Stream {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The next event, comments skipped.
+    fn next(&mut self) -> Event {
+        let (mut id, mut kind, mut data) = (None, None, None);
+        loop {
+            let mut line = String::new();
+            let n = self.lines.read_line(&mut line).expect("read the stream");
+            assert!(n > 0, "the stream ended");
+            let line = line.trim_end_matches('\n');
+            if line.is_empty() {
+                if let (Some(id), Some(kind), Some(data)) = (id, kind.take(), data.take()) {
+                    return Event { id, kind, data };
+                }
+                continue;
+            }
+            if line.starts_with(':') {
+                continue;
+            }
+            let (field, value) = line.split_once(": ").expect("a field line");
+            match field {
+                "id" => id = Some(value.parse::<i64>().expect("a numeric id")),
+                "event" => kind = Some(value.to_string()),
+                "data" => data = Some(serde_json::from_str(value).expect("JSON data")),
+                other => panic!("unexpected field {other}"),
+            }
+        }
+    }
+
+    /// Events up to and including the first of `kind` about message `message`.
+    fn until_message(&mut self, kind: &str, message: i64) -> Vec<Event> {
+        let mut seen = Vec::new();
+        loop {
+            let e = self.next();
+            let done = e.kind == kind && e.data["message_id"] == message;
+            seen.push(e);
+            if done {
+                return seen;
+            }
+        }
+    }
+}
+
+struct Clinic {
+    t: i64,
+    patient: i64,
+    provider: i64,
+    outsider: i64,
+    conv: i64,
+    /// A conversation of the outsider's (with the provider).
+    other: i64,
+}
+
+fn clinic(app: &TestApp) -> Clinic {
+    let t = app.create_tenant("Clinic");
+    let user = |role: &str, name: &str| {
+        app.create_user(t, json!({"role": role, "display_name": name}))["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let patient = user("patient", "Pat");
+    let provider = user("provider", "Dr P");
+    let outsider = user("patient", "Olive");
+    let conv = app.create_conversation(t, &[patient, provider])["id"]
+        .as_i64()
+        .unwrap();
+    let other = app.create_conversation(t, &[outsider, provider])["id"]
+        .as_i64()
+        .unwrap();
+    Clinic {
+        t,
+        patient,
+        provider,
+        outsider,
+        conv,
+        other,
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().expect("id")
+}
+
+#[test]
+fn a_send_reaches_the_participants_stream_with_ids_and_unread_counts_and_no_text() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let token = app.token_for(c.t, c.patient, &["native"]);
+    let mut stream = open(&app, "/parlor/v1/events", &[("Authorization", &bearer(&token))])
+        .expect("stream opens");
+    assert_eq!(stream.header("content-type"), Some("text/event-stream"));
+    assert_eq!(stream.header("cache-control"), Some("no-cache"));
+    assert_eq!(stream.header("x-accel-buffering"), Some("no"));
+    assert_eq!(stream.header("content-encoding"), None);
+
+    let m = app.send_as(c.t, c.conv, c.provider, "Your lab results are in");
+    let e = stream.next();
+    assert_eq!(e.kind, "message.created");
+    assert_eq!(e.data["seq"], e.id);
+    assert_eq!(e.data["type"], "message.created");
+    assert_eq!(e.data["tenant_id"], c.t);
+    assert_eq!(e.data["conversation_id"], c.conv);
+    assert_eq!(e.data["message_id"], id(&m));
+    let mut unread = e.data["unread"].as_array().unwrap().clone();
+    unread.sort_by_key(|u| u["user_id"].as_i64());
+    let mut expected = vec![
+        json!({"user_id": c.patient, "unread_count": 1}),
+        json!({"user_id": c.provider, "unread_count": 0}),
+    ];
+    expected.sort_by_key(|u| u["user_id"].as_i64());
+    assert_eq!(unread, expected);
+    assert!(
+        !e.data.to_string().contains("lab results"),
+        "no message text in an event: {}",
+        e.data
+    );
+
+    // Reading it is an event too, with the patient's count back to zero.
+    let r = app
+        .post(&format!("/parlor/v1/conversations/{}/read", c.conv))
+        .bearer(&token)
+        .json(&json!({}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let e = stream.next();
+    assert_eq!(e.kind, "conversation.read");
+    assert_eq!(e.data["user_id"], c.patient);
+    let mine = e.data["unread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["user_id"] == c.patient)
+        .cloned();
+    assert_eq!(mine, Some(json!({"user_id": c.patient, "unread_count": 0})));
+}
+
+#[test]
+fn a_user_sees_nothing_of_a_conversation_they_are_not_in() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let token = app.token_for(c.t, c.outsider, &["native"]);
+    let mut stream = open(&app, "/parlor/v1/events", &[("Authorization", &bearer(&token))])
+        .expect("stream opens");
+    app.send_as(c.t, c.conv, c.provider, "not for Olive");
+    let theirs = app.send_as(c.t, c.other, c.provider, "for Olive");
+    // The first event the outsider gets is of their own conversation.
+    let e = stream.next();
+    assert_eq!(
+        (e.kind.as_str(), &e.data["message_id"]),
+        ("message.created", &json!(id(&theirs)))
+    );
+    assert_eq!(e.data["conversation_id"], c.other);
+}
+
+#[test]
+fn a_tenant_admin_sees_the_tenants_events_and_no_other_tenants() {
+    let app = spawn_app();
+    let a = clinic(&app);
+    let b = clinic(&app);
+    let admin_b = app.create_user(b.t, json!({"role": "admin", "display_name": "Boss"}))["id"]
+        .as_i64()
+        .unwrap();
+    let token = app.token_for(b.t, admin_b, &["native"]);
+    let mut admin = open(&app, "/parlor/v1/events", &[("Authorization", &bearer(&token))])
+        .expect("stream opens");
+    // The server admin names the tenant.
+    let a_header = a.t.to_string();
+    let mut server_admin = open(
+        &app,
+        "/parlor/v1/events",
+        &[
+            ("Authorization", &bearer(ADMIN_TOKEN)),
+            ("X-Parlor-Tenant", &a_header),
+        ],
+    )
+    .expect("stream opens");
+
+    let in_a = app.send_as(a.t, a.conv, a.provider, "tenant A");
+    let in_b = app.send_as(b.t, b.conv, b.provider, "tenant B");
+
+    let e = admin.next();
+    assert_eq!(e.data["message_id"], id(&in_b), "tenant B's admin: {e:?}");
+    assert_eq!(e.data["tenant_id"], b.t);
+    let e = server_admin.next();
+    assert_eq!(e.data["message_id"], id(&in_a), "server admin on A: {e:?}");
+
+    // Without naming the tenant the server admin is told so.
+    let refused = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &bearer(ADMIN_TOKEN))],
+    )
+    .err()
+    .expect("refused");
+    assert_eq!(refused.0, 400, "{:?}", refused.1);
+    assert!(refused.1.to_string().contains("X-Parlor-Tenant"));
+    let anonymous = open(&app, "/parlor/v1/events", &[]).err().expect("refused");
+    assert_eq!(anonymous.0, 401);
+}
+
+#[test]
+fn a_reconnect_gets_exactly_the_missed_events_by_header_or_query() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let token = app.token_for(c.t, c.patient, &["native"]);
+    let auth = bearer(&token);
+    let mut stream =
+        open(&app, "/parlor/v1/events", &[("Authorization", &auth)]).expect("stream opens");
+    let first = app.send_as(c.t, c.conv, c.provider, "one");
+    let seen = stream.until_message("message.created", id(&first));
+    let last = seen.last().unwrap().id;
+    drop(stream);
+
+    // While disconnected: two sends, and one in a conversation the patient is not in.
+    let second = app.send_as(c.t, c.conv, c.provider, "two");
+    app.send_as(c.t, c.other, c.provider, "elsewhere");
+    let third = app.send_as(c.t, c.conv, c.patient, "three");
+
+    let missed = |mut s: Stream| {
+        let got = s.until_message("message.created", id(&third));
+        got.iter()
+            .map(|e| (e.kind.clone(), e.data["message_id"].as_i64()))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![
+        ("message.created".to_string(), Some(id(&second))),
+        ("message.created".to_string(), Some(id(&third))),
+    ];
+    let by_header = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &auth), ("Last-Event-ID", &last.to_string())],
+    )
+    .expect("stream opens");
+    assert_eq!(missed(by_header), expected);
+    let by_query = open(
+        &app,
+        &format!("/parlor/v1/events?last_event_id={last}"),
+        &[("Authorization", &auth)],
+    )
+    .expect("stream opens");
+    assert_eq!(missed(by_query), expected);
+
+    // Ids are increasing.
+    let mut again = open(
+        &app,
+        &format!("/parlor/v1/events?last_event_id={last}"),
+        &[("Authorization", &auth)],
+    )
+    .expect("stream opens");
+    let ids: Vec<i64> = again
+        .until_message("message.created", id(&third))
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > last, "{ids:?}");
+
+    let bad = open(
+        &app,
+        "/parlor/v1/events?last_event_id=yesterday",
+        &[("Authorization", &auth)],
+    )
+    .err()
+    .expect("refused");
+    assert_eq!(bad.0, 400);
+    assert!(bad.1.to_string().contains("last_event_id"), "{:?}", bad.1);
+}
+
+#[test]
+fn a_client_that_fell_out_of_the_window_is_told_to_reset() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let token = app.token_for(c.t, c.patient, &["native"]);
+    let auth = bearer(&token);
+    let start = app.service.now();
+    app.send_as(c.t, c.conv, c.provider, "old news");
+    // 73 hours later the default 72-hour window has dropped everything so far.
+    app.service.clock.freeze(start + 73 * 3_600_000);
+    let service = app.service.clone();
+    let removed = actix_web::rt::System::new()
+        .block_on(async move { service.prune_events(72).await })
+        .unwrap();
+    assert!(removed > 0);
+
+    let mut stream = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &auth), ("Last-Event-ID", "1")],
+    )
+    .expect("stream opens");
+    let reset = stream.next();
+    assert_eq!(reset.kind, "reset");
+    let latest = reset.data["latest"].as_i64().unwrap();
+    assert_eq!(reset.id, latest);
+    // The stream goes on from there.
+    let m = app.send_as(c.t, c.conv, c.provider, "new");
+    let e = stream.next();
+    assert_eq!(e.data["message_id"], id(&m));
+    assert!(e.id > latest);
+
+    // A client that is up to date is not reset even though older events are gone.
+    let mut current = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &auth), ("Last-Event-ID", &e.id.to_string())],
+    )
+    .expect("stream opens");
+    let m2 = app.send_as(c.t, c.conv, c.provider, "newer");
+    let e2 = current.next();
+    assert_eq!(
+        (e2.kind.as_str(), &e2.data["message_id"]),
+        ("message.created", &json!(id(&m2)))
+    );
+}
+
+#[test]
+fn a_failed_change_leaves_no_event() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let auth = bearer(ADMIN_TOKEN);
+    let tenant = c.t.to_string();
+    let headers = [("Authorization", auth.as_str()), ("X-Parlor-Tenant", &tenant)];
+    let mut stream = open(&app, "/parlor/v1/events", &headers).expect("stream opens");
+
+    // A write that appends its event and then fails: its savepoint takes the event with it.
+    let service = app.service.clone();
+    let (t, conv) = (c.t, c.conv);
+    let failed = actix_web::rt::System::new().block_on(async move {
+        service
+            .store
+            .write(move |conn| {
+                parlor::service::events::record(
+                    conn,
+                    parlor::domain::TenantId(t),
+                    parlor::service::events::Kind::ConversationUpdated,
+                    0,
+                    parlor::domain::ConversationId(conv),
+                    None,
+                    None,
+                )?;
+                Err::<(), _>(parlor::error::Error::invalid("test", "fails after the event"))
+            })
+            .await
+    });
+    assert!(failed.is_err());
+    // A send refused by the service (locked conversation) leaves none either.
+    let r = app
+        .patch(&format!("/parlor/v1/conversations/{}", c.conv))
+        .admin()
+        .tenant(c.t)
+        .json(&json!({"locked": true}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .post(&format!("/parlor/v1/conversations/{}/messages", c.conv))
+        .admin()
+        .tenant(c.t)
+        .json(&json!({"body": "refused", "as": c.provider}));
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    let r = app
+        .patch(&format!("/parlor/v1/conversations/{}", c.conv))
+        .admin()
+        .tenant(c.t)
+        .json(&json!({"locked": false}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let m = app.send_as(c.t, c.conv, c.provider, "accepted");
+
+    let kinds: Vec<(String, Option<i64>)> = stream
+        .until_message("message.created", id(&m))
+        .iter()
+        .map(|e| (e.kind.clone(), e.data["message_id"].as_i64()))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("conversation.updated".to_string(), None),
+            ("conversation.updated".to_string(), None),
+            ("message.created".to_string(), Some(id(&m))),
+        ]
+    );
+    // And a reconnect from the start finds the same: the failed write's event is nowhere.
+    let mut replay = open(
+        &app,
+        "/parlor/v1/events?last_event_id=0",
+        &[("Authorization", auth.as_str()), ("X-Parlor-Tenant", &tenant)],
+    )
+    .expect("stream opens");
+    let all = replay.until_message("message.created", id(&m));
+    let updates = all.iter().filter(|e| e.kind == "conversation.updated").count();
+    assert_eq!(updates, 2, "{all:?}");
+}
+
+#[test]
+fn conversation_and_participant_changes_are_events() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let tenant = c.t.to_string();
+    let auth = bearer(ADMIN_TOKEN);
+    let mut stream = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &auth), ("X-Parlor-Tenant", &tenant)],
+    )
+    .expect("stream opens");
+    let conv = id(&app.create_conversation(c.t, &[c.patient]));
+    let r = app
+        .post(&format!("/parlor/v1/conversations/{conv}/participants"))
+        .admin()
+        .tenant(c.t)
+        .json(&json!({"user": c.provider}));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let r = app
+        .delete(&format!(
+            "/parlor/v1/conversations/{conv}/participants/{}",
+            c.provider
+        ))
+        .admin()
+        .tenant(c.t)
+        .send();
+    assert!(r.status < 300, "{:?}", r.body);
+    let r = app
+        .patch(&format!("/parlor/v1/conversations/{conv}"))
+        .admin()
+        .tenant(c.t)
+        .json(&json!({"archived": true}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let r = app
+        .delete(&format!("/parlor/v1/conversations/{conv}"))
+        .admin()
+        .tenant(c.t)
+        .send();
+    assert!(r.status < 300, "{:?}", r.body);
+    let got: Vec<(String, Value, Value)> = (0..5)
+        .map(|_| stream.next())
+        .map(|e| (e.kind, e.data["conversation_id"].clone(), e.data["user_id"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("conversation.created".into(), json!(conv), Value::Null),
+            ("participant.added".into(), json!(conv), json!(c.provider)),
+            ("participant.removed".into(), json!(conv), json!(c.provider)),
+            ("conversation.archived".into(), json!(conv), Value::Null),
+            ("conversation.deleted".into(), json!(conv), Value::Null),
+        ]
+    );
+    let _ = (c.outsider, c.other);
+}
