@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::memo::People;
 use super::events::{self, Kind};
+use super::memo::People;
 use super::{decode_cursor, encode_cursor, read_state, search, Page, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
@@ -215,7 +215,15 @@ pub(crate) fn insert_conversation(
     for user in members {
         read_state::on_join(c, &conv, user, now, false)?;
     }
-    events::record(c, tenant, Kind::ConversationCreated, now, conv.id, None, None)?;
+    events::record(
+        c,
+        tenant,
+        Kind::ConversationCreated,
+        now,
+        conv.id,
+        None,
+        None,
+    )?;
     Ok(conv)
 }
 
@@ -308,7 +316,15 @@ impl Service {
             .write(move |c| {
                 let conv = conversations::find(c, tenant, &id)?;
                 conversations::mark_deleted(c, conv.id, now)?;
-                events::record(c, tenant, Kind::ConversationDeleted, now, conv.id, None, None)
+                events::record(
+                    c,
+                    tenant,
+                    Kind::ConversationDeleted,
+                    now,
+                    conv.id,
+                    None,
+                    None,
+                )
             })
             .await
     }

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::conversations::{insert_conversation, NewConversation};
-use super::messages::{check_body, send_in, NewMessage};
 use super::events::{self, Kind};
+use super::messages::{check_body, send_in, NewMessage};
 use super::{read_state, Service};
 use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{

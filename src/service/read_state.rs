@@ -9,9 +9,9 @@
 
 use rusqlite::Connection;
 
+use super::events::{self, Kind};
 use crate::domain::{Conversation, ConversationId, Message, UserId};
 use crate::error::Result;
-use super::events::{self, Kind};
 use crate::store::{conversations, messages, participants};
 
 /// A message was just inserted: it is unread for every other participant, the conversation's

@@ -44,9 +44,7 @@ fn open(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Result<Stream, (
                 headers,
             })
         }
-        Err(ureq::Error::Status(code, r)) => {
-            Err((code, r.into_json().unwrap_or(Value::Null)))
-        }
+        Err(ureq::Error::Status(code, r)) => Err((code, r.into_json().unwrap_or(Value::Null))),
         Err(e) => panic!("request failed: {e}"),
     }
 }
@@ -149,8 +147,12 @@ fn a_send_reaches_the_participants_stream_with_ids_and_unread_counts_and_no_text
     let app = spawn_app();
     let c = clinic(&app);
     let token = app.token_for(c.t, c.patient, &["native"]);
-    let mut stream = open(&app, "/parlor/v1/events", &[("Authorization", &bearer(&token))])
-        .expect("stream opens");
+    let mut stream = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &bearer(&token))],
+    )
+    .expect("stream opens");
     assert_eq!(stream.header("content-type"), Some("text/event-stream"));
     assert_eq!(stream.header("cache-control"), Some("no-cache"));
     assert_eq!(stream.header("x-accel-buffering"), Some("no"));
@@ -201,8 +203,12 @@ fn a_user_sees_nothing_of_a_conversation_they_are_not_in() {
     let app = spawn_app();
     let c = clinic(&app);
     let token = app.token_for(c.t, c.outsider, &["native"]);
-    let mut stream = open(&app, "/parlor/v1/events", &[("Authorization", &bearer(&token))])
-        .expect("stream opens");
+    let mut stream = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &bearer(&token))],
+    )
+    .expect("stream opens");
     app.send_as(c.t, c.conv, c.provider, "not for Olive");
     let theirs = app.send_as(c.t, c.other, c.provider, "for Olive");
     // The first event the outsider gets is of their own conversation.
@@ -223,8 +229,12 @@ fn a_tenant_admin_sees_the_tenants_events_and_no_other_tenants() {
         .as_i64()
         .unwrap();
     let token = app.token_for(b.t, admin_b, &["native"]);
-    let mut admin = open(&app, "/parlor/v1/events", &[("Authorization", &bearer(&token))])
-        .expect("stream opens");
+    let mut admin = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &bearer(&token))],
+    )
+    .expect("stream opens");
     // The server admin names the tenant.
     let a_header = a.t.to_string();
     let mut server_admin = open(
@@ -291,7 +301,10 @@ fn a_reconnect_gets_exactly_the_missed_events_by_header_or_query() {
     let by_header = open(
         &app,
         "/parlor/v1/events",
-        &[("Authorization", &auth), ("Last-Event-ID", &last.to_string())],
+        &[
+            ("Authorization", &auth),
+            ("Last-Event-ID", &last.to_string()),
+        ],
     )
     .expect("stream opens");
     assert_eq!(missed(by_header), expected);
@@ -315,7 +328,10 @@ fn a_reconnect_gets_exactly_the_missed_events_by_header_or_query() {
         .iter()
         .map(|e| e.id)
         .collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > last, "{ids:?}");
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]) && ids[0] > last,
+        "{ids:?}"
+    );
 
     let bad = open(
         &app,
@@ -364,7 +380,10 @@ fn a_client_that_fell_out_of_the_window_is_told_to_reset() {
     let mut current = open(
         &app,
         "/parlor/v1/events",
-        &[("Authorization", &auth), ("Last-Event-ID", &e.id.to_string())],
+        &[
+            ("Authorization", &auth),
+            ("Last-Event-ID", &e.id.to_string()),
+        ],
     )
     .expect("stream opens");
     let m2 = app.send_as(c.t, c.conv, c.provider, "newer");
@@ -381,7 +400,10 @@ fn a_failed_change_leaves_no_event() {
     let c = clinic(&app);
     let auth = bearer(ADMIN_TOKEN);
     let tenant = c.t.to_string();
-    let headers = [("Authorization", auth.as_str()), ("X-Parlor-Tenant", &tenant)];
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("X-Parlor-Tenant", &tenant),
+    ];
     let mut stream = open(&app, "/parlor/v1/events", &headers).expect("stream opens");
 
     // A write that appends its event and then fails: its savepoint takes the event with it.
@@ -400,7 +422,10 @@ fn a_failed_change_leaves_no_event() {
                     None,
                     None,
                 )?;
-                Err::<(), _>(parlor::error::Error::invalid("test", "fails after the event"))
+                Err::<(), _>(parlor::error::Error::invalid(
+                    "test",
+                    "fails after the event",
+                ))
             })
             .await
     });
@@ -443,11 +468,17 @@ fn a_failed_change_leaves_no_event() {
     let mut replay = open(
         &app,
         "/parlor/v1/events?last_event_id=0",
-        &[("Authorization", auth.as_str()), ("X-Parlor-Tenant", &tenant)],
+        &[
+            ("Authorization", auth.as_str()),
+            ("X-Parlor-Tenant", &tenant),
+        ],
     )
     .expect("stream opens");
     let all = replay.until_message("message.created", id(&m));
-    let updates = all.iter().filter(|e| e.kind == "conversation.updated").count();
+    let updates = all
+        .iter()
+        .filter(|e| e.kind == "conversation.updated")
+        .count();
     assert_eq!(updates, 2, "{all:?}");
 }
 
@@ -493,7 +524,13 @@ fn conversation_and_participant_changes_are_events() {
     assert!(r.status < 300, "{:?}", r.body);
     let got: Vec<(String, Value, Value)> = (0..5)
         .map(|_| stream.next())
-        .map(|e| (e.kind, e.data["conversation_id"].clone(), e.data["user_id"].clone()))
+        .map(|e| {
+            (
+                e.kind,
+                e.data["conversation_id"].clone(),
+                e.data["user_id"].clone(),
+            )
+        })
         .collect();
     assert_eq!(
         got,
