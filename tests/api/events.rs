@@ -60,6 +60,7 @@ impl Stream {
     /// The next event, comments skipped.
     fn next(&mut self) -> Event {
         let (mut id, mut kind, mut data) = (None, None, None);
+        let mut heartbeats = 0;
         loop {
             let mut line = String::new();
             let n = self.lines.read_line(&mut line).expect("read the stream");
@@ -72,6 +73,12 @@ impl Stream {
                 continue;
             }
             if line.starts_with(':') {
+                // Heartbeats would keep a read from ever timing out: two in a row without an
+                // event means it is not coming.
+                if line.starts_with(": heartbeat") {
+                    heartbeats += 1;
+                    assert!(heartbeats < 2, "no event came");
+                }
                 continue;
             }
             let (field, value) = line.split_once(": ").expect("a field line");
