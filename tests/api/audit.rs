@@ -752,12 +752,24 @@ fn a_faces_token_call_is_a_sign_in() {
                 )?)
             })
             .unwrap();
-        if found == 1 {
+        let mdlive = app
+            .service
+            .store
+            .read_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM audit WHERE surface = 'mdlive' AND action = 'sign_in'
+                       AND outcome = 'refused'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .unwrap();
+        if found == 1 && mdlive == 1 {
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "no tati sign_in entry"
+            "sign_in entries: tati {found}, mdlive {mdlive}"
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
