@@ -40,12 +40,7 @@ WRK_CPU=${BENCH_WRK_CPU:-1}
 RUNS=$WORK/compare-$NAME.tsv
 : > "$RUNS"
 
-command -v taskset >/dev/null || die "taskset (util-linux) is needed"
-[[ $SERVER_CPU != "$WRK_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_WRK_CPU must differ"
-SERVER_WRAP=(taskset -c "$SERVER_CPU")
-WRK_WRAP=(taskset -c "$WRK_CPU")
-SERVER_ENV+=(PARLOR_WORKERS=1)
-CLK_TCK=$(getconf CLK_TCK)
+pin
 BASE_ENV=("${SERVER_ENV[@]}")
 
 build --bin parlor
@@ -58,20 +53,6 @@ config_words() {  # A|B
     WORDS=($text)
 }
 
-cpu_ticks() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 }'; }
-
-# Until a whole second passes in which the server gains no CPU time (at most a minute):
-# requests wrk left in flight must not be counted against the next run.
-settle() {
-    local a b quiet=0 waited=0
-    a=$(cpu_ticks)
-    while (( quiet < 4 && waited < 240 )); do
-        sleep 0.25
-        b=$(cpu_ticks) waited=$(( waited + 1 ))
-        if (( b - a <= 1 )); then quiet=$(( quiet + 1 )); else quiet=0; fi
-        a=$b
-    done
-}
 
 LIST=/parlor/v1/conversations?limit=20
 OPS=(list-typical list-big send)
@@ -83,9 +64,9 @@ measure() {  # size-label rep config op
         list-big) script=list.lua path=$LIST envs=(BENCH_HEADERS="Authorization: Bearer $BIG") ;;
         send) script=send.lua path=/ envs=(BENCH_SEND_PAIRS="$seed_dir/send_pairs.txt") ;;
     esac
-    settle
+    settle "the run before $op"
     wrk_run "$WARMUP" "$LOGS/$NAME-$L-$rep-$cfg-$op-warmup.txt" "$script" "$path" "${envs[@]}" >/dev/null
-    settle
+    settle "the warm-up of $op"
     before=$(cpu_ticks)
     r=$(wrk_run "$DURATION" "$LOGS/$NAME-$L-$rep-$cfg-$op.txt" "$script" "$path" "${envs[@]}")
     after=$(cpu_ticks)

@@ -44,43 +44,10 @@ CEILS=$WORK/pinned-ceiling.tsv
 LOADS=$WORK/pinned-load.tsv
 : > "$RUNS"; : > "$CEILS"; : > "$LOADS"
 
-command -v taskset >/dev/null || die "taskset (util-linux) is needed for the pinned mode"
-[[ $SERVER_CPU != "$WRK_CPU" ]] || die "BENCH_SERVER_CPU and BENCH_WRK_CPU must differ"
-for cpu in "$SERVER_CPU" "$WRK_CPU"; do
-    taskset -c "$cpu" true 2>/dev/null || die "CPU $cpu is not available here ($(nproc) CPUs)"
-done
-SERVER_WRAP=(taskset -c "$SERVER_CPU")
-WRK_WRAP=(taskset -c "$WRK_CPU")
-SERVER_ENV+=(PARLOR_WORKERS=1)
-CLK_TCK=$(getconf CLK_TCK)
+pin
 
 build --bin parlor --example ceiling
 [[ -x $CEILING ]] || die "$CEILING missing (cargo build --release --example ceiling)"
-
-# utime + stime of every thread of the server, dead ones included, in clock ticks.
-cpu_ticks() { sed 's/^.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 }'; }
-
-# Waits (at most 3 minutes) until the server is idle: requests wrk gave up on or left in flight
-# are still served after it stops, and a slow list leaves seconds of them; they must not be
-# counted against the next run. Idle is a whole second in which none of the server's threads
-# was runnable or in uninterruptible sleep and it gained no CPU time: on a loaded machine a busy
-# server can go half a second without being scheduled, so CPU time alone is not enough.
-busy_threads() {
-    cat /proc/"$SERVER_PID"/task/*/stat 2>/dev/null | sed 's/^.*) //' | awk '$1 != "S" && $1 != "I" { n++ } END { print n + 0 }'
-}
-settle() {  # what
-    local a b quiet=0 waited=0
-    a=$(cpu_ticks)
-    while (( quiet < 4 )); do
-        sleep 0.25
-        b=$(cpu_ticks) waited=$(( waited + 1 ))
-        if (( b - a <= 1 )) && (( $(busy_threads) == 0 )); then quiet=$(( quiet + 1 )); else quiet=0; fi
-        a=$b
-        if (( waited >= 720 )); then anomaly "the server was still busy 3 minutes after $1"; break; fi
-    done
-    (( waited > 8 )) && log "  (the server took $(( waited / 4 ))s to finish the requests left by $1)"
-    return 0
-}
 
 # The server's resident memory now and its peak since the last reset, in kB; then the peak is
 # reset to now (clear_refs 5, Linux 4.0), so that each operation gets its own peak.

@@ -99,15 +99,24 @@ pub struct Entry {
 impl Entry {
     /// Names `(kind, id)` unless already named.
     pub fn touch(&mut self, kind: &str, id: impl ToString) {
-        let id = id.to_string();
-        if self.objects.iter().any(|(k, i)| k == kind && *i == id) {
-            return;
-        }
-        if self.objects.len() < super::MAX_OBJECTS {
-            self.objects.push((kind.to_string(), id));
-        } else {
-            self.unlisted += 1;
-        }
+        name(&mut self.objects, &mut self.unlisted, kind, id.to_string());
+    }
+}
+
+/// Adds `(kind, id)` to `objects` unless it is there; past `MAX_OBJECTS` only counts it.
+pub(super) fn name(
+    objects: &mut Vec<(String, String)>,
+    unlisted: &mut u64,
+    kind: &str,
+    id: String,
+) {
+    if objects.iter().any(|(k, i)| k == kind && *i == id) {
+        return;
+    }
+    if objects.len() < super::MAX_OBJECTS {
+        objects.push((kind.to_string(), id));
+    } else {
+        *unlisted += 1;
     }
 }
 

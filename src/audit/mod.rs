@@ -150,16 +150,7 @@ pub fn touch(kind: &'static str, id: impl ToString) {
         return;
     }
     let id = id.to_string();
-    note(|n| {
-        if n.objects.iter().any(|(k, i)| k == kind && *i == id) {
-            return;
-        }
-        if n.objects.len() < MAX_OBJECTS {
-            n.objects.push((kind.to_string(), id));
-        } else {
-            n.unlisted += 1;
-        }
-    });
+    note(|n| entry::name(&mut n.objects, &mut n.unlisted, kind, id));
 }
 
 /// The request read or changed a user's record.

@@ -144,9 +144,9 @@ fn action_of(method: &Method, path: &str) -> &'static str {
         "/login",
         "/session",
         "/token",
-        "/api_auth",
-        "/sso_auth",
-        "/sign_in",
+        // MDLIVE's token calls (single sign-on, API key, and the refresh).
+        "/auth_token",
+        "/auth_extend",
     ]
     .iter()
     .any(|end| path.ends_with(end));

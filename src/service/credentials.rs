@@ -94,13 +94,7 @@ impl Service {
                     _ => Err(Error::Unauthenticated("invalid API key or secret".into())),
                 })
         };
-        let api_key = self
-            .known
-            .api_keys
-            .remember(memo_key, self.store.directory_version(), lookup)
-            .await?;
-        identify_key(&api_key);
-        Ok(api_key)
+        self.known_key(memo_key, lookup).await
     }
 
     /// A tenant's API key given its secret alone (Trillet's `x-api-key`). Unknown and revoked
@@ -114,6 +108,18 @@ impl Service {
                     .ok_or_else(|| Error::Unauthenticated("invalid API key".into()))
             })
         };
+        self.known_key(memo_key, lookup).await
+    }
+
+    /// An API key from memory or `lookup`, named as the caller in the audit trail.
+    async fn known_key<Fut>(
+        &self,
+        memo_key: Vec<u8>,
+        lookup: impl FnOnce() -> Fut,
+    ) -> Result<ApiKey>
+    where
+        Fut: std::future::Future<Output = Result<ApiKey>>,
+    {
         let api_key = self
             .known
             .api_keys

@@ -264,20 +264,6 @@ fn resolve_patients(conn: &Connection, entry: &mut Entry) -> Result<()> {
     Ok(())
 }
 
-/// The patients among `users` (ids of the tenant's users).
-pub fn patients_among(conn: &Connection, users: &[i64]) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT id FROM users WHERE id = ?1 AND role IN {PATIENT_ROLES}"
-    ))?;
-    let mut found = Vec::new();
-    for id in users {
-        if let Some(id) = stmt.query_row([id], |r| r.get(0)).optional()? {
-            found.push(id);
-        }
-    }
-    Ok(found)
-}
-
 /// Which entries to read.
 #[derive(Clone, Debug, Default)]
 pub struct Filter {

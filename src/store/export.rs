@@ -110,13 +110,10 @@ pub fn single_reads(
         "SELECT user_id, seq, read_at FROM message_reads
          WHERE conversation_id = ?1 AND user_id = ?2 AND seq BETWEEN ?3 AND ?4",
     )?;
-    let rows = stmt.query_map(params![conv.0, user.0, first, last], |r| {
-        Ok(MessageRead {
-            user_id: UserId(r.get(0)?),
-            seq: r.get(1)?,
-            read_at: r.get(2)?,
-        })
-    })?;
+    let rows = stmt.query_map(
+        params![conv.0, user.0, first, last],
+        super::messages::read_from_row,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

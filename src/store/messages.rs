@@ -313,14 +313,17 @@ pub fn single_reads(conn: &Connection, conv: ConversationId) -> Result<Vec<Messa
     let mut stmt = conn.prepare_cached(
         "SELECT user_id, seq, read_at FROM message_reads WHERE conversation_id = ?1 ORDER BY seq, user_id",
     )?;
-    let rows = stmt.query_map([conv.0], |r| {
-        Ok(MessageRead {
-            user_id: UserId(r.get(0)?),
-            seq: r.get(1)?,
-            read_at: r.get(2)?,
-        })
-    })?;
+    let rows = stmt.query_map([conv.0], read_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A `message_reads` row selected as `user_id, seq, read_at`.
+pub(crate) fn read_from_row(r: &rusqlite::Row) -> rusqlite::Result<MessageRead> {
+    Ok(MessageRead {
+        user_id: UserId(r.get(0)?),
+        seq: r.get(1)?,
+        read_at: r.get(2)?,
+    })
 }
 
 /// The seq of the last live message created at or before `at` (0 when none).

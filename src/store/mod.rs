@@ -334,14 +334,6 @@ impl Store {
         }
     }
 
-    /// `record` for callers that are not async (the CLI).
-    pub fn record_blocking(&self, entry: crate::audit::Entry) -> Result<()> {
-        self.writer
-            .submit(move |c| audit::append(c, [entry]))?
-            .blocking_recv()
-            .map_err(|_| writer::stopped())?
-    }
-
     /// A number that changes whenever this process commits a change to a user, token, API key
     /// or tenant (see `writer::DirectoryVersion`).
     pub fn directory_version(&self) -> u64 {

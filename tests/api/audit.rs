@@ -726,3 +726,51 @@ fn a_retention_run_leaves_one_entry_per_tenant_and_the_trail_keeps_its_own_years
         .unwrap();
     assert_eq!(pruned, 1);
 }
+
+#[test]
+fn a_faces_token_call_is_a_sign_in() {
+    let app = spawn_demo();
+    let r = app
+        .post("/api/v1/sso_auth/auth_token")
+        .json(&json!({ "api": { "api_key": "demo-mdlive-key", "password": "wrong" } }));
+    assert!(r.status >= 400, "{:?}", r.body);
+    let r = app
+        .post("/v0.1/token/")
+        .json(&json!({ "username": "nobody", "password": "wrong-password" }));
+    assert!(r.status == 400 || r.status == 401, "{:?}", r.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let found = app
+            .service
+            .store
+            .read_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM audit WHERE surface = 'tati' AND action = 'sign_in'
+                       AND outcome IN ('refused', 'invalid')",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .unwrap();
+        let mdlive = app
+            .service
+            .store
+            .read_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM audit WHERE surface = 'mdlive' AND action = 'sign_in'
+                       AND outcome = 'refused'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .unwrap();
+        if found == 1 && mdlive == 1 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sign_in entries: tati {found}, mdlive {mdlive}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

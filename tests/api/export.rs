@@ -174,26 +174,17 @@ fn get_raw(
     token: &str,
     tenant: Option<i64>,
 ) -> (u16, Vec<(String, String)>, String) {
-    let mut req = ureq::get(&app.url(path)).set("Authorization", &format!("Bearer {token}"));
+    let mut req = app.get(path).bearer(token);
     if let Some(t) = tenant {
-        req = req.set("X-Parlor-Tenant", &t.to_string());
+        req = req.tenant(t);
     }
-    let response = match req.call() {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("request failed: {e}"),
-    };
-    let status = response.status();
-    let headers = response
-        .headers_names()
+    let r = req.send();
+    let headers = r
+        .headers
         .into_iter()
-        .filter_map(|n| {
-            response
-                .header(&n)
-                .map(|v| (n.to_lowercase(), v.to_string()))
-        })
+        .map(|(n, v)| (n.to_lowercase(), v))
         .collect();
-    (status, headers, response.into_string().unwrap())
+    (r.status, headers, r.text)
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {

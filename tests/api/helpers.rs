@@ -66,6 +66,8 @@ pub struct Resp {
     pub status: u16,
     pub body: Value,
     pub headers: Vec<(String, String)>,
+    /// The body as sent (for answers that are not JSON).
+    pub text: String,
 }
 
 impl Resp {
@@ -138,6 +140,7 @@ fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
         status,
         body: serde_json::from_str(&text).unwrap_or(Value::Null),
         headers,
+        text,
     }
 }
 
