@@ -26,6 +26,8 @@ pub struct App {
     /// Set once the server is stopping: open event streams end, so they do not hold up the
     /// graceful stop.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// The committed events, rendered once for every open stream.
+    pub events: crate::native::events::Hub,
 }
 
 impl App {

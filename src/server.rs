@@ -216,6 +216,7 @@ pub async fn build_app(
         sign_in_throttle,
         idempotency: KeyLocks::default(),
         closing: tokio::sync::watch::Sender::new(false),
+        events: crate::native::events::Hub::start(service.clone()),
     });
     end_streams_on_stop(app.closing.clone());
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -1,8 +1,12 @@
 //! `GET /parlor/v1/events`: the event log as Server-Sent Events.
 //!
-//! Each stream is a task that waits on the writer's watch of the latest committed seq, then
-//! reads what is new for its audience from the table on a reader (never a poll loop). It hands
-//! frames to the response body through a channel whose unread bytes are counted: a client
+//! The writer publishes each batch of committed events; one relay task (`Hub`) renders every
+//! event to its frame once and passes the batch on to the streams. Each stream is a task that
+//! catches up from the table (a reconnect), then keeps the batch events its audience wants:
+//! an open stream costs no database read per send, and a frame's bytes are shared by every
+//! stream that sends it. A stream that falls behind the broadcast catches up from the table.
+//!
+//! Frames go to the response body through a channel whose unread bytes are counted: a client
 //! that stops reading is cut off once they pass `HIGH_WATER` and stay there for `GRACE`,
 //! rather than held in memory. No compression on this route: a compressing encoder buffers.
 
@@ -16,7 +20,8 @@ use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 
 use super::auth::TenantCaller;
 use super::dto::{EventDto, ResetDto};
@@ -24,9 +29,11 @@ use super::error::ApiResult;
 use super::extract::Query;
 use crate::app::App;
 use crate::auth::Principal;
+use crate::domain::TenantId;
 use crate::error::Error;
 use crate::service::events::{Audience, Start, PAGE};
 use crate::service::Service;
+use crate::store::events::Event;
 
 /// A comment line this often keeps an idle connection open through proxies.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -38,6 +45,90 @@ const GRACE: Duration = Duration::from_secs(10);
 #[derive(Deserialize)]
 pub struct EventsQuery {
     last_event_id: Option<String>,
+}
+
+/// An event as every stream sends it, rendered once.
+pub struct Rendered {
+    seq: i64,
+    tenant: TenantId,
+    subject: Option<i64>,
+    /// The conversation's participants when it happened (from the unread counts).
+    members: Vec<i64>,
+    frame: Bytes,
+}
+
+impl Rendered {
+    fn of(e: &Event) -> Rendered {
+        let dto = EventDto::of(e);
+        let members = dto.payload.unread.iter().map(|u| u.user_id).collect();
+        let data = serde_json::to_string(&dto).unwrap_or_default();
+        Rendered {
+            seq: e.seq,
+            tenant: e.tenant,
+            subject: e.subject,
+            members,
+            frame: Bytes::from(frame(e.seq, &e.kind, &data)),
+        }
+    }
+
+    fn for_(&self, audience: &Audience) -> bool {
+        audience.wants(self.tenant, self.subject, &self.members)
+    }
+}
+
+type Rendering = Arc<Vec<Rendered>>;
+
+/// The relay from the writer's batches to the streams: renders each event once.
+#[derive(Clone)]
+pub struct Hub {
+    batches: broadcast::Sender<Rendering>,
+}
+
+impl Hub {
+    /// Starts relaying the store's batches, for as long as the runtime lives.
+    pub fn start(service: Service) -> Hub {
+        let (batches, _) = broadcast::channel(1024);
+        let hub = Hub {
+            batches: batches.clone(),
+        };
+        let mut from = service.store.event_batches();
+        actix_web::rt::spawn(async move {
+            let mut last = 0;
+            let relay = |events: &[Event], last: &mut i64| {
+                let fresh: Vec<Rendered> = events
+                    .iter()
+                    .filter(|e| e.seq > *last)
+                    .map(Rendered::of)
+                    .collect();
+                if let Some(r) = fresh.last() {
+                    *last = r.seq;
+                    let _ = batches.send(Arc::new(fresh));
+                }
+            };
+            loop {
+                match from.recv().await {
+                    Ok(batch) => relay(&batch, &mut last),
+                    Err(RecvError::Closed) => return,
+                    // This task alone fell behind the writer: what it missed is in the table.
+                    Err(RecvError::Lagged(_)) => loop {
+                        match service.events_after(None, last).await {
+                            Ok(page) => {
+                                relay(&page, &mut last);
+                                if page.len() < PAGE as usize {
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!("events: catching up the relay: {e}");
+                                break;
+                            }
+                        }
+                    },
+                }
+            }
+        });
+        hub
+    }
 }
 
 /// The seq a reconnecting client last saw: `Last-Event-ID`, else `?last_event_id=`.
@@ -81,8 +172,8 @@ pub async fn stream(
             _ => None,
         },
     };
-    // Watched before the start is read, so nothing committed in between is missed.
-    let committed = app.service.store.committed_events();
+    // Subscribed before the start is read, so nothing committed in between is missed.
+    let live = app.events.batches.subscribe();
     let start = app.service.event_start(seen).await?;
     let (tx, rx) = mpsc::unbounded_channel();
     let pending = Arc::new(Pending::default());
@@ -94,7 +185,7 @@ pub async fn stream(
         app.service.clone(),
         audience,
         start,
-        committed,
+        live,
         app.closing.subscribe(),
         out,
     ));
@@ -119,7 +210,7 @@ struct Out {
 
 impl Out {
     /// Hands `frame` to the body; false when the client is gone or too slow (cut off).
-    async fn put(&self, frame: String) -> bool {
+    async fn put(&self, frame: Bytes) -> bool {
         while self.pending.bytes.load(Ordering::Acquire) > HIGH_WATER {
             let taken = self.pending.taken.notified();
             if self.pending.bytes.load(Ordering::Acquire) <= HIGH_WATER {
@@ -131,7 +222,7 @@ impl Out {
             }
         }
         self.pending.bytes.fetch_add(frame.len(), Ordering::AcqRel);
-        self.tx.send(Bytes::from(frame)).is_ok()
+        self.tx.send(frame).is_ok()
     }
 }
 
@@ -161,12 +252,36 @@ fn frame(id: i64, event: &str, data: &str) -> String {
     format!("id: {id}\nevent: {event}\ndata: {data}\n\n")
 }
 
+/// Sends the audience's events after `cursor` from the table, moving `cursor` past every
+/// event read; false when the stream must end.
+async fn catch_up(service: &Service, audience: &Audience, cursor: &mut i64, out: &Out) -> bool {
+    loop {
+        let page = match service.events_after(Some(audience.tenant), *cursor).await {
+            Ok(page) => page,
+            Err(e) => {
+                tracing::warn!("events: a stream stopped: {e}");
+                return false;
+            }
+        };
+        for event in &page {
+            let r = Rendered::of(event);
+            if r.for_(audience) && !out.put(r.frame).await {
+                return false;
+            }
+            *cursor = event.seq;
+        }
+        if page.len() < PAGE as usize {
+            return true;
+        }
+    }
+}
+
 /// Feeds one stream until its client leaves, falls too far behind, or the server stops.
 async fn pump(
     service: Service,
     audience: Audience,
     start: Start,
-    mut committed: watch::Receiver<i64>,
+    mut live: broadcast::Receiver<Rendering>,
     mut closing: watch::Receiver<bool>,
     out: Out,
 ) {
@@ -178,46 +293,46 @@ async fn pump(
                 latest,
             })
             .unwrap_or_default();
-            if !out.put(frame(latest, "reset", &data)).await {
+            if !out.put(frame(latest, "reset", &data).into()).await {
                 return;
             }
             latest
         }
     };
     // A comment first, so that the client (and any proxy) sees the stream open at once.
-    if !out.put(": stream open\n\n".into()).await {
+    if !out.put(Bytes::from_static(b": stream open\n\n")).await {
+        return;
+    }
+    if !catch_up(&service, &audience, &mut cursor, &out).await {
         return;
     }
     let mut heartbeat = actix_web::rt::time::interval(HEARTBEAT);
     heartbeat.tick().await;
     loop {
-        // Everything committed up to `upto` is in the table when it is read below.
-        let upto = *committed.borrow_and_update();
-        loop {
-            let page = match service.events_after(audience, cursor).await {
-                Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!("events: a stream stopped: {e}");
-                    return;
-                }
-            };
-            for event in &page {
-                let data = serde_json::to_string(&EventDto::of(event)).unwrap_or_default();
-                if !out.put(frame(event.seq, &event.kind, &data)).await {
-                    return;
-                }
-                cursor = event.seq;
-            }
-            if page.len() < PAGE as usize {
-                // Nothing more for this audience up to `upto`: events of others are not read
-                // again.
-                cursor = cursor.max(upto);
-                break;
-            }
-        }
         tokio::select! {
-            changed = committed.changed() => if changed.is_err() { return },
-            _ = heartbeat.tick() => if !out.put(": heartbeat\n\n".into()).await { return },
+            batch = live.recv() => match batch {
+                Ok(batch) => {
+                    let from = cursor;
+                    for r in batch.iter().filter(|r| r.seq > from) {
+                        if r.for_(&audience) && !out.put(r.frame.clone()).await {
+                            return;
+                        }
+                        cursor = r.seq;
+                    }
+                }
+                // Fell behind the broadcast: the missed events are in the table.
+                Err(RecvError::Lagged(_)) => {
+                    if !catch_up(&service, &audience, &mut cursor, &out).await {
+                        return;
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = heartbeat.tick() => {
+                if !out.put(Bytes::from_static(b": heartbeat\n\n")).await {
+                    return;
+                }
+            }
             _ = closing.changed() => return,
             _ = out.tx.closed() => return,
         }

@@ -8,7 +8,7 @@ mod directory;
 pub mod dto;
 pub mod error;
 pub mod etag;
-mod events;
+pub mod events;
 mod export;
 pub mod extract;
 mod faces;

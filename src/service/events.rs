@@ -110,6 +110,19 @@ pub struct Audience {
     pub user: Option<UserId>,
 }
 
+impl Audience {
+    /// Whether an event of `tenant`, about `subject`, in a conversation whose participants
+    /// were `members` when it happened, is for this audience. A user hears of the
+    /// conversations they were in at the time, and of what concerns them (their removal).
+    pub fn wants(&self, tenant: TenantId, subject: Option<i64>, members: &[i64]) -> bool {
+        tenant == self.tenant
+            && match self.user {
+                None => true,
+                Some(u) => subject == Some(u.0) || members.contains(&u.0),
+            }
+    }
+}
+
 /// Where a stream starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Start {
@@ -141,10 +154,11 @@ impl Service {
         })
     }
 
-    /// The audience's events after `after`, oldest first, at most `PAGE`.
-    pub async fn events_after(&self, audience: Audience, after: i64) -> Result<Vec<Event>> {
+    /// The events after `after`, oldest first, at most `PAGE`: the tenant's, or (None)
+    /// every tenant's. The caller keeps those its audience `wants`.
+    pub async fn events_after(&self, tenant: Option<TenantId>, after: i64) -> Result<Vec<Event>> {
         self.store
-            .read(move |c| events::after(c, audience.tenant, audience.user, after, PAGE))
+            .read(move |c| events::after(c, tenant, after, PAGE))
             .await
     }
 

@@ -1,12 +1,16 @@
 //! The event log (`events`): one row per change, appended in the change's own savepoint, read
 //! back by Server-Sent Events streams from a sequence number, pruned by age in bounded batches.
 //!
-//! The writer publishes "committed up to seq N" after each commit (`take_appended`): the rows
-//! themselves are then read from the table by each stream, on a reader.
+//! After each commit that appended events, the writer reads back what it committed and
+//! publishes it (`Publisher`): the rows as a batch to every live stream, and the highest seq
+//! on a watch. A stream reads the table only to catch up (a reconnect, or a stream that fell
+//! behind the broadcast), so a hundred open streams cost no reads per send.
 
 use std::cell::Cell;
+use std::sync::Arc;
 
 use rusqlite::Connection;
+use tokio::sync::{broadcast, watch};
 
 use super::Cached;
 use crate::domain::{ConversationId, TenantId, UserId};
@@ -43,7 +47,7 @@ pub fn acting<T>(actor: Option<Actor>, f: impl FnOnce() -> T) -> T {
 
 /// The highest seq appended since the last call (0: none): whether the batch the writer just
 /// ended appended any event.
-pub(crate) fn take_appended() -> i64 {
+fn take_appended() -> i64 {
     APPENDED.with(|s| s.replace(0))
 }
 
@@ -123,32 +127,105 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
     })
 }
 
-/// The tenant's events after `after`, oldest first, at most `limit`. With `user`, only those of
-/// the conversations the user is in now, and those about the user (a removal, their reads).
+/// The events after `after`, oldest first, at most `limit`: the tenant's, or (None) every
+/// tenant's. Which of a tenant's events a user may see is decided on the rows
+/// (`service::events::Audience`), the same way for the table and the live batches.
 pub fn after(
     conn: &Connection,
-    tenant: TenantId,
-    user: Option<UserId>,
+    tenant: Option<TenantId>,
     after: i64,
     limit: u32,
 ) -> Result<Vec<Event>> {
-    let mut stmt = match user {
-        None => conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE tenant_id = ?1 AND seq > ?2
-             ORDER BY seq LIMIT ?3"
-        ))?,
+    let mut stmt = match tenant {
         Some(_) => conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM events WHERE tenant_id = ?1 AND seq > ?2
-               AND (subject_id = ?4 OR conversation_id IN
-                    (SELECT conversation_id FROM participants WHERE user_id = ?4))
-             ORDER BY seq LIMIT ?3"
+            "SELECT {COLUMNS} FROM events WHERE tenant_id = ?3 AND seq > ?1
+             ORDER BY seq LIMIT ?2"
+        ))?,
+        None => conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
         ))?,
     };
-    let rows = match user {
-        None => stmt.query_map(rusqlite::params![tenant.0, after, limit], from_row)?,
-        Some(u) => stmt.query_map(rusqlite::params![tenant.0, after, limit, u.0], from_row)?,
+    let rows = match tenant {
+        Some(t) => stmt.query_map(rusqlite::params![after, limit, t.0], from_row)?,
+        None => stmt.query_map(rusqlite::params![after, limit], from_row)?,
     };
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A batch of committed events, oldest first, shared by every stream.
+pub type Batch = Arc<Vec<Event>>;
+
+/// How many batches a slow subscriber may fall behind before it must catch up from the table.
+const BATCHES_KEPT: usize = 1024;
+
+/// The writer's side of publishing: what it committed since it last published.
+pub struct Publisher {
+    last: Cell<i64>,
+    seq: watch::Sender<i64>,
+    batches: broadcast::Sender<Batch>,
+}
+
+/// The subscribers' side, kept by the `Writer` handle.
+#[derive(Clone)]
+pub struct Published {
+    pub seq: watch::Receiver<i64>,
+    pub batches: broadcast::Sender<Batch>,
+}
+
+impl Publisher {
+    /// Starts after the latest seq committed in `conn`'s file.
+    pub fn new(conn: &Connection) -> Result<(Publisher, Published)> {
+        let last = committed(conn)?;
+        let (seq_tx, seq_rx) = watch::channel(last);
+        let (batches, _) = broadcast::channel(BATCHES_KEPT);
+        let published = Published {
+            seq: seq_rx,
+            batches: batches.clone(),
+        };
+        Ok((
+            Publisher {
+                last: Cell::new(last),
+                seq: seq_tx,
+                batches,
+            },
+            published,
+        ))
+    }
+
+    /// After a commit: when the batch appended events, reads back every event committed since
+    /// the last call and publishes them. Read back rather than taken from the appends: a
+    /// rolled-back savepoint hands its seqs out again, and only committed rows may be seen.
+    pub fn publish(&self, conn: &Connection) {
+        if take_appended() == 0 {
+            return;
+        }
+        let mut events = Vec::new();
+        loop {
+            match after(conn, None, self.last.get(), 10_000) {
+                Ok(page) => {
+                    let full = page.len() == 10_000;
+                    if let Some(e) = page.last() {
+                        self.last.set(e.seq);
+                    }
+                    events.extend(page);
+                    if !full {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    // The streams catch up from the table when they next hear of a seq.
+                    tracing::error!("reading the events just committed: {e}");
+                    break;
+                }
+            }
+        }
+        if events.is_empty() {
+            return;
+        }
+        self.seq.send_replace(self.last.get());
+        // No subscriber is not an error: nobody is listening.
+        let _ = self.batches.send(Arc::new(events));
+    }
 }
 
 /// The latest seq committed (0: none ever).

@@ -413,6 +413,11 @@ impl Store {
         self.writer.events()
     }
 
+    /// Every batch of events committed from now on, as the writer publishes it.
+    pub fn event_batches(&self) -> tokio::sync::broadcast::Receiver<events::Batch> {
+        self.writer.event_batches()
+    }
+
     pub fn writer_stats(&self) -> WriterStats {
         self.writer.stats()
     }

@@ -47,8 +47,8 @@ pub struct Writer {
     queue: mpsc::Sender<Command>,
     stats: Arc<Counters>,
     directory: DirectoryVersion,
-    /// The highest event seq committed, as the writer last published it.
-    events: tokio::sync::watch::Receiver<i64>,
+    /// The events committed, as the writer publishes them.
+    events: super::events::Published,
 }
 
 /// The tables whose rows say who a caller is: a commit that touches any of them changes the
@@ -134,13 +134,13 @@ impl Writer {
                 }
             },
         ))?;
-        let (published, events) = tokio::sync::watch::channel(0);
+        let (publisher, events) = super::events::Publisher::new(&conn)?;
         std::thread::Builder::new()
             .name("parlor-writer".into())
             .spawn(move || {
                 let directory = (touched, version);
                 run(
-                    conn, commands, max_batch, &counters, &health, &directory, &published,
+                    conn, commands, max_batch, &counters, &health, &directory, &publisher,
                 )
             })
             .map_err(Error::internal)?;
@@ -200,9 +200,14 @@ impl Writer {
     }
 
     /// A watch of the highest event seq committed: it changes after each commit that appended
-    /// events (the event streams wait on it instead of polling the table).
+    /// events.
     pub fn events(&self) -> tokio::sync::watch::Receiver<i64> {
-        self.events.clone()
+        self.events.seq.clone()
+    }
+
+    /// Every batch of events committed from now on.
+    pub fn event_batches(&self) -> tokio::sync::broadcast::Receiver<super::events::Batch> {
+        self.events.batches.subscribe()
     }
 
     pub fn stats(&self) -> WriterStats {
@@ -280,7 +285,7 @@ fn run(
     stats: &Counters,
     health: &Health,
     (touched, directory): &(DirectoryTouched, DirectoryVersion),
-    published: &tokio::sync::watch::Sender<i64>,
+    publisher: &super::events::Publisher,
 ) {
     conn.wal_hook(Some(note_wal_size));
     let mut last_probe = Instant::now();
@@ -336,7 +341,7 @@ fn run(
             } else {
                 run_batch(&conn, batch, health, &|| {
                     touched.publish(directory);
-                    publish_events(&conn, published);
+                    publisher.publish(&conn);
                 });
                 checkpoint_if_large(&conn, health);
             }
@@ -351,21 +356,6 @@ fn run(
             let _ = answer.send(close(conn, health));
             return;
         }
-    }
-}
-
-/// After a batch that appended events, tells the event streams the highest seq now committed.
-/// It is read back rather than taken from the appends: a rolled-back savepoint or commit hands
-/// its seqs out again, and a stream may skip ahead to the published seq.
-fn publish_events(conn: &Connection, published: &tokio::sync::watch::Sender<i64>) {
-    if super::events::take_appended() == 0 {
-        return;
-    }
-    match super::events::committed(conn) {
-        Ok(seq) => {
-            published.send_replace(seq);
-        }
-        Err(e) => tracing::error!("reading the latest event: {e}"),
     }
 }
 
