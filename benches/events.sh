@@ -8,17 +8,19 @@
 #   none: send throughput (wrk, send.lua) with no stream open;
 #   sse:  the same with BENCH_SSE_CLIENTS streams open (benches/sse_clients.py), of which
 #         BENCH_SSE_BIG are the big user (a provider in every conversation, so every send is an
-#         event on their stream) and the rest patients who send in the run. One more stream is a
-#         probe: its user sends a message every 20 ms and times it from the acknowledgement to
-#         the message.created event on its own stream, first with the server idle, then while
-#         wrk sends.
+#         event on their stream) and the rest patients who send in the run. The stream clients
+#         run at a lower priority (nice BENCH_SSE_NICE, 10) than wrk, with which they share a
+#         core, so that reading the streams does not starve the load generator. One more stream
+#         is a probe, in its own process at normal priority: its user sends a message every
+#         50 ms and times it from the acknowledgement to the message.created event on its own
+#         stream, first with the server idle, then while wrk sends.
 # The two alternate which goes first. The table gives the medians, the ratio sse/none (the goal
 # is >= 0.9), and the probe's latency percentiles; the stream clients report streams the server
 # ended early (a client cut off as too slow) as anomalies.
 #
 # Settings: as benches/compare.sh (BENCH_SIZES default 10000, BENCH_DURATION, BENCH_WARMUP,
 # BENCH_CONNECTIONS, BENCH_REPS, BENCH_WORK, BENCH_BUILD, ...), BENCH_SSE_CLIENTS (100),
-# BENCH_SSE_BIG (10).
+# BENCH_SSE_BIG (10), BENCH_SSE_NICE (10).
 set -euo pipefail
 
 export BENCH_SIZES=${BENCH_SIZES:-10000}
@@ -30,6 +32,7 @@ SERVER_CPU=${BENCH_SERVER_CPU:-0}
 WRK_CPU=${BENCH_WRK_CPU:-1}
 CLIENTS=${BENCH_SSE_CLIENTS:-100}
 BIG_STREAMS=${BENCH_SSE_BIG:-10}
+NICE=${BENCH_SSE_NICE:-10}
 NAME=events
 RUNS=$WORK/events.tsv        # size rep config rps cpu_us non2xx sockerr
 PROBES=$WORK/events-probe.tsv  # size rep phase sends p50 p99 max
@@ -80,20 +83,29 @@ send_run() {  # size-label rep config
 }
 
 run_config() {  # size-label rep none|sse
-    local L=$1 rep=$2 cfg=$3 db=$WORK/events-$3.db clients_pid="" out
+    local L=$1 rep=$2 cfg=$3 db=$WORK/events-$3.db clients_pid="" probe_pid="" out probe
     fresh_copy "$size" "$db"
     start_server "$db" "$LOGS/$NAME-$L-$rep-$cfg-server.log"
     log "$cfg: server pid $SERVER_PID on $ADDR, CPU $SERVER_CPU"
     if [[ $cfg == sse ]]; then
-        rm -f "$WORK/events.ready" "$WORK/events.stop"
+        rm -f "$WORK/events.ready" "$WORK/events.probe-ready" "$WORK/events.stop"
         echo idle > "$WORK/events.phase"
-        out=$LOGS/$NAME-$L-$rep-clients.json
-        "${WRK_WRAP[@]}" python3 "$HERE/sse_clients.py" --addr "$ADDR" --tokens "$WORK/events.tokens" \
-            --probe "$PROBE" "$PROBE_CONV" --ready "$WORK/events.ready" --stop "$WORK/events.stop" \
-            --phase "$WORK/events.phase" >"$out" 2>"$out.err" &
+        out=$LOGS/$NAME-$L-$rep-clients.json probe=$LOGS/$NAME-$L-$rep-probe.json
+        "${WRK_WRAP[@]}" nice -n "$NICE" python3 "$HERE/sse_clients.py" --addr "$ADDR" \
+            --tokens "$WORK/events.tokens" --ready "$WORK/events.ready" --stop "$WORK/events.stop" \
+            >"$out" 2>"$out.err" &
         clients_pid=$!
-        for _ in $(seq 1 300); do [[ -f $WORK/events.ready ]] && break; sleep 0.1; done
+        : > "$WORK/events.none"
+        "${WRK_WRAP[@]}" python3 "$HERE/sse_clients.py" --addr "$ADDR" --tokens "$WORK/events.none" \
+            --probe "$PROBE" "$PROBE_CONV" --ready "$WORK/events.probe-ready" --stop "$WORK/events.stop" \
+            --phase "$WORK/events.phase" >"$probe" 2>"$probe.err" &
+        probe_pid=$!
+        for _ in $(seq 1 300); do
+            [[ -f $WORK/events.ready && -f $WORK/events.probe-ready ]] && break
+            sleep 0.1
+        done
         [[ -f $WORK/events.ready ]] || die "the stream clients did not connect: $(tail -3 "$out.err")"
+        [[ -f $WORK/events.probe-ready ]] || die "the probe did not connect: $(tail -3 "$probe.err")"
         log "  $CLIENTS streams and the probe open; the probe alone for ${DURATION}s"
         sleep "$DURATION"
     fi
@@ -101,8 +113,10 @@ run_config() {  # size-label rep none|sse
     if [[ -n $clients_pid ]]; then
         touch "$WORK/events.stop"
         wait "$clients_pid" || anomaly "$L rep $rep: the stream clients failed: $(tail -3 "$out.err")"
+        wait "$probe_pid" || anomaly "$L rep $rep: the probe failed: $(tail -3 "$probe.err")"
         log "  clients: $(cat "$out")"
-        python3 - "$out" "$L" "$rep" >>"$PROBES" <<'PY'
+        log "  probe: $(cat "$probe")"
+        python3 - "$probe" "$L" "$rep" >>"$PROBES" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 for phase in ("idle", "load"):
