@@ -180,6 +180,7 @@ pub async fn stream(
     let out = Out {
         tx,
         pending: pending.clone(),
+        grace: GRACE,
     };
     actix_web::rt::spawn(pump(
         app.service.clone(),
@@ -206,6 +207,8 @@ struct Pending {
 struct Out {
     tx: mpsc::UnboundedSender<Bytes>,
     pending: Arc<Pending>,
+    /// How long the client may stay above `HIGH_WATER` (`GRACE`).
+    grace: Duration,
 }
 
 impl Out {
@@ -216,7 +219,10 @@ impl Out {
             if self.pending.bytes.load(Ordering::Acquire) <= HIGH_WATER {
                 break;
             }
-            if actix_web::rt::time::timeout(GRACE, taken).await.is_err() {
+            if actix_web::rt::time::timeout(self.grace, taken)
+                .await
+                .is_err()
+            {
                 tracing::info!("events: a client that stopped reading was cut off");
                 return false;
             }
@@ -336,5 +342,50 @@ async fn pump(
             _ = closing.changed() => return,
             _ = out.tx.closed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::poll_fn;
+
+    use futures_core::Stream as _;
+
+    use super::*;
+
+    fn channel(grace: Duration) -> (Out, Body) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pending = Arc::new(Pending::default());
+        let out = Out {
+            tx,
+            pending: pending.clone(),
+            grace,
+        };
+        (out, Body { rx, pending })
+    }
+
+    #[actix_web::test]
+    async fn a_client_that_stops_reading_is_cut_off_and_one_that_reads_is_not() {
+        let (out, mut body) = channel(Duration::from_millis(50));
+        let frame = Bytes::from(vec![b'x'; 64 * 1024]);
+        // Up to the high-water mark and one frame past it, nothing waits.
+        for _ in 0..=HIGH_WATER / frame.len() {
+            assert!(out.put(frame.clone()).await);
+        }
+        assert!(out.pending.bytes.load(Ordering::Acquire) > HIGH_WATER);
+        // The client takes nothing for the whole grace period: cut off.
+        assert!(!out.put(frame.clone()).await);
+
+        // A client that reads within the grace period lets the stream go on.
+        let mut out = out;
+        out.grace = Duration::from_secs(10);
+        let reader = actix_web::rt::spawn(async move {
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+            let taken = poll_fn(|cx| Pin::new(&mut body).poll_next(cx)).await;
+            assert!(matches!(taken, Some(Ok(b)) if b.len() == 64 * 1024));
+            body
+        });
+        assert!(out.put(frame).await);
+        let _body = reader.await.unwrap();
     }
 }

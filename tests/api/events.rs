@@ -25,10 +25,14 @@ struct Stream {
 }
 
 fn open(app: &TestApp, path: &str, headers: &[(&str, &str)]) -> Result<Stream, (u16, Value)> {
+    open_url(&app.url(path), headers)
+}
+
+fn open_url(url: &str, headers: &[(&str, &str)]) -> Result<Stream, (u16, Value)> {
     let agent = ureq::AgentBuilder::new()
         .timeout_read(Duration::from_secs(20))
         .build();
-    let mut req = agent.get(&app.url(path));
+    let mut req = agent.get(url);
     for (k, v) in headers {
         req = req.set(k, v);
     }
@@ -550,4 +554,236 @@ fn conversation_and_participant_changes_are_events() {
         ]
     );
     let _ = (c.outsider, c.other);
+}
+
+/// The id of the demo's tenant called `name`, read from the database file.
+fn tenant_named(db: &std::path::Path, name: &str) -> String {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .query_row("SELECT id FROM tenants WHERE name = ?1", [name], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap_or_else(|e| panic!("tenant {name}: {e}"))
+        .to_string()
+}
+
+/// The stream of the demo tenant called `name`, as the server admin sees it.
+fn tenant_stream(app: &TestApp, name: &str) -> Stream {
+    let tenant = tenant_named(&app.dir.path().join("parlor.db"), name);
+    open(
+        app,
+        "/parlor/v1/events",
+        &[
+            ("Authorization", &bearer(ADMIN_TOKEN)),
+            ("X-Parlor-Tenant", &tenant),
+        ],
+    )
+    .expect("stream opens")
+}
+
+fn last_message_id(app: &TestApp) -> i64 {
+    rusqlite::Connection::open(app.dir.path().join("parlor.db"))
+        .unwrap()
+        .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |r| {
+            r.get(0)
+        })
+        .unwrap()
+}
+
+/// Sends through a face with `send`; every message it wrote must reach `stream` as
+/// `message.created` within a second of the acknowledgement. Returns the events read.
+fn face_send_reaches(
+    app: &TestApp,
+    stream: &mut Stream,
+    face: &str,
+    send: impl FnOnce() -> Resp,
+) -> Vec<Event> {
+    let before = last_message_id(app);
+    let r = send();
+    let acked = std::time::Instant::now();
+    assert!(
+        (200..300).contains(&r.status),
+        "{face}: {} {:?}",
+        r.status,
+        r.body
+    );
+    let after = last_message_id(app);
+    assert!(after > before, "{face}: the send wrote a message");
+    let mut waiting: Vec<i64> = (before + 1..=after).collect();
+    let mut seen = Vec::new();
+    while !waiting.is_empty() {
+        let e = stream.next();
+        if e.kind == "message.created" {
+            waiting.retain(|m| e.data["message_id"] != *m);
+        }
+        seen.push(e);
+    }
+    let waited = acked.elapsed();
+    assert!(
+        waited < Duration::from_secs(1),
+        "{face}: the event came {waited:?} after the acknowledgement"
+    );
+    seen
+}
+
+#[test]
+fn a_send_through_each_vendor_face_reaches_the_stream_and_a_reconnect_misses_nothing() {
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.jwt_secret = Some("events-test-secret".into());
+    });
+
+    // MDLIVE: the clinic's patient 52 writes to provider 4.
+    let r = app.post("/auth/auth_token").json(&json!({
+        "auth": {"api_key": "demo-mdlive-key", "password": "demo-mdlive-secret"}
+    }));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let api = r.body["jwt"].as_str().unwrap().to_string();
+    let r = app
+        .post("/api/v1/sso_auth/auth_token")
+        .bearer(&api)
+        .json(&json!({
+            "auth": {"subscriber_id": "MDL-SUB-0052", "first_name": "Emily",
+                "last_name": "Carter", "birthdate": "1990-04-12", "gender": "F"},
+            "org": {"ou": "riverside"},
+            "api": {"api_key": "demo-mdlive-key", "password": "demo-mdlive-secret"}
+        }));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let patient = r.body["jwt"].as_str().unwrap().to_string();
+    let mdlive = |text: &str| {
+        app.post("/api/v1/patients/52/messages")
+            .bearer(&patient)
+            .json(&json!({"message": {"to_id": 4, "subject": "Refill", "message": text}}))
+    };
+    let mut clinic = tenant_stream(&app, "Riverside Family Clinic");
+    let first = face_send_reaches(&app, &mut clinic, "mdlive", || {
+        mdlive("Could you renew it?")
+    });
+    let resume_from = first.last().unwrap().id;
+
+    // Pigeons.
+    let mut pigeons = tenant_stream(&app, "Pigeons Demo Platform");
+    face_send_reaches(&app, &mut pigeons, "pigeons", || {
+        app.post("/api/v1/pigeons/chat/messages")
+            .bearer("1|demoPigeonsJohnDoeToken")
+            .header("X-PUBLIC-KEY", "pk_demo_pigeons")
+            .json(&json!({
+                "conversation_uuid": "550e8400-e29b-41d4-a716-446655440000",
+                "receiver_uuid": "660e8400-e29b-41d4-a716-446655440002",
+                "context_text": "Hello", "context_type": "text",
+                "device": {"type": "desktop", "os": "Linux", "app_version": "1.2.3"}
+            }))
+    });
+
+    // Respondent: a new conversation, then a message in it.
+    let mut respondent = tenant_stream(&app, "Northwind Research (Respondent demo)");
+    let post = |path: &str, body: &Value| {
+        app.post(&format!("/v1/messaging{path}"))
+            .header("x-api-key", "demo-respondent-key")
+            .header("x-api-secret", "demo-respondent-secret")
+            .json(body)
+    };
+    let created = post(
+        "/conversations",
+        &json!({"projectId": "6650a1b2c3d4e5f601234567",
+                "participantUserIds": ["65a1f0c2b3d4e5f607182903"]}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let uid = created.body["uid"].as_str().unwrap().to_string();
+    let seen = face_send_reaches(&app, &mut respondent, "respondent", || {
+        post(
+            &format!("/conversations/{uid}/messages"),
+            &json!({"body": "See you Thursday."}),
+        )
+    });
+    assert_eq!(seen[0].kind, "conversation.created", "{seen:?}");
+
+    // Trillet: a flow's generated message.
+    let mut trillet = tenant_stream(&app, "Trillet Demo Workspace");
+    face_send_reaches(&app, &mut trillet, "trillet", || {
+        app.post("/v1/api/conversations/message/generate")
+            .header("x-api-key", "demo-trillet-secret")
+            .header("x-workspace-id", "674e29976b6acbac106d2650")
+            .json(
+                &json!({"flowId": "674e75bbe1456b11a194f091", "to": "+15550001111",
+                          "autopilot": false}),
+            )
+    });
+
+    // Tati: the patient's message (and the assistant's answer, if it gives one).
+    let mut tati = tenant_stream(&app, "Tati Demo Program");
+    face_send_reaches(&app, &mut tati, "tati", || {
+        app.post("/v0.1/patients/conversations/con123/messages/")
+            .header("Authorization", "Token tati-token-demo")
+            .json(&json!({"message_type": "user", "content": "Can I take it with food?"}))
+    });
+
+    // The clinic's stream drops; two more messages arrive while it is away; the reconnect
+    // from the last id it saw gets exactly those, in order, and nothing twice.
+    drop(clinic);
+    let before = last_message_id(&app);
+    for text in ["One more thing", "And another"] {
+        let r = mdlive(text);
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    }
+    let after = last_message_id(&app);
+    let resume_header = resume_from.to_string();
+    let tenant = tenant_named(&app.dir.path().join("parlor.db"), "Riverside Family Clinic");
+    let mut again = open(
+        &app,
+        "/parlor/v1/events",
+        &[
+            ("Authorization", &bearer(ADMIN_TOKEN)),
+            ("X-Parlor-Tenant", &tenant),
+            ("Last-Event-ID", &resume_header),
+        ],
+    )
+    .expect("stream opens");
+    let mut created = Vec::new();
+    let mut last = resume_from;
+    while created.len() < 2 {
+        let e = again.next();
+        assert!(
+            e.id > last,
+            "ids only grow and nothing repeats: {e:?} after {last}"
+        );
+        last = e.id;
+        if e.kind == "message.created" {
+            created.push(e.data["message_id"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(created, (before + 1..=after).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_open_stream_ends_cleanly_on_a_graceful_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("parlor.db");
+    let server = crate::shutdown::serve_with(
+        &db,
+        &["--demo"],
+        &[("PARLOR_ADMIN_TOKEN", "events-stop-admin-token")],
+    );
+    let tenant = tenant_named(&db, "Riverside Family Clinic");
+    let mut stream = open_url(
+        &format!("{}/parlor/v1/events", server.base),
+        &[
+            ("Authorization", "Bearer events-stop-admin-token"),
+            ("X-Parlor-Tenant", &tenant),
+        ],
+    )
+    .expect("stream opens");
+    let mut opening = String::new();
+    stream.lines.read_line(&mut opening).unwrap();
+    assert_eq!(opening, ": stream open\n");
+    let reader = std::thread::spawn(move || {
+        let mut rest = Vec::new();
+        // A stream the server ends itself finishes its chunked body: the read ends without an
+        // error. One cut off when the stop gives up waiting (after 30 s) fails the read.
+        stream.lines.read_to_end(&mut rest).map(|_| rest)
+    });
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{status:?}: {stderr}");
+    let rest = reader.join().unwrap();
+    assert!(rest.is_ok(), "the stream was cut off: {rest:?}");
 }
