@@ -1,0 +1,146 @@
+//! The admin page's live updates in a real browser: the demo clinic's admin signs in, the page
+//! opens its event stream with the session cookie, and messages sent and read through the API
+//! by other participants change the inbox's unread badge, then the open thread and its
+//! participants' counts, while the page's fallback poll never runs (the page counts its polls
+//! in `window.parlorPollCount`). Signing out closes the stream.
+//!
+//! Like the other browser tests it passes with a note where Chromium is missing, unless the
+//! browser is required (`CI=true` or `REQUIRE_BROWSER_TEST=1`).
+
+use serde_json::json;
+
+use crate::helpers::spawn_demo;
+use crate::webdriver::{binaries, Browser};
+
+const CLINIC: i64 = 1;
+const CONVERSATION: i64 = 2;
+const PATIENT: i64 = 52;
+const PATIENT_NAME: &str = "Emily Carter";
+const PROVIDER: i64 = 4;
+
+fn browser_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("REQUIRE_BROWSER_TEST").is_ok_and(|v| v == "1")
+}
+
+fn inbox_count(browser: &Browser, user: i64) -> Option<i64> {
+    browser
+        .text(&format!(
+            "#inbox tr[data-conversation=\"{CONVERSATION}\"] [data-unread-user=\"{user}\"] .count"
+        ))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn participant_count(browser: &Browser, user: i64) -> Option<i64> {
+    browser
+        .text(&format!("#participants tr[data-user=\"{user}\"] .unread-count"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+fn polls(browser: &Browser) -> i64 {
+    browser
+        .run("return window.parlorPollCount;")
+        .as_i64()
+        .expect("the page counts its polls")
+}
+
+fn live(browser: &Browser) {
+    browser.wait_for("the stream's marker saying live", |b| {
+        b.find("#live[data-state=\"live\"]")
+            .and_then(|_| b.text("#live"))
+            .filter(|t| t == "Live")
+    });
+}
+
+#[test]
+fn the_admin_page_shows_new_messages_and_reads_over_the_stream_without_polling() {
+    let browser = match Browser::start() {
+        Ok(b) => b,
+        Err(why) if !browser_required() => {
+            eprintln!(
+                "admin page live-update browser test not run: {why} ({:?}); install chromium \
+                 and chromium-driver, or set REQUIRE_BROWSER_TEST=1 to make this fail",
+                binaries()
+            );
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = spawn_demo();
+    let before = app.unread(CLINIC, CONVERSATION, PATIENT);
+
+    browser.goto(&app.url("/admin"));
+    browser.type_into("#signin-username", "admin");
+    browser.type_into("#signin-password", "admin-demo-password");
+    browser.click("#signin-submit");
+    let shown = browser.wait_for("the patient's badge in the inbox", |b| {
+        inbox_count(b, PATIENT)
+    });
+    assert_eq!(shown, before);
+    live(&browser);
+
+    // The inbox: a message from the provider raises the patient's badge and shows in the row.
+    let polled = polls(&browser);
+    app.send_as(CLINIC, CONVERSATION, PROVIDER, "Your prescription is ready.");
+    browser.wait_for("the patient's badge one higher", |b| {
+        inbox_count(b, PATIENT).filter(|n| *n == before + 1)
+    });
+    browser.wait_for("the new message in the row", |b| {
+        b.text(&format!(
+            "#inbox tr[data-conversation=\"{CONVERSATION}\"] .preview"
+        ))
+        .filter(|t| t.contains("Your prescription is ready."))
+    });
+    assert_eq!(
+        polls(&browser),
+        polled,
+        "the badge changed over the stream, not by a poll"
+    );
+
+    // The open thread: a new message appears, then the patient's read shows as a receipt.
+    browser.click(&format!("a[data-open=\"{CONVERSATION}\"]"));
+    browser.wait_for("the thread", |b| {
+        b.text("#thread")
+            .filter(|t| t.contains("Your prescription is ready."))
+    });
+    live(&browser);
+    let polled = polls(&browser);
+    app.send_as(CLINIC, CONVERSATION, PROVIDER, "Pick it up after 3 pm.");
+    browser.wait_for("the new message in the open thread", |b| {
+        b.text("#thread li:last-child")
+            .filter(|t| t.contains("Pick it up after 3 pm."))
+    });
+    browser.wait_for("the patient's count two higher", |b| {
+        participant_count(b, PATIENT).filter(|n| *n == before + 2)
+    });
+    let read = app
+        .post(&format!("/parlor/v1/conversations/{CONVERSATION}/read"))
+        .admin()
+        .tenant(CLINIC)
+        .json(&json!({ "as": PATIENT }));
+    assert_eq!(read.status, 200, "{:?}", read.body);
+    browser.wait_for("the patient's count at zero", |b| {
+        participant_count(b, PATIENT).filter(|n| *n == 0)
+    });
+    browser.wait_for("the read receipt on the last message", |b| {
+        b.text("#thread li:last-child")
+            .filter(|t| t.contains(&format!("Read by {PATIENT_NAME}")))
+    });
+    assert_eq!(
+        polls(&browser),
+        polled,
+        "the thread changed over the stream, not by a poll"
+    );
+    assert_eq!(browser.text("#status .error"), None, "nothing failed");
+
+    browser.click("#sign-out");
+    browser.element("#signin-username");
+    let marker = browser.run(
+        "const m = document.querySelector('#live'); return [m.dataset.state, m.hidden];",
+    );
+    assert_eq!(marker, json!(["off", true]), "the stream closed at sign-out");
+}
