@@ -271,13 +271,13 @@ function openStream() {
   const source = new EventSource(`${API}/events`);
   state.stream = source;
   showLive('connecting');
-  source.onopen = () => {
+  source.onopen = async () => {
     if (state.stream !== source) return;
     state.streamOpen = true;
-    showLive('live');
     // A new stream starts with the next change (a resumed one replays, but the poll may have
-    // stopped short of it): read the view once so nothing between is lost.
-    refreshSoon();
+    // stopped short of it): the view reads once, and is live from then on.
+    await refreshSoon();
+    if (state.stream === source && state.streamOpen) showLive('live');
   };
   source.onerror = () => {
     if (state.stream !== source) return;
@@ -313,30 +313,34 @@ function closeStream() {
   showLive('off');
 }
 
-const refresher = { timer: null, running: false, again: false };
+const refresher = { timer: null, running: false, waiting: [] };
 
 /** The current view reads again, once for all the events of the next COALESCE_MS, and never
- *  two reads at a time (their answers could land out of order). */
+ *  two reads at a time (their answers could land out of order). Resolves once a read that
+ *  started after the call is done. */
 function refreshSoon() {
-  if (refresher.running) { refresher.again = true; return; }
-  if (!refresher.timer) refresher.timer = setTimeout(runRefresh, COALESCE_MS);
+  return new Promise((done) => {
+    refresher.waiting.push(done);
+    if (!refresher.running && !refresher.timer) refresher.timer = setTimeout(runRefresh, COALESCE_MS);
+  });
 }
 
 async function runRefresh() {
   refresher.timer = null;
-  if (!state.poll || !state.session) return;
-  refresher.running = true;
-  try {
-    await state.poll();
-  } catch (e) {
-    // A failed background read changes nothing on the page; a 401 has already signed out.
-  } finally {
-    refresher.running = false;
+  const waiting = refresher.waiting.splice(0);
+  if (state.poll && state.session) {
+    refresher.running = true;
+    try {
+      await state.poll();
+    } catch (e) {
+      // A failed background read changes nothing on the page; a 401 has already signed out.
+    } finally {
+      refresher.running = false;
+    }
   }
-  if (refresher.again) {
-    refresher.again = false;
-    refreshSoon();
-  }
+  for (const done of waiting) done();
+  // Events that came during the read get a read of their own.
+  if (refresher.waiting.length && !refresher.timer) refresher.timer = setTimeout(runRefresh, COALESCE_MS);
 }
 
 // ---------- conversations: the inbox ----------
