@@ -9,7 +9,7 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_demo;
+use crate::helpers::{spawn_demo, ADMIN_TOKEN};
 use crate::webdriver::{binaries, Browser};
 
 const CLINIC: i64 = 1;
@@ -35,7 +35,9 @@ fn inbox_count(browser: &Browser, user: i64) -> Option<i64> {
 
 fn participant_count(browser: &Browser, user: i64) -> Option<i64> {
     browser
-        .text(&format!("#participants tr[data-user=\"{user}\"] .unread-count"))?
+        .text(&format!(
+            "#participants tr[data-user=\"{user}\"] .unread-count"
+        ))?
         .trim()
         .parse()
         .ok()
@@ -85,7 +87,12 @@ fn the_admin_page_shows_new_messages_and_reads_over_the_stream_without_polling()
 
     // The inbox: a message from the provider raises the patient's badge and shows in the row.
     let polled = polls(&browser);
-    app.send_as(CLINIC, CONVERSATION, PROVIDER, "Your prescription is ready.");
+    app.send_as(
+        CLINIC,
+        CONVERSATION,
+        PROVIDER,
+        "Your prescription is ready.",
+    );
     browser.wait_for("the patient's badge one higher", |b| {
         inbox_count(b, PATIENT).filter(|n| *n == before + 1)
     });
@@ -139,8 +146,54 @@ fn the_admin_page_shows_new_messages_and_reads_over_the_stream_without_polling()
 
     browser.click("#sign-out");
     browser.element("#signin-username");
-    let marker = browser.run(
-        "const m = document.querySelector('#live'); return [m.dataset.state, m.hidden];",
+    let marker = browser
+        .run("const m = document.querySelector('#live'); return [m.dataset.state, m.hidden];");
+    assert_eq!(
+        marker,
+        json!(["off", true]),
+        "the stream closed at sign-out"
     );
-    assert_eq!(marker, json!(["off", true]), "the stream closed at sign-out");
+}
+
+/// The fallback: the server admin's page cannot open the stream (a browser's `EventSource`
+/// cannot send `X-Parlor-Tenant`), says so, and the badge still moves, by polling.
+#[test]
+fn without_the_stream_the_admin_page_says_so_and_polls() {
+    let browser = match Browser::start() {
+        Ok(b) => b,
+        Err(why) if !browser_required() => {
+            eprintln!(
+                "admin page polling browser test not run: {why} ({:?})",
+                binaries()
+            );
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = spawn_demo();
+    let before = app.unread(CLINIC, CONVERSATION, PATIENT);
+
+    browser.goto(&app.url("/admin"));
+    browser.type_into("#signin-token", ADMIN_TOKEN);
+    browser.click("#signin-token-submit");
+    browser.wait_for("the patient's badge in the inbox", |b| {
+        inbox_count(b, PATIENT).filter(|n| *n == before)
+    });
+    let marker = browser.wait_for("the marker saying the page polls", |b| {
+        b.find("#live[data-state=\"polling\"]")
+            .and_then(|_| b.text("#live"))
+    });
+    assert_eq!(marker, "Refreshing every few seconds");
+
+    let polled = polls(&browser);
+    app.send_as(
+        CLINIC,
+        CONVERSATION,
+        PROVIDER,
+        "Your prescription is ready.",
+    );
+    browser.wait_for("the patient's badge one higher", |b| {
+        inbox_count(b, PATIENT).filter(|n| *n == before + 1)
+    });
+    assert!(polls(&browser) > polled, "the poll brought the change");
 }
