@@ -286,8 +286,9 @@ function openStream() {
       showLive('reconnecting');
       return;
     }
-    // Refused outright (the session ended, the server is stopping): the poll runs and finds
-    // out which; the stream is tried again later.
+    // Refused outright (a 401 once the session ended, or another error answer), which
+    // EventSource does not retry: the poll runs, and finds out about a 401; the stream is tried
+    // again later.
     state.stream = null;
     showLive('polling');
     state.reopen = setTimeout(() => { if (state.session) openStream(); }, REOPEN_MS);
@@ -327,6 +328,8 @@ function refreshSoon() {
 
 async function runRefresh() {
   refresher.timer = null;
+  // A hidden page reads when it is shown again (visibilitychange below), as the poll did.
+  if (document.visibilityState === 'hidden') return;
   const waiting = refresher.waiting.splice(0);
   if (state.poll && state.session) {
     refresher.running = true;
@@ -342,6 +345,12 @@ async function runRefresh() {
   // Events that came during the read get a read of their own.
   if (refresher.waiting.length && !refresher.timer) refresher.timer = setTimeout(runRefresh, COALESCE_MS);
 }
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && refresher.waiting.length && !refresher.running && !refresher.timer) {
+    refresher.timer = setTimeout(runRefresh, 0);
+  }
+});
 
 // ---------- conversations: the inbox ----------
 

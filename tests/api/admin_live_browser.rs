@@ -2,7 +2,8 @@
 //! opens its event stream with the session cookie, and messages sent and read through the API
 //! by other participants change the inbox's unread badge, then the open thread and its
 //! participants' counts, while the page's fallback poll never runs (the page counts its polls
-//! in `window.parlorPollCount`). Signing out closes the stream.
+//! in `window.parlorPollCount`). Signing out closes the stream. A screenshot of the live
+//! conversation lands in `target/test-artifacts/`.
 //!
 //! Like the other browser tests it passes with a note where Chromium is missing, unless the
 //! browser is required (`CI=true` or `REQUIRE_BROWSER_TEST=1`).
@@ -143,6 +144,11 @@ fn the_admin_page_shows_new_messages_and_reads_over_the_stream_without_polling()
         "the thread changed over the stream, not by a poll"
     );
     assert_eq!(browser.text("#status .error"), None, "nothing failed");
+    browser.run("window.scrollTo(0, 0); return null;");
+    browser.screenshot(
+        &std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/test-artifacts/admin-live-conversation.png"),
+    );
 
     browser.click("#sign-out");
     browser.element("#signin-username");
