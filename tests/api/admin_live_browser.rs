@@ -8,6 +8,11 @@
 //! Like the other browser tests it passes with a note where Chromium is missing, unless the
 //! browser is required (`CI=true` or `REQUIRE_BROWSER_TEST=1`).
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
 use serde_json::json;
 
 use crate::helpers::{spawn_demo, ADMIN_TOKEN};
@@ -202,4 +207,150 @@ fn without_the_stream_the_admin_page_says_so_and_polls() {
         inbox_count(b, PATIENT).filter(|n| *n == before + 1)
     });
     assert!(polls(&browser) > polled, "the poll brought the change");
+}
+
+/// A TCP proxy in front of the server whose connections the test can cut, and keep cut: a
+/// real dropped stream, as a flaky network or a restarted proxy makes it.
+struct Cutter {
+    port: u16,
+    up: Arc<AtomicBool>,
+    stopped: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Cutter {
+    fn start(target: &str) -> Cutter {
+        let target = target.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port for the proxy");
+        let port = listener.local_addr().expect("its address").port();
+        let up = Arc::new(AtomicBool::new(true));
+        let stopped = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (up2, stopped2, open2) = (up.clone(), stopped.clone(), open.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if stopped2.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                if !up2.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&target) else {
+                    continue;
+                };
+                let mut open = open2.lock().unwrap();
+                for s in [&client, &server] {
+                    open.push(s.try_clone().expect("a socket handle"));
+                }
+                pipe(
+                    client.try_clone().expect("a socket handle"),
+                    server.try_clone().expect("a socket handle"),
+                );
+                pipe(server, client);
+            }
+        });
+        Cutter {
+            port,
+            up,
+            stopped,
+            open,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Cuts every open connection and refuses new ones until `restore`.
+    fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Cutter {
+    fn drop(&mut self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        self.cut();
+        // Wakes the accepting thread so that it sees `stopped` and ends.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        while let Ok(n) = from.read(&mut buf) {
+            if n == 0 || to.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write);
+    });
+}
+
+#[test]
+fn a_dropped_stream_falls_back_to_polling_and_resumes_without_loss() {
+    let browser = match Browser::start() {
+        Ok(b) => b,
+        Err(why) if !browser_required() => {
+            eprintln!(
+                "admin page reconnect browser test not run: {why} ({:?})",
+                binaries()
+            );
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = spawn_demo();
+    let proxy = Cutter::start(&app.base);
+
+    browser.goto(&proxy.url("/admin"));
+    browser.type_into("#signin-username", "admin");
+    browser.type_into("#signin-password", "admin-demo-password");
+    browser.click("#signin-submit");
+    browser.element(&format!("a[data-open=\"{CONVERSATION}\"]"));
+    browser.click(&format!("a[data-open=\"{CONVERSATION}\"]"));
+    browser.element("#thread li");
+    live(&browser);
+
+    proxy.cut();
+    let marker = browser.wait_for("the marker saying the stream is down", |b| {
+        b.find("#live[data-state=\"reconnecting\"]")
+            .and_then(|_| b.text("#live"))
+    });
+    assert_eq!(marker, "Reconnecting… (refreshing every few seconds)");
+    let polled = polls(&browser);
+    browser.wait_for("a poll while the stream is down", |b| {
+        (polls(b) > polled).then_some(())
+    });
+    app.send_as(
+        CLINIC,
+        CONVERSATION,
+        PROVIDER,
+        "Sent while the stream was down.",
+    );
+
+    proxy.restore();
+    live(&browser);
+    browser.wait_for("the message sent while the stream was down", |b| {
+        b.text("#thread li:last-child")
+            .filter(|t| t.contains("Sent while the stream was down."))
+    });
+    // Back on the stream, the next change comes without a poll.
+    let polled = polls(&browser);
+    app.send_as(CLINIC, CONVERSATION, PROVIDER, "And after it came back.");
+    browser.wait_for("the message sent after the stream came back", |b| {
+        b.text("#thread li:last-child")
+            .filter(|t| t.contains("And after it came back."))
+    });
+    assert_eq!(polls(&browser), polled, "no poll once the stream is back");
 }
