@@ -2,17 +2,42 @@
 // changes goes through the native API (/parlor/v1) with the session cookie set at sign-in.
 // Changes send the session's CSRF token; the page's own refreshes say they are background
 // requests so that they do not keep an unattended session alive.
+// Views change as the server's event stream tells them; polling is only the fallback while the
+// stream is down.
 'use strict';
 
 const API = '/parlor/v1';
 const POLL_MS = 4000;
+// A burst of events (a busy conversation, a read of many messages) costs one refresh.
+const COALESCE_MS = 200;
+// With the stream up nothing else asks the server, so the session is checked this often to
+// still take an unattended screen to the sign-in form soon after the session ends.
+const SESSION_CHECK_MS = 60000;
+// A stream the server refused (not one that dropped: EventSource retries those itself) is
+// tried again after this long, the poll standing in meanwhile.
+const REOPEN_MS = 15000;
+const EVENT_TYPES = [
+  'message.created', 'message.updated', 'message.deleted', 'message.read', 'conversation.read',
+  'conversation.created', 'conversation.updated', 'conversation.archived', 'conversation.deleted',
+  'participant.added', 'participant.removed',
+];
+// Events that change read state and nothing else a list row shows but the counts they carry.
+const READ_EVENTS = new Set(['message.read', 'conversation.read']);
 
 const state = {
   session: null,    // the GET /session answer
   tenant: null,     // the tenant id the page works in
   poll: null,       // the current view's refresh, if it has one
+  live: null,       // the current view's handler of one event, if it has one
   view: 0,          // bumps on every navigation, so late answers of an old view are dropped
+  stream: null,     // the EventSource while signed in
+  streamOpen: false,
+  reopen: null,     // the timer that tries a refused stream again
 };
+
+// How many fallback refreshes have run: the browser test reads it to prove that a change came
+// over the stream, not by polling.
+window.parlorPollCount = 0;
 
 // ---------- small helpers ----------
 
@@ -100,8 +125,10 @@ function field(id, labelText, input) {
 // ---------- sign-in and sign-out ----------
 
 function showSignIn(message) {
+  closeStream();
   state.session = null;
   state.poll = null;
+  state.live = null;
   $('#nav').hidden = true;
   $('#who-box').hidden = true;
   $('#main').replaceChildren();
@@ -147,6 +174,7 @@ async function started(session) {
     state.tenant = session.user.tenant_id;
     $('#who').textContent = `${session.user.display_name} (tenant ${session.user.tenant_id})`;
   }
+  openStream();
   if (!location.hash || location.hash === '#') location.hash = '#inbox';
   else route();
 }
@@ -181,6 +209,7 @@ function route() {
   }
   state.view += 1;
   state.poll = null;
+  state.live = null;
   say('');
   const main = $('#main');
   main.replaceChildren();
@@ -197,11 +226,131 @@ function stillShowing(viewId) {
   return state.view === viewId && state.session;
 }
 
+let lastSessionCheck = 0;
+
 setInterval(() => {
-  if (state.poll && state.session && document.visibilityState !== 'hidden') {
+  if (!state.session || document.visibilityState === 'hidden') return;
+  if (state.streamOpen) {
+    if (Date.now() - lastSessionCheck >= SESSION_CHECK_MS) {
+      lastSessionCheck = Date.now();
+      api('GET', '/session', { background: true }).catch(() => {});
+    }
+    return;
+  }
+  if (state.poll) {
+    window.parlorPollCount += 1;
     state.poll().catch(() => {});
   }
 }, POLL_MS);
+
+// ---------- live updates ----------
+// One EventSource while signed in (the session cookie authenticates it). A dropped stream is
+// reconnected by EventSource itself, which resends Last-Event-ID so that nothing is missed;
+// meanwhile the poll runs.
+
+function showLive(how) {
+  const words = {
+    live: 'Live',
+    connecting: 'Connecting…',
+    reconnecting: 'Reconnecting… (refreshing every few seconds)',
+    polling: 'Refreshing every few seconds',
+  };
+  const box = $('#live');
+  box.dataset.state = how;
+  box.textContent = words[how] || '';
+  box.hidden = !words[how];
+}
+
+function openStream() {
+  closeStream();
+  // The server admin names the tenant in a header, which EventSource cannot send.
+  if (!state.session || state.session.server_admin || typeof EventSource !== 'function') {
+    showLive(state.session ? 'polling' : 'off');
+    return;
+  }
+  const source = new EventSource(`${API}/events`);
+  state.stream = source;
+  showLive('connecting');
+  source.onopen = async () => {
+    if (state.stream !== source) return;
+    state.streamOpen = true;
+    // A new stream starts with the next change (a resumed one replays, but the poll may have
+    // stopped short of it): the view reads once, and is live from then on.
+    await refreshSoon();
+    if (state.stream === source && state.streamOpen) showLive('live');
+  };
+  source.onerror = () => {
+    if (state.stream !== source) return;
+    state.streamOpen = false;
+    if (source.readyState !== EventSource.CLOSED) {
+      showLive('reconnecting');
+      return;
+    }
+    // Refused outright (a 401 once the session ended, or another error answer), which
+    // EventSource does not retry: the poll runs, and finds out about a 401; the stream is tried
+    // again later.
+    state.stream = null;
+    showLive('polling');
+    state.reopen = setTimeout(() => { if (state.session) openStream(); }, REOPEN_MS);
+  };
+  for (const type of EVENT_TYPES) {
+    source.addEventListener(type, (e) => {
+      if (state.stream !== source || !state.live) return;
+      let change;
+      try { change = JSON.parse(e.data); } catch (err) { return; }
+      state.live(change);
+    });
+  }
+  // The events after our last id are gone: read the view again.
+  source.addEventListener('reset', () => { if (state.stream === source) refreshSoon(); });
+}
+
+function closeStream() {
+  clearTimeout(state.reopen);
+  state.reopen = null;
+  if (state.stream) state.stream.close();
+  state.stream = null;
+  state.streamOpen = false;
+  showLive('off');
+}
+
+const refresher = { timer: null, running: false, waiting: [] };
+
+/** The current view reads again, once for all the events of the next COALESCE_MS, and never
+ *  two reads at a time (their answers could land out of order). Resolves once a read that
+ *  started after the call is done. */
+function refreshSoon() {
+  return new Promise((done) => {
+    refresher.waiting.push(done);
+    if (!refresher.running && !refresher.timer) refresher.timer = setTimeout(runRefresh, COALESCE_MS);
+  });
+}
+
+async function runRefresh() {
+  refresher.timer = null;
+  // A hidden page reads when it is shown again (visibilitychange below), as the poll did.
+  if (document.visibilityState === 'hidden') return;
+  const waiting = refresher.waiting.splice(0);
+  if (state.poll && state.session) {
+    refresher.running = true;
+    try {
+      await state.poll();
+    } catch (e) {
+      // A failed background read changes nothing on the page; a 401 has already signed out.
+    } finally {
+      refresher.running = false;
+    }
+  }
+  for (const done of waiting) done();
+  // Events that came during the read get a read of their own.
+  if (refresher.waiting.length && !refresher.timer) refresher.timer = setTimeout(runRefresh, COALESCE_MS);
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && refresher.waiting.length && !refresher.running && !refresher.timer) {
+    refresher.timer = setTimeout(runRefresh, 0);
+  }
+});
 
 // ---------- conversations: the inbox ----------
 
@@ -265,8 +414,7 @@ async function inboxView(main, _arg, viewId) {
         h('td', { class: 'preview' }, last ? `${senders[last.sender_id] || 'user ' + last.sender_id}: ${last.body.slice(0, 120)}` : '—'),
         h('td', {}, last ? when(last.created_at) : '—'),
         h('td', {}, c.participants.map((p) => h('span', { class: 'unread', dataset: { unreadUser: p.user.id } },
-          `${p.user.display_name} `,
-          h('span', { class: p.unread_count ? 'count has' : 'count', 'aria-label': `${p.unread_count} unread` }, p.unread_count)))),
+          `${p.user.display_name} `, unreadBadge(p.unread_count)))),
       );
     }));
     if (!list.data.length) body.append(h('tr', {}, h('td', { colspan: 4 }, search ? 'No conversation with such a participant.' : 'No conversations yet.')));
@@ -276,8 +424,28 @@ async function inboxView(main, _arg, viewId) {
     );
   }
 
+  // The event carries every participant's count: the badges change at once; anything else the
+  // row shows (last message, order, name, membership) comes from a coalesced read.
+  function onChange(change) {
+    const row = body.querySelector(`tr[data-conversation="${change.conversation_id}"]`);
+    if (row) {
+      for (const u of change.unread || []) {
+        const badge = row.querySelector(`[data-unread-user="${u.user_id}"] .count`);
+        if (badge) badge.replaceWith(unreadBadge(u.unread_count));
+      }
+      // The page no longer matches the last answer: the next read must not be a 304.
+      etag = null;
+    }
+    if (!row || !READ_EVENTS.has(change.type)) refreshSoon();
+  }
+
   await load(false);
   state.poll = () => load(true);
+  state.live = onChange;
+}
+
+function unreadBadge(n) {
+  return h('span', { class: n ? 'count has' : 'count', 'aria-label': `${n} unread` }, n);
 }
 
 // ---------- one conversation ----------
@@ -403,9 +571,27 @@ async function conversationView(main, id, viewId) {
     renderThread(res.data);
   }
 
+  // Only events about this conversation matter here; counts change at once, the thread and the
+  // rest come from a coalesced read.
+  function onChange(change) {
+    if (!conv || change.conversation_id !== conv.id) return;
+    if (change.type === 'conversation.deleted') {
+      state.poll = null;
+      state.live = null;
+      main.replaceChildren(h('p', {}, 'This conversation was deleted. ', h('a', { href: '#inbox' }, 'All conversations')));
+      return;
+    }
+    for (const u of change.unread || []) {
+      const cell = people.querySelector(`tr[data-user="${u.user_id}"] .unread-count`);
+      if (cell) cell.textContent = u.unread_count;
+    }
+    refreshSoon();
+  }
+
   await refresh(false);
   thread.scrollTop = thread.scrollHeight;
   state.poll = () => refresh(true);
+  state.live = onChange;
 }
 
 // ---------- users and their tokens ----------

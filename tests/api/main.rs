@@ -9,6 +9,7 @@ mod webdriver;
 
 mod admin_audit_browser;
 mod admin_browser;
+mod admin_live_browser;
 mod admin_session;
 mod audit;
 mod bench_ceiling;
