@@ -263,12 +263,15 @@ function showLive(how) {
 
 function openStream() {
   closeStream();
-  // The server admin names the tenant in a header, which EventSource cannot send.
-  if (!state.session || state.session.server_admin || typeof EventSource !== 'function') {
+  if (!state.session || typeof EventSource !== 'function'
+      || (state.session.server_admin && !state.tenant)) {
     showLive(state.session ? 'polling' : 'off');
     return;
   }
-  const source = new EventSource(`${API}/events`);
+  // The server admin names the tenant; EventSource cannot send X-Parlor-Tenant, so it goes in
+  // the query.
+  const query = state.session.server_admin ? `?tenant=${encodeURIComponent(state.tenant)}` : '';
+  const source = new EventSource(`${API}/events${query}`);
   state.stream = source;
   showLive('connecting');
   source.onopen = async () => {
@@ -912,9 +915,11 @@ async function tenantsView(main, _arg, viewId) {
 }
 
 function chooseTenant(id) {
+  const changed = state.tenant !== Number(id);
   state.tenant = Number(id);
   sessionStorage.setItem('parlor-tenant', String(id));
   $('#tenant-select').value = String(id);
+  if (changed && state.session && state.session.server_admin) openStream();
   if (location.hash === '#inbox') route(); else location.hash = '#inbox';
 }
 

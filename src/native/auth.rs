@@ -99,7 +99,13 @@ async fn session_principal(
         .headers()
         .get(sessions::CSRF_HEADER)
         .and_then(|v| v.to_str().ok());
-    let activity = !req.headers().contains_key(sessions::BACKGROUND_HEADER);
+    // An event stream (re)connects by itself, whether anyone is at the screen or not.
+    let stream = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"));
+    let activity = !req.headers().contains_key(sessions::BACKGROUND_HEADER) && !stream;
     let resumed = app
         .sessions
         .resume(cookie, usage, csrf, activity, app.service.now());
@@ -181,7 +187,17 @@ async fn tenant_caller(req: HttpRequest) -> Result<TenantCaller, ApiError> {
         .map(|v| v.to_str().ok().and_then(IdRef::parse))
         .map(|r| r.ok_or_else(|| Error::invalid(TENANT_HEADER, "is not a tenant id or uuid")))
         .transpose()?;
-    let tenant = match (&principal, named) {
+    let tenant = tenant_of(&app, &principal, named).await?;
+    Ok(TenantCaller { principal, tenant })
+}
+
+/// The tenant a call is about: the caller's own, or the one the server admin `named`.
+pub async fn tenant_of(
+    app: &App,
+    principal: &Principal,
+    named: Option<IdRef>,
+) -> Result<TenantId, Error> {
+    Ok(match (principal, named) {
         (Principal::ServerAdmin, Some(r)) => {
             let id = app.service.find_tenant(r).await?.id;
             crate::audit::tenant(id);
@@ -191,8 +207,7 @@ async fn tenant_caller(req: HttpRequest) -> Result<TenantCaller, ApiError> {
             return Err(Error::invalid(
                 TENANT_HEADER,
                 "the server admin must name the tenant with this header",
-            )
-            .into())
+            ))
         }
         (Principal::User { user, .. }, None) => user.tenant_id,
         // The caller's own tenant by its id: it exists, as the caller does.
@@ -206,12 +221,11 @@ async fn tenant_caller(req: HttpRequest) -> Result<TenantCaller, ApiError> {
                 .await
                 .map_err(|_| Error::NotFound("tenant"))?;
             if t.id != user.tenant_id {
-                return Err(Error::NotFound("tenant").into());
+                return Err(Error::NotFound("tenant"));
             }
             t.id
         }
-    };
-    Ok(TenantCaller { principal, tenant })
+    })
 }
 
 impl TenantCaller {

@@ -23,13 +23,14 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
-use super::auth::TenantCaller;
+use super::auth::{session_cookie, tenant_of, Caller, TENANT_HEADER};
 use super::dto::{EventDto, ResetDto};
 use super::error::ApiResult;
 use super::extract::Query;
 use crate::app::App;
-use crate::auth::Principal;
-use crate::domain::TenantId;
+use crate::auth::sessions::{Refused, Use};
+use crate::auth::{presented, Presented, Principal};
+use crate::domain::{IdRef, TenantId};
 use crate::error::Error;
 use crate::service::events::{Audience, Start, PAGE};
 use crate::service::Service;
@@ -45,6 +46,9 @@ const GRACE: Duration = Duration::from_secs(10);
 #[derive(Deserialize)]
 pub struct EventsQuery {
     last_event_id: Option<String>,
+    /// The tenant the server admin names, for a client that cannot send `X-Parlor-Tenant`
+    /// (a browser's `EventSource`).
+    tenant: Option<String>,
 }
 
 /// An event as every stream sends it, rendered once.
@@ -158,19 +162,108 @@ fn last_seen(req: &HttpRequest, query: &EventsQuery) -> Result<Option<i64>, Erro
         .ok_or_else(|| Error::invalid(name, "must be an event id (a non-negative integer)"))
 }
 
+/// Whose events `principal` may see in `tenant`.
+fn audience_of(principal: &Principal, tenant: TenantId) -> Audience {
+    Audience {
+        tenant,
+        user: match principal {
+            Principal::User { user, .. } if !principal.is_admin() => Some(user.id),
+            _ => None,
+        },
+    }
+}
+
+/// What a stream was opened with, so that it can be checked again while the stream runs:
+/// the same precedence as the native API's (a bearer token over the session cookie).
+enum Credential {
+    Bearer(String),
+    Session(String),
+}
+
+impl Credential {
+    fn of(req: &HttpRequest) -> Option<Credential> {
+        match presented(req, &["bearer"]) {
+            Presented::Token(token) => Some(Credential::Bearer(token)),
+            Presented::Missing => session_cookie(req).map(Credential::Session),
+            _ => None,
+        }
+    }
+
+    /// Who the credential is now. A session is looked at without counting as activity.
+    async fn principal(&self, app: &App) -> Result<Principal, Error> {
+        let token = match self {
+            Credential::Bearer(token) => token.clone(),
+            Credential::Session(cookie) => {
+                let now = app.service.now();
+                match app.sessions.resume(cookie, Use::Read, None, false, now) {
+                    Ok(session) => session.credential,
+                    Err(Refused::Expired(Some(token))) => {
+                        // As for any request: the sign-in token dies with its session.
+                        if let Err(e) = app.service.revoke_token(None, token).await {
+                            tracing::warn!("revoking an expired session's token: {e}");
+                        }
+                        return Err(Refused::Expired(None).into());
+                    }
+                    Err(refused) => return Err(refused.into()),
+                }
+            }
+        };
+        app.service.authenticate_bearer(token).await
+    }
+}
+
+/// Keeps a stream to what its credential allows: a signed-out or expired session, a revoked
+/// token, a removed user or a changed role ends it (the client reconnects and is answered
+/// afresh). Checked at every heartbeat, and before a batch is sent whenever the directory of
+/// users and credentials changed since the last check (a version counter: free otherwise).
+struct Guard {
+    app: web::Data<App>,
+    credential: Credential,
+    audience: Audience,
+    version: u64,
+}
+
+impl Guard {
+    async fn holds(&mut self, always: bool) -> bool {
+        let version = self.app.service.store.directory_version();
+        if !always && version == self.version {
+            return true;
+        }
+        self.version = version;
+        match self.credential.principal(&self.app).await {
+            Ok(p) => audience_of(&p, self.audience.tenant) == self.audience,
+            Err(_) => false,
+        }
+    }
+}
+
 pub async fn stream(
     app: web::Data<App>,
-    caller: TenantCaller,
+    caller: Caller,
     req: HttpRequest,
     query: Query<EventsQuery>,
 ) -> ApiResult<HttpResponse> {
+    let named = match req.headers().get(TENANT_HEADER) {
+        Some(v) => Some((TENANT_HEADER, v.to_str().ok().map(str::to_owned))),
+        None => query.0.tenant.clone().map(|t| ("tenant", Some(t))),
+    };
+    let named = named
+        .map(|(name, v)| {
+            v.as_deref()
+                .and_then(IdRef::parse)
+                .ok_or_else(|| Error::invalid(name, "is not a tenant id or uuid"))
+        })
+        .transpose()?;
+    let tenant = tenant_of(&app, &caller.0, named).await?;
     let seen = last_seen(&req, &query.0)?;
-    let audience = Audience {
-        tenant: caller.tenant,
-        user: match &caller.principal {
-            Principal::User { user, .. } if !caller.is_admin() => Some(user.id),
-            _ => None,
-        },
+    let audience = audience_of(&caller.0, tenant);
+    let credential = Credential::of(&req)
+        .ok_or_else(|| Error::Unauthenticated("missing Authorization header".into()))?;
+    let guard = Guard {
+        app: app.clone(),
+        credential,
+        audience,
+        version: app.service.store.directory_version(),
     };
     // Subscribed before the start is read, so nothing committed in between is missed.
     let live = app.events.batches.subscribe();
@@ -182,14 +275,7 @@ pub async fn stream(
         pending: pending.clone(),
         grace: GRACE,
     };
-    actix_web::rt::spawn(pump(
-        app.service.clone(),
-        audience,
-        start,
-        live,
-        app.closing.subscribe(),
-        out,
-    ));
+    actix_web::rt::spawn(pump(guard, start, live, app.closing.subscribe(), out));
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
         .insert_header(CacheControl(vec![CacheDirective::NoCache]))
@@ -284,8 +370,7 @@ async fn catch_up(service: &Service, audience: &Audience, cursor: &mut i64, out:
 
 /// Feeds one stream until its client leaves, falls too far behind, or the server stops.
 async fn pump(
-    service: Service,
-    audience: Audience,
+    mut guard: Guard,
     start: Start,
     mut live: broadcast::Receiver<Rendering>,
     mut closing: watch::Receiver<bool>,
@@ -309,6 +394,8 @@ async fn pump(
     if !out.put(Bytes::from_static(b": stream open\n\n")).await {
         return;
     }
+    let service = guard.app.service.clone();
+    let audience = guard.audience;
     if !catch_up(&service, &audience, &mut cursor, &out).await {
         return;
     }
@@ -318,6 +405,9 @@ async fn pump(
         tokio::select! {
             batch = live.recv() => match batch {
                 Ok(batch) => {
+                    if !guard.holds(false).await {
+                        return;
+                    }
                     let from = cursor;
                     for r in batch.iter().filter(|r| r.seq > from) {
                         if r.for_(&audience) && !out.put(r.frame.clone()).await {
@@ -335,7 +425,7 @@ async fn pump(
                 Err(RecvError::Closed) => return,
             },
             _ = heartbeat.tick() => {
-                if !out.put(Bytes::from_static(b": heartbeat\n\n")).await {
+                if !guard.holds(true).await || !out.put(Bytes::from_static(b": heartbeat\n\n")).await {
                     return;
                 }
             }

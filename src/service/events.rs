@@ -103,7 +103,7 @@ pub fn record(
 }
 
 /// Whose events a stream carries: a user's own conversations', or the whole tenant's.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Audience {
     pub tenant: TenantId,
     /// None: every event of the tenant (a tenant admin, the server admin).

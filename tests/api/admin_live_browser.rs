@@ -166,15 +166,15 @@ fn the_admin_page_shows_new_messages_and_reads_over_the_stream_without_polling()
     );
 }
 
-/// The fallback: the server admin's page cannot open the stream (a browser's `EventSource`
-/// cannot send `X-Parlor-Tenant`), says so, and the badge still moves, by polling.
+/// The server admin's page streams too: `EventSource` cannot send `X-Parlor-Tenant`, so the page
+/// names the chosen tenant in the query, and the badge moves without a poll.
 #[test]
-fn without_the_stream_the_admin_page_says_so_and_polls() {
+fn the_server_admins_page_streams_the_chosen_tenant() {
     let browser = match Browser::start() {
         Ok(b) => b,
         Err(why) if !browser_required() => {
             eprintln!(
-                "admin page polling browser test not run: {why} ({:?})",
+                "admin page server-admin stream browser test not run: {why} ({:?})",
                 binaries()
             );
             return;
@@ -190,11 +190,7 @@ fn without_the_stream_the_admin_page_says_so_and_polls() {
     browser.wait_for("the patient's badge in the inbox", |b| {
         inbox_count(b, PATIENT).filter(|n| *n == before)
     });
-    let marker = browser.wait_for("the marker saying the page polls", |b| {
-        b.find("#live[data-state=\"polling\"]")
-            .and_then(|_| b.text("#live"))
-    });
-    assert_eq!(marker, "Refreshing every few seconds");
+    live(&browser);
 
     let polled = polls(&browser);
     app.send_as(
@@ -206,7 +202,11 @@ fn without_the_stream_the_admin_page_says_so_and_polls() {
     browser.wait_for("the patient's badge one higher", |b| {
         inbox_count(b, PATIENT).filter(|n| *n == before + 1)
     });
-    assert!(polls(&browser) > polled, "the poll brought the change");
+    assert_eq!(
+        polls(&browser),
+        polled,
+        "the stream, not the poll, brought it"
+    );
 }
 
 /// A TCP proxy in front of the server whose connections the test can cut, and keep cut: a

@@ -787,3 +787,137 @@ fn an_open_stream_ends_cleanly_on_a_graceful_stop() {
     let rest = reader.join().unwrap();
     assert!(rest.is_ok(), "the stream was cut off: {rest:?}");
 }
+
+impl Stream {
+    /// Reads until the stream ends; the events it carried meanwhile. Fails if it carries on
+    /// past two heartbeats.
+    fn until_end(&mut self) -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut heartbeats = 0;
+        loop {
+            let mut line = String::new();
+            match self.lines.read_line(&mut line) {
+                Ok(0) => return seen,
+                Ok(_) => {}
+                Err(e) => panic!("the stream failed rather than ending: {e}"),
+            }
+            if line.starts_with(": heartbeat") {
+                heartbeats += 1;
+                assert!(heartbeats < 2, "the stream did not end");
+            }
+            if let Some(kind) = line.strip_prefix("event: ") {
+                seen.push(kind.trim().to_string());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_server_admin_can_name_the_tenant_in_the_query_for_a_browser() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let mut stream = open(
+        &app,
+        &format!("/parlor/v1/events?tenant={}", c.t),
+        &[("Authorization", &bearer(ADMIN_TOKEN))],
+    )
+    .expect("stream opens");
+    let m = app.send_as(c.t, c.conv, c.provider, "hello");
+    assert_eq!(stream.next().data["message_id"], id(&m));
+    let bad = open(
+        &app,
+        "/parlor/v1/events?tenant=not%20a%20tenant",
+        &[("Authorization", &bearer(ADMIN_TOKEN))],
+    )
+    .err()
+    .expect("refused");
+    assert_eq!(bad.0, 400, "{:?}", bad.1);
+    assert!(bad.1.to_string().contains("tenant"), "{:?}", bad.1);
+}
+
+#[test]
+fn a_revoked_token_ends_its_stream_before_the_next_event() {
+    let app = spawn_app();
+    let c = clinic(&app);
+    let r = app
+        .post(&format!("/parlor/v1/users/{}/tokens", c.patient))
+        .admin()
+        .tenant(c.t)
+        .json(&json!({"abilities": ["native"]}));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let (token, token_id) = (r.body["token"].as_str().unwrap().to_string(), id(&r.body));
+    let mut stream = open(
+        &app,
+        "/parlor/v1/events",
+        &[("Authorization", &bearer(&token))],
+    )
+    .expect("stream opens");
+    let m = app.send_as(c.t, c.conv, c.provider, "before");
+    assert_eq!(stream.next().data["message_id"], id(&m));
+
+    let r = app
+        .delete(&format!("/parlor/v1/tokens/{token_id}"))
+        .admin()
+        .tenant(c.t)
+        .send();
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    app.send_as(c.t, c.conv, c.provider, "after the revocation");
+    assert_eq!(stream.until_end(), Vec::<String>::new());
+}
+
+#[test]
+fn a_signed_out_session_ends_its_stream_and_opening_one_is_not_activity() {
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.admin_idle_timeout_minutes = 15;
+    });
+    let sign_in = || {
+        let r = app
+            .post("/parlor/v1/session")
+            .json(&json!({"username": "admin", "password": "admin-demo-password"}));
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let cookie = r.header("set-cookie").unwrap().split(';').next().unwrap();
+        (
+            cookie.to_string(),
+            r.body["csrf_token"].as_str().unwrap().to_string(),
+        )
+    };
+    let stream_with = |cookie: &str| {
+        open(
+            &app,
+            "/parlor/v1/events",
+            &[("Cookie", cookie), ("Accept", "text/event-stream")],
+        )
+    };
+
+    // Signing out ends the page's stream: the next change is not sent down it.
+    let (cookie, csrf) = sign_in();
+    let mut stream = stream_with(&cookie).expect("stream opens");
+    let r = app
+        .delete("/parlor/v1/session")
+        .header("Cookie", &cookie)
+        .header("X-Parlor-CSRF", &csrf)
+        .send();
+    assert!((200..300).contains(&r.status), "{:?}", r.body);
+    let t = tenant_named(&app.dir.path().join("parlor.db"), "Riverside Family Clinic");
+    let conv = app.create_conversation(t.parse().unwrap(), &[52, 4]);
+    app.send_as(t.parse().unwrap(), id(&conv), 4, "after sign-out");
+    assert_eq!(stream.until_end(), Vec::<String>::new());
+
+    // A stream (re)connecting by itself does not keep an unattended session alive.
+    let start = app.service.now();
+    app.service.clock.freeze(start);
+    let (cookie, _) = sign_in();
+    app.service.clock.freeze(start + 10 * 60_000);
+    drop(stream_with(&cookie).expect("stream opens"));
+    app.service.clock.freeze(start + 16 * 60_000);
+    let r = app
+        .get("/parlor/v1/session")
+        .header("Cookie", &cookie)
+        .send();
+    assert_eq!(
+        r.status, 401,
+        "the session outlived its idle timeout: {:?}",
+        r.body
+    );
+}
