@@ -318,8 +318,7 @@ impl Service {
                     "failed" | "delivered" => {}
                     "pending" => {
                         return Err(Error::Conflict(
-                            "this delivery is still pending: it is sent when its turn comes"
-                                .into(),
+                            "this delivery is still pending: it is sent when its turn comes".into(),
                         ))
                     }
                     _ => {

@@ -176,19 +176,23 @@ pub fn delete_endpoint(c: &Connection, tenant: TenantId, id: i64) -> Result<()> 
            (SELECT id FROM webhook_deliveries WHERE endpoint_id = ?1)",
         [id],
     )?;
-    c.exec("DELETE FROM webhook_deliveries WHERE endpoint_id = ?1", [id])?;
+    c.exec(
+        "DELETE FROM webhook_deliveries WHERE endpoint_id = ?1",
+        [id],
+    )?;
     c.exec("DELETE FROM webhook_endpoints WHERE id = ?1", [id])?;
     Ok(())
 }
 
 /// The last event the dispatcher has handled.
 pub fn cursor(c: &Connection) -> Result<i64> {
-    Ok(c
-        .row("SELECT seq FROM webhook_cursor WHERE id = 1", [], |r| {
+    Ok(
+        c.row("SELECT seq FROM webhook_cursor WHERE id = 1", [], |r| {
             r.get::<_, i64>(0)
         })
         .optional()?
-        .unwrap_or(0))
+        .unwrap_or(0),
+    )
 }
 
 pub fn set_cursor(c: &Connection, seq: i64) -> Result<()> {

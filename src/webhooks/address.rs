@@ -45,9 +45,11 @@ pub fn parse(text: &str) -> Result<Url, Refusal> {
         return Err("must name a host".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry a user name or password (they would be stored and shown \
+        return Err(
+            "must not carry a user name or password (they would be stored and shown \
                     in the outbox); authenticate the delivery by its signature"
-            .into());
+                .into(),
+        );
     }
     if url.fragment().is_some() {
         return Err("must not have a fragment (#…)".into());
@@ -58,7 +60,9 @@ pub fn parse(text: &str) -> Result<Url, Refusal> {
 /// Resolves `url`'s host and checks every address it names.
 pub async fn resolve(url: &Url, policy: Outbound) -> Result<Target, Refusal> {
     let tls = url.scheme() == "https";
-    let port = url.port_or_known_default().unwrap_or(if tls { 443 } else { 80 });
+    let port = url
+        .port_or_known_default()
+        .unwrap_or(if tls { 443 } else { 80 });
     let (host, addrs) = match url.host() {
         Some(url::Host::Ipv4(ip)) => (ip.to_string(), vec![SocketAddr::new(ip.into(), port)]),
         Some(url::Host::Ipv6(ip)) => (ip.to_string(), vec![SocketAddr::new(ip.into(), port)]),
@@ -220,14 +224,37 @@ mod tests {
     #[test]
     fn non_public_addresses_are_refused() {
         for ip in [
-            "127.0.0.1", "10.0.0.1", "172.16.5.4", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "224.0.0.1", "255.255.255.255", "100.64.0.1", "100.127.255.255", "::1", "::",
-            "fc00::1", "fd12:3456::1", "fe80::1", "ff02::1", "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1", "::ffff:169.254.169.254", "::10.0.0.1", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.5.4",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "100.64.0.1",
+            "100.127.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::10.0.0.1",
+            "64:ff9b::a00:1",
         ] {
             assert!(no(ip).is_some(), "{ip} should be refused");
         }
-        for ip in ["93.184.216.34", "100.128.0.1", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for ip in [
+            "93.184.216.34",
+            "100.128.0.1",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(no(ip).is_none(), "{ip} should be allowed");
         }
     }

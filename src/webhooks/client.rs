@@ -83,7 +83,11 @@ fn request(target: &Target, headers: &[(String, String)], body: &str) -> Vec<u8>
     };
     let mut head = format!(
         "POST {} HTTP/1.1\r\nHost: {authority}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        if target.path.is_empty() { "/" } else { &target.path },
+        if target.path.is_empty() {
+            "/"
+        } else {
+            &target.path
+        },
         body.len()
     );
     for (name, value) in headers {
@@ -134,7 +138,10 @@ async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Result<usize, String> {
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<usize, String> {
     let mut chunk = [0u8; 4096];
     let n = stream
         .read(&mut chunk)
@@ -182,7 +189,11 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, Framing)>, String> {
 
 /// Up to `KEEP` bytes of the body. A body cut short or badly framed keeps what arrived: the
 /// status has already decided the outcome.
-async fn read_body<S: AsyncRead + Unpin>(stream: &mut S, mut buf: Vec<u8>, framing: Framing) -> String {
+async fn read_body<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    mut buf: Vec<u8>,
+    framing: Framing,
+) -> String {
     let want = match framing {
         Framing::Length(n) => n.min(KEEP),
         // Chunk headers take room too: read a little more than `KEEP`, then decode.
@@ -250,15 +261,19 @@ mod tests {
 
     #[test]
     fn chunked_bodies_are_decoded() {
-        assert_eq!(dechunk(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"), b"hello world");
+        assert_eq!(
+            dechunk(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+            b"hello world"
+        );
         assert_eq!(dechunk(b"5\r\nhel"), b"hel");
     }
 
     #[test]
     fn heads_are_read() {
-        let (status, len, framing) = parse_head(b"HTTP/1.1 410 Gone\r\nContent-Length: 3\r\n\r\nabc")
-            .unwrap()
-            .unwrap();
+        let (status, len, framing) =
+            parse_head(b"HTTP/1.1 410 Gone\r\nContent-Length: 3\r\n\r\nabc")
+                .unwrap()
+                .unwrap();
         assert_eq!((status, len), (410, 40));
         assert!(matches!(framing, Framing::Length(3)));
         assert!(parse_head(b"HTTP/1.1 200 OK\r\n").unwrap().is_none());

@@ -108,7 +108,9 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>> {
     };
     let mut out = Vec::new();
     for part in text.split([' ', ',']).filter(|p| !p.is_empty()) {
-        let digits = part.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(part.len());
+        let digits = part
+            .find(|ch: char| !ch.is_ascii_digit())
+            .unwrap_or(part.len());
         let n: u64 = part[..digits].parse().map_err(|_| bad(part))?;
         let unit_ms = match &part[digits..] {
             "ms" => 1,
@@ -118,9 +120,15 @@ pub fn parse_schedule(text: &str) -> Result<Vec<Duration>> {
             "d" => 86_400_000,
             _ => return Err(bad(part)),
         };
-        let ms = n.checked_mul(unit_ms).filter(|ms| *ms <= 30 * 86_400_000).ok_or_else(|| {
-            Error::invalid("webhook_retry_schedule", format!("{part:?} is longer than 30 days"))
-        })?;
+        let ms = n
+            .checked_mul(unit_ms)
+            .filter(|ms| *ms <= 30 * 86_400_000)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "webhook_retry_schedule",
+                    format!("{part:?} is longer than 30 days"),
+                )
+            })?;
         out.push(Duration::from_millis(ms));
     }
     if out.len() > 50 {
@@ -141,7 +149,10 @@ mod tests {
         let s = parse_schedule("5s 5m 30m 2h 5h 10h 10h").unwrap();
         assert_eq!(s.len(), 7);
         assert_eq!(s[1], Duration::from_secs(300));
-        assert_eq!(parse_schedule("20ms,1d").unwrap()[1], Duration::from_secs(86_400));
+        assert_eq!(
+            parse_schedule("20ms,1d").unwrap()[1],
+            Duration::from_secs(86_400)
+        );
         assert!(parse_schedule("").unwrap().is_empty());
         assert!(parse_schedule("5x").is_err());
         assert!(parse_schedule("s").is_err());

@@ -28,7 +28,10 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> Option<String
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
-    Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// The `webhook-signature` value: one signature per key, space separated.
@@ -58,7 +61,10 @@ mod tests {
     fn a_new_secret_signs() {
         let s = new_secret();
         assert!(s.starts_with(PREFIX));
-        assert_eq!(STANDARD.decode(&s[PREFIX.len()..]).map(|k| k.len()).ok(), Some(32));
+        assert_eq!(
+            STANDARD.decode(&s[PREFIX.len()..]).map(|k| k.len()).ok(),
+            Some(32)
+        );
         assert!(sign(&s, "a", 1, "b").is_some());
     }
 }

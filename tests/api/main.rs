@@ -40,3 +40,4 @@ mod send_path;
 mod shutdown;
 mod throttle;
 mod tls;
+mod webhooks;

@@ -14,7 +14,7 @@ use crate::integrity::demo_db;
 
 pub struct Server {
     child: Child,
-    base: String,
+    pub base: String,
     stderr: std::thread::JoinHandle<String>,
 }
 
