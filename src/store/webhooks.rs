@@ -7,8 +7,9 @@ use super::Cached;
 use crate::domain::TenantId;
 use crate::error::{Error, Result};
 
-/// A registered endpoint, secrets included: only the service and the sender see this.
-#[derive(Clone, Debug)]
+/// A registered endpoint, secrets included: only the service and the sender see this. Not
+/// `Debug`, so that no log line can print a secret by accident.
+#[derive(Clone)]
 pub struct Endpoint {
     pub id: i64,
     pub tenant: TenantId,

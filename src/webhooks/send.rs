@@ -100,6 +100,10 @@ pub async fn run(service: Service, hooks: Arc<Webhooks>, mut closing: watch::Rec
 async fn attempt(service: &Service, hooks: &Webhooks, endpoint: Endpoint, delivery: Delivery) {
     let now = service.now();
     let headers = headers(&endpoint, &delivery.uid, now, &delivery.body);
+    if endpoint.capture {
+        // Capture turned on after this delivery was queued: it is recorded, not sent.
+        return capture(service, &delivery, now, &headers).await;
+    }
     let started = Instant::now();
     let outcome = match address::parse(&endpoint.url) {
         Err(why) => Err(format!("the URL {why}")),
@@ -135,6 +139,10 @@ async fn attempt(service: &Service, hooks: &Webhooks, endpoint: Endpoint, delive
     let recorded = service
         .store
         .write(move |c| {
+            // The endpoint was deleted meanwhile, and its deliveries with it.
+            if store::delivery(c, endpoint.id, delivery.id).is_err() {
+                return Ok(());
+            }
             store::insert_attempt(
                 c,
                 &NewAttempt {
@@ -171,6 +179,37 @@ async fn attempt(service: &Service, hooks: &Webhooks, endpoint: Endpoint, delive
             "webhooks: recording an attempt of delivery {} failed (it is sent again): {e}",
             delivery.id
         ),
+    }
+}
+
+async fn capture(service: &Service, delivery: &Delivery, now: i64, headers: &[(String, String)]) {
+    let (id, endpoint, number) = (delivery.id, delivery.endpoint, delivery.attempts + 1);
+    let (headers, body) = (headers_json(headers), delivery.body.clone());
+    let recorded = service
+        .store
+        .write(move |c| {
+            if store::delivery(c, endpoint, id).is_err() {
+                return Ok(());
+            }
+            store::insert_attempt(
+                c,
+                &NewAttempt {
+                    delivery: id,
+                    attempt: number,
+                    at: now,
+                    request_headers: &headers,
+                    request_body: &body,
+                    response_status: None,
+                    response_body: None,
+                    duration_ms: None,
+                    error: None,
+                },
+            )?;
+            store::set_state(c, id, "captured", number, now, Some(now))
+        })
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!("webhooks: recording a captured delivery {id} failed (tried again): {e}");
     }
 }
 

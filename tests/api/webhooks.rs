@@ -815,3 +815,27 @@ fn a_pending_delivery_survives_a_restart() {
     assert!(status.success(), "{log}");
     assert!(!log.contains("WARN"), "{log}");
 }
+
+#[test]
+fn turning_capture_on_captures_what_was_still_pending() {
+    let app = stand_in("300ms 300ms");
+    let receiver = Receiver::start(&[500]);
+    let id = register(
+        &app,
+        json!({ "url": receiver.url(), "events": ["message.created"] }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    send(&app, conversation(&app), "held");
+    receiver.wait_for(1);
+    let r = app
+        .patch(&format!("/parlor/v1/webhooks/{id}"))
+        .admin()
+        .tenant(CLINIC)
+        .json(&json!({ "capture": true }));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.body["capture"], true);
+    let outbox = wait_for_status(&app, id, "captured");
+    assert_eq!(outbox[0]["attempts"], 2);
+    assert_eq!(receiver.seen().len(), 1);
+}
