@@ -80,11 +80,12 @@ pub async fn resolve(url: &Url, policy: Outbound) -> Result<Target, Refusal> {
     };
     for addr in &addrs {
         if let Some(why) = refused(addr.ip(), policy) {
-            return Err(format!(
-                "{host} is {} ({why}), where webhooks may not go{}",
-                addr.ip(),
-                hint(policy)
-            ));
+            let what = if host == addr.ip().to_string() {
+                format!("{host} is {why}")
+            } else {
+                format!("{host} resolves to {}, {why}", addr.ip())
+            };
+            return Err(format!("{what}, where webhooks may not go{}", hint(policy)));
         }
     }
     let mut path = url.path().to_string();

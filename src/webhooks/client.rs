@@ -9,6 +9,7 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
 
 use super::address::Target;
 
@@ -24,36 +25,38 @@ pub struct Answer {
     pub body: String,
 }
 
-/// POSTs `body` with `headers` to `target`, all within `timeout`.
+/// POSTs `body` with `headers` to `target`. Connecting, sending and the answer's head must all
+/// come within `timeout`; the body is read only as far as it has come by then, since the status
+/// alone decides the outcome.
 pub async fn post(
     target: &Target,
     headers: &[(String, String)],
     body: &str,
     timeout: Duration,
 ) -> Result<Answer, String> {
-    match tokio::time::timeout(timeout, exchange(target, headers, body)).await {
-        Ok(out) => out,
-        Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f64())),
-    }
-}
-
-async fn exchange(
-    target: &Target,
-    headers: &[(String, String)],
-    body: &str,
-) -> Result<Answer, String> {
-    let tcp = connect(target).await?;
+    let deadline = Instant::now() + timeout;
+    let late = || format!("no answer within {} s", timeout.as_secs_f64());
+    let tcp = timeout_at(deadline, connect(target))
+        .await
+        .map_err(|_| late())??;
     let request = request(target, headers, body);
     if target.tls {
         let name = ServerName::try_from(target.host.clone())
             .map_err(|e| format!("{} is not a TLS server name ({e})", target.host))?;
-        let tls = tokio_rustls::TlsConnector::from(tls_config()?)
-            .connect(name, tcp)
+        let tls = timeout_at(
+            deadline,
+            tokio_rustls::TlsConnector::from(tls_config()?).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| late())?
+        .map_err(|e| format!("TLS handshake with {} failed: {e}", target.host))?;
+        talk(tls, &request, deadline)
             .await
-            .map_err(|e| format!("TLS handshake with {} failed: {e}", target.host))?;
-        talk(tls, &request).await
+            .map_err(|e| e.unwrap_or_else(late))
     } else {
-        talk(tcp, &request).await
+        talk(tcp, &request, deadline)
+            .await
+            .map_err(|e| e.unwrap_or_else(late))
     }
 }
 
@@ -102,18 +105,20 @@ fn request(target: &Target, headers: &[(String, String)], body: &str) -> Vec<u8>
     bytes
 }
 
+/// Sends the request and reads the answer; `Err(None)` when `deadline` passed first.
 async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
     mut stream: S,
     request: &[u8],
-) -> Result<Answer, String> {
-    stream
-        .write_all(request)
+    deadline: Instant,
+) -> Result<Answer, Option<String>> {
+    let sent = async {
+        stream.write_all(request).await?;
+        stream.flush().await
+    };
+    timeout_at(deadline, sent)
         .await
-        .map_err(|e| format!("sending the request failed: {e}"))?;
-    stream
-        .flush()
-        .await
-        .map_err(|e| format!("sending the request failed: {e}"))?;
+        .map_err(|_| None)?
+        .map_err(|e| Some(format!("sending the request failed: {e}")))?;
     let mut buf = Vec::with_capacity(2048);
     loop {
         let (status, head_len, framing) = loop {
@@ -121,19 +126,27 @@ async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
                 break parsed;
             }
             if buf.len() > HEAD_LIMIT {
-                return Err("the answer's headers are too long".into());
+                return Err(Some("the answer's headers are too long".into()));
             }
-            if read_more(&mut stream, &mut buf).await? == 0 {
-                return Err("the connection closed before an answer".into());
+            let n = timeout_at(deadline, read_more(&mut stream, &mut buf))
+                .await
+                .map_err(|_| None)??;
+            if n == 0 {
+                return Err(Some("the connection closed before an answer".into()));
             }
         };
+        buf.drain(..head_len);
         // An interim answer (100 Continue, 103 Early Hints): the real one follows.
         if (100..200).contains(&status) {
-            buf.drain(..head_len);
             continue;
         }
-        buf.drain(..head_len);
-        let body = read_body(&mut stream, buf, framing).await;
+        // These never have a body, whatever their headers say.
+        let framing = if status == 204 || status == 304 {
+            Framing::Length(0)
+        } else {
+            framing
+        };
+        let body = read_body(&mut stream, buf, framing, deadline).await;
         return Ok(Answer { status, body });
     }
 }
@@ -141,12 +154,12 @@ async fn talk<S: AsyncRead + AsyncWrite + Unpin>(
 async fn read_more<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
-) -> Result<usize, String> {
+) -> Result<usize, Option<String>> {
     let mut chunk = [0u8; 4096];
     let n = stream
         .read(&mut chunk)
         .await
-        .map_err(|e| format!("reading the answer failed: {e}"))?;
+        .map_err(|e| Some(format!("reading the answer failed: {e}")))?;
     buf.extend_from_slice(&chunk[..n]);
     Ok(n)
 }
@@ -159,7 +172,7 @@ enum Framing {
 }
 
 /// The status, the length of the head and how the body is framed, once the head is whole.
-fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, Framing)>, String> {
+fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, Framing)>, Option<String>> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut response = httparse::Response::new(&mut headers);
     match response.parse(buf) {
@@ -183,7 +196,7 @@ fn parse_head(buf: &[u8]) -> Result<Option<(u16, usize, Framing)>, String> {
             Ok(Some((status, len, framing)))
         }
         Ok(httparse::Status::Partial) => Ok(None),
-        Err(e) => Err(format!("the answer is not HTTP ({e})")),
+        Err(e) => Err(Some(format!("the answer is not HTTP ({e})"))),
     }
 }
 
@@ -193,6 +206,7 @@ async fn read_body<S: AsyncRead + Unpin>(
     stream: &mut S,
     mut buf: Vec<u8>,
     framing: Framing,
+    deadline: Instant,
 ) -> String {
     let want = match framing {
         Framing::Length(n) => n.min(KEEP),
@@ -200,9 +214,9 @@ async fn read_body<S: AsyncRead + Unpin>(
         Framing::Chunked | Framing::UntilClose => KEEP + 64,
     };
     while buf.len() < want {
-        match read_more(stream, &mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        match timeout_at(deadline, read_more(stream, &mut buf)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => break,
         }
     }
     let mut body = match framing {

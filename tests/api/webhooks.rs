@@ -839,3 +839,47 @@ fn turning_capture_on_captures_what_was_still_pending() {
     assert_eq!(outbox[0]["attempts"], 2);
     assert_eq!(receiver.seen().len(), 1);
 }
+
+#[test]
+fn an_endpoint_that_does_not_answer_in_time_is_tried_again() {
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.webhook_retry_schedule = "20ms".into();
+        s.webhook_timeout_seconds = 1;
+    });
+    // The first connection is accepted and never answered; the next one gets a 204.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(stream) = stream else { continue };
+            if n == 0 {
+                held.push(stream);
+            } else {
+                answer(stream, 204);
+            }
+        }
+    });
+    let id = register(
+        &app,
+        json!({ "url": format!("http://127.0.0.1:{port}/hook"), "events": ["message.created"] }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    send(&app, conversation(&app), "slow");
+    let outbox = wait_for_status(&app, id, "delivered");
+    let did = outbox[0]["id"].as_i64().unwrap();
+    let detail = get(&app, &format!("/parlor/v1/webhooks/{id}/deliveries/{did}"));
+    let attempts = detail["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 2, "{detail}");
+    assert!(attempts[0]["response"].is_null());
+    assert!(
+        attempts[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 1 s"),
+        "{detail}"
+    );
+    assert_eq!(attempts[1]["response"]["status"], 204);
+}
