@@ -883,3 +883,40 @@ fn an_endpoint_that_does_not_answer_in_time_is_tried_again() {
     );
     assert_eq!(attempts[1]["response"]["status"], 204);
 }
+
+#[test]
+fn the_address_is_checked_again_at_each_attempt() {
+    let app = stand_in("20ms");
+    let receiver = Receiver::start(&[]);
+    let id = register(
+        &app,
+        json!({ "url": receiver.url(), "events": ["message.created"] }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    // As if the name registered had since been pointed at the clinic's network (DNS
+    // rebinding): the stored URL now leads to a private address.
+    app.service
+        .store
+        .write_blocking(move |c| {
+            c.execute(
+                "UPDATE webhook_endpoints SET url = 'http://10.0.0.1/hook' WHERE id = ?1",
+                [id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    send(&app, conversation(&app), "not there");
+    let outbox = wait_for_status(&app, id, "failed");
+    let did = outbox[0]["id"].as_i64().unwrap();
+    let detail = get(&app, &format!("/parlor/v1/webhooks/{id}/deliveries/{did}"));
+    for attempt in detail["attempts"].as_array().unwrap() {
+        assert!(attempt["response"].is_null(), "{detail}");
+        let error = attempt["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("refused:") && error.contains("private"),
+            "{detail}"
+        );
+    }
+    assert!(receiver.seen().is_empty());
+}
