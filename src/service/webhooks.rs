@@ -31,6 +31,8 @@ pub const ROTATION_OVERLAP_MS: i64 = 24 * 3_600_000;
 const MAX_DESCRIPTION: usize = 500;
 /// The longest URL accepted, in bytes.
 const MAX_URL: usize = 2_000;
+/// The most deliveries one writer command prunes, so a large backlog never holds the writer.
+const PRUNE_BATCH: u32 = 500;
 /// The statuses a delivery can have (the outbox's filter).
 pub const STATUSES: [&str; 4] = ["pending", "delivered", "failed", "captured"];
 
@@ -300,6 +302,23 @@ impl Service {
                 Ok((d, attempts))
             })
             .await
+    }
+
+    /// Removes the finished deliveries older than `days` with their attempts, in writer
+    /// commands of at most `PRUNE_BATCH`; returns how many. Pending ones stay.
+    pub async fn prune_webhook_outbox(&self, days: u32) -> Result<usize> {
+        let before = self.now() - i64::from(days) * 86_400_000;
+        let mut removed = 0;
+        loop {
+            let n = self
+                .store
+                .write(move |c| store::prune(c, before, PRUNE_BATCH))
+                .await?;
+            removed += n;
+            if n < PRUNE_BATCH as usize {
+                return Ok(removed);
+            }
+        }
     }
 
     /// Sends a finished delivery again, with a fresh retry schedule and its `webhook-id`.

@@ -66,26 +66,15 @@ pub fn spawn(service: Service, hooks: Arc<Webhooks>, closing: watch::Receiver<bo
     actix_web::rt::spawn(prune(service, hooks.outbox_days, closing));
 }
 
-/// How often the outbox is pruned, and the most deliveries one writer command removes.
+/// How often the outbox is pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
-const PRUNE_BATCH: u32 = 500;
 
 async fn prune(service: Service, days: u32, mut closing: watch::Receiver<bool>) {
     loop {
-        let before = service.now() - i64::from(days) * 86_400_000;
-        loop {
-            let removed = service
-                .store
-                .write(move |c| crate::store::webhooks::prune(c, before, PRUNE_BATCH))
-                .await;
-            match removed {
-                Ok(n) if n == PRUNE_BATCH as usize => continue,
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::warn!("pruning the webhook outbox failed (tried again later): {e}");
-                    break;
-                }
-            }
+        match service.prune_webhook_outbox(days).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("webhooks: removed {n} deliveries past the outbox window"),
+            Err(e) => tracing::warn!("pruning the webhook outbox failed (tried again later): {e}"),
         }
         tokio::select! {
             _ = actix_web::rt::time::sleep(PRUNE_EVERY) => {}

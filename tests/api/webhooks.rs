@@ -920,3 +920,54 @@ fn the_address_is_checked_again_at_each_attempt() {
     }
     assert!(receiver.seen().is_empty());
 }
+
+#[test]
+fn the_outbox_keeps_finished_deliveries_for_its_window_and_pending_ones_until_they_finish() {
+    let app = stand_in("1h");
+    let ok = Receiver::start(&[]);
+    let failing = Receiver::start(&[500]);
+    let done = register(
+        &app,
+        json!({ "url": ok.url(), "events": ["message.created"] }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let waiting = register(
+        &app,
+        json!({ "url": failing.url(), "events": ["message.created"] }),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    send(&app, conversation(&app), "old news");
+    let delivered = wait_for_status(&app, done, "delivered")[0]["id"]
+        .as_i64()
+        .unwrap();
+    failing.wait_for(1);
+    // Both 40 days old.
+    let forty_days = 40 * 86_400_000_i64;
+    app.service
+        .store
+        .write_blocking(move |c| {
+            c.execute(
+                "UPDATE webhook_deliveries SET created_at = created_at - ?1",
+                [forty_days],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let service = app.service.clone();
+    let removed = actix_web::rt::System::new()
+        .block_on(async move { service.prune_webhook_outbox(30).await })
+        .unwrap();
+    assert_eq!(removed, 1);
+    let r = app
+        .get(&format!(
+            "/parlor/v1/webhooks/{done}/deliveries/{delivered}"
+        ))
+        .admin()
+        .tenant(CLINIC)
+        .send();
+    assert_eq!(r.status, 404);
+    let pending = get(&app, &format!("/parlor/v1/webhooks/{waiting}/deliveries"));
+    assert_eq!(pending["data"][0]["status"], "pending", "{pending}");
+}
