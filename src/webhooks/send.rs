@@ -3,7 +3,7 @@
 //! endpoint receives its events in order: a delivery being retried holds back the later ones.
 //! Every attempt is recorded in the outbox with what was sent and what came back.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,15 +48,17 @@ pub fn headers_json(headers: &[(String, String)]) -> String {
 }
 
 pub async fn run(service: Service, hooks: Arc<Webhooks>, mut closing: watch::Receiver<bool>) {
-    let mut busy: HashSet<i64> = HashSet::new();
-    let mut flying: JoinSet<i64> = JoinSet::new();
+    // The endpoints with an attempt in flight, by the task making it (a task that panicked
+    // must still free its endpoint).
+    let mut busy: HashMap<tokio::task::Id, i64> = HashMap::new();
+    let mut flying: JoinSet<()> = JoinSet::new();
     loop {
         let mut wait = IDLE;
         match service.store.read(store::heads).await {
             Ok(heads) => {
                 let now = service.now();
                 for (endpoint, delivery) in heads {
-                    if busy.contains(&endpoint.id) {
+                    if busy.values().any(|e| *e == endpoint.id) {
                         continue;
                     }
                     if delivery.next_at > now {
@@ -67,13 +69,12 @@ pub async fn run(service: Service, hooks: Arc<Webhooks>, mut closing: watch::Rec
                     if flying.len() >= PARALLEL {
                         break;
                     }
-                    busy.insert(endpoint.id);
+                    let id = endpoint.id;
                     let (service, hooks) = (service.clone(), hooks.clone());
-                    flying.spawn_local(async move {
-                        let id = endpoint.id;
+                    let task = flying.spawn_local(async move {
                         attempt(&service, &hooks, endpoint, delivery).await;
-                        id
                     });
+                    busy.insert(task.id(), id);
                 }
             }
             Err(e) => {
@@ -82,10 +83,15 @@ pub async fn run(service: Service, hooks: Arc<Webhooks>, mut closing: watch::Rec
             }
         }
         tokio::select! {
-            Some(done) = flying.join_next(), if !flying.is_empty() => {
-                if let Ok(id) = done {
-                    busy.remove(&id);
-                }
+            Some(done) = flying.join_next_with_id(), if !flying.is_empty() => {
+                let task = match done {
+                    Ok((task, ())) => task,
+                    Err(e) => {
+                        tracing::error!("webhooks: a delivery attempt failed unexpectedly: {e}");
+                        e.id()
+                    }
+                };
+                busy.remove(&task);
             }
             _ = hooks.wake.notified() => {}
             _ = actix_web::rt::time::sleep(wait) => {}
