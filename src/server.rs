@@ -230,7 +230,7 @@ pub async fn build_app(
     ));
     // A file served read-only (damaged) takes no deliveries: nothing could record them.
     if !service.store.health().is_damaged() {
-        crate::webhooks::spawn(service.clone(), hooks.clone(), app.closing.subscribe());
+        crate::webhooks::start(service.clone(), hooks.clone(), app.closing.subscribe()).await;
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let server = http::serve(listener, workers, tls, move || {

@@ -353,6 +353,15 @@ pub fn heads(c: &Connection) -> Result<Vec<(Endpoint, Delivery)>> {
     Ok(out)
 }
 
+/// Whether any delivery waits to be sent.
+pub fn any_pending(c: &Connection) -> Result<bool> {
+    Ok(c.row(
+        "SELECT EXISTS (SELECT 1 FROM webhook_deliveries WHERE status = 'pending')",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 /// An attempt as recorded.
 pub struct NewAttempt<'a> {
     pub delivery: i64,

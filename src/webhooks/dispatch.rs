@@ -23,9 +23,31 @@ const PAGE: u32 = 200;
 /// The wait after a failed page before trying it again.
 const BACKOFF: Duration = Duration::from_secs(1);
 
-pub async fn run(service: Service, hooks: Arc<Webhooks>, mut closing: watch::Receiver<bool>) {
-    let mut committed = service.store.committed_events();
+/// Reads the log up to its end: what was committed while the server was down (and, at a
+/// first start, the demo's or a fixture's events, for which no endpoint exists yet).
+pub async fn catch_up(service: &Service, hooks: &Webhooks) -> Result<()> {
+    while step(service, hooks).await? {}
+    Ok(())
+}
+
+/// Follows the log: a page (or a few) per commit that appended events. `committed` was marked
+/// seen before the last catch-up; `caught_up` false (it failed) reads at once.
+pub async fn run(
+    service: Service,
+    hooks: Arc<Webhooks>,
+    mut committed: watch::Receiver<i64>,
+    caught_up: bool,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut read_now = !caught_up;
     loop {
+        if !read_now {
+            tokio::select! {
+                changed = committed.changed() => if changed.is_err() { return },
+                _ = closing.changed() => return,
+            }
+        }
+        read_now = false;
         committed.borrow_and_update();
         loop {
             match step(&service, &hooks).await {
@@ -39,10 +61,6 @@ pub async fn run(service: Service, hooks: Arc<Webhooks>, mut closing: watch::Rec
                     }
                 }
             }
-        }
-        tokio::select! {
-            changed = committed.changed() => if changed.is_err() { return },
-            _ = closing.changed() => return,
         }
     }
 }

@@ -55,14 +55,39 @@ impl Webhooks {
 }
 
 /// Starts the dispatcher, the sender and the outbox pruner; they stop when `closing` turns
-/// true (a graceful stop). A delivery in flight then is sent again at the next start.
-pub fn spawn(service: Service, hooks: Arc<Webhooks>, closing: watch::Receiver<bool>) {
+/// true (a graceful stop). A delivery in flight then is sent again at the next start. The
+/// dispatcher first catches up with the log here, before the server serves, so that a fresh
+/// start adds no reads of its own to the first requests'.
+pub async fn start(service: Service, hooks: Arc<Webhooks>, closing: watch::Receiver<bool>) {
+    // Marked seen first: whatever commits during the catch-up wakes the dispatcher after it.
+    let mut committed = service.store.committed_events();
+    committed.borrow_and_update();
+    let caught_up = match dispatch::catch_up(&service, &hooks).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!("webhooks: reading the event log failed (tried again): {e}");
+            false
+        }
+    };
+    // Unknown: look.
+    let pending = service
+        .store
+        .read(crate::store::webhooks::any_pending)
+        .await
+        .unwrap_or(true);
     actix_web::rt::spawn(dispatch::run(
         service.clone(),
         hooks.clone(),
+        committed,
+        caught_up,
         closing.clone(),
     ));
-    actix_web::rt::spawn(send::run(service.clone(), hooks.clone(), closing.clone()));
+    actix_web::rt::spawn(send::run(
+        service.clone(),
+        hooks.clone(),
+        pending,
+        closing.clone(),
+    ));
     actix_web::rt::spawn(prune(service, hooks.outbox_days, closing));
 }
 

@@ -47,14 +47,28 @@ pub fn headers_json(headers: &[(String, String)]) -> String {
     serde_json::to_string(headers).unwrap_or_default()
 }
 
-pub async fn run(service: Service, hooks: Arc<Webhooks>, mut closing: watch::Receiver<bool>) {
+/// `scan_now`: whether deliveries are waiting already (from before a restart); otherwise the
+/// sender first waits for a wake-up, reading nothing while the server has nothing to send.
+pub async fn run(
+    service: Service,
+    hooks: Arc<Webhooks>,
+    scan_now: bool,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut scan = scan_now;
     // The endpoints with an attempt in flight, by the task making it (a task that panicked
     // must still free its endpoint).
     let mut busy: HashMap<tokio::task::Id, i64> = HashMap::new();
     let mut flying: JoinSet<()> = JoinSet::new();
     loop {
         let mut wait = IDLE;
-        match service.store.read(store::heads).await {
+        let heads = if scan {
+            service.store.read(store::heads).await
+        } else {
+            Ok(Vec::new())
+        };
+        scan = true;
+        match heads {
             Ok(heads) => {
                 let now = service.now();
                 for (endpoint, delivery) in heads {
