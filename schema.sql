@@ -329,3 +329,78 @@ CREATE TABLE events (
 );
 CREATE INDEX events_tenant ON events(tenant_id, seq);
 CREATE INDEX events_at ON events(at);
+
+-- step 8: Webhooks (issue 14). An endpoint is a tenant's URL and the event types it wants.
+-- `secret` is the Standard Webhooks key (`whsec_…`): a shared HMAC key, so it is stored as it
+-- is (the whole file is encrypted with encryption at rest); `previous_secret` still signs
+-- until `previous_until` after a rotation. `from_seq`: the last event committed when the
+-- endpoint was created, so it never receives older ones.
+CREATE TABLE webhook_endpoints (
+    id              INTEGER PRIMARY KEY,
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    url             TEXT NOT NULL,
+    events          TEXT NOT NULL,        -- JSON array of event types, or ["*"]
+    format          TEXT NOT NULL DEFAULT 'parlor',
+    include_text    INTEGER NOT NULL DEFAULT 0,
+    capture         INTEGER NOT NULL DEFAULT 0,
+    enabled         INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT,
+    description     TEXT,
+    secret          TEXT NOT NULL,
+    previous_secret TEXT,
+    previous_until  INTEGER,
+    from_seq        INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints(tenant_id, id);
+
+-- How far the dispatcher has read the event log: advanced in the same transaction as the
+-- deliveries it enqueued, so a restart resumes exactly. Starts at the log's end when this step
+-- runs: history is not delivered.
+CREATE TABLE webhook_cursor (
+    id  INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+);
+INSERT INTO webhook_cursor (id, seq)
+    VALUES (1, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0));
+
+-- One event for one endpoint. `uid` is the `webhook-id` header, the same on every attempt.
+-- `body` is built when the delivery is enqueued, so every attempt sends the same bytes.
+-- status: pending | delivered | failed | captured.
+CREATE TABLE webhook_deliveries (
+    id          INTEGER PRIMARY KEY,
+    uid         TEXT NOT NULL UNIQUE,
+    endpoint_id INTEGER NOT NULL REFERENCES webhook_endpoints(id) ON DELETE CASCADE,
+    tenant_id   INTEGER NOT NULL,
+    event_seq   INTEGER NOT NULL,
+    event_type  TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    round_start INTEGER NOT NULL DEFAULT 0, -- `attempts` when last replayed: retries restart
+    next_at     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+-- Each endpoint's oldest pending delivery, which alone may be sent (order per endpoint).
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(endpoint_id, id)
+    WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_created ON webhook_deliveries(created_at);
+
+-- The outbox: every attempt, as sent (headers with signatures, never the secret) and as
+-- answered (status, the first KiB of the body, time taken, or the error).
+CREATE TABLE webhook_attempts (
+    id               INTEGER PRIMARY KEY,
+    delivery_id      INTEGER NOT NULL REFERENCES webhook_deliveries(id) ON DELETE CASCADE,
+    attempt          INTEGER NOT NULL,
+    at               INTEGER NOT NULL,
+    request_headers  TEXT NOT NULL,       -- JSON array of [name, value]
+    request_body     TEXT NOT NULL,
+    response_status  INTEGER,
+    response_body    TEXT,
+    duration_ms      INTEGER,
+    error            TEXT
+);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, attempt);

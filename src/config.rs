@@ -58,6 +58,14 @@ pub struct Settings {
     pub audit_retention_days: u32,
     /// Hours the event log keeps a change for streams that reconnect (`Last-Event-ID`).
     pub events_retention_hours: u32,
+    /// Let webhooks go to private, loopback, link-local and shared (CGNAT) addresses.
+    pub webhook_allow_private: bool,
+    /// Longest wait, in seconds, for an endpoint to answer one delivery attempt.
+    pub webhook_timeout_seconds: u32,
+    /// The waits before each retry of a failed delivery ("5s 5m 30m 2h 5h 10h 10h").
+    pub webhook_retry_schedule: String,
+    /// Days the outbox keeps finished deliveries and their attempts.
+    pub webhook_outbox_days: u32,
     /// Longest wait, in seconds, for the next part of a request body before answering 408.
     pub body_read_timeout_seconds: u32,
     /// Longest time, in seconds, a whole request body may take before answering 408.
@@ -124,6 +132,10 @@ impl Default for Settings {
             audit: true,
             audit_retention_days: 2190,
             events_retention_hours: 72,
+            webhook_allow_private: false,
+            webhook_timeout_seconds: 10,
+            webhook_retry_schedule: "5s 5m 30m 2h 5h 10h 10h".into(),
+            webhook_outbox_days: 30,
             body_read_timeout_seconds: 10,
             body_timeout_seconds: 30,
             read_queue_depth: crate::store::DEFAULT_READ_QUEUE_DEPTH,
@@ -175,6 +187,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_AUDIT", "audit"),
     ("PARLOR_AUDIT_RETENTION_DAYS", "audit_retention_days"),
     ("PARLOR_EVENTS_RETENTION_HOURS", "events_retention_hours"),
+    ("PARLOR_WEBHOOK_ALLOW_PRIVATE", "webhook_allow_private"),
+    ("PARLOR_WEBHOOK_TIMEOUT_SECONDS", "webhook_timeout_seconds"),
+    ("PARLOR_WEBHOOK_RETRY_SCHEDULE", "webhook_retry_schedule"),
+    ("PARLOR_WEBHOOK_OUTBOX_DAYS", "webhook_outbox_days"),
     ("PARLOR_TLS_CERT", "tls_cert"),
     ("PARLOR_TLS_KEY", "tls_key"),
     ("PARLOR_RETENTION_SWEEP", "retention_sweep"),
@@ -290,6 +306,11 @@ impl Settings {
             ("body_timeout_seconds", self.body_timeout_seconds as usize),
             ("read_queue_depth", self.read_queue_depth),
             ("password_queue_depth", self.password_queue_depth),
+            (
+                "webhook_timeout_seconds",
+                self.webhook_timeout_seconds as usize,
+            ),
+            ("webhook_outbox_days", self.webhook_outbox_days as usize),
         ] {
             if value == 0 {
                 return Err(Error::invalid(key, "must be at least 1"));
@@ -310,6 +331,7 @@ impl Settings {
             }
             _ => {}
         }
+        crate::webhooks::parse_schedule(&self.webhook_retry_schedule)?;
         if matches!(&self.admin_token, Some(t) if t.len() < 16) {
             return Err(Error::invalid(
                 "admin_token",

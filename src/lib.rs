@@ -23,6 +23,7 @@ pub mod native;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod webhooks;
 
 pub use app::App;
 pub use config::Settings;

@@ -219,12 +219,27 @@ pub async fn build_app(
         events: crate::native::events::Hub::start(service.clone()),
     });
     end_streams_on_stop(app.closing.clone());
+    let hooks = std::sync::Arc::new(crate::webhooks::Webhooks::new(
+        crate::webhooks::address::Outbound {
+            allow_private: app.settings.webhook_allow_private,
+            // The stand-in configurations: a test suite's receiver listens on loopback.
+            allow_loopback: loading,
+        },
+        Duration::from_secs(app.settings.webhook_timeout_seconds.into()),
+        crate::webhooks::parse_schedule(&app.settings.webhook_retry_schedule)?,
+        app.settings.webhook_outbox_days,
+    ));
+    // A file served read-only (damaged) takes no deliveries: nothing could record them.
+    if !service.store.health().is_damaged() {
+        crate::webhooks::start(service.clone(), hooks.clone(), app.closing.subscribe()).await;
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let server = http::serve(listener, workers, tls, move || {
         let app_settings = face_settings.clone();
         let front = doors.clone();
         actix_web::App::new()
             .app_data(app.clone())
+            .app_data(web::Data::from(hooks.clone()))
             .app_data(web::Data::from(doors.clone()))
             .app_data(web::Data::new(transport))
             .app_data(web::PayloadConfig::new(body_limit))

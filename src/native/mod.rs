@@ -15,6 +15,7 @@ mod faces;
 mod messages;
 mod retention;
 mod sessions;
+mod webhooks;
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, HttpRequest, Route};
@@ -202,6 +203,43 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/legal-holds/{hold}/release",
                 &[Method::POST],
                 vec![web::post().to(retention::release_hold)],
+            ))
+            .service(resource(
+                "/webhooks",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(webhooks::list),
+                    web::post().to(webhooks::create),
+                ],
+            ))
+            .service(resource(
+                "/webhooks/{webhook}",
+                &[Method::GET, Method::PATCH, Method::DELETE],
+                vec![
+                    web::get().to(webhooks::get),
+                    web::patch().to(webhooks::update),
+                    web::delete().to(webhooks::delete),
+                ],
+            ))
+            .service(resource(
+                "/webhooks/{webhook}/rotate-secret",
+                &[Method::POST],
+                vec![web::post().to(webhooks::rotate_secret)],
+            ))
+            .service(resource(
+                "/webhooks/{webhook}/deliveries",
+                &[Method::GET],
+                vec![web::get().to(webhooks::deliveries)],
+            ))
+            .service(resource(
+                "/webhooks/{webhook}/deliveries/{delivery}",
+                &[Method::GET],
+                vec![web::get().to(webhooks::delivery)],
+            ))
+            .service(resource(
+                "/webhooks/{webhook}/deliveries/{delivery}/replay",
+                &[Method::POST],
+                vec![web::post().to(webhooks::replay)],
             ))
             .service(resource(
                 "/unread",

@@ -19,6 +19,7 @@ pub mod owner;
 pub mod read_state;
 pub mod retention;
 pub mod search;
+pub mod webhooks;
 
 use std::sync::Arc;
 

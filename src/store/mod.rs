@@ -30,6 +30,7 @@ pub mod settings;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 mod writer;
 
 use std::path::{Path, PathBuf};

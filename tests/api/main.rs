@@ -41,3 +41,4 @@ mod send_path;
 mod shutdown;
 mod throttle;
 mod tls;
+mod webhooks;

@@ -9,6 +9,7 @@ mod events;
 mod messages;
 mod retention;
 mod session;
+mod webhooks;
 
 pub use conversations::*;
 pub use directory::*;
@@ -16,6 +17,7 @@ pub use events::*;
 pub use messages::*;
 pub use retention::*;
 pub use session::*;
+pub use webhooks::*;
 
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,187 @@
+//! The dispatcher: follows the event log from its stored cursor and, for each event and each
+//! enabled endpoint of the event's tenant that wants it, enqueues a delivery. A page of events
+//! becomes one writer command that inserts its deliveries and advances the cursor together, so
+//! a restart resumes exactly where the last commit left off. It sleeps on the writer's
+//! committed-seq watch between pages, never polling.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{payload, Webhooks};
+use crate::domain::{Message, MessageId};
+use crate::error::Result;
+use crate::service::Service;
+use crate::store::events::Event;
+use crate::store::messages;
+use crate::store::webhooks::{self as store, Endpoint, NewAttempt, NewDelivery};
+
+/// Events read and enqueued per writer command.
+const PAGE: u32 = 200;
+/// The wait after a failed page before trying it again.
+const BACKOFF: Duration = Duration::from_secs(1);
+
+/// Reads the log up to its end: what was committed while the server was down (and, at a
+/// first start, the demo's or a fixture's events, for which no endpoint exists yet).
+pub async fn catch_up(service: &Service, hooks: &Webhooks) -> Result<()> {
+    while step(service, hooks).await? {}
+    Ok(())
+}
+
+/// Follows the log: a page (or a few) per commit that appended events. `committed` was marked
+/// seen before the last catch-up; `caught_up` false (it failed) reads at once.
+pub async fn run(
+    service: Service,
+    hooks: Arc<Webhooks>,
+    mut committed: watch::Receiver<i64>,
+    caught_up: bool,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut read_now = !caught_up;
+    loop {
+        if !read_now {
+            tokio::select! {
+                changed = committed.changed() => if changed.is_err() { return },
+                _ = closing.changed() => return,
+            }
+        }
+        read_now = false;
+        committed.borrow_and_update();
+        loop {
+            match step(&service, &hooks).await {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(e) => {
+                    tracing::warn!("webhooks: reading the event log failed (tried again): {e}");
+                    tokio::select! {
+                        _ = actix_web::rt::time::sleep(BACKOFF) => {}
+                        _ = closing.changed() => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What one page needs from the database, read in one snapshot.
+struct Page {
+    events: Vec<Event>,
+    endpoints: Vec<Endpoint>,
+    messages: HashMap<i64, Message>,
+}
+
+/// Handles one page of events; true when there may be more.
+async fn step(service: &Service, hooks: &Webhooks) -> Result<bool> {
+    let page = service
+        .store
+        .read(|c| {
+            let cursor = store::cursor(c)?;
+            let events = store::events_after(c, cursor, PAGE)?;
+            let endpoints = if events.is_empty() {
+                Vec::new()
+            } else {
+                store::enabled_endpoints(c)?
+            };
+            let mut texts = HashMap::new();
+            for e in &events {
+                let entitled = endpoints
+                    .iter()
+                    .any(|p| p.include_text && p.tenant == e.tenant && p.wants(&e.kind));
+                if let (true, Some(id)) = (entitled, e.message) {
+                    // A message deleted since is sent without its text.
+                    if let Ok(m) = messages::get(c, e.tenant, MessageId(id)) {
+                        texts.insert(id, m);
+                    }
+                }
+            }
+            Ok(Page {
+                events,
+                endpoints,
+                messages: texts,
+            })
+        })
+        .await?;
+    let Some(last) = page.events.last().map(|e| e.seq) else {
+        return Ok(false);
+    };
+    let more = page.events.len() == PAGE as usize;
+    let now = service.now();
+    let mut queued = Vec::new();
+    for event in &page.events {
+        let mut plain = None;
+        let mut with_text = None;
+        for endpoint in &page.endpoints {
+            if endpoint.tenant != event.tenant
+                || event.seq <= endpoint.from_seq
+                || !endpoint.wants(&event.kind)
+            {
+                continue;
+            }
+            let message = event
+                .message
+                .and_then(|id| page.messages.get(&id))
+                .filter(|_| endpoint.include_text);
+            let slot = if message.is_some() {
+                &mut with_text
+            } else {
+                &mut plain
+            };
+            let body = slot
+                .get_or_insert_with(|| payload::body(event, message))
+                .clone();
+            queued.push((endpoint.clone(), event.seq, event.kind.clone(), body));
+        }
+    }
+    let enqueued = queued.len();
+    service
+        .store
+        .write(move |c| {
+            for (endpoint, seq, kind, body) in &queued {
+                let uid = format!("msg_{}", uuid::Uuid::now_v7().simple());
+                let status = if endpoint.capture {
+                    "captured"
+                } else {
+                    "pending"
+                };
+                let id = store::insert_delivery(
+                    c,
+                    &NewDelivery {
+                        uid: uid.clone(),
+                        endpoint: endpoint.id,
+                        tenant: endpoint.tenant,
+                        event_seq: *seq,
+                        event_type: kind.clone(),
+                        body: body.clone(),
+                        status,
+                        now,
+                    },
+                )?;
+                if endpoint.capture {
+                    // Exactly what would have been sent now, signature included.
+                    let headers = super::send::headers(endpoint, &uid, now, body);
+                    store::insert_attempt(
+                        c,
+                        &NewAttempt {
+                            delivery: id,
+                            attempt: 1,
+                            at: now,
+                            request_headers: &super::send::headers_json(&headers),
+                            request_body: body,
+                            response_status: None,
+                            response_body: None,
+                            duration_ms: None,
+                            error: None,
+                        },
+                    )?;
+                }
+            }
+            store::set_cursor(c, last)
+        })
+        .await?;
+    if enqueued > 0 {
+        hooks.wake();
+    }
+    Ok(more)
+}
