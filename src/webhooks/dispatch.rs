@@ -1,8 +1,11 @@
 //! The dispatcher: follows the event log from its stored cursor and, for each event and each
 //! enabled endpoint of the event's tenant that wants it, enqueues a delivery. A page of events
-//! becomes one writer command that inserts its deliveries and advances the cursor together, so
-//! a restart resumes exactly where the last commit left off. It sleeps on the writer's
-//! committed-seq watch between pages, never polling.
+//! that enqueues deliveries becomes one writer command that inserts them and advances the
+//! cursor together, so a restart never enqueues them twice. A page that enqueues nothing (no
+//! endpoint wants it: the common case) writes nothing; the cursor is stored at most once a
+//! second then, so that following the log costs a send no second commit. A restart reads such
+//! events again, and again enqueues nothing for them. It sleeps on the writer's committed-seq
+//! watch between pages, never polling.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,12 +25,41 @@ use crate::store::webhooks::{self as store, Endpoint, NewAttempt, NewDelivery};
 const PAGE: u32 = 200;
 /// The wait after a failed page before trying it again.
 const BACKOFF: Duration = Duration::from_secs(1);
+/// How often the cursor is stored when pages enqueue nothing.
+const SAVE_EVERY: Duration = Duration::from_secs(1);
+
+/// Where the dispatcher is in the log, and where the stored cursor is.
+pub struct Cursor {
+    /// None until read from the database.
+    at: Option<i64>,
+    saved: i64,
+    saved_when: std::time::Instant,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Cursor {
+            at: None,
+            saved: 0,
+            saved_when: std::time::Instant::now(),
+        }
+    }
+}
 
 /// Reads the log up to its end: what was committed while the server was down (and, at a
 /// first start, the demo's or a fixture's events, for which no endpoint exists yet).
-pub async fn catch_up(service: &Service, hooks: &Webhooks) -> Result<()> {
-    while step(service, hooks).await? {}
+pub async fn catch_up(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Result<()> {
+    while step(service, hooks, cursor).await? {}
     Ok(())
+}
+
+/// Stores a cursor that ran ahead of the stored one (at a stop).
+async fn save(service: &Service, cursor: &Cursor) {
+    if let Some(at) = cursor.at.filter(|at| *at > cursor.saved) {
+        if let Err(e) = service.store.write(move |c| store::set_cursor(c, at)).await {
+            tracing::warn!("webhooks: storing the log cursor at a stop: {e}");
+        }
+    }
 }
 
 /// Follows the log: a page (or a few) per commit that appended events. `committed` was marked
@@ -35,6 +67,7 @@ pub async fn catch_up(service: &Service, hooks: &Webhooks) -> Result<()> {
 pub async fn run(
     service: Service,
     hooks: Arc<Webhooks>,
+    mut cursor: Cursor,
     mut committed: watch::Receiver<i64>,
     caught_up: bool,
     mut closing: watch::Receiver<bool>,
@@ -44,20 +77,20 @@ pub async fn run(
         if !read_now {
             tokio::select! {
                 changed = committed.changed() => if changed.is_err() { return },
-                _ = closing.changed() => return,
+                _ = closing.changed() => return save(&service, &cursor).await,
             }
         }
         read_now = false;
         committed.borrow_and_update();
         loop {
-            match step(&service, &hooks).await {
+            match step(&service, &hooks, &mut cursor).await {
                 Ok(true) => continue,
                 Ok(false) => break,
                 Err(e) => {
                     tracing::warn!("webhooks: reading the event log failed (tried again): {e}");
                     tokio::select! {
                         _ = actix_web::rt::time::sleep(BACKOFF) => {}
-                        _ = closing.changed() => return,
+                        _ = closing.changed() => return save(&service, &cursor).await,
                     }
                 }
             }
@@ -67,18 +100,25 @@ pub async fn run(
 
 /// What one page needs from the database, read in one snapshot.
 struct Page {
+    /// The stored cursor, when it was read for this page.
+    stored: Option<i64>,
     events: Vec<Event>,
     endpoints: Vec<Endpoint>,
     messages: HashMap<i64, Message>,
 }
 
 /// Handles one page of events; true when there may be more.
-async fn step(service: &Service, hooks: &Webhooks) -> Result<bool> {
+async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Result<bool> {
+    let known = cursor.at;
     let page = service
         .store
-        .read(|c| {
-            let cursor = store::cursor(c)?;
-            let events = store::events_after(c, cursor, PAGE)?;
+        .read(move |c| {
+            let stored = match known {
+                Some(_) => None,
+                None => Some(store::cursor(c)?),
+            };
+            let from = known.or(stored).unwrap_or(0);
+            let events = store::events_after(c, from, PAGE)?;
             let endpoints = if events.is_empty() {
                 Vec::new()
             } else {
@@ -97,12 +137,17 @@ async fn step(service: &Service, hooks: &Webhooks) -> Result<bool> {
                 }
             }
             Ok(Page {
+                stored,
                 events,
                 endpoints,
                 messages: texts,
             })
         })
         .await?;
+    if let Some(stored) = page.stored {
+        cursor.at = Some(stored);
+        cursor.saved = stored;
+    }
     let Some(last) = page.events.last().map(|e| e.seq) else {
         return Ok(false);
     };
@@ -135,6 +180,10 @@ async fn step(service: &Service, hooks: &Webhooks) -> Result<bool> {
         }
     }
     let enqueued = queued.len();
+    if enqueued == 0 && cursor.saved_when.elapsed() < SAVE_EVERY {
+        cursor.at = Some(last);
+        return Ok(more);
+    }
     service
         .store
         .write(move |c| {
@@ -180,6 +229,9 @@ async fn step(service: &Service, hooks: &Webhooks) -> Result<bool> {
             store::set_cursor(c, last)
         })
         .await?;
+    cursor.at = Some(last);
+    cursor.saved = last;
+    cursor.saved_when = std::time::Instant::now();
     if enqueued > 0 {
         hooks.wake();
     }

@@ -62,7 +62,8 @@ pub async fn start(service: Service, hooks: Arc<Webhooks>, closing: watch::Recei
     // Marked seen first: whatever commits during the catch-up wakes the dispatcher after it.
     let mut committed = service.store.committed_events();
     committed.borrow_and_update();
-    let caught_up = match dispatch::catch_up(&service, &hooks).await {
+    let mut cursor = dispatch::Cursor::default();
+    let caught_up = match dispatch::catch_up(&service, &hooks, &mut cursor).await {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!("webhooks: reading the event log failed (tried again): {e}");
@@ -78,6 +79,7 @@ pub async fn start(service: Service, hooks: Arc<Webhooks>, closing: watch::Recei
     actix_web::rt::spawn(dispatch::run(
         service.clone(),
         hooks.clone(),
+        cursor,
         committed,
         caught_up,
         closing.clone(),

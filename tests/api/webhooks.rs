@@ -971,3 +971,20 @@ fn the_outbox_keeps_finished_deliveries_for_its_window_and_pending_ones_until_th
     let pending = get(&app, &format!("/parlor/v1/webhooks/{waiting}/deliveries"));
     assert_eq!(pending["data"][0]["status"], "pending", "{pending}");
 }
+
+/// Following the log costs a send nothing when no endpoint wants its event: no second commit
+/// per send to move the dispatcher's cursor (it is stored at most once a second then).
+#[test]
+fn following_the_log_adds_no_commit_to_a_send_nobody_listens_for() {
+    let app = stand_in("10ms");
+    let conv = conversation(&app);
+    std::thread::sleep(Duration::from_millis(300));
+    let before = app.service.store.writer_stats().transactions;
+    for i in 0..10 {
+        send(&app, conv, &format!("unheard {i}"));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let commits = app.service.store.writer_stats().transactions - before;
+    // Ten sends, and at most a cursor save or two (once a second): not twenty.
+    assert!(commits <= 12, "{commits} commits for 10 sends");
+}
