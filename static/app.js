@@ -423,8 +423,8 @@ async function inboxView(main, _arg, viewId) {
     }));
     if (!list.data.length) body.append(h('tr', {}, h('td', { colspan: 4 }, search ? 'No conversation with such a participant.' : 'No conversations yet.')));
     pager.replaceChildren(
-      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); etag = null; load(false); } }, 'Newer') : null,
-      list.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(list.next_cursor); etag = null; load(false); } }, 'Older') : null,
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); etag = null; load(false); } }, 'Newer') : '',
+      list.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(list.next_cursor); etag = null; load(false); } }, 'Older') : '',
     );
   }
 
@@ -658,8 +658,8 @@ async function usersView(main, _arg, viewId) {
       h('td', {}, u.has_password ? 'set' : '—'),
       h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => showUser(u) }, `Manage ${u.display_name}`)))));
     pager.replaceChildren(
-      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); load(); } }, 'Previous') : null,
-      data.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(data.next_cursor); load(); } }, 'Next') : null);
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); load(); } }, 'Previous') : '',
+      data.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(data.next_cursor); load(); } }, 'Next') : '');
   }
 
   async function showUser(u) {
@@ -1215,8 +1215,8 @@ function webhookFields(prefix, e) {
   const check = (name, label, on) => h('div', { class: 'check' },
     h('input', { type: 'checkbox', id: `${prefix}-${name}`, name, checked: on }),
     h('label', { for: `${prefix}-${name}` }, label));
-  const url = h('input', { name: 'url', type: 'url', required: true, value: e ? e.url : '', autocomplete: 'off', size: '40' });
-  const description = h('input', { name: 'description', value: e && e.description ? e.description : '', size: '30' });
+  const url = h('input', { name: 'url', type: 'url', required: true, value: e ? e.url : '', autocomplete: 'off' });
+  const description = h('input', { name: 'description', value: e && e.description ? e.description : '' });
   return [
     h('div', { class: 'inline' },
       field(`${prefix}-url`, 'URL (http or https)', url),
@@ -1265,7 +1265,7 @@ async function webhooksView(main, arg, viewId) {
         .map((t) => h('th', { scope: 'col' }, t)))), body)),
     h('h2', {}, 'New endpoint'),
     h('form', {
-      id: 'webhook-new',
+      id: 'webhook-new', class: 'webhook-form',
       onsubmit: (ev) => {
         ev.preventDefault();
         const form = ev.target;
@@ -1361,7 +1361,7 @@ async function webhookView(main, id, viewId) {
 
   function renderEdit() {
     editBox.replaceChildren(h('form', {
-      id: 'webhook-edit',
+      id: 'webhook-edit', class: 'webhook-form',
       onsubmit: (ev) => {
         ev.preventDefault();
         const form = ev.target;
@@ -1422,8 +1422,8 @@ async function webhookView(main, id, viewId) {
       }, `Details of delivery ${d.id}`)))));
     if (!data.data.length) outbox.append(h('tr', {}, h('td', { colspan: 7 }, filter ? `No ${filter} deliveries.` : 'No deliveries yet.')));
     pager.replaceChildren(
-      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', id: 'outbox-newer', onclick: () => { cursors.pop(); act(() => loadOutbox(false)); } }, 'Newer') : null,
-      data.next_cursor ? h('button', { type: 'button', class: 'secondary', id: 'outbox-older', onclick: () => { cursors.push(data.next_cursor); act(() => loadOutbox(false)); } }, 'Older') : null);
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', id: 'outbox-newer', onclick: () => { cursors.pop(); act(() => loadOutbox(false)); } }, 'Newer') : '',
+      data.next_cursor ? h('button', { type: 'button', class: 'secondary', id: 'outbox-older', onclick: () => { cursors.push(data.next_cursor); act(() => loadOutbox(false)); } }, 'Older') : '');
     watchPending();
   }
 
@@ -1443,6 +1443,8 @@ async function webhookView(main, id, viewId) {
     const { data: d } = await api('GET', `/webhooks/${id}/deliveries/${did}`, { background });
     if (!stillShowing(viewId)) return;
     openDelivery = did;
+    // The detail's `attempts` is the list of attempts (the list's count is its length).
+    const attempts = Array.isArray(d.attempts) ? d.attempts : [];
     const replayError = formError('delivery-replay-error');
     detail.replaceChildren(
       h('h2', { id: 'delivery-title', tabindex: '-1' }, `Delivery ${d.id}: ${d.event_type}, ${d.status}`),
@@ -1450,7 +1452,7 @@ async function webhookView(main, id, viewId) {
         h('dt', {}, 'webhook-id'), h('dd', {}, h('code', {}, d.webhook_id)),
         h('dt', {}, 'Event'), h('dd', {}, `${d.event_type}, seq ${d.event_seq}`),
         h('dt', {}, 'Status'), h('dd', { id: 'delivery-status' }, d.status),
-        h('dt', {}, 'Attempts'), h('dd', {}, d.attempts),
+        h('dt', {}, 'Attempts'), h('dd', {}, attempts.length),
         h('dt', {}, 'Created'), h('dd', {}, when(d.created_at)),
         h('dt', {}, d.status === 'pending' ? 'Next attempt' : 'Finished'),
         h('dd', {}, d.status === 'pending' ? when(d.next_attempt_at) : when(d.finished_at))),
@@ -1460,11 +1462,11 @@ async function webhookView(main, id, viewId) {
           await api('POST', `/webhooks/${id}/deliveries/${did}/replay`);
           await refresh(false);
         }, `Delivery ${did} will be sent again.`),
-      }, `Replay delivery ${d.id}`), replayError) : null,
+      }, `Replay delivery ${d.id}`), replayError) : '',
       h('h3', {}, 'Body'),
       h('pre', { class: 'payload', id: 'delivery-body', tabindex: '0' }, JSON.stringify(d.body, null, 2)),
-      h('h3', {}, `Attempts (${d.attempts.length})`),
-      d.attempts.length ? h('ol', { class: 'attempts' }, d.attempts.map(attemptItem)) : h('p', {}, 'None yet.'));
+      h('h3', {}, `Attempts (${attempts.length})`),
+      attempts.length ? h('ol', { class: 'attempts' }, attempts.map(attemptItem)) : h('p', {}, 'None yet.'));
     if (!background) $('#delivery-title').focus();
   }
 

@@ -189,6 +189,36 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts/admin-webhooks.png"),
     );
 
+    assert_eq!(
+        browser.text("#main .pager").unwrap_or_default(),
+        "",
+        "one page: no pager buttons, and nothing else there"
+    );
+
+    let shown = browser.text("#main").unwrap_or_default();
+    assert!(
+        !shown.lines().any(|l| l.trim() == "null"),
+        "a stray null on the page:\n{shown}"
+    );
+
+    // At a phone's width the view fits, the edit form open too: wide tables scroll in their
+    // own box, long values wrap.
+    browser.click("details.edit summary");
+    browser.element("#webhook-edit-url");
+    browser.set_window_size(390, 844);
+    let overflow = browser.run(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+    );
+    assert!(
+        overflow.as_i64().is_some_and(|o| o <= 0),
+        "the page is wider than a phone by {overflow}px"
+    );
+    browser.screenshot(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/test-artifacts/admin-webhooks-phone.png"),
+    );
+    browser.set_window_size(1280, 900);
+
     // The status filter: no failed deliveries, the captured one under its own status.
     browser.click("#outbox-status option[value=\"failed\"]");
     browser.wait_for("an empty failed list", |b| {
