@@ -1302,6 +1302,8 @@ async function webhookView(main, id, viewId) {
   let filter = '';
   const cursors = [null];
   let shownDeliveries = [];
+  let renderedOutbox = null;
+  let renderedDelivery = null;
   let openDelivery = null;
   let settle = null;
   let pendingTimer = null;
@@ -1408,6 +1410,13 @@ async function webhookView(main, id, viewId) {
     if (before) params.set('before', before);
     const { data } = await api('GET', `/webhooks/${id}/deliveries?${params}`, { background });
     if (!stillShowing(viewId)) return;
+    // An unchanged page is left as it is, so that a background read does not take the focus
+    // from a keyboard user's button.
+    const seen = JSON.stringify([filter, cursors.length, data]);
+    if (seen === renderedOutbox) { watchPending(); return; }
+    renderedOutbox = seen;
+    const focused = document.activeElement && outbox.contains(document.activeElement)
+      ? document.activeElement.dataset.open : null;
     shownDeliveries = data.data;
     outbox.replaceChildren(...data.data.map((d) => h('tr', { dataset: { delivery: d.id, status: d.status } },
       h('td', {}, d.id),
@@ -1424,6 +1433,8 @@ async function webhookView(main, id, viewId) {
     pager.replaceChildren(
       cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', id: 'outbox-newer', onclick: () => { cursors.pop(); act(() => loadOutbox(false)); } }, 'Newer') : '',
       data.next_cursor ? h('button', { type: 'button', class: 'secondary', id: 'outbox-older', onclick: () => { cursors.push(data.next_cursor); act(() => loadOutbox(false)); } }, 'Older') : '');
+    const again = focused && outbox.querySelector(`button[data-open="${focused}"]`);
+    if (again) again.focus();
     watchPending();
   }
 
@@ -1442,6 +1453,10 @@ async function webhookView(main, id, viewId) {
   async function showDelivery(did, background) {
     const { data: d } = await api('GET', `/webhooks/${id}/deliveries/${did}`, { background });
     if (!stillShowing(viewId)) return;
+    // Unchanged, the detail stays as it is: its focus and scroll positions with it.
+    const seen = JSON.stringify(d);
+    if (background && did === openDelivery && seen === renderedDelivery) return;
+    renderedDelivery = seen;
     openDelivery = did;
     // The detail's `attempts` is the list of attempts (the list's count is its length).
     const attempts = Array.isArray(d.attempts) ? d.attempts : [];

@@ -53,8 +53,18 @@ fn page_holds(browser: &Browser, secret: &str) -> bool {
 fn shown_secret(browser: &Browser) -> String {
     browser.element("#webhook-secret-box");
     browser.wait_for("a secret in the one-time box", |b| {
-        b.text("#webhook-secret").filter(|s| s.starts_with("whsec_"))
+        text_now(b, "#webhook-secret").filter(|s| s.starts_with("whsec_"))
     })
+}
+
+/// The text of the first element matching `css`, read in one step: the outbox and the detail
+/// are redrawn while the test looks at them.
+fn text_now(browser: &Browser, css: &str) -> Option<String> {
+    let script = format!(
+        "const e = document.querySelector({}); return e ? e.innerText : null;",
+        Value::String(css.to_string())
+    );
+    browser.run(&script).as_str().map(str::to_string)
 }
 
 fn secret_boxes(browser: &Browser) -> i64 {
@@ -86,8 +96,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     browser.click("#signin-submit");
     browser.click("#nav a[href=\"#webhooks\"]");
     browser.wait_for("the empty endpoint list", |b| {
-        b.text("#webhooks tbody")
-            .filter(|t| t.contains("No endpoints yet"))
+        text_now(b, "#webhooks tbody").filter(|t| t.contains("No endpoints yet"))
     });
 
     // The address policy's refusal is shown next to the form, and nothing is created.
@@ -96,7 +105,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     browser.click("#webhook-new-capture");
     browser.click("#webhook-add");
     let refused = browser.wait_for("the API's refusal next to the form", |b| {
-        b.text("#webhook-new-error").filter(|t| !t.is_empty())
+        text_now(b, "#webhook-new-error").filter(|t| !t.is_empty())
     });
     assert!(refused.contains("url"), "{refused}");
     assert!(browser.find("#webhook-secret-box").is_none());
@@ -115,7 +124,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
         "the box warns that the secret is shown once"
     );
     let row = browser.wait_for("the new endpoint's row", |b| {
-        b.text("#webhooks tbody tr[data-webhook]")
+        text_now(b, "#webhooks tbody tr[data-webhook]")
     });
     assert!(row.contains("http://127.0.0.1:9/parlor-hook"), "{row}");
     assert!(row.contains("message.created"), "{row}");
@@ -135,8 +144,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     assert!(!page_holds(&browser, &secret));
     browser.click(&format!("#webhooks tr[data-webhook=\"{endpoint}\"] a"));
     browser.wait_for("the endpoint's empty outbox", |b| {
-        b.text("#outbox tbody")
-            .filter(|t| t.contains("No deliveries yet"))
+        text_now(b, "#outbox tbody").filter(|t| t.contains("No deliveries yet"))
     });
     assert_eq!(secret_boxes(&browser), 0, "the secret is shown only once");
     assert!(!page_holds(&browser, &secret));
@@ -153,8 +161,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     });
     browser.click(&format!("#outbox button[data-open=\"{delivery}\"]"));
     let body: Value = browser.wait_for("the delivery's body", |b| {
-        b.text("#delivery-body")
-            .and_then(|t| serde_json::from_str(&t).ok())
+        text_now(b, "#delivery-body").and_then(|t| serde_json::from_str(&t).ok())
     });
     assert_eq!(body["type"], "message.created");
     assert_eq!(body["data"]["message_id"], message);
@@ -167,7 +174,12 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
          for (const dt of dl.querySelectorAll('dt')) headers[dt.textContent] = dt.nextElementSibling.textContent;
          return { headers, body: a.querySelector('.request-body').textContent };",
     );
-    let header = |name: &str| sent["headers"][name].as_str().unwrap_or_default().to_string();
+    let header = |name: &str| {
+        sent["headers"][name]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     let expected = signature(
         &secret,
         &header("webhook-id"),
@@ -206,9 +218,8 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     browser.click("details.edit summary");
     browser.element("#webhook-edit-url");
     browser.set_window_size(390, 844);
-    let overflow = browser.run(
-        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
-    );
+    let overflow = browser
+        .run("return document.documentElement.scrollWidth - document.documentElement.clientWidth;");
     assert!(
         overflow.as_i64().is_some_and(|o| o <= 0),
         "the page is wider than a phone by {overflow}px"
@@ -222,8 +233,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     // The status filter: no failed deliveries, the captured one under its own status.
     browser.click("#outbox-status option[value=\"failed\"]");
     browser.wait_for("an empty failed list", |b| {
-        b.text("#outbox tbody")
-            .filter(|t| t.contains("No failed deliveries"))
+        text_now(b, "#outbox tbody").filter(|t| t.contains("No failed deliveries"))
     });
     browser.click("#outbox-status option[value=\"captured\"]");
     browser.element(&format!("#outbox tr[data-delivery=\"{delivery}\"]"));
@@ -232,7 +242,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     browser.run("window.confirm = () => true; return null;");
     browser.click("#webhook-rotate");
     let rotated = browser.wait_for("a new secret", |b| {
-        b.text("#webhook-secret").filter(|s| s.starts_with("whsec_") && *s != secret)
+        text_now(b, "#webhook-secret").filter(|s| s.starts_with("whsec_") && *s != secret)
     });
     assert_eq!(secret_boxes(&browser), 1);
     assert!(browser
@@ -247,8 +257,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     // Deleting (confirmed) goes back to the list, now empty.
     browser.click("#webhook-delete");
     browser.wait_for("the list without the endpoint", |b| {
-        b.text("#webhooks tbody")
-            .filter(|t| t.contains("No endpoints yet"))
+        text_now(b, "#webhooks tbody").filter(|t| t.contains("No endpoints yet"))
     });
     let left = app.get("/parlor/v1/webhooks").admin().tenant(CLINIC).send();
     assert_eq!(left.body["data"], serde_json::json!([]));
@@ -257,4 +266,106 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
         None,
         "the view reported no error"
     );
+}
+
+/// A receiver on 127.0.0.1 answering every request `200` with a little markup; counts them.
+fn receiver() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            // The request is small: read until its body (after the head) has arrived.
+            let mut got = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&got);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            seen.fetch_add(1, Ordering::SeqCst);
+            let reply = "<b>thanks</b>";
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                    reply.len()
+                )
+                .as_bytes(),
+            );
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_delivered_delivery_shows_its_answer_and_can_be_replayed_from_the_page() {
+    let browser = match Browser::start() {
+        Ok(b) => b,
+        Err(why) if !browser_required() => {
+            eprintln!(
+                "webhooks replay browser test not run: {why} ({:?})",
+                binaries()
+            );
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = spawn_demo();
+    let (url, received) = receiver();
+    let created = app
+        .post("/parlor/v1/webhooks")
+        .admin()
+        .tenant(CLINIC)
+        .json(&serde_json::json!({ "url": url, "events": ["*"] }));
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let endpoint = created.body["id"].as_i64().unwrap();
+    app.send_as(CLINIC, CONVERSATION, PROVIDER, "Lab results attached.");
+
+    browser.goto(&app.url(&format!("/admin#webhooks/{endpoint}")));
+    browser.type_into("#signin-username", "admin");
+    browser.type_into("#signin-password", "admin-demo-password");
+    browser.click("#signin-submit");
+    let delivery = browser.wait_for("the delivered delivery", |b| {
+        b.find("#outbox tr[data-status=\"delivered\"]")?;
+        b.run("return document.querySelector('#outbox tr[data-status=\"delivered\"]').dataset.delivery;")
+            .as_str()
+            .map(str::to_string)
+    });
+    browser.click(&format!("#outbox button[data-open=\"{delivery}\"]"));
+    // The receiver's answer is shown as text, its markup included.
+    let answer = browser.wait_for("the receiver's answer", |b| {
+        text_now(b, "#delivery-detail .response-body")
+    });
+    assert_eq!(answer, "<b>thanks</b>");
+    assert!(text_now(&browser, "#delivery-detail .attempt .meta")
+        .is_some_and(|t| t.contains("answered 200") && t.contains(" ms")));
+
+    browser.click("#delivery-replay");
+    browser.wait_for("a second attempt in the detail", |b| {
+        text_now(b, "#delivery-detail .attempt[data-attempt=\"2\"]")
+            .and_then(|_| text_now(b, "#delivery-status"))
+            .filter(|s| s == "delivered")
+    });
+    assert_eq!(received.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(browser.text("#status .error"), None);
 }
