@@ -197,6 +197,7 @@ const VIEWS = {
   'stand-in': standInView,
   tenants: tenantsView,
   audit: auditView,
+  webhooks: webhooksView,
 };
 
 function route() {
@@ -422,8 +423,8 @@ async function inboxView(main, _arg, viewId) {
     }));
     if (!list.data.length) body.append(h('tr', {}, h('td', { colspan: 4 }, search ? 'No conversation with such a participant.' : 'No conversations yet.')));
     pager.replaceChildren(
-      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); etag = null; load(false); } }, 'Newer') : null,
-      list.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(list.next_cursor); etag = null; load(false); } }, 'Older') : null,
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); etag = null; load(false); } }, 'Newer') : '',
+      list.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(list.next_cursor); etag = null; load(false); } }, 'Older') : '',
     );
   }
 
@@ -657,8 +658,8 @@ async function usersView(main, _arg, viewId) {
       h('td', {}, u.has_password ? 'set' : '—'),
       h('td', {}, h('button', { type: 'button', class: 'secondary', onclick: () => showUser(u) }, `Manage ${u.display_name}`)))));
     pager.replaceChildren(
-      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); load(); } }, 'Previous') : null,
-      data.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(data.next_cursor); load(); } }, 'Next') : null);
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.pop(); load(); } }, 'Previous') : '',
+      data.next_cursor ? h('button', { type: 'button', class: 'secondary', onclick: () => { cursors.push(data.next_cursor); load(); } }, 'Next') : '');
   }
 
   async function showUser(u) {
@@ -1138,6 +1139,387 @@ async function auditView(main, _arg, viewId) {
   // replaced page: start screen-reader and keyboard users at the heading.
   if (!document.activeElement || document.activeElement === document.body) $('#audit-title').focus();
   await load(null);
+}
+
+// ---------- webhooks and their outbox ----------
+// A secret is shown once, in a box that holds it only in its own text: dismissing the box (or
+// leaving the view) drops it, and nothing else on the page keeps a copy.
+
+const DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'captured'];
+// Deliveries are enqueued from the log just after the event that made them reaches the page:
+// one more read a little later catches those the first read was too early for.
+const OUTBOX_SETTLE_MS = 1500;
+
+/** Runs a form's action: its error goes next to the form (and in the status line). */
+async function formAct(errorBox, fn, done) {
+  errorBox.textContent = '';
+  errorBox.hidden = true;
+  try {
+    await fn();
+    if (done) say(done);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) return;
+    errorBox.textContent = e.message;
+    errorBox.hidden = false;
+    say(e.message, true);
+  }
+}
+
+function formError(id) {
+  return h('p', { class: 'form-error', id, role: 'alert', hidden: true });
+}
+
+async function copyText(text, from) {
+  try {
+    if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard');
+    await navigator.clipboard.writeText(text);
+  } catch (e) {
+    getSelection().selectAllChildren(from);
+    if (!document.execCommand('copy')) throw new Error('Copying failed: select the secret and copy it by hand.');
+  }
+}
+
+/** The one-time box for a new secret, put at the start of `place`. */
+function showSecretBox(place, endpoint, secret, why) {
+  const old = document.getElementById('webhook-secret-box');
+  if (old) old.remove();
+  const code = h('code', { class: 'secret', id: 'webhook-secret' }, secret);
+  const box = h('section', { class: 'secret-box', id: 'webhook-secret-box', 'aria-labelledby': 'webhook-secret-title' },
+    h('h2', { id: 'webhook-secret-title', tabindex: '-1' }, `${why}: the signing secret of endpoint ${endpoint.id}`),
+    h('p', { class: 'warning' }, 'Copy it now into the receiving application. It will not be shown again: ',
+      'once this box is closed, only rotating the secret gives a new one.'),
+    h('p', {}, code),
+    h('div', { class: 'inline' },
+      h('button', {
+        type: 'button', id: 'webhook-secret-copy',
+        onclick: () => act(() => copyText(code.textContent, code), 'Secret copied.'),
+      }, 'Copy the secret'),
+      h('button', {
+        type: 'button', class: 'secondary', id: 'webhook-secret-dismiss',
+        onclick: () => { box.remove(); say('The secret was hidden for good.'); },
+      }, 'I have stored it, hide it')));
+  place.prepend(box);
+  $('#webhook-secret-title').focus();
+}
+
+/** The fields of an endpoint, as a form: new (no endpoint) or editing one. */
+function webhookFields(prefix, e) {
+  const all = h('input', { type: 'checkbox', id: `${prefix}-all`, name: 'all', checked: !!e && e.events.includes('*') });
+  const boxes = EVENT_TYPES.map((t) => h('input', {
+    type: 'checkbox', id: `${prefix}-event-${t.replace('.', '-')}`, name: 'event', value: t,
+    checked: !!e && e.events.includes(t),
+  }));
+  const sync = () => { for (const b of boxes) b.disabled = all.checked; };
+  all.addEventListener('change', sync);
+  sync();
+  const check = (name, label, on) => h('div', { class: 'check' },
+    h('input', { type: 'checkbox', id: `${prefix}-${name}`, name, checked: on }),
+    h('label', { for: `${prefix}-${name}` }, label));
+  const url = h('input', { name: 'url', type: 'url', required: true, value: e ? e.url : '', autocomplete: 'off' });
+  const description = h('input', { name: 'description', value: e && e.description ? e.description : '' });
+  return [
+    h('div', { class: 'inline' },
+      field(`${prefix}-url`, 'URL (http or https)', url),
+      field(`${prefix}-description`, 'Description (optional)', description)),
+    h('fieldset', { class: 'events' },
+      h('legend', {}, 'Events to send'),
+      h('div', { class: 'check all' }, all, h('label', { for: `${prefix}-all` }, 'All events (also types added later)')),
+      h('div', { class: 'checks' }, boxes.map((b) => h('div', { class: 'check' }, b, h('label', { for: b.id }, b.value))))),
+    h('div', { class: 'checks' },
+      check('capture', 'Capture only: record what would be sent, send nothing', !!e && e.capture),
+      check('include_text', 'Include message text', !!e && e.include_text)),
+  ];
+}
+
+function webhookBody(form) {
+  const events = form.elements.all.checked ? ['*']
+    : [...form.querySelectorAll('input[name="event"]:checked')].map((b) => b.value);
+  if (!events.length) throw new Error('Choose at least one event, or all.');
+  const description = form.elements.description.value.trim();
+  return {
+    url: form.elements.url.value.trim(),
+    events,
+    capture: form.elements.capture.checked,
+    include_text: form.elements.include_text.checked,
+    description: description || null,
+  };
+}
+
+function webhookState(e) {
+  if (e.enabled) return e.capture ? 'enabled, capturing' : 'enabled';
+  return e.disabled_reason ? `disabled: ${e.disabled_reason}` : 'disabled';
+}
+
+async function webhooksView(main, arg, viewId) {
+  if (arg) return webhookView(main, arg, viewId);
+  const body = h('tbody');
+  const top = h('div');
+  const error = formError('webhook-new-error');
+  main.append(
+    h('h1', {}, 'Webhooks'),
+    h('p', {}, 'Parlor POSTs each change of this tenant to these addresses, signed as the Standard Webhooks ',
+      'specification says; every delivery is kept in the endpoint’s outbox.'),
+    top,
+    h('div', { class: 'table-wrap' }, h('table', { id: 'webhooks' },
+      h('thead', {}, h('tr', {}, ['Id', 'URL', 'Events', 'State', 'Text', 'Description', 'Previous secret signs until', '']
+        .map((t) => h('th', { scope: 'col' }, t)))), body)),
+    h('h2', {}, 'New endpoint'),
+    h('form', {
+      id: 'webhook-new', class: 'webhook-form',
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        const form = ev.target;
+        formAct(error, async () => {
+          const { data } = await api('POST', '/webhooks', { body: webhookBody(form) });
+          form.reset();
+          form.elements.all.dispatchEvent(new Event('change'));
+          showSecretBox(top, data, data.secret, 'Endpoint added');
+          await load();
+        }, 'Endpoint added.');
+      },
+    }, webhookFields('webhook-new'), error, h('p', {}, h('button', { type: 'submit', id: 'webhook-add' }, 'Add endpoint'))));
+
+  async function load() {
+    const { data } = await api('GET', '/webhooks');
+    if (!stillShowing(viewId)) return;
+    body.replaceChildren(...data.data.map((e) => h('tr', { dataset: { webhook: e.id } },
+      h('td', {}, e.id),
+      h('td', { class: 'url' }, e.url),
+      h('td', {}, e.events.includes('*') ? 'all' : e.events.join(', ')),
+      h('td', { class: 'state' }, webhookState(e)),
+      h('td', {}, e.include_text ? 'included' : '—'),
+      h('td', {}, e.description || '—'),
+      h('td', {}, e.previous_secret_expires_at ? when(e.previous_secret_expires_at) : '—'),
+      h('td', {}, h('a', { href: `#webhooks/${e.id}`, 'aria-label': `Manage endpoint ${e.id} and its outbox` }, 'Manage, outbox')))));
+    if (!data.data.length) body.append(h('tr', {}, h('td', { colspan: 8 }, 'No endpoints yet.')));
+  }
+  await load();
+}
+
+/** One endpoint: its settings, secret, and outbox. */
+async function webhookView(main, id, viewId) {
+  let endpoint = null;
+  let filter = '';
+  const cursors = [null];
+  let shownDeliveries = [];
+  let renderedOutbox = null;
+  let renderedDelivery = null;
+  let openDelivery = null;
+  let settle = null;
+  let pendingTimer = null;
+
+  const top = h('div');
+  const head = h('div');
+  const editError = formError('webhook-edit-error');
+  const actionError = formError('webhook-action-error');
+  const editBox = h('div');
+  const outbox = h('tbody');
+  const pager = h('div', { class: 'pager' });
+  const detail = h('div', { id: 'delivery-detail', 'aria-live': 'polite' });
+  const statusSelect = h('select', {}, h('option', { value: '' }, 'every status'),
+    DELIVERY_STATUSES.map((s) => h('option', { value: s }, s)));
+  statusSelect.addEventListener('change', () => {
+    filter = statusSelect.value;
+    cursors.length = 1;
+    act(() => loadOutbox(false));
+  });
+
+  main.append(
+    h('p', {}, h('a', { href: '#webhooks' }, '← All endpoints')),
+    top,
+    head,
+    h('div', { class: 'inline' },
+      h('button', { type: 'button', class: 'secondary', id: 'webhook-toggle', onclick: () => toggle() }, 'Disable'),
+      h('button', { type: 'button', class: 'secondary', id: 'webhook-rotate', onclick: () => rotate() }, 'Rotate secret'),
+      h('button', { type: 'button', class: 'danger', id: 'webhook-delete', onclick: () => remove() }, 'Delete endpoint')),
+    actionError,
+    h('details', { class: 'edit' }, h('summary', {}, 'Edit this endpoint'), editBox),
+    h('h2', { id: 'outbox-title' }, 'Outbox'),
+    h('div', { class: 'inline' },
+      field('outbox-status', 'Show', statusSelect),
+      h('button', { type: 'button', class: 'secondary', id: 'outbox-refresh', onclick: () => act(() => loadOutbox(false)) }, 'Refresh')),
+    h('div', { class: 'table-wrap' }, h('table', { id: 'outbox' },
+      h('caption', { class: 'skip' }, 'Deliveries, newest first'),
+      h('thead', {}, h('tr', {}, ['Id', 'Event', 'Status', 'Attempts', 'Created', 'Finished or next attempt', '']
+        .map((t) => h('th', { scope: 'col' }, t)))), outbox)),
+    pager,
+    detail);
+
+  function renderEndpoint() {
+    const e = endpoint;
+    head.replaceChildren(
+      h('h1', {}, `Webhook endpoint ${e.id}`),
+      h('dl', { class: 'facts', id: 'webhook-facts' },
+        h('dt', {}, 'URL'), h('dd', { class: 'url' }, e.url),
+        h('dt', {}, 'Events'), h('dd', {}, e.events.includes('*') ? 'all' : e.events.join(', ')),
+        h('dt', {}, 'State'), h('dd', { id: 'webhook-state' }, webhookState(e)),
+        h('dt', {}, 'Capture'), h('dd', {}, e.capture ? 'yes: deliveries are recorded, never sent' : 'no'),
+        h('dt', {}, 'Message text'), h('dd', {}, e.include_text ? 'included' : 'not included'),
+        h('dt', {}, 'Description'), h('dd', {}, e.description || '—'),
+        h('dt', {}, 'Previous secret'), h('dd', {}, e.previous_secret_expires_at
+          ? `still signs until ${when(e.previous_secret_expires_at)}` : '—')));
+    $('#webhook-toggle').textContent = e.enabled ? 'Disable' : 'Enable';
+  }
+
+  function renderEdit() {
+    editBox.replaceChildren(h('form', {
+      id: 'webhook-edit', class: 'webhook-form',
+      onsubmit: (ev) => {
+        ev.preventDefault();
+        const form = ev.target;
+        formAct(editError, async () => {
+          const { data } = await api('PATCH', `/webhooks/${id}`, { body: webhookBody(form) });
+          endpoint = data;
+          renderEndpoint();
+        }, 'Endpoint saved.');
+      },
+    }, webhookFields('webhook-edit', endpoint), editError, h('p', {}, h('button', { type: 'submit', id: 'webhook-save' }, 'Save'))));
+  }
+
+  function toggle() {
+    const enable = !endpoint.enabled;
+    formAct(actionError, async () => {
+      const { data } = await api('PATCH', `/webhooks/${id}`, { body: { enabled: enable } });
+      endpoint = data;
+      renderEndpoint();
+    }, enable ? 'Endpoint enabled.' : 'Endpoint disabled.');
+  }
+
+  function rotate() {
+    if (!confirm('Make a new signing secret? The current one keeps signing for 24 hours beside it.')) return;
+    formAct(actionError, async () => {
+      const { data: { secret, ...rotated } } = await api('POST', `/webhooks/${id}/rotate-secret`);
+      endpoint = rotated;
+      renderEndpoint();
+      showSecretBox(top, rotated, secret, 'Secret rotated');
+    }, 'Secret rotated.');
+  }
+
+  function remove() {
+    if (!confirm(`Delete endpoint ${id} and its whole outbox?`)) return;
+    formAct(actionError, async () => {
+      await api('DELETE', `/webhooks/${id}`);
+      location.hash = '#webhooks';
+    }, 'Endpoint deleted.');
+  }
+
+  async function loadOutbox(background) {
+    const params = new URLSearchParams({ limit: '20' });
+    if (filter) params.set('status', filter);
+    const before = cursors[cursors.length - 1];
+    if (before) params.set('before', before);
+    const { data } = await api('GET', `/webhooks/${id}/deliveries?${params}`, { background });
+    if (!stillShowing(viewId)) return;
+    // An unchanged page is left as it is, so that a background read does not take the focus
+    // from a keyboard user's button.
+    const seen = JSON.stringify([filter, cursors.length, data]);
+    if (seen === renderedOutbox) { watchPending(); return; }
+    renderedOutbox = seen;
+    const focused = document.activeElement && outbox.contains(document.activeElement)
+      ? document.activeElement.dataset.open : null;
+    shownDeliveries = data.data;
+    outbox.replaceChildren(...data.data.map((d) => h('tr', { dataset: { delivery: d.id, status: d.status } },
+      h('td', {}, d.id),
+      h('td', {}, `${d.event_type} (seq ${d.event_seq})`),
+      h('td', { class: `status ${d.status}` }, d.status),
+      h('td', {}, d.attempts),
+      h('td', {}, when(d.created_at)),
+      h('td', {}, d.status === 'pending' ? `next ${when(d.next_attempt_at)}` : when(d.finished_at)),
+      h('td', {}, h('button', {
+        type: 'button', class: 'secondary', dataset: { open: d.id },
+        onclick: () => act(() => showDelivery(d.id, false)),
+      }, `Details of delivery ${d.id}`)))));
+    if (!data.data.length) outbox.append(h('tr', {}, h('td', { colspan: 7 }, filter ? `No ${filter} deliveries.` : 'No deliveries yet.')));
+    pager.replaceChildren(
+      cursors.length > 1 ? h('button', { type: 'button', class: 'secondary', id: 'outbox-newer', onclick: () => { cursors.pop(); act(() => loadOutbox(false)); } }, 'Newer') : '',
+      data.next_cursor ? h('button', { type: 'button', class: 'secondary', id: 'outbox-older', onclick: () => { cursors.push(data.next_cursor); act(() => loadOutbox(false)); } }, 'Older') : '');
+    const again = focused && outbox.querySelector(`button[data-open="${focused}"]`);
+    if (again) again.focus();
+    watchPending();
+  }
+
+  // A pending delivery changes (retried, delivered, failed) without an event of its own: while
+  // one is shown, and only then, the outbox is read again now and then.
+  function watchPending() {
+    clearTimeout(pendingTimer);
+    pendingTimer = null;
+    if (!shownDeliveries.some((d) => d.status === 'pending')) return;
+    pendingTimer = setTimeout(() => {
+      if (stillShowing(viewId) && document.visibilityState !== 'hidden') refresh(true).catch(() => {});
+      else if (stillShowing(viewId)) watchPending();
+    }, POLL_MS);
+  }
+
+  async function showDelivery(did, background) {
+    const { data: d } = await api('GET', `/webhooks/${id}/deliveries/${did}`, { background });
+    if (!stillShowing(viewId)) return;
+    // Unchanged, the detail stays as it is: its focus and scroll positions with it.
+    const seen = JSON.stringify(d);
+    if (background && did === openDelivery && seen === renderedDelivery) return;
+    renderedDelivery = seen;
+    openDelivery = did;
+    // The detail's `attempts` is the list of attempts (the list's count is its length).
+    const attempts = Array.isArray(d.attempts) ? d.attempts : [];
+    const replayError = formError('delivery-replay-error');
+    detail.replaceChildren(
+      h('h2', { id: 'delivery-title', tabindex: '-1' }, `Delivery ${d.id}: ${d.event_type}, ${d.status}`),
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'webhook-id'), h('dd', {}, h('code', {}, d.webhook_id)),
+        h('dt', {}, 'Event'), h('dd', {}, `${d.event_type}, seq ${d.event_seq}`),
+        h('dt', {}, 'Status'), h('dd', { id: 'delivery-status' }, d.status),
+        h('dt', {}, 'Attempts'), h('dd', {}, attempts.length),
+        h('dt', {}, 'Created'), h('dd', {}, when(d.created_at)),
+        h('dt', {}, d.status === 'pending' ? 'Next attempt' : 'Finished'),
+        h('dd', {}, d.status === 'pending' ? when(d.next_attempt_at) : when(d.finished_at))),
+      ['failed', 'delivered'].includes(d.status) ? h('div', {}, h('button', {
+        type: 'button', id: 'delivery-replay',
+        onclick: () => formAct(replayError, async () => {
+          await api('POST', `/webhooks/${id}/deliveries/${did}/replay`);
+          await refresh(false);
+        }, `Delivery ${did} will be sent again.`),
+      }, `Replay delivery ${d.id}`), replayError) : '',
+      h('h3', {}, 'Body'),
+      h('pre', { class: 'payload', id: 'delivery-body', tabindex: '0' }, JSON.stringify(d.body, null, 2)),
+      h('h3', {}, `Attempts (${attempts.length})`),
+      attempts.length ? h('ol', { class: 'attempts' }, attempts.map(attemptItem)) : h('p', {}, 'None yet.'));
+    if (!background) $('#delivery-title').focus();
+  }
+
+  function attemptItem(a) {
+    const outcome = a.response ? `answered ${a.response.status}` : a.error ? 'no answer' : 'captured, not sent';
+    return h('li', { class: 'attempt', dataset: { attempt: a.attempt } },
+      h('p', { class: 'meta' }, `Attempt ${a.attempt} · ${when(a.at)} · ${outcome}`,
+        a.duration_ms !== null && a.duration_ms !== undefined ? ` · ${a.duration_ms} ms` : ''),
+      a.error ? h('p', { class: 'error' }, `Error: ${a.error}`) : null,
+      h('h4', {}, 'Request headers'),
+      h('dl', { class: 'headers request-headers' }, Object.entries(a.request.headers)
+        .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      h('h4', {}, 'Request body, exactly as signed'),
+      h('pre', { class: 'payload request-body', tabindex: '0' }, a.request.body),
+      a.response ? [h('h4', {}, `Response ${a.response.status} (first KiB)`),
+        h('pre', { class: 'payload response-body', tabindex: '0' }, a.response.body || '(empty)')] : null);
+  }
+
+  async function refresh(background) {
+    const [{ data: e }] = await Promise.all([api('GET', `/webhooks/${id}`, { background }), loadOutbox(background)]);
+    if (!stillShowing(viewId)) return;
+    const first = endpoint === null;
+    endpoint = e;
+    renderEndpoint();
+    if (first) renderEdit();
+    if (openDelivery !== null) await showDelivery(openDelivery, true);
+  }
+
+  // Any event may have made a delivery: read again once the log has been dispatched.
+  function onChange() {
+    refreshSoon();
+    clearTimeout(settle);
+    settle = setTimeout(() => { if (stillShowing(viewId)) refreshSoon(); }, OUTBOX_SETTLE_MS);
+  }
+
+  await refresh(false);
+  state.poll = () => refresh(true);
+  state.live = onChange;
 }
 
 // ---------- start ----------

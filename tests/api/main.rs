@@ -11,6 +11,7 @@ mod admin_audit_browser;
 mod admin_browser;
 mod admin_live_browser;
 mod admin_session;
+mod admin_webhooks_browser;
 mod audit;
 mod bench_ceiling;
 mod callers;

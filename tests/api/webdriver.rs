@@ -176,6 +176,15 @@ impl Browser {
             .map(str::to_string)
     }
 
+    /// Resizes the window (a phone's width, say).
+    pub fn set_window_size(&self, width: u32, height: u32) {
+        self.session_call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+
     pub fn screenshot(&self, file: &std::path::Path) {
         let data = self.session_call("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD
