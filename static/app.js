@@ -1422,7 +1422,7 @@ async function webhookView(main, id, viewId) {
       h('td', {}, d.id),
       h('td', {}, `${d.event_type} (seq ${d.event_seq})`),
       h('td', { class: `status ${d.status}` }, d.status),
-      h('td', {}, d.attempts),
+      h('td', {}, d.attempt_count),
       h('td', {}, when(d.created_at)),
       h('td', {}, d.status === 'pending' ? `next ${when(d.next_attempt_at)}` : when(d.finished_at)),
       h('td', {}, h('button', {
@@ -1458,7 +1458,6 @@ async function webhookView(main, id, viewId) {
     if (background && did === openDelivery && seen === renderedDelivery) return;
     renderedDelivery = seen;
     openDelivery = did;
-    // The detail's `attempts` is the list of attempts (the list's count is its length).
     const attempts = Array.isArray(d.attempts) ? d.attempts : [];
     const replayError = formError('delivery-replay-error');
     detail.replaceChildren(

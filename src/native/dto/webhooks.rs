@@ -117,7 +117,9 @@ pub struct DeliveryDto {
     pub event_seq: i64,
     pub event_type: String,
     pub status: String,
-    pub attempts: i64,
+    /// Attempts made to send it (a captured delivery's record of what would have been sent is
+    /// not one). The detail lists them as `attempts`.
+    pub attempt_count: i64,
     /// When the next attempt is due (pending deliveries).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<Stamp>,
@@ -134,7 +136,7 @@ impl From<&Delivery> for DeliveryDto {
             event_seq: d.event_seq,
             event_type: d.event_type.clone(),
             status: d.status.clone(),
-            attempts: d.attempts,
+            attempt_count: d.attempts,
             next_attempt_at: (d.status == "pending").then_some(Stamp(d.next_at)),
             created_at: Stamp(d.created_at),
             finished_at: d.finished_at.map(Stamp),
