@@ -18,6 +18,9 @@
 # first (`parlor encrypt`, which creates the key file if it is missing; keep it outside
 # BENCH_WORK's seed directories). Both copies are checked with `parlor check` after the sends.
 #
+# BENCH_SETUP_A, BENCH_SETUP_B: a shell command run once the configuration's server is up
+# (ADDR in its environment), e.g. to register a webhook endpoint through the native API.
+#
 # Settings: as benches/pinned.sh (BENCH_SIZES, BENCH_DURATION, BENCH_WARMUP, BENCH_CONNECTIONS,
 # BENCH_REPS, BENCH_SERVER_CPU, BENCH_WRK_CPU, BENCH_THREADS, BENCH_WORK, BENCH_BUILD, ...).
 # Default sizes here: 10000 (set BENCH_SIZES for more).
@@ -94,6 +97,11 @@ run_config() {  # size-label rep A|B
     done
     start_server "$db" "$LOGS/$NAME-$L-$rep-$cfg-server.log"
     log "$cfg (${WORDS[*]:-defaults}): server pid $SERVER_PID on $ADDR, CPU $SERVER_CPU"
+    local setup_var=BENCH_SETUP_$cfg
+    if [[ -n ${!setup_var:-} ]]; then
+        ADDR=$ADDR bash -c "${!setup_var}" >"$LOGS/$NAME-$L-$rep-$cfg-setup.txt" 2>&1 \
+            || die "$setup_var failed: $(tail -3 "$LOGS/$NAME-$L-$rep-$cfg-setup.txt")"
+    fi
     for op in "${OPS[@]}"; do measure "$L" "$rep" "$cfg" "$op"; done
     stop_server TERM
     check_db "$db" "$LOGS/$NAME-$L-$rep-$cfg-check.txt" \
