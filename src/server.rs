@@ -170,8 +170,6 @@ pub async fn build_app(
         );
     }
 
-    crate::service::events::spawn_pruner(service.clone(), settings.events_retention_hours);
-
     let jwt = JwtKeys::new(
         service
             .jwt_secret(settings.jwt_secret.clone())
@@ -233,6 +231,9 @@ pub async fn build_app(
     if !service.store.health().is_damaged() {
         crate::webhooks::start(service.clone(), hooks.clone(), app.closing.subscribe()).await;
     }
+    // After the dispatcher's catch-up: events committed before a long stop are turned into
+    // deliveries before the window can drop them.
+    crate::service::events::spawn_pruner(service.clone(), app.settings.events_retention_hours);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let server = http::serve(listener, workers, tls, move || {
         let app_settings = face_settings.clone();
