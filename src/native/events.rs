@@ -91,7 +91,7 @@ pub struct Hub {
 impl Hub {
     /// Starts relaying the store's batches, for as long as the runtime lives.
     pub fn start(service: Service) -> Hub {
-        let (batches, _) = broadcast::channel(1024);
+        let (batches, _) = broadcast::channel(crate::store::events::BATCHES_KEPT);
         let hub = Hub {
             batches: batches.clone(),
         };

@@ -156,7 +156,9 @@ pub fn after(
 pub type Batch = Arc<Vec<Event>>;
 
 /// How many batches a slow subscriber may fall behind before it must catch up from the table.
-const BATCHES_KEPT: usize = 1024;
+/// The ring holds them whether anyone listens or not, so it is kept small: falling behind
+/// costs a read, not an event.
+pub const BATCHES_KEPT: usize = 128;
 
 /// The writer's side of publishing: what it committed since it last published.
 pub struct Publisher {
