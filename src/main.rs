@@ -110,7 +110,7 @@ enum Command {
         /// The tenant (id or uuid).
         #[arg(long)]
         tenant: String,
-        /// The user (id, uuid or oid).
+        /// The user (id, uuid, oid or username).
         user: String,
         /// A password reset: signs the user out everywhere when used.
         #[arg(long)]
@@ -546,8 +546,9 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             let service = open(&cli.global)?;
             let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
             let purpose = reset.then_some(parlor::service::invites::Purpose::Reset);
+            let user = service.user_by_ref_or_username(tenant.id, user).await?;
             let issued = service
-                .issue_invite(tenant.id, id_ref("user", &user)?, purpose, hours)
+                .issue_invite(tenant.id, IdRef::Id(user.id.0), purpose, hours)
                 .await?;
             println!(
                 "{} link for {} ({}), works once, until {}:\n\n    {}\n",

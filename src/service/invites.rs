@@ -155,8 +155,10 @@ impl Service {
     pub async fn accept_invite(&self, secret: String, new_password: String) -> Result<User> {
         audit::action("invite.accept");
         password::check_strength("password", &new_password)?;
-        // Refuse a dead link before paying for a hash.
-        self.invite(secret.clone()).await?;
+        // Refuse a dead link before paying for a hash. The link speaks for its user: the
+        // entry, appended inside the write below, names them.
+        let welcome = self.invite(secret.clone()).await?;
+        identify_user(&welcome.user, format!("invite:{}", welcome.invite.id));
         let hashed = self.blocking(move || password::hash(&new_password)).await?;
         let digest = secret::digest(&secret);
         let now = self.now();
@@ -174,8 +176,24 @@ impl Service {
                 users::get(c, invite.tenant_id, invite.user_id)
             })
             .await?;
-        identify_user(&user, "invite".into());
         Ok(user)
+    }
+
+    /// The user `name` names: an id, uuid or oid, else a username (the CLI's `parlor invite`).
+    pub async fn user_by_ref_or_username(&self, tenant: TenantId, name: String) -> Result<User> {
+        let by_ref = match IdRef::parse(&name) {
+            Some(r) => self.user(tenant, r).await,
+            None => Err(Error::NotFound("user")),
+        };
+        match by_ref {
+            Err(Error::NotFound(_)) => self
+                .store
+                .read(move |c| users::find_login(c, tenant, &name))
+                .await?
+                .map(|(user, _)| user)
+                .ok_or(Error::NotFound("user")),
+            other => other,
+        }
     }
 
     /// When the user's outstanding link expires, if one is live.
