@@ -204,3 +204,26 @@ fn header(req: &ServiceRequest, name: &str, max: usize) -> Option<String> {
         .collect();
     (!kept.trim().is_empty()).then_some(kept)
 }
+
+#[cfg(test)]
+mod secret_tests {
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn an_invite_secret_stays_out_of_the_logged_request_line() {
+        let req = TestRequest::post()
+            .uri("/parlor/v1/invites/0123abcd?lang=es")
+            .to_srv_request();
+        assert_eq!(
+            super::request_line(&req),
+            "POST /parlor/v1/invites/{secret}?lang=es HTTP/1.1"
+        );
+        let other = TestRequest::get()
+            .uri("/parlor/v1/users/7/invites")
+            .to_srv_request();
+        assert_eq!(
+            super::request_line(&other),
+            "GET /parlor/v1/users/7/invites HTTP/1.1"
+        );
+    }
+}
