@@ -76,14 +76,14 @@ pub async fn sign_in(
             Principal::ServerAdmin,
             surface,
         )),
-        Checked::User(user) => open_for_user(&app, &req, user, surface).await,
+        Checked::User(user) => open_for_user(&app, &req, *user, surface).await,
     }
 }
 
 /// Whom a sign-in body's credentials were checked to be.
 enum Checked {
     ServerAdmin(String),
-    User(User),
+    User(Box<User>),
 }
 
 /// Signs `user` in: a native-only token for the session's lifetime, the session, its cookie,
@@ -169,7 +169,7 @@ async fn check_credentials(app: &App, admitted: Admitted, b: SignIn) -> Result<C
                         .await?
                 }
             };
-            Ok(Checked::User(user))
+            Ok(Checked::User(Box::new(user)))
         }
         _ => Err(Error::invalid(
             "body",

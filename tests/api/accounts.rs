@@ -915,3 +915,65 @@ fn a_user_chooses_how_their_name_is_shown() {
         .json(&json!({"display_name": "Root"}));
     assert_eq!(r.status, 403);
 }
+
+// --- The admin page ----------------------------------------------------------------------
+
+#[test]
+fn the_admin_page_sends_staff_to_the_app_and_makes_a_reset_link() {
+    let browser = match crate::webdriver::Browser::start() {
+        Ok(b) => b,
+        Err(why) if !browser_required() => {
+            eprintln!("accounts browser test not run: {why}; install chromium and chromium-driver");
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = crate::helpers::spawn_demo();
+    const FRONT_DESK: i64 = 3;
+    browser.goto(&app.url("/admin"));
+    browser.type_into("#signin-username", "frontdesk");
+    browser.type_into("#signin-password", "demo-password");
+    browser.click("#signin-submit");
+    let told = browser.wait_for("the pointer to the app", |b| {
+        b.text("#signin-message")
+            .filter(|t| t.contains("clinic's app"))
+    });
+    assert!(told.contains("Dana Brooks (staff)"), "{told}");
+    browser.element("#signin-app-link");
+
+    browser.type_into("#signin-username", "admin");
+    browser.type_into("#signin-password", "admin-demo-password");
+    browser.click("#signin-submit");
+    browser.click("#nav a[href=\"#users\"]");
+    browser.click(&format!("#users tr[data-user=\"{FRONT_DESK}\"] button"));
+    let state = browser.wait_for("whether a link is outstanding", |b| {
+        b.text("#invite-state").filter(|t| !t.is_empty())
+    });
+    assert!(state.contains("No link"), "{state}");
+    let button = browser.text("#invite-create").unwrap();
+    assert_eq!(button, "Reset link", "frontdesk has a password");
+    browser.click("#invite-create");
+    let url = browser.wait_for("the link", |b| b.text("#invite-url"));
+    assert!(
+        url.starts_with(&format!("{}/app/#/welcome/", app.base)),
+        "{url}"
+    );
+    browser.element("#invite-copy");
+    browser.wait_for("the link now outstanding", |b| {
+        b.text("#invite-state")
+            .filter(|t| t.contains("outstanding until"))
+    });
+    let shown = app
+        .get(&format!("/parlor/v1/invites/{}", secret_of(&url)))
+        .send();
+    assert_eq!(
+        (shown.status, shown.body["purpose"].clone()),
+        (200, json!("reset"))
+    );
+    assert_eq!(browser.text("#status .error"), None, "no section failed");
+}
+
+fn browser_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("REQUIRE_BROWSER_TEST").is_ok_and(|v| v == "1")
+}
