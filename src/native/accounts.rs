@@ -145,6 +145,7 @@ pub async fn accept_invite(
     path: web::Path<String>,
     body: Json<AcceptInvite>,
 ) -> ApiResult<HttpResponse> {
+    super::sessions::require_json(&req)?;
     let b = body.0;
     let surface = match b.client.as_deref() {
         None | Some("app") => "app",

@@ -42,16 +42,7 @@ pub async fn sign_in(
     req: HttpRequest,
     body: Json<SignIn>,
 ) -> ApiResult<HttpResponse> {
-    // A page on another site can post a form (urlencoded, multipart or text/plain) without
-    // asking, but not JSON: requiring it keeps other sites from signing a browser in.
-    let json = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if !json {
-        return Err(Error::invalid("Content-Type", "must be application/json").into());
-    }
+    require_json(&req)?;
     let b = body.0;
     let surface = client_surface(b.client.as_deref())?;
     // Guessing is slowed per client address and name tried, as on every password check.
@@ -77,6 +68,22 @@ pub async fn sign_in(
             surface,
         )),
         Checked::User(user) => open_for_user(&app, &req, *user, surface).await,
+    }
+}
+
+/// A page on another site can post a form (urlencoded, multipart or text/plain) without
+/// asking, but not JSON: requiring it keeps other sites from signing a browser in (here, and
+/// with an invite link of their own).
+pub(super) fn require_json(req: &HttpRequest) -> Result<(), Error> {
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Error::invalid("Content-Type", "must be application/json"))
     }
 }
 

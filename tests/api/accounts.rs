@@ -342,6 +342,15 @@ fn an_invite_shows_who_it_is_for_sets_the_password_once_and_signs_in() {
         (short.status, short.body["error"]["field"].clone()),
         (400, json!("password"))
     );
+    // Only as JSON: another site's page cannot post it and sign a browser in.
+    let form = c
+        .app
+        .post(&path)
+        .raw("text/plain", r#"{"password": "a new long password"}"#);
+    assert_eq!(
+        (form.status, form.body["error"]["field"].clone()),
+        (400, json!("Content-Type"))
+    );
     let used = c
         .app
         .post(&path)
