@@ -404,3 +404,20 @@ CREATE TABLE webhook_attempts (
     error            TEXT
 );
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, attempt);
+
+-- step 9: Invites and password resets (issue 18): one-time, expiring links that let a user set
+-- a password. Only the SHA-256 of the link's secret is kept. A link is live while it is unused,
+-- unrevoked and unexpired; using it sets `used_at` in the same statement that checks that, so
+-- a second use (even a concurrent one) finds nothing. purpose: invite | reset.
+CREATE TABLE invites (
+    id          INTEGER PRIMARY KEY,
+    secret_hash BLOB NOT NULL UNIQUE,
+    tenant_id   INTEGER NOT NULL REFERENCES tenants(id),
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    purpose     TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    revoked_at  INTEGER
+);
+CREATE INDEX invites_user ON invites(user_id, id);

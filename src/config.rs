@@ -85,6 +85,10 @@ pub struct Settings {
     /// readable by its owner only, not in the database's directory). Unset: a plain database,
     /// or an encrypted one whose key is at the default place `parlor init` uses.
     pub encryption_key_file: Option<PathBuf>,
+    /// The address people reach Parlor at (`https://messages.clinic.example`): the base of
+    /// invite and reset links (and of links in e-mail notices). Unset: the address the admin's
+    /// request came to.
+    pub public_url: Option<String>,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -144,11 +148,29 @@ impl Default for Settings {
             tls_key: None,
             retention_sweep: true,
             encryption_key_file: None,
+            public_url: None,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
                 .collect(),
         }
+    }
+}
+
+/// `http(s)://host[:port][/path]`: where links to Parlor start.
+fn is_public_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest) => {
+            let host = rest.split('/').next().unwrap_or("");
+            !host.is_empty()
+                && !rest.ends_with('/')
+                && !rest.contains(['?', '#', ' ', '@'])
+                && !rest.chars().any(char::is_control)
+        }
+        None => false,
     }
 }
 
@@ -195,6 +217,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_TLS_KEY", "tls_key"),
     ("PARLOR_RETENTION_SWEEP", "retention_sweep"),
     ("PARLOR_ENCRYPTION_KEY_FILE", "encryption_key_file"),
+    ("PARLOR_PUBLIC_URL", "public_url"),
 ];
 
 impl Settings {
@@ -276,6 +299,17 @@ impl Settings {
                     format!(
                         "{bad:?} is not an origin: give scheme://host[:port] with no path or \
                          trailing slash, or \"*\""
+                    ),
+                ));
+            }
+        }
+        if let Some(url) = &self.public_url {
+            if !is_public_url(url) {
+                return Err(Error::invalid(
+                    "public_url",
+                    format!(
+                        "{url:?} is not a base address: give http(s)://host[:port][/path], \
+                         without a query, a fragment or a trailing slash"
                     ),
                 ));
             }

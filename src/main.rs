@@ -103,6 +103,26 @@ enum Command {
     /// Manage access tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print a one-time link that lets USER set a password: an invite (a user without a
+    /// password) or a password reset (a user with one, or --reset). Earlier unused links of
+    /// the user stop working.
+    Invite {
+        /// The tenant (id or uuid).
+        #[arg(long)]
+        tenant: String,
+        /// The user (id, uuid, oid or username).
+        user: String,
+        /// A password reset: signs the user out everywhere when used.
+        #[arg(long)]
+        reset: bool,
+        /// Hours the link works (1-720; default 72 for an invite, 24 for a reset).
+        #[arg(long)]
+        hours: Option<i64>,
+        /// Where the link starts, e.g. https://messages.clinic.example (default: the
+        /// public_url setting).
+        #[arg(long, value_name = "BASE")]
+        url: Option<String>,
+    },
     /// Copy the whole database to FILE. Safe while the server is running.
     Backup {
         /// Where to write the copy (must not exist yet).
@@ -310,6 +330,7 @@ fn cli_action(command: &Command) -> Option<&'static str> {
         Command::Tenant(TenantCommand::Create { .. }) => Some("tenant.create"),
         Command::User(UserCommand::Create { .. }) => Some("user.create"),
         Command::Token(TokenCommand::Create { .. }) => Some("token.issue"),
+        Command::Invite { .. } => Some("invite.issue"),
         Command::Check { fix: true, .. } => Some("check.fix"),
         _ => None,
     }
@@ -501,6 +522,45 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
                 record.id,
                 user,
                 record.abilities.join(", ")
+            );
+            service.store.close().await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Invite {
+            tenant,
+            user,
+            reset,
+            hours,
+            url,
+        } => {
+            let base = match url.or(settings(&cli.global)?.public_url) {
+                Some(base) => base,
+                None => {
+                    return Err(Error::invalid(
+                        "url",
+                        "give --url BASE (where staff and patients reach Parlor) or set \
+                         public_url",
+                    ))
+                }
+            };
+            let service = open(&cli.global)?;
+            let tenant = service.find_tenant(id_ref("tenant", &tenant)?).await?;
+            let purpose = reset.then_some(parlor::service::invites::Purpose::Reset);
+            let user = service.user_by_ref_or_username(tenant.id, user).await?;
+            let issued = service
+                .issue_invite(tenant.id, IdRef::Id(user.id.0), purpose, hours)
+                .await?;
+            println!(
+                "{} link for {} ({}), works once, until {}:\n\n    {}\n",
+                if issued.invite.purpose == "reset" {
+                    "Password reset"
+                } else {
+                    "Invite"
+                },
+                issued.user.display_name,
+                issued.user.username.as_deref().unwrap_or(""),
+                parlor::domain::time::rfc3339_ms(issued.invite.expires_at),
+                parlor::service::invites::link(&base, &issued.secret)
             );
             service.store.close().await?;
             Ok(ExitCode::SUCCESS)

@@ -255,7 +255,12 @@ pub async fn build_app(
             .wrap_fn(move |req, routes| audit::trail::record(audit_on, req, routes))
             // Faces keep their frameworks' habits with paths and CORS, before routing.
             .wrap_fn(move |req, routes| faces::doors::front_door(&front, req, routes))
-            .wrap(actix_web::middleware::Logger::new("%r %s %Dms").log_target("parlor::http"))
+            .wrap(
+                // The request line without an invite link's secret (`audit::trail`).
+                actix_web::middleware::Logger::new("%{line}xi %s %Dms")
+                    .custom_request_replace("line", audit::trail::request_line)
+                    .log_target("parlor::http"),
+            )
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route(

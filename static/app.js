@@ -157,6 +157,13 @@ async function signIn(body) {
 }
 
 async function started(session) {
+  if (!session.server_admin && session.role !== 'admin') {
+    // Staff and patients have the clinic's app; the session stays theirs for it (the same
+    // browser may have the app open), so it is not signed out here.
+    showSignIn(`You are signed in as ${session.user.display_name} (${session.role}). This page is for the clinic's administrators: staff and patients use the clinic's app.`);
+    $('#signin-message').append(' ', h('a', { href: '/app', id: 'signin-app-link' }, 'Open the app at /app'));
+    return;
+  }
   state.session = session;
   $('#signin').hidden = true;
   $('#nav').hidden = false;
@@ -680,6 +687,7 @@ async function usersView(main, _arg, viewId) {
       h('h2', { tabindex: '-1', id: 'user-detail-title' }, `${u.display_name} (${u.role}, id ${u.id})`),
       accessReportButton(u),
       exportButtons(u),
+      inviteLink(u),
       h('form', {
         class: 'inline',
         onsubmit: (e) => {
@@ -718,6 +726,46 @@ async function usersView(main, _arg, viewId) {
   }
 
   await load();
+}
+
+// ---------- invite and reset links ----------
+
+/** "Invite link" (no password yet) or "Reset link": a one-time link for the user to set a
+ * password in the clinic's app, shown once with its expiry; whether one is outstanding. */
+function inviteLink(u) {
+  const kind = u.has_password ? 'Reset link' : 'Invite link';
+  const box = h('div', { id: 'invite-box', 'aria-live': 'polite' });
+  const status = h('p', { id: 'invite-state' });
+  const section = h('section', { 'aria-labelledby': 'invite-title' },
+    h('h3', { id: 'invite-title' }, 'Sign-in for the app'), status, box);
+  if (!u.username) {
+    status.textContent = 'Give this user a username first: an invite link lets them set a password for it.';
+    return section;
+  }
+  const showState = async () => {
+    const { data } = await api('GET', `/users/${u.id}/invites`, { background: true });
+    status.textContent = data.outstanding
+      ? `A link is outstanding until ${when(data.invite_expires_at)}; a new one replaces it.`
+      : 'No link is outstanding.';
+  };
+  section.append(h('button', {
+    type: 'button', id: 'invite-create', class: 'secondary',
+    onclick: () => act(async () => {
+      const { data } = await api('POST', `/users/${u.id}/invites`, { body: {} });
+      const code = h('code', { class: 'secret', id: 'invite-url' }, data.url);
+      box.replaceChildren(h('div', { class: 'secret-box' },
+        h('p', { class: 'warning' }, `${data.purpose === 'reset' ? 'Password reset' : 'Invite'} link for ${u.display_name}, `,
+          `shown only this once. It works once, until ${when(data.expires_at)}. Hand it over on paper or by the clinic's own e-mail.`),
+        h('p', {}, code),
+        h('div', { class: 'inline' },
+          h('button', { type: 'button', id: 'invite-copy', onclick: () => act(() => copyText(code.textContent, code), 'Link copied.') }, 'Copy the link'),
+          h('button', { type: 'button', class: 'secondary', onclick: () => box.replaceChildren() }, 'Hide the link'))));
+      $('#invite-copy').focus();
+      await showState();
+    }, `${kind} made.`),
+  }, kind));
+  showState().catch(() => {});
+  return section;
 }
 
 // ---------- patient export (right of access) ----------
@@ -969,7 +1017,7 @@ function faceCard(face) {
 // the instants where those days begin and end.
 
 const AUDIT_ACTIONS = ['read', 'create', 'update', 'delete', 'mark_read', 'sign_in', 'sign_out'];
-const AUDIT_SURFACES = ['native', 'admin', 'mdlive', 'tati', 'trillet', 'pigeons', 'respondent', 'cli', 'system'];
+const AUDIT_SURFACES = ['native', 'admin', 'app', 'mdlive', 'tati', 'trillet', 'pigeons', 'respondent', 'cli', 'system'];
 const AUDIT_OUTCOMES = ['ok', 'refused', 'not_found', 'invalid', 'failed'];
 const AUDIT_FILTERS = ['user', 'patient', 'action', 'surface', 'outcome', 'from', 'to'];
 const PATIENT_ROLES = ['patient', 'customer', 'participant'];

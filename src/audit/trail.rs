@@ -47,7 +47,7 @@ where
             at: app.service.now(),
             surface: surface.to_string(),
             action: action_of(req.method(), req.path()).to_string(),
-            route: Some(format!("{} {}", req.method(), req.path())),
+            route: Some(format!("{} {}", req.method(), without_secret(req.path()))),
             client: req.peer_addr().map(|a| a.ip().to_string()),
             user_agent: header(&req, "user-agent", 256),
             request_id: header(&req, REQUEST_ID, 128)
@@ -99,6 +99,33 @@ fn finish(
     Some(entry)
 }
 
+/// A path parameter that is a credential (an invite link's secret): never recorded.
+const SECRET_PARAM: &str = "secret";
+
+/// The path as recorded: an invite link's secret replaced by `{secret}`, since whoever reads
+/// the trail must not be able to use the link.
+pub fn without_secret(path: &str) -> std::borrow::Cow<'_, str> {
+    let invites = concat!("/parlor/v1", "/invites/");
+    match path.strip_prefix(invites) {
+        Some(rest) if !rest.is_empty() => format!("{invites}{{{SECRET_PARAM}}}").into(),
+        _ => path.into(),
+    }
+}
+
+/// The access log's request line (`%r`), its path `without_secret`.
+pub fn request_line(req: &ServiceRequest) -> String {
+    let query = match req.query_string() {
+        "" => String::new(),
+        q => format!("?{q}"),
+    };
+    format!(
+        "{} {}{query} {:?}",
+        req.method(),
+        without_secret(req.path()),
+        req.version()
+    )
+}
+
 /// A refused or failed request names the ids its path asked for, found or not.
 fn requested(entry: &mut Entry, res: &ServiceResponse) {
     let req = res.request();
@@ -107,6 +134,9 @@ fn requested(entry: &mut Entry, res: &ServiceResponse) {
     };
     let segments: Vec<&str> = pattern.split('/').collect();
     for (name, value) in req.match_info().iter() {
+        if name == SECRET_PARAM {
+            continue;
+        }
         let before = segments
             .iter()
             .position(|s| s.contains(&format!("{{{name}")))
@@ -173,4 +203,27 @@ fn header(req: &ServiceRequest, name: &str, max: usize) -> Option<String> {
         .take(max)
         .collect();
     (!kept.trim().is_empty()).then_some(kept)
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn an_invite_secret_stays_out_of_the_logged_request_line() {
+        let req = TestRequest::post()
+            .uri("/parlor/v1/invites/0123abcd?lang=es")
+            .to_srv_request();
+        assert_eq!(
+            super::request_line(&req),
+            "POST /parlor/v1/invites/{secret}?lang=es HTTP/1.1"
+        );
+        let other = TestRequest::get()
+            .uri("/parlor/v1/users/7/invites")
+            .to_srv_request();
+        assert_eq!(
+            super::request_line(&other),
+            "GET /parlor/v1/users/7/invites HTTP/1.1"
+        );
+    }
 }

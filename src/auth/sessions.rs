@@ -27,6 +27,9 @@ pub const BACKGROUND_HEADER: &str = "X-Parlor-Background";
 #[derive(Clone, Debug)]
 pub struct Session {
     pub credential: String,
+    /// The audit trail's surface for the session's requests: "admin" (the admin page) or
+    /// "app" (the clinic's web app), as its sign-in said.
+    pub surface: &'static str,
     pub token_id: Option<i64>,
     pub csrf: String,
     pub created_at: Millis,
@@ -82,10 +85,17 @@ impl Sessions {
 
     /// Starts a session for `credential`. Expired sessions are dropped on the way, so the
     /// table holds only live ones plus those that expired since the last sign-in.
-    pub fn open(&self, credential: String, token_id: Option<i64>, now: Millis) -> Opened {
+    pub fn open(
+        &self,
+        credential: String,
+        token_id: Option<i64>,
+        surface: &'static str,
+        now: Millis,
+    ) -> Opened {
         let cookie = secret::generate("");
         let session = Session {
             credential,
+            surface,
             token_id,
             csrf: secret::generate(""),
             created_at: now,
@@ -176,7 +186,7 @@ mod tests {
     #[test]
     fn idle_sessions_expire_and_activity_keeps_them() {
         let sessions = Sessions::new(15, 12);
-        let opened = sessions.open("cred".into(), None, 0);
+        let opened = sessions.open("cred".into(), None, "admin", 0);
         let c = opened.cookie.as_str();
         assert!(sessions.resume(c, Use::Read, None, true, 14 * MIN).is_ok());
         // Background refreshes do not move the idle clock ...
@@ -199,7 +209,7 @@ mod tests {
     #[test]
     fn sessions_end_after_their_lifetime_even_when_active() {
         let sessions = Sessions::new(15, 1);
-        let opened = sessions.open("cred".into(), Some(7), 0);
+        let opened = sessions.open("cred".into(), Some(7), "admin", 0);
         for minute in (10..60).step_by(10) {
             assert!(sessions
                 .resume(&opened.cookie, Use::Read, None, true, minute * MIN)
@@ -216,7 +226,7 @@ mod tests {
     #[test]
     fn changes_need_the_csrf_token() {
         let sessions = Sessions::new(15, 12);
-        let opened = sessions.open("cred".into(), None, 0);
+        let opened = sessions.open("cred".into(), None, "admin", 0);
         let c = opened.cookie.as_str();
         assert_eq!(
             sessions.resume(c, Use::Change, None, true, 1).unwrap_err(),
@@ -237,8 +247,8 @@ mod tests {
     #[test]
     fn signing_in_drops_expired_sessions() {
         let sessions = Sessions::new(1, 12);
-        sessions.open("a".into(), None, 0);
-        sessions.open("b".into(), None, 10 * MIN);
+        sessions.open("a".into(), None, "admin", 0);
+        sessions.open("b".into(), None, "admin", 10 * MIN);
         assert_eq!(sessions.len(), 1);
         let closed = sessions.close("not a cookie");
         assert!(closed.is_none());

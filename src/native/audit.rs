@@ -88,6 +88,7 @@ impl AuditQuery {
                 &[
                     "native",
                     "admin",
+                    "app",
                     "mdlive",
                     "tati",
                     "trillet",

@@ -126,7 +126,7 @@ async fn session_principal(
         .await
     {
         Ok(principal) => {
-            crate::audit::surface("admin");
+            crate::audit::surface(session.surface);
             if let Some(id) = session.token_id {
                 crate::audit::set_credential(format!("session:{id}"));
             }

@@ -9,6 +9,7 @@ use super::etag::json_with_etag;
 use super::extract::{Json, Query};
 use super::{path_ref, query_ref};
 use crate::app::App;
+use crate::auth::Principal;
 use crate::domain::IdRef;
 use crate::error::Error;
 use crate::service::conversations::{ConversationChange, NewConversation, Scope};
@@ -66,6 +67,12 @@ pub async fn create(
     let b = body.0;
     let creator = caller.acting_or_admin(&app, refs(b.as_user)).await?;
     let mut members: Vec<IdRef> = b.participants.into_iter().map(|r| r.0).collect();
+    // Someone who is not an admin starts conversations with their contacts only.
+    if let (false, Principal::User { user, .. }) = (caller.is_admin(), &caller.principal) {
+        app.service
+            .check_may_start((**user).clone(), members.clone())
+            .await?;
+    }
     if let Some(me) = creator {
         members.insert(0, IdRef::Id(me.0));
     }

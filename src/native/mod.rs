@@ -1,6 +1,7 @@
 //! Parlor's own JSON API under `/parlor/v1`: the admin page's backend, clinics' own apps, and
 //! how a test suite plays the other side of a vendor conversation (`"as": <user>`).
 
+mod accounts;
 mod audit;
 pub mod auth;
 mod conversations;
@@ -59,8 +60,24 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ))
             .service(resource(
                 "/me",
+                &[Method::GET, Method::PATCH],
+                vec![
+                    web::get().to(directory::me),
+                    web::patch().to(accounts::update_me),
+                ],
+            ))
+            .service(resource(
+                "/contacts",
                 &[Method::GET],
-                vec![web::get().to(directory::me)],
+                vec![web::get().to(accounts::contacts)],
+            ))
+            .service(resource(
+                "/invites/{secret}",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(accounts::show_invite),
+                    web::post().to(accounts::accept_invite),
+                ],
             ))
             .service(resource(
                 "/tenants",
@@ -95,6 +112,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/users/{user}/export",
                 &[Method::GET],
                 vec![web::get().to(export::download)],
+            ))
+            .service(resource(
+                "/users/{user}/invites",
+                &[Method::GET, Method::POST],
+                vec![
+                    web::get().to(accounts::invite_state),
+                    web::post().to(accounts::create_invite),
+                ],
             ))
             .service(resource(
                 "/users/{user}/tokens",

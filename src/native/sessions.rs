@@ -1,7 +1,8 @@
-//! The admin page's sign-in: `POST /session` turns the server-admin token or a tenant admin's
-//! username and password into an `HttpOnly`, `SameSite=Strict` session cookie; `GET /session`
-//! says who is signed in (and hands the page its CSRF token again after a reload);
-//! `DELETE /session` signs out. The rules (idle timeout, lifetime, CSRF) are in
+//! Browser sign-in, for the admin page and the clinic's app: `POST /session` turns the
+//! server-admin token, or any user's username and password, into an `HttpOnly`,
+//! `SameSite=Strict` session cookie that speaks for that user with exactly their native API
+//! rights; `GET /session` says who is signed in (and hands the page its CSRF token again after
+//! a reload); `DELETE /session` signs out. The rules (idle timeout, lifetime, CSRF) are in
 //! `auth/sessions.rs` and `auth.rs`.
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -15,12 +16,22 @@ use crate::auth::sessions::{Session, COOKIE};
 use crate::auth::throttle::{Admitted, SignInThrottle};
 use crate::auth::Principal;
 use crate::domain::time::rfc3339_ms;
-use crate::domain::{IdRef, Role};
+use crate::domain::{IdRef, User};
 use crate::error::Error;
 use crate::native::BASE;
 
-/// The ability of the token a tenant admin's session runs on: the native API and nothing else.
+/// The ability of the token a user's session runs on: the native API and nothing else.
 const SESSION_ABILITY: &str = "native";
+
+/// Who a session is for, from the sign-in body's `client`: the audit trail's surface for its
+/// requests and the label of its token.
+fn client_surface(client: Option<&str>) -> Result<&'static str, Error> {
+    match client {
+        None | Some("admin") => Ok("admin"),
+        Some("app") => Ok("app"),
+        Some(_) => Err(Error::invalid("client", "must be \"admin\" or \"app\"")),
+    }
+}
 
 fn refused() -> Error {
     Error::Unauthenticated("invalid username or password".into())
@@ -31,17 +42,9 @@ pub async fn sign_in(
     req: HttpRequest,
     body: Json<SignIn>,
 ) -> ApiResult<HttpResponse> {
-    // A page on another site can post a form (urlencoded, multipart or text/plain) without
-    // asking, but not JSON: requiring it keeps other sites from signing a browser in.
-    let json = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"));
-    if !json {
-        return Err(Error::invalid("Content-Type", "must be application/json").into());
-    }
+    require_json(&req)?;
     let b = body.0;
+    let surface = client_surface(b.client.as_deref())?;
     // Guessing is slowed per client address and name tried, as on every password check.
     let who = b.username.as_deref().unwrap_or("(server-admin token)");
     let key = SignInThrottle::key(req.peer_addr().map(|a| a.ip()), who);
@@ -55,31 +58,102 @@ pub async fn sign_in(
         Ok(checked) => checked,
         Err(locked) => return Ok(super::error::too_many_attempts(locked.retry_after)),
     };
-    let (credential, token_id, principal) = checked?;
-    let opened = app.sessions.open(credential, token_id, app.service.now());
+    match checked? {
+        Checked::ServerAdmin(token) => Ok(open(
+            &app,
+            &req,
+            token,
+            None,
+            Principal::ServerAdmin,
+            surface,
+        )),
+        Checked::User(user) => open_for_user(&app, &req, *user, surface).await,
+    }
+}
+
+/// A page on another site can post a form (urlencoded, multipart or text/plain) without
+/// asking, but not JSON: requiring it keeps other sites from signing a browser in (here, and
+/// with an invite link of their own).
+pub(super) fn require_json(req: &HttpRequest) -> Result<(), Error> {
+    let json = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"));
+    if json {
+        Ok(())
+    } else {
+        Err(Error::invalid("Content-Type", "must be application/json"))
+    }
+}
+
+/// Whom a sign-in body's credentials were checked to be.
+enum Checked {
+    ServerAdmin(String),
+    User(Box<User>),
+}
+
+/// Signs `user` in: a native-only token for the session's lifetime, the session, its cookie,
+/// and the answer of `POST /session`. Also how a used invite link signs its user in.
+pub(super) async fn open_for_user(
+    app: &App,
+    req: &HttpRequest,
+    user: User,
+    surface: &'static str,
+) -> ApiResult<HttpResponse> {
+    let label = if surface == "app" {
+        "app"
+    } else {
+        "admin page"
+    };
+    let (token, secret) = app
+        .service
+        .issue_token(
+            Some(user.tenant_id),
+            Some(IdRef::Id(user.id.0)),
+            vec![SESSION_ABILITY.into()],
+            Some(label.into()),
+            Some(app.sessions.lifetime_ms()),
+        )
+        .await?;
+    let token_id = token.id;
+    let principal = Principal::User {
+        user: Box::new(user),
+        token,
+    };
+    Ok(open(app, req, secret, Some(token_id), principal, surface))
+}
+
+fn open(
+    app: &App,
+    req: &HttpRequest,
+    credential: String,
+    token_id: Option<i64>,
+    principal: Principal,
+    surface: &'static str,
+) -> HttpResponse {
+    let opened = app
+        .sessions
+        .open(credential, token_id, surface, app.service.now());
     let mut response = HttpResponse::Ok();
     response.insert_header((
         actix_web::http::header::SET_COOKIE,
-        cookie_header(&req, &opened.cookie, app.sessions.lifetime_ms() / 1000),
+        cookie_header(req, &opened.cookie, app.sessions.lifetime_ms() / 1000),
     ));
-    Ok(response.json(session_dto(&app, principal, &opened.session)))
+    response.json(session_dto(app, principal, &opened.session))
 }
 
-/// The credential a session will run on (and the id of the token issued for it), from the
-/// sign-in body: the server-admin token, or a tenant admin's username and password; and who
-/// it speaks for, as checked here (not looked up again).
-async fn check_credentials(
-    app: &App,
-    admitted: Admitted,
-    b: SignIn,
-) -> Result<(String, Option<i64>, Principal), Error> {
+/// Who the sign-in body's credentials belong to: the server-admin token, or a user's username
+/// and password (in the named tenant, else the first user of that name in any tenant whose
+/// password matches).
+async fn check_credentials(app: &App, admitted: Admitted, b: SignIn) -> Result<Checked, Error> {
     match (b.token, b.username, b.password) {
         (Some(token), None, None) if b.tenant.is_none() => {
             match app.service.authenticate_bearer(token.clone()).await? {
-                Principal::ServerAdmin => Ok((token, None, Principal::ServerAdmin)),
+                Principal::ServerAdmin => Ok(Checked::ServerAdmin(token)),
                 Principal::User { .. } => Err(Error::Unauthenticated(
-                    "this is not a server-admin token; tenant admins sign in with their \
-                     username and password"
+                    "this is not a server-admin token; users sign in with their username and \
+                     password"
                         .into(),
                 )),
             }
@@ -98,29 +172,11 @@ async fn check_credentials(
                 }
                 None => {
                     app.service
-                        .login_anywhere(admitted, username, password, Role::Admin)
+                        .login_anywhere(admitted, username, password, None)
                         .await?
                 }
             };
-            if user.role != Role::Admin {
-                return Err(refused());
-            }
-            let (token, secret) = app
-                .service
-                .issue_token(
-                    Some(user.tenant_id),
-                    Some(IdRef::Id(user.id.0)),
-                    vec![SESSION_ABILITY.into()],
-                    Some("admin page".into()),
-                    Some(app.sessions.lifetime_ms()),
-                )
-                .await?;
-            let token_id = token.id;
-            let principal = Principal::User {
-                user: Box::new(user),
-                token,
-            };
-            Ok((secret, Some(token_id), principal))
+            Ok(Checked::User(Box::new(user)))
         }
         _ => Err(Error::invalid(
             "body",
@@ -151,12 +207,14 @@ pub async fn sign_out(
 }
 
 fn session_dto(app: &App, principal: Principal, session: &Session) -> SessionDto {
-    let (server_admin, user) = match principal {
-        Principal::ServerAdmin => (true, None),
-        Principal::User { user, .. } => (false, Some(UserDto::from(*user))),
+    let (server_admin, role, user) = match principal {
+        Principal::ServerAdmin => (true, "server_admin", None),
+        Principal::User { user, .. } => (false, user.role.as_str(), Some(UserDto::from(*user))),
     };
     SessionDto {
         server_admin,
+        role,
+        client: session.surface,
         user,
         csrf_token: session.csrf.clone(),
         idle_timeout_seconds: app.sessions.idle_ms() / 1000,

@@ -141,15 +141,15 @@ impl Service {
             .await
     }
 
-    /// Checks a username and password when the tenant is not named: among the users of `role`
-    /// with that username in any tenant, the first whose password matches. The same error
+    /// Checks a username and password when the tenant is not named: among the users (of `role`,
+    /// when given) with that username in any tenant, the first whose password matches. The same error
     /// whatever was wrong. Only the sign-in throttle admits a check.
     pub async fn login_anywhere(
         &self,
         _admitted: Admitted,
         username: String,
         plain: String,
-        role: Role,
+        role: Option<Role>,
     ) -> Result<User> {
         audit::action("sign_in");
         let candidates = self

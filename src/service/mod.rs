@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod chat;
+pub mod contacts;
 pub mod conversations;
 pub mod credentials;
 pub mod devices;
@@ -13,6 +14,7 @@ pub mod export;
 pub mod flows;
 pub mod idempotency;
 pub mod inbox;
+pub mod invites;
 pub mod memo;
 pub mod messages;
 pub mod owner;

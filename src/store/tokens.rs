@@ -124,3 +124,12 @@ pub fn count_server_admin(conn: &Connection) -> Result<i64> {
         |r| r.get(0),
     )?)
 }
+
+/// Revokes every live token of the user (a password reset: whatever was signed in with the
+/// old password ends).
+pub fn revoke_all_of_user(conn: &Connection, user: UserId, now: i64) -> Result<usize> {
+    Ok(conn.exec(
+        "UPDATE tokens SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+        params![user.0, now],
+    )?)
+}

@@ -191,17 +191,18 @@ pub fn find_login(
         .optional()?)
 }
 
-/// Every user with this username and role, in any tenant, with their password hashes (a
-/// sign-in that names no tenant, as Tati's does).
+/// Every user with this username (and role, when given), in any tenant, with their password
+/// hashes (a sign-in that names no tenant, as Tati's does).
 pub fn find_logins_anywhere(
     conn: &Connection,
     username: &str,
-    role: Role,
+    role: Option<Role>,
 ) -> Result<Vec<(User, Option<String>)>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS}, password_hash FROM users WHERE username = ?1 AND role = ?2 ORDER BY id"
+        "SELECT {COLUMNS}, password_hash FROM users
+         WHERE username = ?1 AND (?2 IS NULL OR role = ?2) ORDER BY id"
     ))?;
-    let rows = stmt.query_map(params![username, role.as_str()], |r| {
+    let rows = stmt.query_map(params![username, role.map(Role::as_str)], |r| {
         Ok((from_row(r)?, r.get(20)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

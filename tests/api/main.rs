@@ -7,6 +7,7 @@ mod helpers;
 mod logs;
 mod webdriver;
 
+mod accounts;
 mod admin_audit_browser;
 mod admin_browser;
 mod admin_live_browser;

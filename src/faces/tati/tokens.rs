@@ -33,7 +33,7 @@ pub async fn obtain(
         .sign_in_throttle
         .attempt(&key, app.service.now(), |admitted| {
             app.service
-                .login_anywhere(admitted, username, password, Role::Patient)
+                .login_anywhere(admitted, username, password, Some(Role::Patient))
         })
         .await
         .map_err(|locked| TatiError::Throttled(locked.retry_after))?;

@@ -2,6 +2,7 @@
 //! from these structs (no ad-hoc JSON), each field converted explicitly from domain values.
 //! One file per resource; this one holds what they share (ids in bodies, lists, `as`).
 
+mod accounts;
 pub mod audit;
 mod conversations;
 mod directory;
@@ -11,6 +12,7 @@ mod retention;
 mod session;
 mod webhooks;
 
+pub use accounts::*;
 pub use conversations::*;
 pub use directory::*;
 pub use events::*;

@@ -5,8 +5,9 @@ use serde::{Deserialize, Serialize};
 use super::directory::UserDto;
 use super::Ref;
 
-/// `POST /session`: the server-admin token, or a tenant admin's username and password (with
-/// the tenant, or without it to look the username up among every tenant's admins).
+/// `POST /session`: the server-admin token, or a user's username and password (with the
+/// tenant, or without it to look the username up in every tenant). `client`: "admin" (the
+/// default: the admin page) or "app" (the clinic's app), the audit trail's surface.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
@@ -14,12 +15,16 @@ pub struct SignIn {
     pub tenant: Option<Ref>,
     pub username: Option<String>,
     pub password: Option<String>,
+    pub client: Option<String>,
 }
 
-/// A signed-in admin-page session. The CSRF token goes back in `X-Parlor-CSRF` on changes.
+/// A signed-in browser session. The CSRF token goes back in `X-Parlor-CSRF` on changes.
+/// `role`: "server_admin" or the user's role; `client`: "admin" or "app".
 #[derive(Serialize)]
 pub struct SessionDto {
     pub server_admin: bool,
+    pub role: &'static str,
+    pub client: &'static str,
     pub user: Option<UserDto>,
     pub csrf_token: String,
     pub idle_timeout_seconds: i64,

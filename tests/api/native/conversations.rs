@@ -6,6 +6,8 @@ use super::*;
 fn a_user_who_creates_a_conversation_is_in_it() {
     let app = spawn_app();
     let c = clinic(&app, "Clinic");
+    // A patient writes to a provider they already see (their contact, issue 18).
+    let earlier = visit(&app, &c);
     let r = app
         .post(&v1("/conversations"))
         .bearer(&c.patient_token)
@@ -53,7 +55,7 @@ fn a_user_who_creates_a_conversation_is_in_it() {
         .get(&v1("/conversations"))
         .bearer(&c.provider_token)
         .send();
-    assert_eq!(ids(&list.body), vec![id(&conv)]);
+    assert_eq!(ids(&list.body), vec![id(&conv), earlier]);
 }
 
 #[test]
