@@ -85,6 +85,15 @@ pub struct Settings {
     /// readable by its owner only, not in the database's directory). Unset: a plain database,
     /// or an encrypted one whose key is at the default place `parlor init` uses.
     pub encryption_key_file: Option<PathBuf>,
+    /// The address the clinic's users reach Parlor at (`https://messages.clinic.example`);
+    /// e-mail notices link to `<public_url>/app/`.
+    pub public_url: Option<String>,
+    /// E-mail notices of new messages: the SMTP server (lettre's URL syntax). Unset: none.
+    pub smtp_url: Option<String>,
+    /// E-mail notices: the From address, required with `smtp_url`.
+    pub smtp_from: Option<String>,
+    /// E-mail notices: seconds a message must stay unread before its recipient is told.
+    pub notice_delay_seconds: u32,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -144,6 +153,10 @@ impl Default for Settings {
             tls_key: None,
             retention_sweep: true,
             encryption_key_file: None,
+            public_url: None,
+            smtp_url: None,
+            smtp_from: None,
+            notice_delay_seconds: 120,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -195,6 +208,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_TLS_KEY", "tls_key"),
     ("PARLOR_RETENTION_SWEEP", "retention_sweep"),
     ("PARLOR_ENCRYPTION_KEY_FILE", "encryption_key_file"),
+    ("PARLOR_PUBLIC_URL", "public_url"),
+    ("PARLOR_SMTP_URL", "smtp_url"),
+    ("PARLOR_SMTP_FROM", "smtp_from"),
+    ("PARLOR_NOTICE_DELAY_SECONDS", "notice_delay_seconds"),
 ];
 
 impl Settings {
@@ -332,6 +349,7 @@ impl Settings {
             _ => {}
         }
         crate::webhooks::parse_schedule(&self.webhook_retry_schedule)?;
+        crate::notices::configure(self)?;
         if matches!(&self.admin_token, Some(t) if t.len() < 16) {
             return Err(Error::invalid(
                 "admin_token",
