@@ -114,10 +114,10 @@ pub async fn send(
             tokio::select! {
                 sent = sending => match sent {
                     Ok(_) => tracing::debug!("e-mail notices: sent to user {}", notice.user.0),
-                    // The error names the server's answer, never the address or the text.
                     Err(e) => tracing::warn!(
-                        "e-mail notices: sending to user {} failed (not retried): {e}",
-                        notice.user.0
+                        "e-mail notices: sending to user {} failed (not retried): {}",
+                        notice.user.0,
+                        failure(&e)
                     ),
                 },
                 _ = closing.changed() => return,
@@ -127,6 +127,18 @@ pub async fn send(
             _ = outbox.ready.notified() => {}
             _ = closing.changed() => return,
         }
+    }
+}
+
+/// A failed send, for the log: a server's answer by its code only, since its text may quote
+/// the recipient's address.
+fn failure(e: &lettre::transport::smtp::Error) -> String {
+    match e.status() {
+        Some(code) if e.is_permanent() => format!("refused by the server ({code})"),
+        Some(code) => format!("the server answered {code}"),
+        None if e.is_timeout() => "timed out".into(),
+        None if e.is_tls() => format!("TLS failed: {e}"),
+        None => format!("{e}"),
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parlor::config::Settings;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{TestApp, ADMIN_TOKEN};
 
