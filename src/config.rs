@@ -89,6 +89,12 @@ pub struct Settings {
     /// invite and reset links (and of links in e-mail notices). Unset: the address the admin's
     /// request came to.
     pub public_url: Option<String>,
+    /// E-mail notices of new messages: the SMTP server (lettre's URL syntax). Unset: none.
+    pub smtp_url: Option<String>,
+    /// E-mail notices: the From address, required with `smtp_url`.
+    pub smtp_from: Option<String>,
+    /// E-mail notices: seconds a message must stay unread before its recipient is told.
+    pub notice_delay_seconds: u32,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -149,6 +155,9 @@ impl Default for Settings {
             retention_sweep: true,
             encryption_key_file: None,
             public_url: None,
+            smtp_url: None,
+            smtp_from: None,
+            notice_delay_seconds: 120,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -218,6 +227,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_RETENTION_SWEEP", "retention_sweep"),
     ("PARLOR_ENCRYPTION_KEY_FILE", "encryption_key_file"),
     ("PARLOR_PUBLIC_URL", "public_url"),
+    ("PARLOR_SMTP_URL", "smtp_url"),
+    ("PARLOR_SMTP_FROM", "smtp_from"),
+    ("PARLOR_NOTICE_DELAY_SECONDS", "notice_delay_seconds"),
 ];
 
 impl Settings {
@@ -366,6 +378,7 @@ impl Settings {
             _ => {}
         }
         crate::webhooks::parse_schedule(&self.webhook_retry_schedule)?;
+        crate::notices::configure(self)?;
         if matches!(&self.admin_token, Some(t) if t.len() < 16) {
             return Err(Error::invalid(
                 "admin_token",

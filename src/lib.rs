@@ -20,6 +20,7 @@ pub mod http;
 pub mod idempotency;
 pub mod lanes;
 pub mod native;
+pub mod notices;
 pub mod server;
 pub mod service;
 pub mod store;

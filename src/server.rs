@@ -30,6 +30,8 @@ pub struct Running {
     pub credentials: Vec<fixture::Credential>,
     /// "https" with built-in TLS, else "http".
     pub scheme: &'static str,
+    /// Whether e-mail notices are on (`smtp_url`).
+    pub notices: bool,
 }
 
 /// `read_pool_size`, with 0 meaning two per CPU core, at most eight: enough to keep every core
@@ -231,6 +233,8 @@ pub async fn build_app(
     if !service.store.health().is_damaged() {
         crate::webhooks::start(service.clone(), hooks.clone(), app.closing.subscribe()).await;
     }
+    let notices = !service.store.health().is_damaged()
+        && crate::notices::start(service.clone(), &app.settings, app.closing.subscribe())?;
     // After the dispatcher's catch-up: events committed before a long stop are turned into
     // deliveries before the window can drop them.
     crate::service::events::spawn_pruner(service.clone(), app.settings.events_retention_hours);
@@ -281,6 +285,7 @@ pub async fn build_app(
         loaded,
         credentials,
         scheme,
+        notices,
     })
 }
 

@@ -36,6 +36,7 @@ mod group_commit;
 mod idempotency;
 mod integrity;
 mod native;
+mod notices;
 mod query_plans;
 mod read_state;
 mod retention;
