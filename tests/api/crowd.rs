@@ -17,10 +17,12 @@ const ROUNDS: usize = 6;
 
 const MAX_THREADS: u64 = 64;
 const MAX_PEAK_KB: u64 = 150 * 1024;
-/// Memory once the crowd has gone (a debug build). Every read of the crowd is an audit entry,
-/// which the writer stores: its page cache (at most 8 MiB) fills where a read-only crowd never
-/// touched it. Measured: 79 MB with the trail off, 84 to 86 MB with it on.
-const MAX_AFTER_KB: u64 = 90 * 1024;
+/// Memory gained once the crowd has gone (a debug build), over what the server held before it.
+/// Every read of the crowd is an audit entry, which the writer stores: its page cache (at most
+/// 8 MiB) fills where a read-only crowd never touched it. Measured: 22 to 24 MB (66 MB before,
+/// 88 to 90 MB after). A bound on the gain rather than on the total, which moves with the
+/// binary's size.
+const MAX_GAIN_KB: u64 = 32 * 1024;
 
 /// Threads and resident memory (kB) of process `pid`.
 fn usage(pid: u32) -> (u64, u64) {
@@ -137,7 +139,7 @@ fn a_crowd_of_keep_alive_clients_stays_within_threads_and_memory_and_leaves_none
     while left.elapsed() < Duration::from_secs(10) {
         let (t, k) = usage(pid);
         (after_threads, after_kb) = (t, after_kb.min(k));
-        if after_kb <= MAX_AFTER_KB {
+        if after_kb <= kb_before + MAX_GAIN_KB {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -166,8 +168,8 @@ fn a_crowd_of_keep_alive_clients_stays_within_threads_and_memory_and_leaves_none
     assert!(peak_threads <= MAX_THREADS, "{peak_threads} threads");
     assert!(peak_kb <= MAX_PEAK_KB, "{peak_kb} kB at the peak");
     assert!(
-        after_kb <= MAX_AFTER_KB,
-        "{after_kb} kB after the crowd left"
+        after_kb <= kb_before + MAX_GAIN_KB,
+        "{after_kb} kB after the crowd left, {kb_before} kB before"
     );
 }
 
