@@ -108,6 +108,17 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// A call about an element found a moment ago: None when the page has replaced it since
+    /// (a re-render between finding it and asking), so that a waiting check looks again.
+    fn element_call(&self, method: &str, path: &str) -> Option<Value> {
+        let path = format!("/session/{}{}", self.session, path);
+        match self.call(method, &path, None) {
+            Ok(v) => Some(v),
+            Err(e) if e.contains("stale element reference") => None,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     pub fn goto(&self, url: &str) {
         self.session_call("POST", "/url", Some(json!({ "url": url })));
     }
@@ -148,7 +159,7 @@ impl Browser {
     pub fn element(&self, css: &str) -> String {
         self.wait_for(css, |b| {
             let e = b.find(css)?;
-            let shown = b.session_call("GET", &format!("/element/{e}/displayed"), None);
+            let shown = b.element_call("GET", &format!("/element/{e}/displayed"))?;
             (shown == json!(true)).then_some(e)
         })
     }
@@ -171,7 +182,7 @@ impl Browser {
     /// The visible text of the first element matching `css`, if there is one.
     pub fn text(&self, css: &str) -> Option<String> {
         let e = self.find(css)?;
-        self.session_call("GET", &format!("/element/{e}/text"), None)
+        self.element_call("GET", &format!("/element/{e}/text"))?
             .as_str()
             .map(str::to_string)
     }
