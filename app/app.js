@@ -506,7 +506,9 @@ async function newView(main, _arg, viewId) {
   const start = async () => {
     if (!chosen || !body.value.trim()) return;
     try {
-      const c = await api('POST', '/conversations', { body: { participants: [chosen.id] } });
+      // An admin's new conversation is set up for the listed people alone: they list themselves.
+      const participants = state.session.role === 'admin' ? [chosen.id, me().id] : [chosen.id];
+      const c = await api('POST', '/conversations', { body: { participants } });
       await api('POST', `/conversations/${c.id}/messages`, { body: { body: body.value } });
       location.hash = `#/c/${c.id}`;
     } catch (e) { failed(e); }

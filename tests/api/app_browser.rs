@@ -313,3 +313,90 @@ fn the_language_switch_shows_spanish_and_is_remembered() {
     assert_eq!(title, "Mensajes", "the choice is remembered");
     assert_eq!(browser.run("return document.documentElement.lang;"), "es");
 }
+
+#[test]
+fn a_provider_sets_their_name_and_starts_a_conversation_with_a_patient() {
+    let Some(browser) = browser("contacts") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    let rosa = app.create_user(
+        c.tenant,
+        json!({"role": "patient", "first_name": "Rosa", "last_name": "Diaz"}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    browser.set_window_size(DESKTOP.0, DESKTOP.1);
+    sign_in(&browser, &app, "dr.reyes");
+
+    browser.click("#nav a[data-nav=\"me\"]");
+    browser.type_into("#me-name", "Dr. Ana Reyes");
+    browser.click("#me-save");
+    browser.wait_for("the saved name", |b| {
+        b.text("#status").filter(|t| t.contains("Saved"))
+    });
+    let me = app
+        .get(&format!("/parlor/v1/users/{}", c.provider))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    assert_eq!(me.body["display_name"], "Dr. Ana Reyes");
+
+    browser.click("#nav a[data-nav=\"new\"]");
+    // The contacts are searched as the provider types (a patient's last name here).
+    browser.element("#contacts li");
+    browser.type_into("#contact-search", "Diaz");
+    browser.wait_for("only the matching patient", |b| {
+        b.text("#contacts")
+            .filter(|t| t.contains("Rosa Diaz") && !t.contains("Maria"))
+    });
+    browser.click(&format!("#contacts button[data-contact=\"{rosa}\"]"));
+    browser.type_into("#new-body", "Welcome to the clinic, Rosa.");
+    browser.click("#new-send");
+    thread_shows(&browser, "Welcome to the clinic, Rosa.");
+
+    let mine = app
+        .get(&format!("/parlor/v1/conversations?as={rosa}"))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    let started = &mine.body["data"][0];
+    assert_eq!(
+        started["last_message"]["body"],
+        "Welcome to the clinic, Rosa."
+    );
+    assert_eq!(started["last_message"]["sender_id"], c.provider);
+    let mut members: Vec<i64> = started["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["user"]["id"].as_i64().unwrap())
+        .collect();
+    members.sort();
+    assert_eq!(members, vec![c.provider, rosa]);
+    assert_eq!(
+        app.unread(c.tenant, started["id"].as_i64().unwrap(), rosa),
+        1
+    );
+}
+
+#[test]
+fn the_app_is_served_with_the_admin_pages_headers() {
+    let app = spawn_app();
+    for path in ["/app", "/app/", "/app/app.js", "/app/i18n/es.js"] {
+        let r = app.get(path).send();
+        assert_eq!(r.status, 200, "{path}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("connect-src 'self'"), "{path}: {csp}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    assert!(app.get("/app/").send().text.contains("src=\"/app/app.js\""));
+    let missing = app.get("/app/nothing-here.js").send();
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["error"]["code"], "not_found");
+    // The README's screenshots are not part of the app.
+    assert_eq!(app.get("/app/screenshots/app-inbox.png").send().status, 404);
+}
