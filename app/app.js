@@ -168,7 +168,7 @@ function showSignIn(message) {
     field('signin-username', t('signin.username'), h('input', { name: 'username', autocomplete: 'username', required: true })),
     field('signin-password', t('signin.password'), h('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true })),
     // Usernames are found in every clinic; one of two clinics sharing a username is named here.
-    h('details', {}, h('summary', {}, t('signin.clinic')),
+    h('details', {}, h('summary', {}, t('signin.several')),
       field('signin-clinic', t('signin.clinic'), h('input', { name: 'tenant', inputmode: 'numeric' }))),
     h('div', { class: 'row' }, h('button', { type: 'submit', id: 'signin-submit' }, t('signin.submit'))),
     h('p', { class: 'muted' }, t('signin.help')));
@@ -233,7 +233,13 @@ function route() {
   say('');
   const main = $('#main');
   main.replaceChildren(h('p', { class: 'muted' }, t('loading')));
-  view(main, arg, state.view).catch(failed);
+  const viewId = state.view;
+  view(main, arg, viewId).then(() => {
+    // The link that was followed is gone with the old view: keyboard focus starts at the new
+    // view's top instead of falling back to the page's start.
+    const active = document.activeElement;
+    if (stillShowing(viewId) && (!active || active === document.body)) main.focus({ preventScroll: true });
+  }).catch(failed);
 }
 
 function stillShowing(viewId) {
@@ -370,7 +376,9 @@ function inboxRow(c) {
     h('a', { href: `#/c/${c.id}` },
       h('span', { class: 'names' }, namesOf(c)),
       h('span', { class: 'when' },
-        unread ? h('span', { class: 'badge', 'aria-label': t('inbox.unread', { count: unread }) }, unread) : null,
+        // The number is for the eye; a screen reader hears "3 unread" instead.
+        unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread) : null,
+        unread ? h('span', { class: 'sr-only' }, t('inbox.unread', { count: unread })) : null,
         ' ', when(last ? last.created_at : c.created_at)),
       h('span', { class: 'last' }, lastText)));
 }

@@ -400,3 +400,38 @@ fn the_app_is_served_with_the_admin_pages_headers() {
     // The README's screenshots are not part of the app.
     assert_eq!(app.get("/app/screenshots/app-inbox.png").send().status, 404);
 }
+
+/// The keys of one language file: every line `  'key': ...`.
+fn string_keys(lang: &str) -> std::collections::BTreeSet<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("app/i18n/{lang}.js"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            l.strip_prefix("  '")?
+                .split_once("':")
+                .map(|(k, _)| k.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_word_of_the_app_exists_in_english_and_spanish() {
+    let (en, es) = (string_keys("en"), string_keys("es"));
+    assert!(en.len() > 50, "{en:?}");
+    assert_eq!(
+        en.symmetric_difference(&es).collect::<Vec<_>>(),
+        Vec::<&String>::new()
+    );
+    // Every key the app asks for by name is in the files.
+    let app = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("app/app.js"))
+        .unwrap();
+    for (at, _) in app.match_indices("t('") {
+        // `t(` itself, not the end of `split(` or `select(`.
+        let before = app[..at].chars().last().unwrap_or(' ');
+        if before.is_alphanumeric() || before == '.' || before == '_' {
+            continue;
+        }
+        let key = app[at + 3..].split('\'').next().unwrap();
+        assert!(en.contains(key), "app.js uses {key:?}, which en.js lacks");
+    }
+}
