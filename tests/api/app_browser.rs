@@ -435,3 +435,29 @@ fn every_word_of_the_app_exists_in_english_and_spanish() {
         assert!(en.contains(key), "app.js uses {key:?}, which en.js lacks");
     }
 }
+
+#[test]
+fn a_session_that_ends_on_the_server_takes_the_app_back_to_sign_in() {
+    let Some(browser) = browser("session end") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    browser.set_window_size(PHONE.0, PHONE.1);
+    sign_in(&browser, &app, "maria");
+    browser.goto(&app.url(&format!("/app/#/c/{}", c.conversation)));
+    thread_shows(&browser, "My knee still hurts");
+    // The session ends behind the app's back, as an idle timeout does on the server.
+    let ended = browser.run(
+        "return fetch('/parlor/v1/session').then((r) => r.json()).then((s) => \
+         fetch('/parlor/v1/session', {method: 'DELETE', headers: {'X-Parlor-CSRF': s.csrf_token}})) \
+         .then((r) => r.status);",
+    );
+    assert_eq!(ended, 204);
+    // The stream is cut, its reopening refused, the poll meets a 401: the sign-in form says why.
+    let said = browser.wait_for("the sign-in form with its reason", |b| {
+        b.text("#signin-message")
+    });
+    assert!(said.contains("signed out"), "{said}");
+    assert!(browser.text("#thread").is_none(), "the thread is gone");
+}
