@@ -111,6 +111,16 @@ fn badge(browser: &Browser, conversation: i64) -> Option<String> {
     ))
 }
 
+/// The computed `display` of the first element matching `css`.
+fn displayed(browser: &Browser, css: &str) -> String {
+    let script = format!("return getComputedStyle(document.querySelector('{css}')).display;");
+    browser
+        .run(&script)
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn thread_shows(browser: &Browser, text: &str) {
     browser.wait_for(text, |b| b.text("#thread").filter(|t| t.contains(text)));
 }
@@ -237,6 +247,11 @@ fn an_invite_link_works_once_and_never_again() {
         who.contains("Rosa") && who.contains("Riverside Family Clinic"),
         "{who}"
     );
+    assert_eq!(
+        displayed(&browser, "#nav"),
+        "none",
+        "no navigation before signing in"
+    );
     browser.screenshot(&artifacts().join("app-welcome-390x844.png"));
     browser.type_into("#welcome-password", "a new long password");
     browser.type_into("#welcome-confirm", "a new long password");
@@ -346,6 +361,11 @@ fn a_provider_sets_their_name_and_starts_a_conversation_with_a_patient() {
     browser.click("#nav a[data-nav=\"new\"]");
     // The contacts are searched as the provider types (a patient's last name here).
     browser.element("#contacts li");
+    assert_eq!(
+        displayed(&browser, "#new-form"),
+        "none",
+        "the message box waits for a contact"
+    );
     browser.type_into("#contact-search", "Diaz");
     browser.wait_for("only the matching patient", |b| {
         b.text("#contacts")
