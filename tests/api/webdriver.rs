@@ -168,12 +168,17 @@ impl Browser {
         );
     }
 
-    /// The visible text of the first element matching `css`, if there is one.
+    /// The visible text of the first element matching `css`, if there is one. A live page may
+    /// redraw the element between finding and reading it (a stale reference): that is "none
+    /// yet", so that `wait_for` looks again instead of failing the test.
     pub fn text(&self, css: &str) -> Option<String> {
         let e = self.find(css)?;
-        self.session_call("GET", &format!("/element/{e}/text"), None)
-            .as_str()
-            .map(str::to_string)
+        let path = format!("/session/{}/element/{e}/text", self.session);
+        match self.call("GET", &path, None) {
+            Ok(text) => text.as_str().map(str::to_string),
+            Err(why) if why.contains("stale element reference") => None,
+            Err(why) => panic!("{why}"),
+        }
     }
 
     /// Resizes the window (a phone's width, say).
