@@ -32,15 +32,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn index(req: HttpRequest) -> HttpResponse {
-    serve(&req, "index.html")
+    serve::<Assets>(&req, "index.html")
 }
 
 async fn file(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
-    serve(&req, &path)
+    serve::<Assets>(&req, &path)
 }
 
-fn serve(req: &HttpRequest, name: &str) -> HttpResponse {
-    let Some(asset) = Assets::get(name) else {
+/// One embedded file with the page's CSP and caching rules (the clinic's app, `app_page.rs`,
+/// is served the same way from its own folder).
+pub(crate) fn serve<A: Embed>(req: &HttpRequest, name: &str) -> HttpResponse {
+    let Some(asset) = A::get(name) else {
         return actix_web::ResponseError::error_response(&ApiError(Error::NotFound("file")));
     };
     let etag = format!("\"{}\"", hex::encode(&asset.metadata.sha256_hash()[..16]));

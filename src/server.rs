@@ -17,7 +17,7 @@ use crate::service::idempotency::KeyLocks;
 use crate::service::Service;
 use crate::store::health::Readiness;
 use crate::store::{self, origin, StartupCheck, Store, StoreOptions, Synchronous};
-use crate::{admin, audit, faces, fixture, http};
+use crate::{admin, app_page, audit, faces, fixture, http};
 
 /// A server bound to its address, ready to be awaited (or spawned).
 pub struct Running {
@@ -273,6 +273,7 @@ pub async fn build_app(
             )
             .configure(native::routes)
             .configure(admin::routes)
+            .configure(app_page::routes)
             .configure(|cfg| faces::routes(cfg, &app_settings))
             .default_service(web::to(not_found))
             .wrap(guard)

@@ -13,6 +13,7 @@ mod admin_browser;
 mod admin_live_browser;
 mod admin_session;
 mod admin_webhooks_browser;
+mod app_browser;
 mod audit;
 mod bench_ceiling;
 mod callers;

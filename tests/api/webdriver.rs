@@ -179,7 +179,9 @@ impl Browser {
         );
     }
 
-    /// The visible text of the first element matching `css`, if there is one.
+    /// The visible text of the first element matching `css`, if there is one. A live page may
+    /// redraw the element between finding and reading it (a stale reference): that is "none
+    /// yet", so that `wait_for` looks again instead of failing the test.
     pub fn text(&self, css: &str) -> Option<String> {
         let e = self.find(css)?;
         self.element_call("GET", &format!("/element/{e}/text"))?

@@ -1,0 +1,486 @@
+//! The clinic's app (`/app`) in a real browser, headless Chromium as for the admin page: a
+//! provider replies to a patient; the patient, on a phone-sized window, sees the reply and the
+//! badge and answers, and the provider sees the answer arrive over the event stream; an invite
+//! link works once and never again; a patient who edits the address to another patient's
+//! conversation gets "not found" (the API answered 404); the language switch shows Spanish.
+//! Screenshots at 390×844 and 1280×800 land in `target/test-artifacts/`.
+//!
+//! Where Chromium is not installed the test says so and passes, unless the browser is
+//! required: in CI (`CI=true`) or with `REQUIRE_BROWSER_TEST=1` it fails instead.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app, TestApp};
+use crate::webdriver::{binaries, Browser};
+
+const PHONE: (u32, u32) = (390, 844);
+const DESKTOP: (u32, u32) = (1280, 800);
+
+fn browser_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("REQUIRE_BROWSER_TEST").is_ok_and(|v| v == "1")
+}
+
+fn artifacts() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts")
+}
+
+fn browser(test: &str) -> Option<Browser> {
+    match Browser::start() {
+        Ok(b) => Some(b),
+        Err(why) if !browser_required() => {
+            eprintln!(
+                "{test}: app browser test not run: {why} ({:?}); install chromium and \
+                 chromium-driver, or set REQUIRE_BROWSER_TEST=1 to make this fail",
+                binaries()
+            );
+            None
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    }
+}
+
+/// A clinic with a provider, two patients (each with a conversation with the provider) and the
+/// ids the tests need.
+struct Clinic {
+    tenant: i64,
+    provider: i64,
+    patient: i64,
+    conversation: i64,
+    other_conversation: i64,
+}
+
+fn clinic(app: &TestApp) -> Clinic {
+    let tenant = app.create_tenant("Riverside Family Clinic");
+    let user = |role: &str, first: &str, last: &str, username: &str| {
+        app.create_user(
+            tenant,
+            json!({"role": role, "first_name": first, "last_name": last,
+                   "display_name": format!("{first} {last}"),
+                   "username": username, "password": format!("{username}-password")}),
+        )["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let provider = user("provider", "Ana", "Reyes", "dr.reyes");
+    let patient = user("patient", "Maria", "Lopez", "maria");
+    let other = user("patient", "Tom", "Baker", "tom");
+    let conversation = app.create_conversation(tenant, &[provider, patient])["id"]
+        .as_i64()
+        .unwrap();
+    app.send_as(
+        tenant,
+        conversation,
+        patient,
+        "My knee still hurts after the exercises.",
+    );
+    let other_conversation = app.create_conversation(tenant, &[provider, other])["id"]
+        .as_i64()
+        .unwrap();
+    app.send_as(
+        tenant,
+        other_conversation,
+        other,
+        "Tom's private question about his prescription.",
+    );
+    Clinic {
+        tenant,
+        provider,
+        patient,
+        conversation,
+        other_conversation,
+    }
+}
+
+/// Signs in and waits until the inbox is live: the stream's first refresh redraws the rows,
+/// which would make an element found before it stale.
+fn sign_in(browser: &Browser, app: &TestApp, username: &str) {
+    browser.goto(&app.url("/app/"));
+    browser.type_into("#signin-username", username);
+    browser.type_into("#signin-password", &format!("{username}-password"));
+    browser.click("#signin-submit");
+    browser.element("#inbox");
+    browser.element("#live[data-state=\"live\"]");
+}
+
+fn badge(browser: &Browser, conversation: i64) -> Option<String> {
+    browser.text(&format!(
+        "#inbox li[data-conversation=\"{conversation}\"] .badge"
+    ))
+}
+
+/// The computed `display` of the first element matching `css`.
+fn displayed(browser: &Browser, css: &str) -> String {
+    let script = format!("return getComputedStyle(document.querySelector('{css}')).display;");
+    browser
+        .run(&script)
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn thread_shows(browser: &Browser, text: &str) {
+    browser.wait_for(text, |b| b.text("#thread").filter(|t| t.contains(text)));
+}
+
+#[test]
+fn a_provider_replies_and_the_patient_on_a_phone_answers_live() {
+    let Some(provider_view) = browser("provider") else {
+        return;
+    };
+    let Some(patient_view) = browser("patient") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+
+    provider_view.set_window_size(DESKTOP.0, DESKTOP.1);
+    sign_in(&provider_view, &app, "dr.reyes");
+    let shown = provider_view.wait_for("the provider's unread badge", |b| badge(b, c.conversation));
+    assert_eq!(shown.trim(), "1");
+    provider_view.screenshot(&artifacts().join("app-inbox-1280x800.png"));
+
+    provider_view.click(&format!(
+        "#inbox li[data-conversation=\"{}\"] a",
+        c.conversation
+    ));
+    thread_shows(&provider_view, "My knee still hurts");
+    provider_view.wait_for("the provider's unread count to reach 0", |_| {
+        (app.unread(c.tenant, c.conversation, c.provider) == 0).then_some(())
+    });
+    provider_view.type_into("#reply-body", "Rest it for a week, then call us.");
+    provider_view.click("#reply-send");
+    thread_shows(&provider_view, "Rest it for a week");
+    provider_view.screenshot(&artifacts().join("app-thread-1280x800.png"));
+
+    let last = app
+        .get(&format!(
+            "/parlor/v1/conversations/{}/messages?limit=1",
+            c.conversation
+        ))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    assert_eq!(last.body["data"][0]["sender_id"], c.provider);
+
+    // The patient, on a phone: the reply's badge, then the thread (which reads it).
+    patient_view.set_window_size(PHONE.0, PHONE.1);
+    sign_in(&patient_view, &app, "maria");
+    let shown = patient_view.wait_for("the patient's unread badge", |b| badge(b, c.conversation));
+    assert_eq!(shown.trim(), "1");
+    patient_view.screenshot(&artifacts().join("app-inbox-390x844.png"));
+    patient_view.click(&format!(
+        "#inbox li[data-conversation=\"{}\"] a",
+        c.conversation
+    ));
+    thread_shows(&patient_view, "Rest it for a week");
+    // The provider read the patient's message: the receipt says so.
+    patient_view.wait_for("the read receipt", |b| {
+        b.text("#read-receipt").filter(|t| t.starts_with("Read"))
+    });
+    assert_eq!(app.unread(c.tenant, c.conversation, c.patient), 0);
+
+    // The provider's thread is live before the patient answers; the answer comes over the
+    // stream, not by polling.
+    provider_view.element("#live[data-state=\"live\"]");
+    let polls = provider_view.run("return window.parlorPollCount;");
+    patient_view.type_into("#reply-body", "Thank you, I will.");
+    patient_view.click("#reply-send");
+    thread_shows(&patient_view, "Thank you, I will.");
+    patient_view.screenshot(&artifacts().join("app-thread-390x844.png"));
+    thread_shows(&provider_view, "Thank you, I will.");
+    assert_eq!(
+        provider_view.run("return window.parlorPollCount;"),
+        polls,
+        "the answer arrived over the event stream"
+    );
+    // The provider's open thread marked it read, and the patient sees that live.
+    patient_view.wait_for("the receipt under the patient's answer", |b| {
+        let last_mine = b.run(
+            "const items = [...document.querySelectorAll('#thread li')]; \
+             const r = items.findIndex((li) => li.id === 'read-receipt'); \
+             return r > 0 ? items[r - 1].textContent : null;",
+        );
+        last_mine
+            .as_str()
+            .filter(|t| t.contains("Thank you, I will."))
+            .map(str::to_string)
+    });
+
+    // Signing out ends the session: the API refuses the page afterwards.
+    patient_view.click("#sign-out");
+    patient_view.element("#signin-username");
+    let status = patient_view.run("return fetch('/parlor/v1/conversations').then(r => r.status);");
+    assert_eq!(status, 401);
+}
+
+#[test]
+fn an_invite_link_works_once_and_never_again() {
+    let Some(browser) = browser("invite") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    let rosa = app.create_user(
+        c.tenant,
+        json!({"role": "patient", "first_name": "Rosa", "last_name": "Diaz",
+               "username": "rosa"}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let invite = app
+        .post(&format!("/parlor/v1/users/{rosa}/invites"))
+        .admin()
+        .tenant(c.tenant)
+        .json(&json!({}));
+    assert_eq!(invite.status, 201, "{:?}", invite.body);
+    let url = invite.body["url"].as_str().unwrap().to_string();
+    assert!(url.contains("/app/#/welcome/"), "{url}");
+    let secret = url.rsplit('/').next().unwrap().to_string();
+
+    browser.set_window_size(PHONE.0, PHONE.1);
+    browser.goto(&url);
+    let who = browser.wait_for("who the link is for", |b| b.text("#welcome-who"));
+    assert!(
+        who.contains("Rosa") && who.contains("Riverside Family Clinic"),
+        "{who}"
+    );
+    assert_eq!(
+        displayed(&browser, "#nav"),
+        "none",
+        "no navigation before signing in"
+    );
+    browser.screenshot(&artifacts().join("app-welcome-390x844.png"));
+    browser.type_into("#welcome-password", "a new long password");
+    browser.type_into("#welcome-confirm", "a new long password");
+    browser.click("#welcome-submit");
+    browser.element("#inbox");
+    let me = browser.run("return fetch('/parlor/v1/me').then(r => r.json()).then(j => j.id);");
+    assert_eq!(me, rosa, "signed in as the invited patient");
+
+    browser.click("#sign-out");
+    browser.element("#signin-username");
+    // A new tab's worth of page: the same link again.
+    browser.goto(&app.url("/app/"));
+    browser.goto(&url);
+    browser.element("#welcome-invalid");
+    assert!(browser.find("#welcome-password").is_none());
+    let again = app.get(&format!("/parlor/v1/invites/{secret}")).send();
+    assert_eq!(again.status, 404, "{:?}", again.body);
+    let used = app
+        .post(&format!("/parlor/v1/invites/{secret}"))
+        .json(&json!({"password": "someone else's password"}));
+    assert_eq!(used.status, 404, "{:?}", used.body);
+
+    // The password the link set is the one that signs in.
+    let signed = app
+        .post("/parlor/v1/session")
+        .json(&json!({"username": "rosa", "password": "a new long password", "client": "app"}));
+    assert_eq!(signed.status, 200, "{:?}", signed.body);
+}
+
+#[test]
+fn a_patient_editing_the_address_to_another_conversation_gets_not_found() {
+    let Some(browser) = browser("url editing") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    browser.set_window_size(PHONE.0, PHONE.1);
+    sign_in(&browser, &app, "maria");
+    browser.goto(&app.url(&format!("/app/#/c/{}", c.other_conversation)));
+    browser.element("#not-found");
+    let body = browser.text("body").unwrap_or_default();
+    assert!(!body.contains("prescription"), "{body}");
+    let status = browser.run(&format!(
+        "return fetch('/parlor/v1/conversations/{}').then(r => r.status);",
+        c.other_conversation
+    ));
+    assert_eq!(status, 404, "the API refused the patient");
+    let messages = browser.run(&format!(
+        "return fetch('/parlor/v1/conversations/{}/messages').then(r => r.status);",
+        c.other_conversation
+    ));
+    assert_eq!(messages, 404);
+    // The patient's own conversation still opens.
+    browser.goto(&app.url(&format!("/app/#/c/{}", c.conversation)));
+    thread_shows(&browser, "My knee still hurts");
+}
+
+#[test]
+fn the_language_switch_shows_spanish_and_is_remembered() {
+    let Some(browser) = browser("language") else {
+        return;
+    };
+    let app = spawn_app();
+    clinic(&app);
+    browser.goto(&app.url("/app/"));
+    browser.element("#signin-username");
+    browser.click("#lang option[value=\"es\"]");
+    browser.wait_for("the Spanish sign-in form", |b| {
+        b.text("#signin-form h1").filter(|t| t == "Iniciar sesión")
+    });
+    browser.goto(&app.url("/app/"));
+    // From the keyboard: Enter in the password field signs in.
+    browser.type_into("#signin-username", "maria");
+    browser.type_into("#signin-password", "maria-password\u{E007}");
+    browser.element("#inbox");
+    let title = browser.text("main h1").unwrap_or_default();
+    assert_eq!(title, "Mensajes", "the choice is remembered");
+    assert_eq!(browser.run("return document.documentElement.lang;"), "es");
+}
+
+#[test]
+fn a_provider_sets_their_name_and_starts_a_conversation_with_a_patient() {
+    let Some(browser) = browser("contacts") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    let rosa = app.create_user(
+        c.tenant,
+        json!({"role": "patient", "first_name": "Rosa", "last_name": "Diaz"}),
+    )["id"]
+        .as_i64()
+        .unwrap();
+    browser.set_window_size(DESKTOP.0, DESKTOP.1);
+    sign_in(&browser, &app, "dr.reyes");
+
+    browser.click("#nav a[data-nav=\"me\"]");
+    browser.type_into("#me-name", "Dr. Ana Reyes");
+    browser.click("#me-save");
+    browser.wait_for("the saved name", |b| {
+        b.text("#status").filter(|t| t.contains("Saved"))
+    });
+    let me = app
+        .get(&format!("/parlor/v1/users/{}", c.provider))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    assert_eq!(me.body["display_name"], "Dr. Ana Reyes");
+
+    browser.click("#nav a[data-nav=\"new\"]");
+    // The contacts are searched as the provider types (a patient's last name here).
+    browser.element("#contacts li");
+    assert_eq!(
+        displayed(&browser, "#new-form"),
+        "none",
+        "the message box waits for a contact"
+    );
+    browser.type_into("#contact-search", "Diaz");
+    browser.wait_for("only the matching patient", |b| {
+        b.text("#contacts")
+            .filter(|t| t.contains("Rosa Diaz") && !t.contains("Maria"))
+    });
+    browser.click(&format!("#contacts button[data-contact=\"{rosa}\"]"));
+    browser.type_into("#new-body", "Welcome to the clinic, Rosa.");
+    browser.click("#new-send");
+    thread_shows(&browser, "Welcome to the clinic, Rosa.");
+
+    let mine = app
+        .get(&format!("/parlor/v1/conversations?as={rosa}"))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    let started = &mine.body["data"][0];
+    assert_eq!(
+        started["last_message"]["body"],
+        "Welcome to the clinic, Rosa."
+    );
+    assert_eq!(started["last_message"]["sender_id"], c.provider);
+    let mut members: Vec<i64> = started["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["user"]["id"].as_i64().unwrap())
+        .collect();
+    members.sort();
+    assert_eq!(members, vec![c.provider, rosa]);
+    assert_eq!(
+        app.unread(c.tenant, started["id"].as_i64().unwrap(), rosa),
+        1
+    );
+}
+
+#[test]
+fn the_app_is_served_with_the_admin_pages_headers() {
+    let app = spawn_app();
+    for path in ["/app", "/app/", "/app/app.js", "/app/i18n/es.js"] {
+        let r = app.get(path).send();
+        assert_eq!(r.status, 200, "{path}");
+        let csp = r.header("content-security-policy").unwrap_or_default();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("connect-src 'self'"), "{path}: {csp}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    }
+    assert!(app.get("/app/").send().text.contains("src=\"/app/app.js\""));
+    let missing = app.get("/app/nothing-here.js").send();
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.body["error"]["code"], "not_found");
+    // The README's screenshots are not part of the app.
+    assert_eq!(app.get("/app/screenshots/app-inbox.png").send().status, 404);
+}
+
+/// The keys of one language file: every line `  'key': ...`.
+fn string_keys(lang: &str) -> std::collections::BTreeSet<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("app/i18n/{lang}.js"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            l.strip_prefix("  '")?
+                .split_once("':")
+                .map(|(k, _)| k.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_word_of_the_app_exists_in_english_and_spanish() {
+    let (en, es) = (string_keys("en"), string_keys("es"));
+    assert!(en.len() > 50, "{en:?}");
+    assert_eq!(
+        en.symmetric_difference(&es).collect::<Vec<_>>(),
+        Vec::<&String>::new()
+    );
+    // Every key the app asks for by name is in the files.
+    let app = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("app/app.js"))
+        .unwrap();
+    for (at, _) in app.match_indices("t('") {
+        // `t(` itself, not the end of `split(` or `select(`.
+        let before = app[..at].chars().last().unwrap_or(' ');
+        if before.is_alphanumeric() || before == '.' || before == '_' {
+            continue;
+        }
+        let key = app[at + 3..].split('\'').next().unwrap();
+        assert!(en.contains(key), "app.js uses {key:?}, which en.js lacks");
+    }
+}
+
+#[test]
+fn a_session_that_ends_on_the_server_takes_the_app_back_to_sign_in() {
+    let Some(browser) = browser("session end") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    browser.set_window_size(PHONE.0, PHONE.1);
+    sign_in(&browser, &app, "maria");
+    browser.goto(&app.url(&format!("/app/#/c/{}", c.conversation)));
+    thread_shows(&browser, "My knee still hurts");
+    // The session ends behind the app's back, as an idle timeout does on the server.
+    let ended = browser.run(
+        "return fetch('/parlor/v1/session').then((r) => r.json()).then((s) => \
+         fetch('/parlor/v1/session', {method: 'DELETE', headers: {'X-Parlor-CSRF': s.csrf_token}})) \
+         .then((r) => r.status);",
+    );
+    assert_eq!(ended, 204);
+    // The stream is cut, its reopening refused, the poll meets a 401: the sign-in form says why.
+    let said = browser.wait_for("the sign-in form with its reason", |b| {
+        b.text("#signin-message")
+    });
+    assert!(said.contains("signed out"), "{said}");
+    assert!(browser.text("#thread").is_none(), "the thread is gone");
+}
