@@ -484,3 +484,89 @@ fn a_session_that_ends_on_the_server_takes_the_app_back_to_sign_in() {
     assert!(said.contains("signed out"), "{said}");
     assert!(browser.text("#thread").is_none(), "the thread is gone");
 }
+
+/// The key under which the app remembers the chosen language (app.js `LANG_KEY`).
+const LANG_KEY: &str = "parlor-app-lang";
+
+/// axe-core's script: `AXE_CORE_JS`, else where `.ci/run` installs it from npm.
+fn axe_source() -> Option<String> {
+    let path = std::env::var("AXE_CORE_JS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("target/ci-node/node_modules/axe-core/axe.min.js")
+        });
+    std::fs::read_to_string(path).ok()
+}
+
+/// The page's WCAG 2.1 A and AA violations as axe-core finds them: rule, impact and the first
+/// few elements.
+fn wcag_violations(browser: &Browser, axe: &str) -> Vec<String> {
+    browser.run(axe);
+    let found = browser.run_async(
+        "const done = arguments[arguments.length - 1];
+         axe.run(document, {runOnly: {type: 'tag',
+                 values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+            .then(r => done(r.violations.map(v => `${v.id} (${v.impact}): ` +
+                 v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))))
+            .catch(e => done([`axe failed: ${e}`]));",
+    );
+    found
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![format!("axe answered {found}")])
+}
+
+/// WCAG 2.1 AA as axe-core checks it (contrast, labels, names, landmarks, language): the
+/// sign-in page, the inbox and a thread on a phone, and the thread on a desktop, in English
+/// and Spanish.
+#[test]
+fn the_app_passes_axe_cores_wcag_2_1_aa_checks() {
+    let Some(axe) = axe_source() else {
+        let required = browser_required()
+            || std::env::var("REQUIRE_ACCESSIBILITY_CHECK").is_ok_and(|v| v == "1");
+        assert!(
+            !required,
+            "axe-core is needed here: npm install --prefix target/ci-node axe-core@4 \
+             (or set AXE_CORE_JS)"
+        );
+        eprintln!("accessibility check not run: axe-core not found (see .ci/run)");
+        return;
+    };
+    let Some(browser) = browser("accessibility") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    let mut found = Vec::new();
+    let mut check = |what: &str| {
+        for v in wcag_violations(&browser, &axe) {
+            found.push(format!("{what}: {v}"));
+        }
+    };
+    browser.set_window_size(PHONE.0, PHONE.1);
+    browser.goto(&app.url("/app/"));
+    browser.element("#signin-username");
+    check("sign-in, phone");
+    sign_in(&browser, &app, "maria");
+    check("inbox, phone");
+    browser.goto(&app.url(&format!("/app/#/c/{}", c.conversation)));
+    thread_shows(&browser, "My knee still hurts");
+    check("thread, phone");
+    browser.set_window_size(DESKTOP.0, DESKTOP.1);
+    check("thread, desktop");
+    // Spanish: longer words, the same bar (and `lang` must follow).
+    browser.run(&format!(
+        "localStorage.setItem({LANG_KEY:?}, 'es'); location.reload();"
+    ));
+    browser.wait_for("the page in Spanish", |b| {
+        (b.run("return document.documentElement.lang;") == "es").then_some(())
+    });
+    thread_shows(&browser, "My knee still hurts");
+    check("thread, desktop, Spanish");
+    assert!(found.is_empty(), "WCAG violations:\n{}", found.join("\n"));
+}

@@ -224,6 +224,16 @@ impl Browser {
             Some(json!({"script": script, "args": []})),
         )
     }
+
+    /// Runs `script` as an asynchronous script: it ends by calling its last argument (the
+    /// callback) with the value to return.
+    pub fn run_async(&self, script: &str) -> Value {
+        self.session_call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+    }
 }
 
 impl Drop for Browser {
