@@ -167,7 +167,7 @@ impl Default for Settings {
 }
 
 /// `http(s)://host[:port][/path]`: where links to Parlor start.
-fn is_public_url(url: &str) -> bool {
+pub fn is_public_url(url: &str) -> bool {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));

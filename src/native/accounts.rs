@@ -179,18 +179,13 @@ pub async fn contacts(
     if q.q.as_ref().is_some_and(|t| t.chars().count() > 100) {
         return Err(Error::invalid("q", "must be at most 100 characters").into());
     }
-    let mut found = app.service.contacts_page(me, q.q, before, limit).await?;
-    let more = found.len() > limit as usize;
-    found.truncate(limit as usize);
-    let next_cursor = if more {
-        found.last().map(|u| u.id.0.to_string())
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(List {
-        data: found.into_iter().map(ContactDto::from).collect(),
-        next_cursor,
-    }))
+    let found = app.service.contacts_page(me, q.q, before, limit).await?;
+    Ok(HttpResponse::Ok().json(List::one_over(
+        found,
+        limit,
+        |u| u.id.0.to_string(),
+        ContactDto::from,
+    )))
 }
 
 pub async fn update_me(

@@ -147,21 +147,16 @@ pub async fn list_users(
             .map_err(|_| Error::invalid("after", "must be a user id"))?,
         None => 0,
     };
-    let mut users = app
+    let users = app
         .service
         .users(caller.tenant, role, after, limit + 1)
         .await?;
-    let more = users.len() > limit as usize;
-    users.truncate(limit as usize);
-    let next_cursor = if more {
-        users.last().map(|u| u.id.0.to_string())
-    } else {
-        None
-    };
-    Ok(HttpResponse::Ok().json(List {
-        data: users.into_iter().map(UserDto::from).collect(),
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(List::one_over(
+        users,
+        limit,
+        |u| u.id.0.to_string(),
+        UserDto::from,
+    )))
 }
 
 pub async fn create_user(

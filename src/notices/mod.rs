@@ -82,10 +82,8 @@ pub fn configure(settings: &Settings) -> Result<Option<Config>> {
     })?;
     let public_url = match &settings.public_url {
         Some(u) => {
-            let parsed = url::Url::parse(u)
-                .ok()
-                .filter(|p| matches!(p.scheme(), "http" | "https") && p.host_str().is_some());
-            if parsed.is_none() {
+            // What a base address is: the settings' own rule, also used for invite links.
+            if !crate::config::is_public_url(u) {
                 return Err(Error::invalid(
                     "public_url",
                     format!(

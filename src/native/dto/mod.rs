@@ -111,6 +111,25 @@ pub struct List<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> List<T> {
+    /// A page from `rows` read with one row more than `limit`: that extra row says whether a
+    /// next page exists, and the last row kept gives its cursor.
+    pub fn one_over<R>(
+        mut rows: Vec<R>,
+        limit: u32,
+        cursor: impl Fn(&R) -> String,
+        shape: impl FnMut(R) -> T,
+    ) -> List<T> {
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(cursor) } else { None };
+        List {
+            data: rows.into_iter().map(shape).collect(),
+            next_cursor,
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct HealthDto {
     pub status: &'static str,
