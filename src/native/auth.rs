@@ -82,6 +82,30 @@ impl FromRequest for SignedIn {
     }
 }
 
+/// The session behind `cookie`, if it still holds. An expired session's sign-in token is
+/// revoked with it (if that fails, the token still expires by itself).
+pub async fn resume_session(
+    app: &App,
+    cookie: &str,
+    usage: Use,
+    csrf: Option<&str>,
+    activity: bool,
+) -> Result<Session, Error> {
+    match app
+        .sessions
+        .resume(cookie, usage, csrf, activity, app.service.now())
+    {
+        Ok(s) => Ok(s),
+        Err(Refused::Expired(Some(token))) => {
+            if let Err(e) = app.service.revoke_token(None, token).await {
+                tracing::warn!("revoking an expired session's token: {e}");
+            }
+            Err(Refused::Expired(None).into())
+        }
+        Err(refused) => Err(refused.into()),
+    }
+}
+
 /// The caller behind an admin-page session cookie, and the session. Changes (anything but
 /// GET and HEAD) must repeat the session's CSRF token; the page's background refreshes say so
 /// and do not count as activity. A session whose credential no longer authenticates (a
@@ -106,20 +130,7 @@ async fn session_principal(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("text/event-stream"));
     let activity = !req.headers().contains_key(sessions::BACKGROUND_HEADER) && !stream;
-    let resumed = app
-        .sessions
-        .resume(cookie, usage, csrf, activity, app.service.now());
-    let session = match resumed {
-        Ok(s) => s,
-        Err(Refused::Expired(Some(token))) => {
-            // The sign-in token dies with the session; if that fails, it still expires.
-            if let Err(e) = app.service.revoke_token(None, token).await {
-                tracing::warn!("revoking an expired session's token: {e}");
-            }
-            return Err(Refused::Expired(None).into());
-        }
-        Err(refused) => return Err(refused.into()),
-    };
+    let session = resume_session(app, cookie, usage, csrf, activity).await?;
     match app
         .service
         .authenticate_bearer(session.credential.clone())

@@ -23,12 +23,12 @@ use serde::Deserialize;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
-use super::auth::{session_cookie, tenant_of, Caller, TENANT_HEADER};
+use super::auth::{resume_session, session_cookie, tenant_of, Caller, TENANT_HEADER};
 use super::dto::{EventDto, ResetDto};
 use super::error::ApiResult;
 use super::extract::Query;
 use crate::app::App;
-use crate::auth::sessions::{Refused, Use};
+use crate::auth::sessions::Use;
 use crate::auth::{presented, Presented, Principal};
 use crate::domain::{IdRef, TenantId};
 use crate::error::Error;
@@ -194,18 +194,9 @@ impl Credential {
         let token = match self {
             Credential::Bearer(token) => token.clone(),
             Credential::Session(cookie) => {
-                let now = app.service.now();
-                match app.sessions.resume(cookie, Use::Read, None, false, now) {
-                    Ok(session) => session.credential,
-                    Err(Refused::Expired(Some(token))) => {
-                        // As for any request: the sign-in token dies with its session.
-                        if let Err(e) = app.service.revoke_token(None, token).await {
-                            tracing::warn!("revoking an expired session's token: {e}");
-                        }
-                        return Err(Refused::Expired(None).into());
-                    }
-                    Err(refused) => return Err(refused.into()),
-                }
+                resume_session(app, cookie, Use::Read, None, false)
+                    .await?
+                    .credential
             }
         };
         app.service.authenticate_bearer(token).await
