@@ -39,6 +39,9 @@ pub struct Settings {
     pub admin_token: Option<String>,
     /// Load the built-in demo data at start (into an empty database).
     pub demo: bool,
+    /// Serve the stand-in control plane under `/__parlor/` (also on with `--demo` or
+    /// `--fixture`).
+    pub stand_in: bool,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
     /// Read connections in the pool; 0: two per CPU core, at most eight.
@@ -133,6 +136,7 @@ impl Default for Settings {
             token_ttl_minutes: 60,
             admin_token: None,
             demo: false,
+            stand_in: false,
             workers: 0,
             read_pool_size: 0,
             max_batch: 256,
@@ -199,6 +203,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_TOKEN_TTL_MINUTES", "token_ttl_minutes"),
     ("PARLOR_ADMIN_TOKEN", "admin_token"),
     ("PARLOR_DEMO", "demo"),
+    ("PARLOR_STAND_IN", "stand_in"),
     ("PARLOR_WORKERS", "workers"),
     ("PARLOR_READ_POOL_SIZE", "read_pool_size"),
     ("PARLOR_MAX_BATCH", "max_batch"),

@@ -11,6 +11,7 @@ pub mod app_page;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod control;
 pub mod domain;
 pub mod encryption;
 pub mod error;

@@ -116,6 +116,14 @@ pub async fn build_app(
     let tls = settings.tls_files().map(http::tls_config).transpose()?;
     let store = open_store(&settings)?;
     let loading = settings.demo || fixture_file.is_some();
+    let control = crate::control::enabled(settings.stand_in, settings.demo, fixture_file.is_some())
+        .then(|| {
+            web::Data::new(crate::control::ControlPlane::new(match fixture_file {
+                Some(path) => crate::control::Start::Fixture(path.display().to_string()),
+                None if settings.demo => crate::control::Start::Demo,
+                None => crate::control::Start::Empty,
+            }))
+        });
     check_synchronous(&store, &settings, loading).await?;
     let empty_before =
         loading && !store.health().is_damaged() && !store.read(origin::holds_tenants).await?;
@@ -275,6 +283,13 @@ pub async fn build_app(
             .configure(admin::routes)
             .configure(app_page::routes)
             .configure(|cfg| faces::routes(cfg, &app_settings))
+            .configure(|cfg| {
+                // A clinic's server has no control plane at all: its paths are plain 404s.
+                if let Some(plane) = &control {
+                    cfg.app_data(plane.clone());
+                    crate::control::routes(cfg);
+                }
+            })
             .default_service(web::to(not_found))
             .wrap(guard)
     })

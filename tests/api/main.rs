@@ -19,6 +19,7 @@ mod bench_ceiling;
 mod callers;
 mod config_example;
 mod connections;
+mod control;
 mod cors;
 mod crowd;
 mod duplicates;
