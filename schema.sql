@@ -421,3 +421,7 @@ CREATE TABLE invites (
     revoked_at  INTEGER
 );
 CREATE INDEX invites_user ON invites(user_id, id);
+
+-- step 10: The language a user reads Parlor in ("en", "es"; issue 18): the clinic's app shows
+-- itself in it and e-mail notices are written in it. NULL: not chosen yet (the browser's).
+ALTER TABLE users ADD COLUMN language TEXT;

@@ -11,6 +11,7 @@ const POLL_MS = 4000;
 const COALESCE_MS = 200;
 const SESSION_CHECK_MS = 60000;
 const REOPEN_MS = 15000;
+const PAGE = 100;
 const LANG_KEY = 'parlor-app-lang';
 const EVENT_TYPES = [
   'message.created', 'message.updated', 'message.deleted', 'message.read', 'conversation.read',
@@ -196,12 +197,36 @@ async function started(session) {
     return;
   }
   state.session = session;
+  adoptLanguage(session.user);
   $('#nav').hidden = false;
   $('#sign-out').hidden = false;
   say('');
   openStream();
   if (!location.hash.startsWith('#/') || location.hash.startsWith('#/welcome/')) location.hash = '#/inbox';
   else route();
+}
+
+/** The signed-in user's language wins over this browser's; a user who never chose one gets
+ *  the language they are reading now, so their e-mail notices come in it too. */
+function adoptLanguage(user) {
+  const strings = window.parlorStrings || {};
+  if (user.language && strings[user.language]) {
+    if (user.language !== state.lang) {
+      state.lang = user.language;
+      localStorage.setItem(LANG_KEY, state.lang);
+      applyChrome();
+    }
+    return;
+  }
+  saveLanguage();
+}
+
+function saveLanguage() {
+  if (!state.session || !state.session.user) return;
+  const language = state.lang;
+  api('PATCH', '/me', { body: { language }, background: true })
+    .then((user) => { if (state.session && state.session.user) state.session.user.language = user.language; })
+    .catch(() => { /* the app still shows the choice; the next sign-in tries again */ });
 }
 
 async function signOut() {
@@ -340,8 +365,15 @@ document.addEventListener('visibilitychange', () => {
 async function inboxView(main, _arg, viewId) {
   const search = h('input', { type: 'search', id: 'inbox-search', autocomplete: 'off' });
   const list = h('ul', { id: 'inbox', class: 'inbox' });
+  // The first page is read again on every refresh; once "Show more" was used, the rows shown
+  // below it stay until the view is left (a conversation with news moves up into the first
+  // page, one pushed out of it stays below).
+  let extended = false;
+  let older = null;
   let conversations = [];
+  const more = h('button', { type: 'button', id: 'inbox-more', class: 'plain', hidden: true }, t('inbox.more'));
   const render = () => {
+    more.hidden = !older;
     const q = search.value.trim().toLowerCase();
     const shown = conversations.filter((c) => !q || others(c).some((p) => p.user.display_name.toLowerCase().includes(q)));
     if (!shown.length) {
@@ -356,20 +388,44 @@ async function inboxView(main, _arg, viewId) {
   search.addEventListener('input', render);
   const load = async (background) => {
     // An admin's list is the whole clinic's; the app shows the conversations they are in.
-    const as = state.session.role === 'admin' ? `&as=${me().id}` : '';
-    const data = await api('GET', `/conversations?limit=100${as}`, { background });
+    const data = await api('GET', `/conversations?limit=${PAGE}${as}`, { background });
     if (!stillShowing(viewId)) return;
-    conversations = data.data;
+    if (extended) {
+      const top = new Set(data.data.map((c) => c.id));
+      conversations = [...data.data, ...conversations.filter((c) => !top.has(c.id))];
+    } else {
+      conversations = data.data;
+      older = data.next_cursor;
+    }
     render();
   };
+  const as = state.session.role === 'admin' ? `&as=${me().id}` : '';
+  more.addEventListener('click', async () => {
+    if (!older) return;
+    more.disabled = true;
+    try {
+      const data = await api('GET', `/conversations?limit=${PAGE}${as}&before=${encodeURIComponent(older)}`);
+      if (!stillShowing(viewId)) return;
+      const shown = new Set(conversations.map((c) => c.id));
+      const added = data.data.filter((c) => !shown.has(c.id));
+      const firstNew = added[0];
+      extended = true;
+      conversations = [...conversations, ...added];
+      older = data.next_cursor;
+      render();
+      // Keyboard focus goes on to the first conversation just shown.
+      if (firstNew) list.querySelector(`li[data-conversation="${firstNew.id}"] a`)?.focus();
+    } catch (e) { failed(e); } finally { more.disabled = false; }
+  });
   await load(false);
   if (!stillShowing(viewId)) return;
-  main.replaceChildren(h('h1', {}, t('inbox.title')), field('inbox-search', t('inbox.search'), search), list);
+  main.replaceChildren(h('h1', {}, t('inbox.title')), field('inbox-search', t('inbox.search'), search), list, more);
   state.poll = () => load(true);
 }
 
 function inboxRow(c) {
   const unread = c.unread_count || 0;
+  const archived = c.status === 'archived' || Boolean(c.archived_at);
   const last = c.last_message;
   const lastText = last ? `${last.sender_id === me().id ? `${t('inbox.you')}: ` : ''}${last.body}` : t('inbox.nomessages');
   return h('li', { dataset: { conversation: c.id }, class: unread ? 'unread' : '' },
@@ -380,7 +436,7 @@ function inboxRow(c) {
         unread ? h('span', { class: 'badge', 'aria-hidden': 'true' }, unread) : null,
         unread ? h('span', { class: 'sr-only' }, t('inbox.unread', { count: unread })) : null,
         ' ', when(last ? last.created_at : c.created_at)),
-      h('span', { class: 'last' }, lastText)));
+      h('span', { class: 'last' }, archived ? h('span', { class: 'tag' }, t('inbox.archived')) : null, lastText)));
 }
 
 // ---------- a thread ----------
@@ -389,15 +445,23 @@ async function threadView(main, id, viewId) {
   const load = async (background) => {
     const [conversation, messages] = await Promise.all([
       api('GET', `/conversations/${encodeURIComponent(id)}`, { background }),
-      api('GET', `/conversations/${encodeURIComponent(id)}/messages?limit=100`, { background }),
+      api('GET', `/conversations/${encodeURIComponent(id)}/messages?limit=${PAGE}`, { background }),
     ]);
     if (!stillShowing(viewId)) return null;
     // Opening the thread reads it: mark read whenever something is unread for me.
     if (conversation.unread_count > 0 && messages.data.length) {
       await api('POST', `/conversations/${conversation.id}/read`, { body: {}, background });
     }
-    return { conversation, messages: messages.data };
+    // Every refresh reads the newest page; once earlier messages were asked for, everything
+    // shown before the new page's first message stays in front of it.
+    if (!extended) older = messages.next_cursor;
+    const from = messages.data.length ? messages.data[0].seq : Infinity;
+    const kept = extended && latest ? latest.messages.filter((m) => m.seq < from) : [];
+    return { conversation, messages: [...kept, ...messages.data] };
   };
+  let extended = false;
+  let older = null;
+  let latest = null;
   let first;
   try {
     first = await load(false);
@@ -413,14 +477,20 @@ async function threadView(main, id, viewId) {
   }
   if (!first || !stillShowing(viewId)) return;
   const heading = h('h1', {});
-  const list = h('ol', { id: 'thread', class: 'thread', 'aria-live': 'polite' });
+  const list = h('ol', { id: 'thread', class: 'thread', 'aria-live': 'polite', tabindex: '-1' });
   const box = h('textarea', { name: 'body', required: true, maxlength: 20000 });
   const send = h('button', { type: 'submit', id: 'reply-send' }, t('thread.send'));
   const form = h('form', { class: 'reply', id: 'reply-form', onsubmit: (e) => { e.preventDefault(); reply(); } },
     field('reply-body', t('thread.reply'), box), h('div', {}, send));
   const locked = h('p', { class: 'muted', hidden: true }, t('thread.locked'));
-  const show = ({ conversation, messages }) => {
+  const archived = h('p', { class: 'muted', id: 'thread-archived', hidden: true }, t('thread.archived'));
+  const back = h('button', { type: 'button', id: 'thread-earlier', class: 'plain', hidden: true }, t('thread.earlier'));
+  const show = (now) => {
+    latest = now;
+    const { conversation, messages } = now;
     heading.textContent = t('thread.with', { names: namesOf(conversation) });
+    archived.hidden = !(conversation.status === 'archived' || conversation.archived_at);
+    back.hidden = !older;
     renderThread(list, conversation, messages);
     locked.hidden = !conversation.locked;
     form.hidden = conversation.locked;
@@ -442,8 +512,23 @@ async function threadView(main, id, viewId) {
       send.textContent = t('thread.send');
     }
   };
+  back.addEventListener('click', async () => {
+    if (!older || !latest) return;
+    back.disabled = true;
+    try {
+      const data = await api('GET', `/conversations/${first.conversation.id}/messages?limit=${PAGE}&before=${encodeURIComponent(older)}`);
+      if (!stillShowing(viewId)) return;
+      const top = latest.messages[0];
+      extended = true;
+      older = data.next_cursor;
+      show({ conversation: latest.conversation, messages: [...data.data, ...latest.messages] });
+      // The reader stays where they were: the message that was at the top is still in view.
+      if (top) list.querySelector(`li[data-message="${top.id}"]`)?.scrollIntoView({ block: 'start' });
+      if (back.hidden) list.focus({ preventScroll: true });
+    } catch (e) { failed(e); } finally { back.disabled = false; }
+  });
   show(first);
-  main.replaceChildren(h('p', {}, h('a', { href: '#/inbox', id: 'back' }, t('thread.back'))), heading, list, locked, form);
+  main.replaceChildren(h('p', {}, h('a', { href: '#/inbox', id: 'back' }, t('thread.back'))), heading, archived, back, list, locked, form);
   list.lastElementChild?.scrollIntoView({ block: 'nearest' });
   state.poll = async () => {
     const now = await load(true);
@@ -543,7 +628,8 @@ async function meView(main, _arg, viewId) {
       say(t('me.saved'));
     } catch (err) { failed(err); }
   } }, field('me-name', t('me.name'), input), h('div', { class: 'row' }, h('button', { type: 'submit', id: 'me-save' }, t('me.save'))));
-  main.replaceChildren(h('h1', {}, t('me.title')), form);
+  main.replaceChildren(h('h1', {}, t('me.title')), form,
+    h('p', { id: 'me-language', class: 'muted' }, t('me.language')));
 }
 
 // ---------- the invite or reset link ----------
@@ -599,6 +685,7 @@ async function boot() {
   $('#lang').addEventListener('change', (e) => {
     state.lang = e.target.value;
     localStorage.setItem(LANG_KEY, state.lang);
+    saveLanguage();
     applyChrome();
     // The view is drawn again in the new language.
     if (state.session || location.hash.startsWith('#/welcome/')) route(); else showSignIn();

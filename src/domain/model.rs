@@ -134,9 +134,14 @@ pub struct User {
     pub external_id: Option<String>,
     pub username: Option<String>,
     pub has_password: bool,
+    /// The language they read Parlor in, one of `LANGUAGES`; None until they choose.
+    pub language: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+/// The languages the clinic's app and the e-mail notices are written in.
+pub const LANGUAGES: &[&str] = &["en", "es"];
 
 /// Pigeons' polymorphic "taggable".
 #[derive(Clone, Debug, PartialEq)]

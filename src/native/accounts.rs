@@ -194,11 +194,11 @@ pub async fn update_me(
     body: Json<UpdateMe>,
 ) -> ApiResult<HttpResponse> {
     let me = signed_in_user(caller)?;
-    let name = body
-        .0
-        .display_name
-        .ok_or_else(|| Error::invalid("display_name", "is required"))?;
-    let user = app.service.set_display_name(me.tenant_id, me, name).await?;
+    let b = body.0;
+    let user = app
+        .service
+        .update_me(me.tenant_id, me, b.display_name, b.language)
+        .await?;
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
 }
 

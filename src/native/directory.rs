@@ -241,6 +241,7 @@ pub async fn update_user(
             other => other.flatten(),
         },
         username: b.username,
+        language: b.language,
         // Gender and birthdate are set when a user is created, never changed here.
         profile: ProfilePatch {
             first_name: b.first_name,

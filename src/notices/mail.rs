@@ -19,17 +19,31 @@ pub const OUTBOX_CAP: usize = 1_000;
 /// The longest one SMTP command may take before the send is given up.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub const SUBJECT: &str = "New secure message";
+/// A notice's subject in the user's language (`crate::domain::LANGUAGES`; English when they
+/// have not chosen).
+pub fn subject(language: Option<&str>) -> &'static str {
+    match language {
+        Some("es") => "Nuevo mensaje seguro",
+        _ => "New secure message",
+    }
+}
 
-/// The text of a notice: the clinic's name and where to sign in, nothing about the message
-/// or who sent it.
-pub fn text(clinic: &str, public_url: Option<&str>) -> String {
-    match public_url {
-        Some(base) => format!(
-            "You have a new secure message from {clinic}.\r\nSign in to read it: {}/app/\r\n",
-            base.trim_end_matches('/')
+/// The text of a notice in the user's language: the clinic's name and where to sign in,
+/// nothing about the message or who sent it.
+pub fn text(language: Option<&str>, clinic: &str, public_url: Option<&str>) -> String {
+    let link = public_url.map(|base| format!("{}/app/", base.trim_end_matches('/')));
+    match (language, link) {
+        (Some("es"), Some(link)) => format!(
+            "Tiene un nuevo mensaje seguro de {clinic}.\r\nInicie sesión para leerlo: {link}\r\n"
         ),
-        None => format!(
+        (Some("es"), None) => format!(
+            "Tiene un nuevo mensaje seguro de {clinic}.\r\nInicie sesión en la mensajería \
+             segura de {clinic} para leerlo.\r\n"
+        ),
+        (_, Some(link)) => format!(
+            "You have a new secure message from {clinic}.\r\nSign in to read it: {link}\r\n"
+        ),
+        (_, None) => format!(
             "You have a new secure message from {clinic}.\r\nSign in to {clinic}'s secure \
              messaging to read it.\r\n"
         ),
@@ -46,6 +60,7 @@ pub struct Outgoing {
 pub fn compose(
     from: &Mailbox,
     to: &str,
+    language: Option<&str>,
     clinic: &str,
     public_url: Option<&str>,
 ) -> Option<Message> {
@@ -53,9 +68,9 @@ pub fn compose(
     Message::builder()
         .from(from.clone())
         .to(to)
-        .subject(SUBJECT)
+        .subject(subject(language))
         .header(ContentType::TEXT_PLAIN)
-        .body(text(clinic, public_url))
+        .body(text(language, clinic, public_url))
         .ok()
 }
 
@@ -149,19 +164,46 @@ mod tests {
     #[test]
     fn the_text_names_the_clinic_and_the_link_only() {
         assert_eq!(
-            text("Riverside Family Clinic", Some("https://msg.example.org/")),
+            text(
+                None,
+                "Riverside Family Clinic",
+                Some("https://msg.example.org/")
+            ),
             "You have a new secure message from Riverside Family Clinic.\r\nSign in to read \
              it: https://msg.example.org/app/\r\n"
         );
-        assert!(!text("Riverside", None).contains("http"));
+        assert!(!text(None, "Riverside", None).contains("http"));
+        assert!(!text(Some("es"), "Riverside", None).contains("http"));
+    }
+
+    #[test]
+    fn a_user_who_chose_spanish_reads_spanish() {
+        assert_eq!(subject(Some("es")), "Nuevo mensaje seguro");
+        assert_eq!(subject(Some("en")), subject(None));
+        assert_eq!(
+            text(Some("es"), "Riverside", Some("https://msg.example.org")),
+            "Tiene un nuevo mensaje seguro de Riverside.\r\nInicie sesión para leerlo: \
+             https://msg.example.org/app/\r\n"
+        );
+        assert_eq!(
+            text(Some("en"), "Riverside", None),
+            text(None, "Riverside", None)
+        );
     }
 
     #[test]
     fn unusable_addresses_are_skipped() {
         let from: Mailbox = "Clinic <notices@example.org>".parse().unwrap();
-        assert!(compose(&from, "not an address", "C", None).is_none());
-        assert!(compose(&from, "a@example.org\r\nBcc: b@example.org", "C", None).is_none());
-        assert!(compose(&from, " pat@example.org ", "C", None).is_some());
+        assert!(compose(&from, "not an address", None, "C", None).is_none());
+        assert!(compose(
+            &from,
+            "a@example.org\r\nBcc: b@example.org",
+            None,
+            "C",
+            None
+        )
+        .is_none());
+        assert!(compose(&from, " pat@example.org ", None, "C", None).is_some());
     }
 
     #[test]
@@ -170,7 +212,7 @@ mod tests {
         let from: Mailbox = "notices@example.org".parse().unwrap();
         let one = |u| Outgoing {
             user: UserId(u),
-            message: compose(&from, "p@example.org", "C", None).unwrap(),
+            message: compose(&from, "p@example.org", None, "C", None).unwrap(),
         };
         assert_eq!(outbox.push((0..OUTBOX_CAP as i64).map(one).collect()), 0);
         assert_eq!(outbox.push(vec![one(-1), one(-2)]), 2);

@@ -27,7 +27,7 @@ use crate::store::{participants, tenants, users};
 use mail::{Outbox, Outgoing};
 use schedule::{Due, Schedule};
 
-pub use mail::{text, SUBJECT};
+pub use mail::{subject, text};
 
 /// The most due users checked by one read.
 const CHECK_PAGE: usize = 256;
@@ -258,6 +258,7 @@ fn take_in(schedule: &mut Schedule, events: &[Event], last: &mut i64) {
 struct Owed {
     user: UserId,
     email: String,
+    language: Option<String>,
     clinic: String,
 }
 
@@ -282,6 +283,7 @@ async fn deliver(service: &Service, config: &Config, schedule: &mut Schedule, ou
             match mail::compose(
                 &config.from,
                 &o.email,
+                o.language.as_deref(),
                 &o.clinic,
                 config.public_url.as_deref(),
             ) {
@@ -352,6 +354,7 @@ fn owed(c: &rusqlite::Connection, due: Vec<Due>) -> Result<Vec<Owed>> {
         out.push(Owed {
             user: d.user,
             email,
+            language: user.language,
             clinic,
         });
     }

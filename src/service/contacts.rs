@@ -84,28 +84,45 @@ impl Service {
             .await
     }
 
-    /// Sets how the user's own name is shown to others: trimmed, not empty, at most
-    /// `MAX_DISPLAY_NAME` characters.
-    pub async fn set_display_name(&self, tenant: TenantId, me: User, name: String) -> Result<User> {
-        let name = name.trim().to_string();
-        let chars = name.chars().count();
-        if chars == 0 || chars > MAX_DISPLAY_NAME {
+    /// A user's own settings: how their name is shown to others (trimmed, not empty, at most
+    /// `MAX_DISPLAY_NAME` characters) and the language they read Parlor in.
+    pub async fn update_me(
+        &self,
+        tenant: TenantId,
+        me: User,
+        display_name: Option<String>,
+        language: Option<Option<String>>,
+    ) -> Result<User> {
+        if display_name.is_none() && language.is_none() {
             return Err(Error::invalid(
                 "display_name",
-                format!("must be 1-{MAX_DISPLAY_NAME} characters (not counting blanks around it)"),
+                "is required unless language is given",
             ));
         }
-        if name.chars().any(char::is_control) {
-            return Err(Error::invalid(
-                "display_name",
-                "must not contain control characters",
-            ));
+        let display_name = display_name.map(|n| n.trim().to_string());
+        if let Some(name) = &display_name {
+            let chars = name.chars().count();
+            if chars == 0 || chars > MAX_DISPLAY_NAME {
+                return Err(Error::invalid(
+                    "display_name",
+                    format!(
+                        "must be 1-{MAX_DISPLAY_NAME} characters (not counting blanks around it)"
+                    ),
+                ));
+            }
+            if name.chars().any(char::is_control) {
+                return Err(Error::invalid(
+                    "display_name",
+                    "must not contain control characters",
+                ));
+            }
         }
         self.update_user(
             tenant,
             IdRef::Id(me.id.0),
             users::ProfileChange {
-                display_name: Some(name),
+                display_name,
+                language,
                 ..Default::default()
             },
             None,

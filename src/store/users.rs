@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 const COLUMNS: &str =
     "id, uuid, oid, tenant_id, role, first_name, last_name, display_name, prefix, \
      gender, email, phone, avatar_url, specialty, external_id, birthdate, username, \
-     password_hash IS NOT NULL, created_at, updated_at";
+     password_hash IS NOT NULL, created_at, updated_at, language";
 
 fn from_row(r: &Row) -> rusqlite::Result<User> {
     from_row_at(r, 0)
@@ -41,6 +41,7 @@ pub(crate) fn from_row_at(r: &Row, at: usize) -> rusqlite::Result<User> {
         has_password: r.get(at + 17)?,
         created_at: r.get(at + 18)?,
         updated_at: r.get(at + 19)?,
+        language: r.get(at + 20)?,
     })
 }
 
@@ -148,7 +149,7 @@ pub(crate) fn by_ids_sql() -> &'static str {
 }
 
 /// How many columns `COLUMNS` has.
-pub(crate) const USER_COLUMN_COUNT: usize = 20;
+pub(crate) const USER_COLUMN_COUNT: usize = 21;
 
 /// A page of the tenant's users by id, optionally of one role.
 pub fn list(
@@ -186,7 +187,7 @@ pub fn find_login(
                 "SELECT {COLUMNS}, password_hash FROM users WHERE tenant_id = ?1 AND username = ?2"
             ),
             params![tenant.0, username],
-            |r| Ok((from_row(r)?, r.get(20)?)),
+            |r| Ok((from_row(r)?, r.get(USER_COLUMN_COUNT)?)),
         )
         .optional()?)
 }
@@ -203,7 +204,7 @@ pub fn find_logins_anywhere(
          WHERE username = ?1 AND (?2 IS NULL OR role = ?2) ORDER BY id"
     ))?;
     let rows = stmt.query_map(params![username, role.map(Role::as_str)], |r| {
-        Ok((from_row(r)?, r.get(20)?))
+        Ok((from_row(r)?, r.get(USER_COLUMN_COUNT)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -231,6 +232,8 @@ pub struct ProfileChange {
     pub display_name: Option<String>,
     pub username: Option<Option<String>>,
     pub profile: ProfilePatch,
+    /// One of `LANGUAGES`, or `Some(None)` to forget the choice.
+    pub language: Option<Option<String>>,
 }
 
 pub fn update_profile(
@@ -245,7 +248,7 @@ pub fn update_profile(
     conn.exec(
         "UPDATE users SET first_name = ?2, last_name = ?3, display_name = ?4, prefix = ?5,
              gender = ?6, email = ?7, phone = ?8, avatar_url = ?9, specialty = ?10,
-             birthdate = ?11, username = ?12, updated_at = ?13
+             birthdate = ?11, username = ?12, updated_at = ?13, language = ?14
          WHERE id = ?1",
         params![
             id.0,
@@ -260,7 +263,8 @@ pub fn update_profile(
             p.specialty,
             p.birthdate,
             change.username.clone().unwrap_or(u.username),
-            now
+            now,
+            change.language.clone().unwrap_or(u.language),
         ],
     )?;
     Ok(())

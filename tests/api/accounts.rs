@@ -925,6 +925,62 @@ fn a_user_chooses_how_their_name_is_shown() {
     assert_eq!(r.status, 403);
 }
 
+#[test]
+fn a_user_chooses_their_language() {
+    let c = clinic();
+    let s = c.sign_in("pat", Some("app"));
+    assert_eq!(
+        s.on(c.app.get("/parlor/v1/me")).send().body["language"],
+        json!(null)
+    );
+    let r = s
+        .changing(c.app.patch("/parlor/v1/me"))
+        .json(&json!({"language": "es"}));
+    assert_eq!(
+        (r.status, r.body["language"].clone()),
+        (200, json!("es")),
+        "{:?}",
+        r.body
+    );
+    // The name is left alone, and the session's user says it on the next sign-in.
+    assert_eq!(r.body["display_name"], "Pat Patient");
+    let again = c.sign_in("pat", Some("app"));
+    assert_eq!(again.answer.body["user"]["language"], "es");
+    for bad in [
+        json!({"language": "fr"}),
+        json!({"language": "ES"}),
+        json!({"language": 7}),
+    ] {
+        let r = s.changing(c.app.patch("/parlor/v1/me")).json(&bad);
+        assert_eq!(r.status, 400, "{bad}: {:?}", r.body);
+    }
+    let r = s
+        .changing(c.app.patch("/parlor/v1/me"))
+        .json(&json!({"language": "fr"}));
+    assert_eq!(r.body["error"]["field"], "language", "{:?}", r.body);
+    assert!(r.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("en, es"));
+    // null forgets the choice; an admin sets it for someone else.
+    let r = s
+        .changing(c.app.patch("/parlor/v1/me"))
+        .json(&json!({"language": null}));
+    assert_eq!((r.status, r.body["language"].clone()), (200, json!(null)));
+    let r = c
+        .app
+        .patch(&format!("/parlor/v1/users/{}", c.patient))
+        .admin()
+        .tenant(c.t)
+        .json(&json!({"language": "es"}));
+    assert_eq!(
+        (r.status, r.body["language"].clone()),
+        (200, json!("es")),
+        "{:?}",
+        r.body
+    );
+}
+
 // --- The admin page ----------------------------------------------------------------------
 
 #[test]

@@ -560,13 +560,223 @@ fn the_app_passes_axe_cores_wcag_2_1_aa_checks() {
     browser.set_window_size(DESKTOP.0, DESKTOP.1);
     check("thread, desktop");
     // Spanish: longer words, the same bar (and `lang` must follow).
-    browser.run(&format!(
-        "localStorage.setItem({LANG_KEY:?}, 'es'); location.reload();"
-    ));
+    browser.click("#lang option[value=\"es\"]");
     browser.wait_for("the page in Spanish", |b| {
         (b.run("return document.documentElement.lang;") == "es").then_some(())
     });
     thread_shows(&browser, "My knee still hurts");
     check("thread, desktop, Spanish");
     assert!(found.is_empty(), "WCAG violations:\n{}", found.join("\n"));
+}
+
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// What has the keyboard focus: its id, else the link's address or the element's tag.
+fn focused(browser: &Browser) -> String {
+    browser
+        .run(
+            "const e = document.activeElement; \
+             return e.id || (e.getAttribute('href') ? 'href:' + e.getAttribute('href') : e.tagName);",
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Presses Tab until `target` has the focus; the stops on the way, for the failure message.
+fn tab_to(browser: &Browser, target: &str) -> Vec<String> {
+    let mut stops = Vec::new();
+    for _ in 0..20 {
+        browser.keys(TAB);
+        let now = focused(browser);
+        stops.push(now.clone());
+        if now == target {
+            return stops;
+        }
+    }
+    panic!("Tab never reached {target}: {stops:?}");
+}
+
+#[test]
+fn a_patient_does_everything_from_the_keyboard() {
+    let Some(browser) = browser("keyboard") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    browser.set_window_size(PHONE.0, PHONE.1);
+    browser.goto(&app.url("/app/"));
+    browser.element("#signin-username");
+    // The form starts with the focus in the username field.
+    assert_eq!(focused(&browser), "signin-username");
+    browser.keys("maria");
+    browser.keys(TAB);
+    assert_eq!(focused(&browser), "signin-password");
+    browser.keys(&format!("maria-password{ENTER}"));
+    browser.element("#live[data-state=\"live\"]");
+
+    // Through the labelled search field to the conversation, and in with Enter.
+    let stops = tab_to(&browser, &format!("href:#/c/{}", c.conversation));
+    assert!(stops.contains(&"inbox-search".to_string()), "{stops:?}");
+    browser.keys(ENTER);
+    thread_shows(&browser, "My knee still hurts");
+
+    // To the reply box, type, Tab to Send, Enter.
+    tab_to(&browser, "reply-body");
+    browser.keys("Typed without a mouse.");
+    browser.keys(TAB);
+    assert_eq!(focused(&browser), "reply-send");
+    browser.keys(ENTER);
+    thread_shows(&browser, "Typed without a mouse.");
+    let r = app
+        .get(&format!(
+            "/parlor/v1/conversations/{}/messages",
+            c.conversation
+        ))
+        .admin()
+        .tenant(c.tenant)
+        .send();
+    let bodies: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert!(bodies.contains(&"Typed without a mouse."), "{bodies:?}");
+
+    // Back to the inbox by the keyboard too: the link at the top of the thread.
+    browser.run("document.querySelector('#back').focus();");
+    browser.keys(ENTER);
+    browser.element("#inbox");
+}
+
+#[test]
+fn long_inboxes_and_threads_page_back_and_archived_ones_say_so() {
+    let Some(browser) = browser("paging") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    // 103 more conversations for the provider (105 in all), and 130 messages in one thread.
+    for _ in 0..103 {
+        app.create_conversation(c.tenant, &[c.provider, c.patient]);
+    }
+    let long = app.create_conversation(c.tenant, &[c.provider, c.patient])["id"]
+        .as_i64()
+        .unwrap();
+    for i in 1..=130 {
+        app.send_as(c.tenant, long, c.patient, &format!("Note number {i}."));
+    }
+    let r = app
+        .patch(&format!(
+            "/parlor/v1/conversations/{}",
+            c.other_conversation
+        ))
+        .admin()
+        .tenant(c.tenant)
+        .json(&json!({"archived": true}));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let rows = |b: &Browser| {
+        b.run("return document.querySelectorAll('#inbox li[data-conversation]').length;")
+            .as_i64()
+            .unwrap_or(0)
+    };
+    browser.set_window_size(DESKTOP.0, DESKTOP.1);
+    sign_in(&browser, &app, "dr.reyes");
+    assert_eq!(rows(&browser), 100);
+    browser.click("#inbox-more");
+    browser.wait_for("106 conversations", |b| (rows(b) == 106).then_some(()));
+    assert!(browser.find("#inbox-more").is_some());
+    assert_eq!(
+        displayed(&browser, "#inbox-more"),
+        "none",
+        "no further page"
+    );
+    // The oldest conversation, only on the second page, is there once.
+    let oldest = browser.run(&format!(
+        "return document.querySelectorAll('#inbox li[data-conversation=\"{}\"]').length;",
+        c.conversation
+    ));
+    assert_eq!(oldest, 1);
+    let tag = format!(
+        "#inbox li[data-conversation=\"{}\"] .tag",
+        c.other_conversation
+    );
+    assert_eq!(browser.text(&tag).as_deref(), Some("Archived"));
+    assert!(browser
+        .text(&format!(
+            "#inbox li[data-conversation=\"{}\"] .tag",
+            c.conversation
+        ))
+        .is_none());
+    browser.goto(&app.url(&format!("/app/#/c/{}", c.other_conversation)));
+    thread_shows(&browser, "Tom's private question");
+    assert_eq!(
+        browser.text("#thread-archived").as_deref(),
+        Some("This conversation is archived.")
+    );
+
+    browser.goto(&app.url(&format!("/app/#/c/{long}")));
+    thread_shows(&browser, "Note number 130.");
+    let shown = |b: &Browser| {
+        b.run("return document.querySelectorAll('#thread li[data-message]').length;")
+            .as_i64()
+            .unwrap_or(0)
+    };
+    assert_eq!(shown(&browser), 100);
+    assert!(!browser.text("#thread").unwrap().contains("Note number 30."));
+    browser.click("#thread-earlier");
+    browser.wait_for("all 130 messages", |b| (shown(b) == 130).then_some(()));
+    let text = browser.text("#thread").unwrap();
+    assert!(text.contains("Note number 1."), "{text}");
+    assert_eq!(displayed(&browser, "#thread-earlier"), "none");
+    // A new message arrives live: the earlier page stays, the new one is added.
+    app.send_as(c.tenant, long, c.patient, "Note number 131.");
+    thread_shows(&browser, "Note number 131.");
+    assert_eq!(shown(&browser), 131);
+}
+
+#[test]
+fn the_language_is_the_users_own_on_every_browser() {
+    let Some(browser) = browser("user language") else {
+        return;
+    };
+    let app = spawn_app();
+    let c = clinic(&app);
+    let language = |app: &TestApp| {
+        app.get(&format!("/parlor/v1/users/{}", c.patient))
+            .admin()
+            .tenant(c.tenant)
+            .send()
+            .body["language"]
+            .clone()
+    };
+    // Signing in records the language the app is shown in: English here.
+    sign_in(&browser, &app, "maria");
+    browser.wait_for("the language saved", |_| {
+        (language(&app) == json!("en")).then_some(())
+    });
+    // The switch saves the choice for e-mail notices too.
+    browser.click("#lang option[value=\"es\"]");
+    browser.wait_for("Spanish saved", |_| {
+        (language(&app) == json!("es")).then_some(())
+    });
+    browser.click("#sign-out");
+    browser.element("#signin-form");
+
+    // Another browser (nothing remembered locally) in English: the user's choice wins.
+    browser.run(&format!("localStorage.removeItem('{LANG_KEY}');"));
+    browser.goto(&app.url("/app/"));
+    browser.wait_for("the English sign-in form", |b| {
+        b.text("#signin-form h1").filter(|t| t == "Sign in")
+    });
+    sign_in(&browser, &app, "maria");
+    browser.wait_for("the inbox in Spanish", |b| {
+        b.text("main h1").filter(|t| t == "Mensajes")
+    });
+    assert_eq!(browser.run("return document.documentElement.lang;"), "es");
+    browser.goto(&app.url("/app/#/me"));
+    let note = browser.wait_for("the language note", |b| b.text("#me-language"));
+    assert!(note.contains("español"), "{note}");
 }

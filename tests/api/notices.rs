@@ -267,6 +267,38 @@ fn an_unread_message_gives_one_notice_with_the_clinic_and_link_only() {
 }
 
 #[test]
+fn a_patient_who_chose_spanish_gets_the_notice_in_spanish() {
+    let sink = Sink::start();
+    let app = with_notices(&sink, 1);
+    let (tenant, provider) = clinic(&app);
+    let lucia = patient(
+        &app,
+        tenant,
+        "Lucía Patient",
+        Some("lucia@patients.example"),
+    );
+    let r = app
+        .patch(&format!("/parlor/v1/users/{lucia}"))
+        .admin()
+        .tenant(tenant)
+        .json(&json!({ "language": "es" }));
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let conv = conversation(&app, tenant, &[provider, lucia]);
+    app.send_as(tenant, conv, provider, SECRET_TEXT);
+
+    let mails = sink.wait_for("lucia@patients.example");
+    let mine = to(&mails, "lucia@patients.example");
+    assert_eq!(mine.len(), 1, "{mails:?}");
+    let data = &mine[0].data;
+    assert!(data.contains("Subject: Nuevo mensaje seguro"), "{data}");
+    assert!(
+        data.contains(&format!("Tiene un nuevo mensaje seguro de {CLINIC}.")),
+        "{data}"
+    );
+    assert!(!data.contains("biopsy"), "{data}");
+}
+
+#[test]
 fn a_patient_who_reads_within_the_delay_gets_none() {
     let sink = Sink::start();
     let app = with_notices(&sink, 3);

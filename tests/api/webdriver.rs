@@ -225,6 +225,26 @@ impl Browser {
         )
     }
 
+    /// Presses `keys` one after another on whatever has the keyboard focus, as a user at a
+    /// keyboard does (WebDriver key actions; `\u{E004}` is Tab, `\u{E007}` Enter).
+    pub fn keys(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|k| {
+                let k = k.to_string();
+                [
+                    json!({"type": "keyDown", "value": k}),
+                    json!({"type": "keyUp", "value": k}),
+                ]
+            })
+            .collect();
+        self.session_call(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
     /// Runs `script` as an asynchronous script: it ends by calling its last argument (the
     /// callback) with the value to return.
     pub fn run_async(&self, script: &str) -> Value {

@@ -84,4 +84,7 @@ impl From<User> for ContactDto {
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     pub display_name: Option<String>,
+    /// "en" or "es"; `null` forgets the choice.
+    #[serde(default, deserialize_with = "super::present")]
+    pub language: Option<Option<String>>,
 }

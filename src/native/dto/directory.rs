@@ -68,6 +68,9 @@ pub struct UpdateUser {
     pub specialty: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     pub username: Option<Option<String>>,
+    /// "en" or "es"; `null` forgets the choice.
+    #[serde(default, deserialize_with = "present")]
+    pub language: Option<Option<String>>,
     pub password: Option<String>,
 }
 
@@ -134,6 +137,7 @@ pub struct UserDto {
     pub external_id: Option<String>,
     pub username: Option<String>,
     pub has_password: bool,
+    pub language: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -159,6 +163,7 @@ impl From<User> for UserDto {
             external_id: u.external_id,
             username: u.username,
             has_password: u.has_password,
+            language: u.language,
             created_at: rfc3339_ms(u.created_at),
             updated_at: rfc3339_ms(u.updated_at),
         }

@@ -177,6 +177,9 @@ impl Service {
         if let Some(Some(name)) = &change.username {
             check_username(name)?;
         }
+        if let Some(Some(language)) = &change.language {
+            check_language(language)?;
+        }
         let hash = match new_password {
             Some(p) => Some(self.blocking(move || password::hash(&p)).await?),
             None => None,
@@ -203,4 +206,18 @@ impl Service {
             })
             .await
     }
+}
+
+/// A user's language is one the app and the e-mail notices are written in.
+fn check_language(language: &str) -> Result<()> {
+    if crate::domain::LANGUAGES.contains(&language) {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        "language",
+        format!(
+            "must be one of {} (or null)",
+            crate::domain::LANGUAGES.join(", ")
+        ),
+    ))
 }
