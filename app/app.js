@@ -366,30 +366,36 @@ async function inboxView(main, _arg, viewId) {
   const search = h('input', { type: 'search', id: 'inbox-search', autocomplete: 'off' });
   const list = h('ul', { id: 'inbox', class: 'inbox' });
   // The first page is read again on every refresh; once "Show more" was used, the rows shown
-  // below it stay until the view is left (a conversation with news moves up into the first
-  // page, one pushed out of it stays below).
+  // below it stay until the view is left or the search changes (a conversation with news
+  // moves up into the first page, one pushed out of it stays below). The search runs on the
+  // server, over all of the person's conversations, not only the ones shown.
   let extended = false;
   let older = null;
   let conversations = [];
+  let asked = 0;
   const more = h('button', { type: 'button', id: 'inbox-more', class: 'plain', hidden: true }, t('inbox.more'));
   const render = () => {
     more.hidden = !older;
-    const q = search.value.trim().toLowerCase();
-    const shown = conversations.filter((c) => !q || others(c).some((p) => p.user.display_name.toLowerCase().includes(q)));
-    if (!shown.length) {
-      list.replaceChildren(h('li', { class: 'muted', id: 'inbox-empty' }, conversations.length ? t('inbox.nomatch') : t('inbox.empty')));
+    if (!conversations.length) {
+      list.replaceChildren(h('li', { class: 'muted', id: 'inbox-empty' }, search.value.trim() ? t('inbox.nomatch') : t('inbox.empty')));
       return;
     }
     // A live refresh redraws the rows: keyboard focus stays on the conversation it was on.
     const focused = document.activeElement && document.activeElement.closest('#inbox li');
-    list.replaceChildren(...shown.map(inboxRow));
+    list.replaceChildren(...conversations.map(inboxRow));
     if (focused) list.querySelector(`li[data-conversation="${focused.dataset.conversation}"] a`)?.focus();
   };
-  search.addEventListener('input', render);
+  // An admin's list is the whole clinic's; the app shows the conversations they are in.
+  const as = state.session.role === 'admin' ? `&as=${me().id}` : '';
+  const query = () => {
+    const q = search.value.trim();
+    return `/conversations?limit=${PAGE}${as}${q ? `&q=${encodeURIComponent(q)}` : ''}`;
+  };
   const load = async (background) => {
-    // An admin's list is the whole clinic's; the app shows the conversations they are in.
-    const data = await api('GET', `/conversations?limit=${PAGE}${as}`, { background });
-    if (!stillShowing(viewId)) return;
+    // Answers to a search typed over are dropped: only the latest question is shown.
+    const mine = ++asked;
+    const data = await api('GET', query(), { background });
+    if (!stillShowing(viewId) || mine !== asked) return;
     if (extended) {
       const top = new Set(data.data.map((c) => c.id));
       conversations = [...data.data, ...conversations.filter((c) => !top.has(c.id))];
@@ -399,13 +405,21 @@ async function inboxView(main, _arg, viewId) {
     }
     render();
   };
-  const as = state.session.role === 'admin' ? `&as=${me().id}` : '';
+  let typing = null;
+  search.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      extended = false;
+      load(false).catch(failed);
+    }, 250);
+  });
   more.addEventListener('click', async () => {
     if (!older) return;
     more.disabled = true;
+    const mine = asked;
     try {
-      const data = await api('GET', `/conversations?limit=${PAGE}${as}&before=${encodeURIComponent(older)}`);
-      if (!stillShowing(viewId)) return;
+      const data = await api('GET', `${query()}&before=${encodeURIComponent(older)}`);
+      if (!stillShowing(viewId) || mine !== asked) return;
       const shown = new Set(conversations.map((c) => c.id));
       const added = data.data.filter((c) => !shown.has(c.id));
       const firstNew = added[0];

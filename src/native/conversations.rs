@@ -16,8 +16,9 @@ use crate::service::conversations::{ConversationChange, NewConversation, Scope};
 use crate::service::page_limit;
 
 /// The caller's conversations by last activity, or with `?as=` another user's (admins). An
-/// admin who names nobody gets every conversation of the tenant, or with `?q=` those with a
-/// participant of that name. Answers carry an ETag; `If-None-Match` gets a 304.
+/// admin who names nobody gets every conversation of the tenant. `?q=` keeps those with a
+/// participant of that name (for a user's own list: someone other than them). Answers carry
+/// an ETag; `If-None-Match` gets a 304.
 pub async fn list(
     app: web::Data<App>,
     caller: TenantCaller,
@@ -35,13 +36,7 @@ pub async fn list(
     let limit = page_limit("limit", q.limit, 20)?;
     let viewer = caller.acting_or_admin(&app, query_ref(q.as_user)?).await?;
     let scope = match (viewer, q.q) {
-        (Some(_), Some(_)) => {
-            return Err(Error::invalid(
-                "q",
-                "searches the whole tenant; it cannot be combined with as",
-            )
-            .into())
-        }
+        (Some(user), Some(text)) => Scope::UserSearch(user, text),
         (None, Some(text)) => Scope::Search(text),
         (Some(user), None) => Scope::User(user),
         (None, None) => Scope::Tenant,

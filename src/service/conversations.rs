@@ -159,6 +159,9 @@ pub enum Scope {
     Tenant,
     /// The tenant's conversations with a participant named like the text (the inbox search).
     Search(String),
+    /// One user's conversations with someone else named like the text, as `User` lists them
+    /// (the clinic's app's inbox search).
+    UserSearch(UserId, String),
 }
 
 pub const MAX_NAME: usize = 200;
@@ -401,6 +404,7 @@ impl Service {
     ) -> Result<Page<Listing>> {
         let scope = match scope {
             Scope::Search(text) => Scope::Search(search::check_text(text)?),
+            Scope::UserSearch(user, text) => Scope::UserSearch(user, search::check_text(text)?),
             other => other,
         };
         let cursor = before.map(|b| decode_cursor("before", &b)).transpose()?;
@@ -411,6 +415,18 @@ impl Service {
                     Scope::User(user) => {
                         let views =
                             participants::list_for_user(c, tenant, *user, cursor, limit + 1)?;
+                        let rows = views.into_iter().map(|v| (v.conversation, Some(v.me)));
+                        (rows.collect::<Vec<_>>(), Some(*user))
+                    }
+                    Scope::UserSearch(user, text) => {
+                        let views = store_search::search_for_user(
+                            c,
+                            tenant,
+                            *user,
+                            text,
+                            cursor,
+                            limit + 1,
+                        )?;
                         let rows = views.into_iter().map(|v| (v.conversation, Some(v.me)));
                         (rows.collect::<Vec<_>>(), Some(*user))
                     }
@@ -425,7 +441,7 @@ impl Service {
                     }
                 };
                 let page = paginate(rows, limit, |(conv, _)| match scope {
-                    Scope::User(_) => encode_cursor(
+                    Scope::User(_) | Scope::UserSearch(..) => encode_cursor(
                         participants::sort_key(
                             conv.last_message.as_ref().map(|m| m.at),
                             conv.created_at,

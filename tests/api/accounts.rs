@@ -875,6 +875,63 @@ fn a_provider_starts_conversations_with_patients_and_colleagues_and_admins_with_
     assert_eq!(r.status, 201, "{:?}", r.body);
 }
 
+// --- Searching my conversations -----------------------------------------------------------
+
+#[test]
+fn a_user_searches_their_own_conversations_by_the_other_persons_name() {
+    let c = clinic();
+    // Dana Lee also talks with Quinn; Pat is not part of that conversation.
+    let with_quinn = c.app.create_conversation(c.t, &[c.provider, c.patient2])["id"]
+        .as_i64()
+        .unwrap();
+    let ids = |s: &Session, q: &str| -> Vec<i64> {
+        let r = s
+            .on(c.app.get(&format!("/parlor/v1/conversations?q={q}")))
+            .send();
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_i64().unwrap())
+            .collect()
+    };
+    let dana = c.sign_in("drlee", Some("app"));
+    assert_eq!(ids(&dana, "quinn"), vec![with_quinn]);
+    assert_eq!(ids(&dana, "PAT"), vec![c.conv]);
+    // The searcher's own name matches nothing: it is in every conversation of theirs.
+    assert!(ids(&dana, "dana").is_empty());
+    // A patient never finds a conversation they are not in, by any name.
+    let pat = c.sign_in("pat", Some("app"));
+    assert!(ids(&pat, "quinn").is_empty());
+    assert_eq!(ids(&pat, "lee"), vec![c.conv]);
+    // Paged like the list, with its cursor.
+    let more = c.app.create_conversation(c.t, &[c.provider, c.patient])["id"]
+        .as_i64()
+        .unwrap();
+    let r = dana
+        .on(c.app.get("/parlor/v1/conversations?q=pat&limit=1"))
+        .send();
+    assert_eq!(r.body["data"][0]["id"], more);
+    let next = r.body["next_cursor"].as_str().unwrap().to_string();
+    let r = dana
+        .on(c.app.get(&format!(
+            "/parlor/v1/conversations?q=pat&limit=1&before={next}"
+        )))
+        .send();
+    assert_eq!(r.body["data"][0]["id"], c.conv);
+    assert_eq!(r.body["next_cursor"], json!(null));
+    let r = dana
+        .on(c
+            .app
+            .get(&format!("/parlor/v1/conversations?q={}", "x".repeat(101))))
+        .send();
+    assert_eq!(
+        (r.status, r.body["error"]["field"].clone()),
+        (400, json!("q"))
+    );
+}
+
 // --- How my name is shown ----------------------------------------------------------------
 
 #[test]

@@ -685,6 +685,34 @@ fn long_inboxes_and_threads_page_back_and_archived_ones_say_so() {
     browser.set_window_size(DESKTOP.0, DESKTOP.1);
     sign_in(&browser, &app, "dr.reyes");
     assert_eq!(rows(&browser), 100);
+    // The search asks the server: it finds among all 106, not only the 100 shown.
+    browser.type_into("#inbox-search", "tom");
+    browser.wait_for("Tom's conversation alone", |b| (rows(b) == 1).then_some(()));
+    assert!(browser
+        .find(&format!(
+            "#inbox li[data-conversation=\"{}\"]",
+            c.other_conversation
+        ))
+        .is_some());
+    assert_eq!(displayed(&browser, "#inbox-more"), "none");
+    browser.type_into("#inbox-search", "nobody by this name");
+    browser.wait_for("no match", |b| b.text("#inbox-empty"));
+    browser.type_into("#inbox-search", "maria");
+    browser.wait_for("Maria's first 100", |b| {
+        (rows(b) == 100
+            && b.find(&format!(
+                "#inbox li[data-conversation=\"{}\"]",
+                c.other_conversation
+            ))
+            .is_none())
+        .then_some(())
+    });
+    browser.click("#inbox-more");
+    browser.wait_for("all 105 of Maria's", |b| (rows(b) == 105).then_some(()));
+    // Emptied the way a person does it, key by key.
+    browser.run("document.querySelector('#inbox-search').focus();");
+    browser.keys(&"\u{E003}".repeat(5));
+    browser.wait_for("the whole inbox again", |b| (rows(b) == 100).then_some(()));
     browser.click("#inbox-more");
     browser.wait_for("106 conversations", |b| (rows(b) == 106).then_some(()));
     assert!(browser.find("#inbox-more").is_some());
