@@ -708,6 +708,7 @@ pub fn hot_reads() -> Vec<(&'static str, String)> {
             participants::of_conversations_sql().into(),
         ),
         ("users::by_ids", users::by_ids_sql().into()),
+        ("search::search_for_user", search::search_for_user_sql(21)),
         (
             "conversations::count_by_metadata",
             conversations::count_by_metadata_sql(&[]),

@@ -59,9 +59,21 @@ pub fn search_for_user(
     before: Option<(i64, i64)>,
     limit: u32,
 ) -> Result<Vec<ConversationView>> {
-    use super::conversations::{COLUMNS as CONV, COLUMN_COUNT};
     let (at, id) = before.unwrap_or((i64::MAX, i64::MAX));
-    let mut stmt = conn.prepare_cached(&format!(
+    let mut stmt = conn.prepare_cached(&search_for_user_sql(limit))?;
+    let rows = stmt.query_map(params![user.0, at, id, contains(text), tenant.0], |r| {
+        Ok(ConversationView {
+            conversation: from_row(r)?,
+            me: participants::from_row_at(r, super::conversations::COLUMN_COUNT)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The statement of `search_for_user` (its plan is checked with the hot reads').
+pub(crate) fn search_for_user_sql(limit: u32) -> String {
+    use super::conversations::COLUMNS as CONV;
+    format!(
         "SELECT {CONV}, {MINE} FROM participants p JOIN conversations c ON c.id = p.conversation_id
          WHERE p.user_id = ?1 AND (p.sort_at, p.conversation_id) < (?2, ?3) AND c.deleted = 0
            AND c.tenant_id = ?5
@@ -70,12 +82,5 @@ pub fn search_for_user(
                WHERE o.conversation_id = c.id AND o.user_id <> ?1 AND {NAMED_LIKE})
          ORDER BY p.sort_at DESC, p.conversation_id DESC LIMIT {limit}",
         MINE = participants::COLUMNS
-    ))?;
-    let rows = stmt.query_map(params![user.0, at, id, contains(text), tenant.0], |r| {
-        Ok(ConversationView {
-            conversation: from_row(r)?,
-            me: participants::from_row_at(r, COLUMN_COUNT)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    )
 }
