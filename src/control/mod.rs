@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod ids;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -68,7 +69,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(PREFIX)
             .route("", web::get().to(info))
-            .configure(clock::routes),
+            .configure(clock::routes)
+            .configure(ids::routes),
     );
 }
 

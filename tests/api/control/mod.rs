@@ -3,3 +3,4 @@
 
 mod clock;
 mod frame;
+mod ids;
