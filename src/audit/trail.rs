@@ -43,15 +43,19 @@ where
     let draft = Shared::default();
     {
         let mut d = super::lock(&draft);
+        let at = app.service.now();
         d.entry = Entry {
-            at: app.service.now(),
+            at,
             surface: surface.to_string(),
             action: action_of(req.method(), req.path()).to_string(),
             route: Some(format!("{} {}", req.method(), without_secret(req.path()))),
             client: req.peer_addr().map(|a| a.ip().to_string()),
             user_agent: header(&req, "user-agent", 256),
             request_id: header(&req, REQUEST_ID, 128)
-                .or_else(|| Some(uuid::Uuid::now_v7().to_string())),
+                // Not from the service's seeded ids: every request, sandboxed or not, makes
+                // one, and taking them from a shared sequence would let concurrent requests
+                // shift each other's ids.
+                .or_else(|| Some(crate::domain::idgen::unseeded_uuid(at))),
             ..Entry::default()
         };
     }

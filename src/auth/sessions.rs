@@ -11,6 +11,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use super::secret;
 use crate::domain::clock::Millis;
+use crate::domain::Ids;
 use crate::error::{Error, Result};
 
 /// The cookie that carries the session id.
@@ -91,13 +92,14 @@ impl Sessions {
         token_id: Option<i64>,
         surface: &'static str,
         now: Millis,
+        ids: &Ids,
     ) -> Opened {
-        let cookie = secret::generate("");
+        let cookie = ids.secret("");
         let session = Session {
             credential,
             surface,
             token_id,
-            csrf: secret::generate(""),
+            csrf: ids.secret(""),
             created_at: now,
             last_active: now,
         };
@@ -186,7 +188,7 @@ mod tests {
     #[test]
     fn idle_sessions_expire_and_activity_keeps_them() {
         let sessions = Sessions::new(15, 12);
-        let opened = sessions.open("cred".into(), None, "admin", 0);
+        let opened = sessions.open("cred".into(), None, "admin", 0, &Ids::random());
         let c = opened.cookie.as_str();
         assert!(sessions.resume(c, Use::Read, None, true, 14 * MIN).is_ok());
         // Background refreshes do not move the idle clock ...
@@ -209,7 +211,7 @@ mod tests {
     #[test]
     fn sessions_end_after_their_lifetime_even_when_active() {
         let sessions = Sessions::new(15, 1);
-        let opened = sessions.open("cred".into(), Some(7), "admin", 0);
+        let opened = sessions.open("cred".into(), Some(7), "admin", 0, &Ids::random());
         for minute in (10..60).step_by(10) {
             assert!(sessions
                 .resume(&opened.cookie, Use::Read, None, true, minute * MIN)
@@ -226,7 +228,7 @@ mod tests {
     #[test]
     fn changes_need_the_csrf_token() {
         let sessions = Sessions::new(15, 12);
-        let opened = sessions.open("cred".into(), None, "admin", 0);
+        let opened = sessions.open("cred".into(), None, "admin", 0, &Ids::random());
         let c = opened.cookie.as_str();
         assert_eq!(
             sessions.resume(c, Use::Change, None, true, 1).unwrap_err(),
@@ -247,8 +249,8 @@ mod tests {
     #[test]
     fn signing_in_drops_expired_sessions() {
         let sessions = Sessions::new(1, 12);
-        sessions.open("a".into(), None, "admin", 0);
-        sessions.open("b".into(), None, "admin", 10 * MIN);
+        sessions.open("a".into(), None, "admin", 0, &Ids::random());
+        sessions.open("b".into(), None, "admin", 10 * MIN, &Ids::random());
         assert_eq!(sessions.len(), 1);
         let closed = sessions.close("not a cookie");
         assert!(closed.is_none());

@@ -1,6 +1,5 @@
-//! Newtype ids and the three identities every user, conversation and message carries.
-
-use rand::RngCore;
+//! Newtype ids and the three identities every user, conversation and message carries. New
+//! uuids and oids come from an `idgen::Ids` source.
 
 macro_rules! id_type {
     ($name:ident) => {
@@ -44,34 +43,9 @@ pub fn is_valid_text_id(text: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// A time-ordered (version 7) UUID: new rows land at the end of the `uuid` indexes instead of on
-/// a random page each, which keeps a busy writer's WAL small.
-pub fn new_uuid() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
-/// ObjectId-like: 4 bytes of Unix seconds then 8 random bytes, as 24 lowercase hex digits.
-pub fn new_oid(now_ms: i64) -> String {
-    let mut bytes = [0u8; 12];
-    let secs = (now_ms / 1000) as u32;
-    bytes[..4].copy_from_slice(&secs.to_be_bytes());
-    rand::thread_rng().fill_bytes(&mut bytes[4..]);
-    hex::encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn oid_is_24_hex_and_starts_with_seconds() {
-        let oid = new_oid(1_733_042_700_000);
-        assert_eq!(oid.len(), 24);
-        assert!(oid
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
-        assert_eq!(&oid[..8], &format!("{:08x}", 1_733_042_700u32));
-    }
 
     #[test]
     fn id_refs_parse() {

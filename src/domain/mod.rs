@@ -2,10 +2,12 @@
 //! (or native API) that renders it.
 
 pub mod clock;
+pub mod idgen;
 pub mod ids;
 pub mod model;
 pub mod time;
 
 pub use clock::Clock;
+pub use idgen::Ids;
 pub use ids::{ConversationId, IdRef, MessageId, TenantId, UserId};
 pub use model::*;

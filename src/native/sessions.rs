@@ -132,9 +132,13 @@ fn open(
     principal: Principal,
     surface: &'static str,
 ) -> HttpResponse {
-    let opened = app
-        .sessions
-        .open(credential, token_id, surface, app.service.now());
+    let opened = app.sessions.open(
+        credential,
+        token_id,
+        surface,
+        app.service.now(),
+        app.service.ids(),
+    );
     let mut response = HttpResponse::Ok();
     response.insert_header((
         actix_web::http::header::SET_COOKIE,

@@ -136,6 +136,7 @@ impl Service {
         tag: Option<Tag>,
     ) -> Result<(Listing, bool)> {
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
                 let other = users::find(c, tenant, &other)
@@ -166,7 +167,7 @@ impl Service {
                     tag,
                     ..Default::default()
                 };
-                let conv = insert_conversation(c, tenant, &start, now)?;
+                let conv = insert_conversation(c, tenant, &start, now, &ids)?;
                 Ok((listing(c, tenant, conv, me)?, true))
             })
             .await

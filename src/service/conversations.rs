@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::events::{self, Kind};
 use super::memo::People;
 use super::{decode_cursor, encode_cursor, read_state, search, Page, Service};
-use crate::domain::ids::{new_oid, new_uuid};
+use crate::domain::Ids;
 use crate::domain::{
     Conversation, ConversationId, ConversationStatus, IdRef, Participant, Tag, TenantId, User,
     UserId,
@@ -183,6 +183,7 @@ pub(crate) fn insert_conversation(
     tenant: TenantId,
     new: &NewConversation,
     now: i64,
+    ids: &Ids,
 ) -> Result<Conversation> {
     let mut members: Vec<UserId> = Vec::new();
     for (i, r) in new.participants.iter().enumerate() {
@@ -195,8 +196,8 @@ pub(crate) fn insert_conversation(
     let id = conversations::insert(
         c,
         &conversations::NewConversation {
-            uuid: new_uuid(),
-            oid: new_oid(now),
+            uuid: ids.uuid(now),
+            oid: ids.oid(now),
             tenant_id: tenant.0,
             name: new.name.clone(),
             status: ConversationStatus::Active.as_str().into(),
@@ -285,8 +286,9 @@ impl Service {
             return Err(Error::invalid("metadata", "must be a JSON object"));
         }
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
-            .write(move |c| insert_conversation(c, tenant, &new, now))
+            .write(move |c| insert_conversation(c, tenant, &new, now, &ids))
             .await
     }
 

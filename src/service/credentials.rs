@@ -135,7 +135,10 @@ impl Service {
         if let Some(s) = configured {
             return Ok(s);
         }
-        let fresh = secret::generate("");
+        // A signing key, not an id: always from the operating system, never from a seed.
+        let mut key = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut key);
+        let fresh = hex::encode(key);
         self.store
             .write(move |c| settings::get_or_insert(c, JWT_SECRET_KEY, &fresh))
             .await

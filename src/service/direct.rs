@@ -170,6 +170,7 @@ impl Service {
     ) -> Result<(Message, User)> {
         check_new(&new)?;
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
                 users::get(c, tenant, from)?;
@@ -194,11 +195,11 @@ impl Service {
                             created_by: Some(from),
                             ..Default::default()
                         };
-                        insert_conversation(c, tenant, &start, now)?
+                        insert_conversation(c, tenant, &start, now, &ids)?
                     }
                 };
                 new.recipient = Some(IdRef::Id(to.0));
-                Ok((send_in(c, tenant, &conv, from, new, now)?, recipient))
+                Ok((send_in(c, tenant, &conv, from, new, now, &ids)?, recipient))
             })
             .await
     }
@@ -258,6 +259,7 @@ impl Service {
         archived: bool,
     ) -> Result<Conversation> {
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
                 let start = NewConversation {
@@ -265,7 +267,7 @@ impl Service {
                     created_by: Some(user),
                     ..Default::default()
                 };
-                let conv = insert_conversation(c, tenant, &start, now)?;
+                let conv = insert_conversation(c, tenant, &start, now, &ids)?;
                 if !archived {
                     return Ok(conv);
                 }

@@ -10,7 +10,6 @@ use super::conversations::{insert_conversation, NewConversation};
 use super::events::{self, Kind};
 use super::messages::{check_body, send_in, NewMessage};
 use super::{read_state, Service};
-use crate::domain::ids::{new_oid, new_uuid};
 use crate::domain::{
     Conversation, Flow, FlowChannel, IdRef, Message, MessageStatus, Profile, Role, TenantId, User,
     UserId,
@@ -260,6 +259,7 @@ impl Service {
             return Err(Error::invalid("metadata", "must be a JSON object"));
         }
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
                 let flow = flows::find_by_oid(c, tenant, &flow)?;
@@ -292,8 +292,8 @@ impl Service {
                         c,
                         &users::NewUser {
                             id: None,
-                            uuid: new_uuid(),
-                            oid: new_oid(now),
+                            uuid: ids.uuid(now),
+                            oid: ids.oid(now),
                             tenant_id: tenant.0,
                             role: Role::Customer.as_str().into(),
                             display_name: to.clone(),
@@ -321,7 +321,7 @@ impl Service {
                                 customer_id: Some(customer),
                                 ..Default::default()
                             };
-                            insert_conversation(c, tenant, &start, now)?
+                            insert_conversation(c, tenant, &start, now, &ids)?
                         }
                     };
                 let message = send_in(
@@ -341,6 +341,7 @@ impl Service {
                         ..Default::default()
                     },
                     now,
+                    &ids,
                 )?;
                 Ok((conversations::get(c, tenant, conv.id)?, message))
             })

@@ -86,7 +86,7 @@ impl Service {
                 ));
             }
         }
-        let plain = secret::generate("");
+        let plain = self.ids.secret("");
         let hash = secret::digest(&plain);
         let now = self.now();
         let (invite, user) = self

@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::events::{self, Kind};
 use super::{read_state, Service};
-use crate::domain::ids::{new_oid, new_uuid};
+use crate::domain::Ids;
 use crate::domain::{
     Conversation, ConversationId, IdRef, Message, MessageKind, MessageRead, MessageStatus,
     Participant, TenantId, UserId,
@@ -94,10 +94,11 @@ pub(crate) fn send_in(
     sender: UserId,
     new: NewMessage,
     now: i64,
+    ids: &Ids,
 ) -> Result<Message> {
     let check = participants::send_check(c, tenant, &IdRef::Id(conv.id.0), sender)?
         .ok_or(Error::NotFound("conversation"))?;
-    send_checked(c, tenant, check, sender, new, now)
+    send_checked(c, tenant, check, sender, new, now, ids)
 }
 
 /// `send_in` once the conversation and the sender's place in it are known (`check`).
@@ -108,6 +109,7 @@ fn send_checked(
     sender: UserId,
     new: NewMessage,
     now: i64,
+    ids: &Ids,
 ) -> Result<Message> {
     let conv = check.conversation;
     if !check.member {
@@ -148,8 +150,8 @@ fn send_checked(
     };
     let mut new = messages::NewMessage {
         id: None,
-        uuid: new_uuid(),
-        oid: new_oid(now),
+        uuid: ids.uuid(now),
+        oid: ids.oid(now),
         tenant_id: tenant,
         conversation_id: conv,
         // Handed out by the insert.
@@ -188,12 +190,13 @@ impl Service {
     ) -> Result<Message> {
         check_new(&new)?;
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
                 let check = participants::send_check(c, tenant, &conv, sender)?
                     .filter(|k| !k.deleted)
                     .ok_or(Error::NotFound("conversation"))?;
-                send_checked(c, tenant, check, sender, new, now)
+                send_checked(c, tenant, check, sender, new, now, &ids)
             })
             .await
     }

@@ -26,7 +26,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use crate::auth::Principal;
-use crate::domain::{ApiKey, Clock, Tenant, TenantId, User, UserId};
+use crate::domain::{ApiKey, Clock, Ids, Tenant, TenantId, User, UserId};
 use crate::error::{Error, Result};
 use crate::lanes::Lane;
 use crate::store::Store;
@@ -39,6 +39,8 @@ pub const DEFAULT_PASSWORD_QUEUE_DEPTH: usize = 64;
 pub struct Service {
     pub store: Store,
     pub clock: Clock,
+    /// Where new uuids, oids and secrets come from (`ids()`).
+    ids: Ids,
     /// argon2 and other CPU-heavy work. One thread per core at most: each hash keeps a core
     /// busy for its whole run, so more threads would only make every sign-in slower.
     cpu: Lane,
@@ -92,6 +94,7 @@ impl Service {
         Self {
             store,
             clock,
+            ids: Ids::random(),
             cpu,
             known: Arc::new(Known::new()),
         }
@@ -109,6 +112,20 @@ impl Service {
 
     pub fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Where this service's new uuids, oids and secrets come from. Unseeded unless the control
+    /// plane seeded it.
+    pub fn ids(&self) -> &Ids {
+        &self.ids
+    }
+
+    /// This service with its ids from `ids`: a sandbox's service takes
+    /// `main.ids().derive(sandbox_name)`, so that its ids repeat run after run whatever other
+    /// sandboxes do meanwhile.
+    pub fn with_ids(mut self, ids: Ids) -> Self {
+        self.ids = ids;
+        self
     }
 
     /// Runs CPU-heavy or blocking work (argon2) on the CPU threads, off the async workers.

@@ -17,6 +17,7 @@ impl Service {
         }
         let id = tenant.id;
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
                 // Another request may have created it since the read above.
@@ -27,7 +28,7 @@ impl Service {
                 {
                     return Ok(user);
                 }
-                let owner = insert_user(c, id, &owner_profile(&current), None, now)?;
+                let owner = insert_user(c, id, &owner_profile(&current), None, now, &ids)?;
                 tenants::set_owner(c, id, owner)?;
                 users::get(c, id, owner)
             })

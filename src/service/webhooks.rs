@@ -176,7 +176,7 @@ impl Service {
             enabled: input.enabled.unwrap_or(true),
             disabled_reason: None,
             description,
-            secret: sign::new_secret(),
+            secret: sign::new_secret(&self.ids),
             previous_secret: None,
             previous_until: None,
             from_seq: 0,
@@ -245,7 +245,7 @@ impl Service {
     /// that receivers can switch without losing a delivery.
     pub async fn rotate_webhook_secret(&self, tenant: TenantId, id: i64) -> Result<Endpoint> {
         let now = self.now();
-        let secret = sign::new_secret();
+        let secret = sign::new_secret(&self.ids);
         self.store
             .write(move |c| {
                 let mut e = store::get_endpoint(c, tenant, id)?;

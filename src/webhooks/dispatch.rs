@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{payload, Webhooks};
-use crate::domain::{Message, MessageId};
+use crate::domain::{Ids, Message, MessageId};
 use crate::error::Result;
 use crate::service::Service;
 use crate::store::events::Event;
@@ -34,6 +34,9 @@ pub struct Cursor {
     at: Option<i64>,
     saved: i64,
     saved_when: std::time::Instant,
+    /// Where deliveries' ids come from: a sequence of its own, so that when the dispatcher runs
+    /// never changes the ids requests get (and a seeded stand-in's delivery ids repeat too).
+    ids: Option<Ids>,
 }
 
 impl Default for Cursor {
@@ -42,6 +45,7 @@ impl Default for Cursor {
             at: None,
             saved: 0,
             saved_when: std::time::Instant::now(),
+            ids: None,
         }
     }
 }
@@ -180,6 +184,9 @@ async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Resul
         }
     }
     let enqueued = queued.len();
+    let ids = (cursor.ids)
+        .get_or_insert_with(|| service.ids().derive("webhooks"))
+        .clone();
     if enqueued == 0 && cursor.saved_when.elapsed() < SAVE_EVERY {
         cursor.at = Some(last);
         return Ok(more);
@@ -188,7 +195,7 @@ async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Resul
         .store
         .write(move |c| {
             for (endpoint, seq, kind, body) in &queued {
-                let uid = format!("msg_{}", uuid::Uuid::now_v7().simple());
+                let uid = format!("msg_{}", ids.uuid(now).replace('-', ""));
                 let status = if endpoint.capture {
                     "captured"
                 } else {

@@ -1,20 +1,21 @@
 //! Standard Webhooks signatures: `v1,<base64 HMAC-SHA256(key, "id.timestamp.body")>`, where the
 //! key is the base64-decoded part of the endpoint's `whsec_` secret.
 
+use crate::domain::Ids;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
 use sha2::Sha256;
 
 const PREFIX: &str = "whsec_";
 /// Bytes of key in a new secret (the specification asks for 24 to 64).
 const KEY_BYTES: usize = 32;
 
-/// A new `whsec_` secret from the operating system's generator.
-pub fn new_secret() -> String {
+/// A new `whsec_` secret from the service's source (the operating system's generator unless a
+/// stand-in was seeded).
+pub fn new_secret(ids: &Ids) -> String {
     let mut key = [0u8; KEY_BYTES];
-    rand::rngs::OsRng.fill_bytes(&mut key);
+    ids.fill(&mut key);
     format!("{PREFIX}{}", STANDARD.encode(key))
 }
 
@@ -59,7 +60,7 @@ mod tests {
 
     #[test]
     fn a_new_secret_signs() {
-        let s = new_secret();
+        let s = new_secret(&Ids::random());
         assert!(s.starts_with(PREFIX));
         assert_eq!(
             STANDARD.decode(&s[PREFIX.len()..]).map(|k| k.len()).ok(),

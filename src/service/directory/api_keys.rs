@@ -14,8 +14,8 @@ impl Service {
         tenant: TenantId,
         label: Option<String>,
     ) -> Result<(ApiKey, String)> {
-        let key = secret::generate("pk_")[..27].to_string();
-        let plain = secret::generate("sk_");
+        let key = self.ids.secret("pk_")[..27].to_string();
+        let plain = self.ids.secret("sk_");
         let key = self.register_api_key(tenant, key, &plain, label).await?;
         Ok((key, plain))
     }

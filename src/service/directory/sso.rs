@@ -21,6 +21,7 @@ impl Service {
             ));
         }
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
                 let by_external = match &u.external_id {
@@ -37,7 +38,7 @@ impl Service {
                 if let Some(user) = found {
                     return Ok((user, false));
                 }
-                let id = insert_user(c, tenant, &u, None, now)?;
+                let id = insert_user(c, tenant, &u, None, now, &ids)?;
                 Ok((users::get(c, tenant, id)?, true))
             })
             .await

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use super::check_text_id;
 use super::users::{insert_user, NewUser};
-use crate::domain::ids::new_uuid;
+use crate::domain::Ids;
 use crate::domain::{IdRef, Profile, Role, Tenant, TenantId};
 use crate::error::{Error, Result};
 use crate::service::Service;
@@ -28,8 +28,9 @@ pub fn insert_tenant(
     has_owner: bool,
     has_assistant: bool,
     now: i64,
+    ids: &Ids,
 ) -> Result<TenantId> {
-    let uuid = t.uuid.clone().unwrap_or_else(new_uuid);
+    let uuid = t.uuid.clone().unwrap_or_else(|| ids.uuid(now));
     let id = tenants::insert(
         conn,
         &tenants::NewTenant {
@@ -52,7 +53,7 @@ pub fn insert_tenant(
             },
             ..NewUser::default()
         };
-        let owner = insert_user(conn, id, &owner, None, now)?;
+        let owner = insert_user(conn, id, &owner, None, now, ids)?;
         tenants::set_owner(conn, id, owner)?;
     }
     if !has_assistant {
@@ -64,7 +65,7 @@ pub fn insert_tenant(
             },
             ..NewUser::default()
         };
-        let assistant = insert_user(conn, id, &assistant, None, now)?;
+        let assistant = insert_user(conn, id, &assistant, None, now, ids)?;
         tenants::set_assistant(conn, id, assistant)?;
     }
     Ok(id)
@@ -77,9 +78,10 @@ impl Service {
         }
         check_text_id("uuid", &t.uuid)?;
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
-                let id = insert_tenant(c, &t, false, false, now)?;
+                let id = insert_tenant(c, &t, false, false, now, &ids)?;
                 tenants::get(c, id)
             })
             .await

@@ -30,7 +30,7 @@ impl Service {
                 format!("\"{bad}\" is not a valid ability"),
             ));
         }
-        let plain = secret::generate("plr_");
+        let plain = self.ids.secret("plr_");
         let token = self
             .register_token(tenant, user, &plain, abilities, label, ttl_ms)
             .await?;
@@ -134,7 +134,7 @@ impl Service {
 
     /// `parlor init`: a new server-admin token; returns its secret (printed once).
     pub async fn create_server_admin_token(&self) -> Result<String> {
-        let plain = secret::generate("plr_admin_");
+        let plain = self.ids.secret("plr_admin_");
         let hash = secret::digest(&plain);
         let now = self.now();
         self.store

@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use super::check_text_id;
 use crate::auth::password;
-use crate::domain::ids::{new_oid, new_uuid};
+use crate::domain::Ids;
 use crate::domain::{IdRef, Profile, Role, Tenant, TenantId, User, UserId};
 use crate::error::{Error, Result};
 use crate::service::{Service, MAX_PAGE};
@@ -53,13 +53,14 @@ pub fn insert_user(
     u: &NewUser,
     password_hash: Option<String>,
     now: i64,
+    ids: &Ids,
 ) -> Result<UserId> {
     users::insert(
         conn,
         &users::NewUser {
             id: u.id,
-            uuid: u.uuid.clone().unwrap_or_else(new_uuid),
-            oid: u.oid.clone().unwrap_or_else(|| new_oid(now)),
+            uuid: u.uuid.clone().unwrap_or_else(|| ids.uuid(now)),
+            oid: u.oid.clone().unwrap_or_else(|| ids.oid(now)),
             tenant_id: tenant.0,
             role: u.role.unwrap_or(Role::Participant).as_str().to_string(),
             display_name: u
@@ -111,9 +112,10 @@ impl Service {
             None => None,
         };
         let now = self.now();
+        let ids = self.ids.clone();
         self.store
             .write(move |c| {
-                let id = insert_user(c, tenant, &u, hash, now)?;
+                let id = insert_user(c, tenant, &u, hash, now, &ids)?;
                 users::get(c, tenant, id)
             })
             .await

@@ -1,4 +1,6 @@
 //! The stand-in control plane under `/__parlor/` (issue 15): on only for a stand-in, and only
 //! for the server admin. One file per part of it.
 
+mod clock;
 mod frame;
+mod ids;
