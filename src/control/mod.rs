@@ -6,11 +6,16 @@
 
 pub mod auth;
 
+use std::sync::OnceLock;
+
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::app::App;
 use crate::native::error::ApiResult;
+use crate::openapi::{self, op, Op};
 use auth::ServerAdmin;
 
 /// Where every control-plane route lives.
@@ -64,17 +69,70 @@ pub fn enabled(stand_in: bool, demo: bool, fixture: bool) -> bool {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope(PREFIX).route("", web::get().to(info)));
+    let mut scope = web::scope(PREFIX);
+    for op in operations() {
+        scope = scope.route(op.path, op.route);
+    }
+    cfg.service(scope);
 }
 
-#[derive(Serialize)]
+/// Every control-plane operation, relative to `PREFIX`: the routes are registered from it and
+/// `GET /__parlor/openapi.json` is generated from it. A new route is one entry here.
+pub fn operations() -> Vec<Op> {
+    const ADMIN: &[u16] = &[401, 403];
+    vec![
+        op(
+            Method::GET,
+            "",
+            "What this stand-in was started with, and its clock",
+            info,
+        )
+        .json::<InfoDto>(200)
+        .errors(ADMIN),
+        op(
+            Method::GET,
+            "/openapi.json",
+            "This document: the control plane in OpenAPI 3.1",
+            openapi_json,
+        )
+        .json_with(200, openapi::any_object)
+        .errors(ADMIN),
+    ]
+}
+
+/// The control plane's document, generated once from `operations()`.
+pub fn document() -> &'static serde_json::Value {
+    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        openapi::document(
+            &openapi::Info {
+                title: "Parlor stand-in control plane",
+                description: "Served only when Parlor runs as a stand-in (--demo, --fixture, \
+                              stand_in = true), and only to the server admin.",
+                base: PREFIX,
+            },
+            &operations(),
+            crate::auth::sessions::COOKIE,
+        )
+    })
+}
+
+/// `GET /__parlor/openapi.json`: for the server admin, like every control-plane route.
+async fn openapi_json(_admin: ServerAdmin) -> HttpResponse {
+    HttpResponse::Ok().json(document())
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "StartState")]
 struct StartDto {
+    /// `empty`, `demo` or `fixture`.
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     fixture: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Info")]
 struct InfoDto {
     version: &'static str,
     start: StartDto,
