@@ -100,21 +100,17 @@ pub fn operations() -> Vec<Op> {
     ]
 }
 
+const INFO: openapi::Info = openapi::Info {
+    title: "Parlor stand-in control plane",
+    description: "Served only when Parlor runs as a stand-in (--demo, --fixture, \
+                  stand_in = true), and only to the server admin.",
+    base: PREFIX,
+};
+
 /// The control plane's document, generated once from `operations()`.
 pub fn document() -> &'static serde_json::Value {
     static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        openapi::document(
-            &openapi::Info {
-                title: "Parlor stand-in control plane",
-                description: "Served only when Parlor runs as a stand-in (--demo, --fixture, \
-                              stand_in = true), and only to the server admin.",
-                base: PREFIX,
-            },
-            &operations(),
-            crate::auth::sessions::COOKIE,
-        )
-    })
+    DOCUMENT.get_or_init(|| openapi::document(&INFO, &operations(), crate::auth::sessions::COOKIE))
 }
 
 /// `GET /__parlor/openapi.json`: for the server admin, like every control-plane route.
@@ -151,4 +147,13 @@ async fn info(
         start: plane.start.describe(),
         now: crate::domain::time::rfc3339_ms(app.service.now()),
     }))
+}
+
+#[cfg(test)]
+mod document_tests {
+    #[test]
+    fn no_request_and_reply_types_claim_one_schema_name() {
+        let conflicts = crate::openapi::conflicts(&super::INFO, &super::operations());
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+    }
 }

@@ -613,21 +613,17 @@ fn me_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({"oneOf": [user, admin]})
 }
 
+const INFO: openapi::Info = openapi::Info {
+    title: "Parlor native API",
+    description: "Parlor's own JSON API: tenants, users, conversations, messages, \
+                  exact unread counts, webhooks, retention and the audit trail.",
+    base: BASE,
+};
+
 /// The native API's document, generated once from `operations()`.
 pub fn document() -> &'static serde_json::Value {
     static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        openapi::document(
-            &openapi::Info {
-                title: "Parlor native API",
-                description: "Parlor's own JSON API: tenants, users, conversations, messages, \
-                              exact unread counts, webhooks, retention and the audit trail.",
-                base: BASE,
-            },
-            &operations(),
-            crate::auth::sessions::COOKIE,
-        )
-    })
+    DOCUMENT.get_or_init(|| openapi::document(&INFO, &operations(), crate::auth::sessions::COOKIE))
 }
 
 /// `GET /parlor/v1/openapi.json`: open to any caller, like a vendor's published reference; it
@@ -692,4 +688,13 @@ fn query_ref(value: Option<String>) -> Result<Option<IdRef>, Error> {
     value
         .map(|v| IdRef::parse(&v).ok_or_else(|| Error::invalid("as", "is not a user id")))
         .transpose()
+}
+
+#[cfg(test)]
+mod document_tests {
+    #[test]
+    fn no_request_and_reply_types_claim_one_schema_name() {
+        let conflicts = crate::openapi::conflicts(&super::INFO, &super::operations());
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+    }
 }

@@ -33,28 +33,7 @@ fn generator(serialize: bool) -> SchemaGenerator {
 /// may be left out) and replies as serde writes them (every field not skipped is present), so
 /// each gets its own generator; their definitions share `components.schemas`.
 pub fn document(info: &Info, ops: &[Op], session_cookie: &str) -> Value {
-    let mut reads = generator(false);
-    let mut writes = generator(true);
-    let error = writes.subschema_for::<ErrorBody>();
-    let mut paths = Map::new();
-    for op in ops {
-        let path = format!("{}{}", info.base, op.path);
-        let entry = paths
-            .entry(path)
-            .or_insert_with(|| Value::Object(Map::new()));
-        if let Value::Object(methods) = entry {
-            methods.insert(
-                op.method.as_str().to_ascii_lowercase(),
-                operation(op, &mut reads, &mut writes, &error),
-            );
-        }
-    }
-    let mut schemas = writes.take_definitions(true);
-    for (name, schema) in reads.take_definitions(true) {
-        // A type both read and written is described as it is written: same name, and the
-        // document's test checks that the two descriptions agree.
-        schemas.entry(name).or_insert(schema);
-    }
+    let (paths, schemas, _) = described(info, ops);
     json!({
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
@@ -82,6 +61,48 @@ pub fn document(info: &Info, ops: &[Op], session_cookie: &str) -> Value {
         },
         "security": [{"bearer": []}, {"session": []}],
     })
+}
+
+/// The component names that a request type and a reply type both claim with different
+/// schemas: each would be a `$ref` to the wrong type.
+pub fn conflicts(info: &Info, ops: &[Op]) -> Vec<String> {
+    described(info, ops).2
+}
+
+type Described = (Map<String, Value>, Map<String, Value>, Vec<String>);
+
+/// The paths of `ops`, the schemas they refer to, and any conflicting names.
+fn described(info: &Info, ops: &[Op]) -> Described {
+    let mut reads = generator(false);
+    let mut writes = generator(true);
+    let error = writes.subschema_for::<ErrorBody>();
+    let mut paths = Map::new();
+    for op in ops {
+        let path = format!("{}{}", info.base, op.path);
+        let entry = paths
+            .entry(path)
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(methods) = entry {
+            methods.insert(
+                op.method.as_str().to_ascii_lowercase(),
+                operation(op, &mut reads, &mut writes, &error),
+            );
+        }
+    }
+    let mut schemas = writes.take_definitions(true);
+    let mut conflicts = Vec::new();
+    for (name, schema) in reads.take_definitions(true) {
+        // A type both read and written shares its name; `conflicts` names any whose two
+        // descriptions differ (a unit test keeps that list empty).
+        match schemas.get(&name) {
+            Some(written) if *written != schema => conflicts.push(name),
+            Some(_) => {}
+            None => {
+                schemas.insert(name, schema);
+            }
+        }
+    }
+    (paths, schemas, conflicts)
 }
 
 fn operation(

@@ -6,7 +6,7 @@
 
 mod document;
 
-pub use document::{document, Info};
+pub use document::{conflicts, document, Info};
 
 use actix_web::http::Method;
 use actix_web::{web, FromRequest, Handler, Responder, Route};
