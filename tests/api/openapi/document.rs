@@ -1,6 +1,8 @@
 //! Both documents are OpenAPI 3.1 as the specification shapes it, and self-contained.
 
 use std::collections::BTreeSet;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -70,6 +72,7 @@ fn the_native_document_is_openapi_3_1_and_every_ref_resolves() {
     let r = app.get("/parlor/v1/openapi.json").send();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_well_formed(&r.body, "/parlor/v1/");
+    assert_valid_openapi(&r.body);
     // Generated from the DTOs: a request type rejects unknown fields, a reply names each of
     // its fields, and the error body is the one every failure answers.
     let schemas = &r.body["components"]["schemas"];
@@ -106,4 +109,59 @@ fn the_control_plane_document_is_openapi_3_1_and_every_ref_resolves() {
     let r = app.get("/__parlor/openapi.json").admin().send();
     assert_eq!(r.status, 200, "{}", r.text);
     assert_well_formed(&r.body, "/__parlor");
+    assert_valid_openapi(&r.body);
+}
+
+fn validator_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("REQUIRE_OPENAPI_VALIDATOR").is_ok_and(|v| v == "1")
+}
+
+const VALIDATE: &str = r#"
+import json, sys
+from openapi_spec_validator import validate
+try:
+    validate(json.load(sys.stdin))
+except Exception as e:
+    print("invalid:", e)
+    sys.exit(3)
+print("valid")
+"#;
+
+/// The document checked by an independent implementation against the OpenAPI 3.1
+/// specification's own schema (`openapi-spec-validator` from PyPI); skipped, saying so, when
+/// it is not installed and not required.
+fn assert_valid_openapi(doc: &Value) {
+    let child = Command::new("python3")
+        .args(["-c", VALIDATE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if !validator_required() => {
+            eprintln!("OpenAPI document not checked independently: no python3 ({e})");
+            return;
+        }
+        Err(e) => panic!("the OpenAPI validator is required but python3 cannot run: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(doc.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("No module named") {
+        assert!(
+            !validator_required(),
+            "the OpenAPI validator is required but openapi-spec-validator is not installed"
+        );
+        eprintln!("OpenAPI document not checked independently: {stderr}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(0), "{stdout} {stderr}");
 }
