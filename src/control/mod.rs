@@ -76,10 +76,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(scope);
 }
 
+/// What every control-plane route may refuse: no credential, or not the server admin's.
+const ADMIN: &[u16] = &[401, 403];
+
 /// Every control-plane operation, relative to `PREFIX`: the routes are registered from it and
 /// `GET /__parlor/openapi.json` is generated from it. A new route is one entry here.
 pub fn operations() -> Vec<Op> {
-    const ADMIN: &[u16] = &[401, 403];
     vec![
         op(
             Method::GET,
@@ -107,15 +109,13 @@ const INFO: openapi::Info = openapi::Info {
     base: PREFIX,
 };
 
-/// The control plane's document, generated once from `operations()`.
-pub fn document() -> &'static serde_json::Value {
-    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| openapi::document(&INFO, &operations(), crate::auth::sessions::COOKIE))
-}
-
 /// `GET /__parlor/openapi.json`: for the server admin, like every control-plane route.
+/// Generated on the first call, then kept.
 async fn openapi_json(_admin: ServerAdmin) -> HttpResponse {
-    HttpResponse::Ok().json(document())
+    static TEXT: OnceLock<String> = OnceLock::new();
+    openapi::serve(&TEXT, || {
+        openapi::document(&INFO, &operations(), crate::auth::sessions::COOKIE)
+    })
 }
 
 #[derive(Serialize, JsonSchema)]

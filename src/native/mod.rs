@@ -620,16 +620,13 @@ const INFO: openapi::Info = openapi::Info {
     base: BASE,
 };
 
-/// The native API's document, generated once from `operations()`.
-pub fn document() -> &'static serde_json::Value {
-    static DOCUMENT: OnceLock<serde_json::Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| openapi::document(&INFO, &operations(), crate::auth::sessions::COOKIE))
-}
-
 /// `GET /parlor/v1/openapi.json`: open to any caller, like a vendor's published reference; it
-/// describes the routes and holds no data.
+/// describes the routes and holds no data. Generated on the first call, then kept.
 async fn openapi_json() -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok().json(document())
+    static TEXT: OnceLock<String> = OnceLock::new();
+    openapi::serve(&TEXT, || {
+        openapi::document(&INFO, &operations(), crate::auth::sessions::COOKIE)
+    })
 }
 
 /// `Idempotency-Key` on the routes that create: keys belong to whoever the token or session

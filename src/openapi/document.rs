@@ -249,3 +249,92 @@ fn reason(status: u16) -> &'static str {
         .and_then(|s| s.canonical_reason())
         .unwrap_or("Response")
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::Method;
+    use actix_web::HttpResponse;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::{document, Info};
+    use crate::openapi::op;
+
+    #[derive(Deserialize, JsonSchema)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Filter {
+        /// How many.
+        limit: Option<u32>,
+        #[serde(rename = "as")]
+        as_user: String,
+    }
+
+    #[derive(Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Create {
+        name: String,
+    }
+
+    #[derive(Serialize, JsonSchema)]
+    struct Made {
+        id: i64,
+        note: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        extra: Option<String>,
+    }
+
+    async fn nothing() -> HttpResponse {
+        HttpResponse::NoContent().finish()
+    }
+
+    const INFO: Info = Info {
+        title: "t",
+        description: "d",
+        base: "/v1",
+    };
+
+    #[test]
+    fn an_operation_is_described_from_its_types() {
+        let ops = vec![
+            op(Method::POST, "/things/{thing}/parts", "Add a part", nothing)
+                .query::<Filter>()
+                .body::<Create>()
+                .json::<Made>(201)
+                .errors(&[404]),
+            op(Method::DELETE, "/things/{thing}", "Remove", nothing).public(),
+        ];
+        let doc = document(&INFO, &ops, "c");
+        let add = &doc["paths"]["/v1/things/{thing}/parts"]["post"];
+        assert_eq!(add["operationId"], "post_things_thing_parts");
+        assert_eq!(
+            add["parameters"],
+            json!([
+                {"name": "thing", "in": "path", "required": true, "schema": {"type": "string"}},
+                {"name": "as", "in": "query", "required": true, "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "required": false, "description": "How many.",
+                 "schema": {"type": "integer", "format": "uint32", "minimum": 0}},
+            ])
+        );
+        assert_eq!(
+            add["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Create"
+        );
+        let made = &doc["components"]["schemas"]["Made"];
+        // As serde writes it: `note` is always there (maybe null), `extra` only when set.
+        assert_eq!(made["required"], json!(["id", "note"]));
+        assert_eq!(
+            add["responses"]["404"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Error"
+        );
+        assert!(add["responses"]["default"].is_object());
+        assert!(add.get("security").is_none());
+        let remove = &doc["paths"]["/v1/things/{thing}"]["delete"];
+        assert_eq!(remove["security"], json!([]));
+        assert_eq!(
+            remove["responses"]["204"],
+            json!({"description": "No Content"})
+        );
+    }
+}

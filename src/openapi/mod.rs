@@ -8,8 +8,11 @@ mod document;
 
 pub use document::{conflicts, document, Info};
 
+use std::sync::OnceLock;
+
+use actix_web::http::header::ContentType;
 use actix_web::http::Method;
-use actix_web::{web, FromRequest, Handler, Responder, Route};
+use actix_web::{web, FromRequest, Handler, HttpResponse, Responder, Route};
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
 /// A type's schema, produced into a generator (whose definitions become `components.schemas`).
@@ -139,6 +142,17 @@ impl Op {
         self.route = f(self.route);
         self
     }
+}
+
+/// A document as served: built and serialized on the first request, the same text after.
+pub fn serve(
+    text: &'static OnceLock<String>,
+    build: impl FnOnce() -> serde_json::Value,
+) -> HttpResponse {
+    let text = text.get_or_init(|| build().to_string());
+    HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .body(text.as_str())
 }
 
 /// The operations grouped by path, in the table's order: one actix resource per path.
