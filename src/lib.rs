@@ -23,6 +23,7 @@ pub mod idempotency;
 pub mod lanes;
 pub mod native;
 pub mod notices;
+pub mod openapi;
 pub mod server;
 pub mod service;
 pub mod store;

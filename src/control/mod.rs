@@ -8,11 +8,16 @@ pub mod auth;
 pub mod clock;
 pub mod ids;
 
+use std::sync::OnceLock;
+
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::app::App;
 use crate::native::error::ApiResult;
+use crate::openapi::{self, op, Op};
 use auth::ServerAdmin;
 
 /// Where every control-plane route lives.
@@ -66,22 +71,66 @@ pub fn enabled(stand_in: bool, demo: bool, fixture: bool) -> bool {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope(PREFIX)
-            .route("", web::get().to(info))
-            .configure(clock::routes)
-            .configure(ids::routes),
-    );
+    let mut scope = web::scope(PREFIX);
+    for op in operations() {
+        scope = scope.route(op.path, op.route);
+    }
+    cfg.service(scope.configure(clock::routes).configure(ids::routes));
 }
 
-#[derive(Serialize)]
+/// What every control-plane route may refuse: no credential, or not the server admin's.
+const ADMIN: &[u16] = &[401, 403];
+
+/// Every control-plane operation, relative to `PREFIX`: the routes are registered from it and
+/// `GET /__parlor/openapi.json` is generated from it. A new route is one entry here.
+pub fn operations() -> Vec<Op> {
+    vec![
+        op(
+            Method::GET,
+            "",
+            "What this stand-in was started with, and its clock",
+            info,
+        )
+        .json::<InfoDto>(200)
+        .errors(ADMIN),
+        op(
+            Method::GET,
+            "/openapi.json",
+            "This document: the control plane in OpenAPI 3.1",
+            openapi_json,
+        )
+        .json_with(200, openapi::any_object)
+        .errors(ADMIN),
+    ]
+}
+
+const INFO: openapi::Info = openapi::Info {
+    title: "Parlor stand-in control plane",
+    description: "Served only when Parlor runs as a stand-in (--demo, --fixture, \
+                  stand_in = true), and only to the server admin.",
+    base: PREFIX,
+};
+
+/// `GET /__parlor/openapi.json`: for the server admin, like every control-plane route.
+/// Generated on the first call, then kept.
+async fn openapi_json(_admin: ServerAdmin) -> HttpResponse {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    openapi::serve(&TEXT, || {
+        openapi::document(&INFO, &operations(), crate::auth::sessions::COOKIE)
+    })
+}
+
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "StartState")]
 struct StartDto {
+    /// `empty`, `demo` or `fixture`.
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     fixture: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "Info")]
 struct InfoDto {
     version: &'static str,
     start: StartDto,
@@ -100,4 +149,13 @@ async fn info(
         start: plane.start.describe(),
         now: crate::domain::time::rfc3339_ms(app.service.now()),
     }))
+}
+
+#[cfg(test)]
+mod document_tests {
+    #[test]
+    fn no_request_and_reply_types_claim_one_schema_name() {
+        let conflicts = crate::openapi::conflicts(&super::INFO, &super::operations());
+        assert!(conflicts.is_empty(), "{conflicts:?}");
+    }
 }

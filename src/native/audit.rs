@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::service::page_limit;
 use crate::store::audit::Filter;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     pub user: Option<String>,

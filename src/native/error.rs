@@ -22,15 +22,23 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error the native API (and the control plane) answers; the OpenAPI documents' `Error`.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub struct Body<'a> {
     error: Detail<'a>,
 }
 
-#[derive(Serialize)]
+/// The schema of the error body, by the name the documents use.
+pub type ErrorBody = Body<'static>;
+
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ErrorDetail")]
 struct Detail<'a> {
+    /// Machine-readable: `not_found`, `invalid`, `unauthenticated`, ...
     code: &'a str,
     message: String,
+    /// The request field at fault, for `invalid` and `conflict`.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<&'a str>,
 }

@@ -43,7 +43,7 @@ const HIGH_WATER: usize = 256 * 1024;
 /// How long a stream waits for its client to read below `HIGH_WATER` before cutting it off.
 const GRACE: Duration = Duration::from_secs(10);
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub struct EventsQuery {
     last_event_id: Option<String>,
     /// The tenant the server admin names, for a client that cannot send `X-Parlor-Tenant`

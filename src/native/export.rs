@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::export::{Format, Requester};
 use crate::service::export::Out;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `json` (the default) or `html`.

@@ -103,7 +103,7 @@ pub async fn rotate_secret(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveriesQuery {
     status: Option<String>,

@@ -39,6 +39,7 @@ mod idempotency;
 mod integrity;
 mod native;
 mod notices;
+mod openapi;
 mod query_plans;
 mod read_state;
 mod retention;

@@ -1,12 +1,13 @@
 //! Accounts for staff and patients: invite and reset links, contacts, a user's own name.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Stamp;
 use crate::domain::User;
 
 /// `POST /users/{id}/invites`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInvite {
     pub purpose: Option<String>,
@@ -14,7 +15,7 @@ pub struct CreateInvite {
 }
 
 /// A link just made: its secret URL, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct InviteIssuedDto {
     pub id: i64,
     pub user_id: i64,
@@ -25,7 +26,7 @@ pub struct InviteIssuedDto {
 }
 
 /// `GET /users/{id}/invites`: whether the user has a live link, and until when.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct InviteStateDto {
     pub user_id: i64,
     pub outstanding: bool,
@@ -33,7 +34,7 @@ pub struct InviteStateDto {
 }
 
 /// `GET /invites/{secret}`: what the welcome page shows before the password is set.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct InviteDto {
     pub purpose: String,
     pub clinic_name: String,
@@ -44,7 +45,7 @@ pub struct InviteDto {
 }
 
 /// `POST /invites/{secret}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvite {
     pub password: String,
@@ -53,7 +54,7 @@ pub struct AcceptInvite {
 }
 
 /// `GET /contacts`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactsQuery {
     pub q: Option<String>,
@@ -62,7 +63,7 @@ pub struct ContactsQuery {
 }
 
 /// One person the signed-in user may write to, as that person chose to be shown.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ContactDto {
     pub id: i64,
     pub display_name: String,
@@ -80,7 +81,7 @@ impl From<User> for ContactDto {
 }
 
 /// `PATCH /me`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
     pub display_name: Option<String>,

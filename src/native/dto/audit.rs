@@ -2,18 +2,19 @@
 
 use std::collections::HashMap;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::audit::{Actor, Recorded};
 use crate::domain::time::rfc3339_ms;
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AuditListDto {
     pub data: Vec<AuditEntryDto>,
     pub next_cursor: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ActorDto {
     pub kind: &'static str,
     pub id: Option<i64>,
@@ -21,20 +22,20 @@ pub struct ActorDto {
     pub name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ObjectDto {
     #[serde(rename = "type")]
     pub kind: String,
     pub id: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct PatientDto {
     pub id: i64,
     pub name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AuditEntryDto {
     pub seq: i64,
     pub at: String,

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
@@ -12,7 +13,7 @@ use crate::service::conversations::{Listing, Member};
 use super::directory::UserRef;
 use super::{present, Ref, Stamp};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConversation {
     pub name: Option<String>,
@@ -22,7 +23,7 @@ pub struct CreateConversation {
     pub as_user: Option<Ref>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConversation {
     #[serde(default, deserialize_with = "present")]
@@ -31,16 +32,17 @@ pub struct UpdateConversation {
     pub locked: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddParticipant {
     pub user: Ref,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ParticipantDto {
     /// Serialized as a `UserRef`, from the user the page's members share.
     #[serde(serialize_with = "user_ref")]
+    #[schemars(with = "UserRef<'static>")]
     pub user: Arc<User>,
     pub joined_at: Stamp,
     pub unread_count: i64,
@@ -68,7 +70,7 @@ impl From<&Member> for ParticipantDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ReadStateDto {
     pub conversation_id: i64,
     pub user_id: i64,
@@ -89,7 +91,7 @@ impl From<Participant> for ReadStateDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct LastMessageDto {
     pub message_id: i64,
     pub body: String,
@@ -97,7 +99,7 @@ pub struct LastMessageDto {
     pub created_at: Stamp,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct TagDto {
     #[serde(rename = "type")]
     pub kind: String,
@@ -105,7 +107,7 @@ pub struct TagDto {
     pub info: Option<Value>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ConversationDto {
     pub id: i64,
     pub uuid: String,
@@ -162,20 +164,20 @@ impl From<Listing> for ConversationDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct UnreadDto {
     pub total: i64,
     pub conversations: Vec<UnreadEntryDto>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct UnreadEntryDto {
     pub conversation_id: i64,
     pub uuid: String,
     pub unread_count: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RemovedDto {
     pub removed: bool,
 }

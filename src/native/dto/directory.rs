@@ -1,5 +1,6 @@
 //! Tenants, users, tokens and API keys: requests and responses.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::time::{format_utc_offset, rfc3339_ms};
@@ -7,7 +8,7 @@ use crate::domain::{ApiKey, Tenant, Token, User};
 
 use super::{present, Ref};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// Tenant id or uuid.
@@ -16,7 +17,7 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     pub name: String,
@@ -25,7 +26,7 @@ pub struct CreateTenant {
     pub utc_offset: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     pub role: Option<String>,
@@ -46,7 +47,7 @@ pub struct CreateUser {
 }
 
 /// Absent leaves a field alone; `null` clears it.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
     #[serde(default, deserialize_with = "present")]
@@ -74,7 +75,7 @@ pub struct UpdateUser {
     pub password: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     pub abilities: Option<Vec<String>>,
@@ -83,13 +84,13 @@ pub struct CreateToken {
     pub expires_in_minutes: Option<u32>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
     pub label: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct TenantDto {
     pub id: i64,
     pub uuid: String,
@@ -118,7 +119,7 @@ impl From<Tenant> for TenantDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct UserDto {
     pub id: i64,
     pub uuid: String,
@@ -172,7 +173,7 @@ impl From<User> for UserDto {
 
 /// A user as embedded in other resources (a conversation's participants), borrowed from the
 /// user: a page serializes the same few users many times.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct UserRef<'a> {
     pub id: i64,
     pub uuid: &'a str,
@@ -191,7 +192,7 @@ impl<'a> From<&'a User> for UserRef<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct TokenDto {
     pub id: i64,
     pub user_id: Option<i64>,
@@ -217,20 +218,20 @@ impl From<Token> for TokenDto {
 }
 
 /// A new token: the only response that ever contains its secret.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct NewTokenDto {
     pub token: String,
     #[serde(flatten)]
     pub record: TokenDto,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct LoginDto {
     pub token: String,
     pub user: UserDto,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ApiKeyDto {
     pub id: i64,
     pub key: String,
@@ -252,7 +253,7 @@ impl From<ApiKey> for ApiKeyDto {
 }
 
 /// A new API key: the only response that ever contains its secret.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct NewApiKeyDto {
     pub secret: String,
     #[serde(flatten)]
@@ -260,7 +261,7 @@ pub struct NewApiKeyDto {
 }
 
 /// `GET /me` for the server-admin token, which has no user.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ServerAdminDto {
     pub server_admin: bool,
 }

@@ -1,11 +1,12 @@
 //! The data of a Server-Sent Event (`GET /parlor/v1/events`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::Stamp;
 use crate::store::events::Event;
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct EventDto {
     pub seq: i64,
     #[serde(rename = "type")]
@@ -17,7 +18,7 @@ pub struct EventDto {
     pub payload: PayloadDto,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ActorDto {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -25,7 +26,7 @@ pub struct ActorDto {
 }
 
 /// The stored payload as the wire shows it: ids and unread counts, never message text.
-#[derive(Serialize, Deserialize, Default)]
+#[derive(Serialize, Deserialize, Default, JsonSchema)]
 pub struct PayloadDto {
     pub conversation_id: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -37,14 +38,14 @@ pub struct PayloadDto {
     pub unread: Vec<UnreadCountDto>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, JsonSchema)]
 pub struct UnreadCountDto {
     pub user_id: i64,
     pub unread_count: i64,
 }
 
 /// The data of a `reset` event: the client fell out of the window and must re-read.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ResetDto {
     pub reason: &'static str,
     /// The stream goes on after this seq.

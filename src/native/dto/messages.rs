@@ -1,5 +1,6 @@
 //! Messages, read marks and their queries: requests and responses.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -8,7 +9,7 @@ use crate::domain::Message;
 
 use super::Ref;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
     pub body: String,
@@ -23,7 +24,7 @@ pub struct SendMessage {
     pub as_user: Option<Ref>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditMessage {
     pub body: String,
@@ -31,7 +32,7 @@ pub struct EditMessage {
     pub as_user: Option<Ref>,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MarkRead {
     pub up_to: Option<Ref>,
@@ -39,7 +40,7 @@ pub struct MarkRead {
     pub as_user: Option<Ref>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct MessageDto {
     pub id: i64,
     pub uuid: String,
@@ -88,13 +89,13 @@ impl MessageDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct MarkedDto {
     pub changed: bool,
     pub message_id: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessagesQuery {
     pub limit: Option<u32>,

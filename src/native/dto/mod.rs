@@ -21,6 +21,7 @@ pub use retention::*;
 pub use session::*;
 pub use webhooks::*;
 
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +60,18 @@ impl<'de> Deserialize<'de> for Ref {
     }
 }
 
+impl JsonSchema for Ref {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Ref".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "An integer id, or a uuid or oid (or the id in digits) as a string",
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+        })
+    }
+}
+
 /// A time in the native API's format (`2025-11-02T10:30:00.000Z`), written straight into the
 /// response: lists hold dozens of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +87,18 @@ impl Serialize for Stamp {
     }
 }
 
+impl JsonSchema for Stamp {
+    fn inline_schema() -> bool {
+        true
+    }
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Stamp".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time"})
+    }
+}
+
 pub fn refs(r: Option<Ref>) -> Option<IdRef> {
     r.map(|r| r.0)
 }
@@ -85,14 +110,14 @@ pub(super) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AsOnly {
     #[serde(rename = "as")]
     pub as_user: Option<Ref>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub limit: Option<u32>,
@@ -105,7 +130,8 @@ pub struct ListQuery {
     pub q: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
+#[schemars(rename = "{T}List")]
 pub struct List<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
@@ -130,12 +156,12 @@ impl<T> List<T> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct HealthDto {
     pub status: &'static str,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AsQuery {
     #[serde(rename = "as")]

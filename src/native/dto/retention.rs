@@ -1,5 +1,6 @@
 //! Retention policy and legal holds: requests and responses.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::time::rfc3339_ms;
@@ -9,14 +10,14 @@ use crate::store::retention::Policy;
 use super::{present, Ref};
 
 /// `PUT /retention`: `message_days` must be given; `null` keeps messages forever.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetRetention {
     #[serde(default, deserialize_with = "present")]
     pub message_days: Option<Option<i64>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RetentionDto {
     /// Days messages are kept; null: forever.
     pub message_days: Option<i64>,
@@ -25,7 +26,7 @@ pub struct RetentionDto {
     pub last_run: Option<LastRunDto>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct LastRunDto {
     pub at: String,
     pub messages_removed: i64,
@@ -49,7 +50,7 @@ impl From<Policy> for RetentionDto {
 }
 
 /// `POST /legal-holds`: exactly one of `conversation` and `user`, and a reason.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateHold {
     pub conversation: Option<Ref>,
@@ -57,7 +58,7 @@ pub struct CreateHold {
     pub reason: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct HoldDto {
     pub id: i64,
     pub conversation_id: Option<i64>,

@@ -1,5 +1,6 @@
 //! The admin page: its session sign-in and the stand-in panel's faces.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::directory::UserDto;
@@ -8,7 +9,7 @@ use super::Ref;
 /// `POST /session`: the server-admin token, or a user's username and password (with the
 /// tenant, or without it to look the username up in every tenant). `client`: "admin" (the
 /// default: the admin page) or "app" (the clinic's app), the audit trail's surface.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignIn {
     pub token: Option<String>,
@@ -20,7 +21,7 @@ pub struct SignIn {
 
 /// A signed-in browser session. The CSRF token goes back in `X-Parlor-CSRF` on changes.
 /// `role`: "server_admin" or the user's role; `client`: "admin" or "app".
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct SessionDto {
     pub server_admin: bool,
     pub role: &'static str,
@@ -32,7 +33,7 @@ pub struct SessionDto {
 }
 
 /// One vendor face as the admin page's stand-in panel shows it.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct FaceDto {
     pub name: &'static str,
     pub vendor: &'static str,
@@ -48,13 +49,13 @@ pub struct FaceDto {
     pub readme: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct HeaderDto {
     pub name: &'static str,
     pub value: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct VariableDto {
     pub name: &'static str,
     pub description: &'static str,

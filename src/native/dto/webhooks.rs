@@ -1,6 +1,7 @@
 //! Webhook endpoints and their outbox: requests and responses. A secret appears only in the
 //! answers of create and rotate-secret (`SecretDto`), never in an endpoint's other views.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{present, Stamp};
@@ -8,7 +9,7 @@ use crate::service::webhooks::EndpointInput;
 use crate::store::webhooks::{Attempt, Delivery, Endpoint};
 
 /// `POST /webhooks`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     pub url: Option<String>,
@@ -35,7 +36,7 @@ impl From<CreateWebhook> for EndpointInput {
 }
 
 /// `PATCH /webhooks/{id}`: what is given changes; `description: null` clears it.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
     pub url: Option<String>,
@@ -62,7 +63,7 @@ impl From<UpdateWebhook> for EndpointInput {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct WebhookDto {
     pub id: i64,
     pub url: String,
@@ -101,14 +102,14 @@ impl WebhookDto {
 }
 
 /// The create and rotate-secret answers: the endpoint and its secret, shown this once.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct SecretDto {
     #[serde(flatten)]
     pub endpoint: WebhookDto,
     pub secret: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct DeliveryDto {
     pub id: i64,
     /// The `webhook-id` header: the same on every attempt.
@@ -144,7 +145,7 @@ impl From<&Delivery> for DeliveryDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct DeliveryDetailDto {
     #[serde(flatten)]
     pub delivery: DeliveryDto,
@@ -153,7 +154,7 @@ pub struct DeliveryDetailDto {
     pub attempts: Vec<AttemptDto>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct AttemptDto {
     pub attempt: i64,
     pub at: Stamp,
@@ -164,14 +165,14 @@ pub struct AttemptDto {
     pub error: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct RequestDto {
     pub headers: serde_json::Map<String, serde_json::Value>,
     /// Exactly the bytes sent (or, captured, that would have been).
     pub body: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct ResponseDto {
     pub status: u16,
     /// The first KiB of the answer's body.

@@ -1,0 +1,34 @@
+//! Every operation of `/__parlor/openapi.json`, called on a live stand-in, answers what the
+//! document says; an operation of the control plane's table not called here fails the test.
+
+use super::Contract;
+use crate::helpers::{spawn_app, spawn_demo};
+
+#[test]
+fn every_control_operation_answers_as_its_document_says() {
+    let app = spawn_demo();
+    let doc = app.get("/__parlor/openapi.json").admin().send();
+    assert_eq!(doc.status, 200, "{}", doc.text);
+    let contract = Contract::new(doc.body.clone());
+    contract.check("GET", "/__parlor/openapi.json", &doc);
+
+    let r = app.get("/__parlor/openapi.json").send();
+    assert_eq!(r.status, 401);
+    contract.check("GET", "/__parlor/openapi.json", &r);
+
+    let r = app.get("/__parlor").admin().send();
+    assert_eq!(r.status, 200, "{}", r.text);
+    contract.check("GET", "/__parlor", &r);
+
+    contract.assert_all_exercised();
+}
+
+#[test]
+fn the_documents_are_where_their_surfaces_are() {
+    // The native API's is anyone's, like a vendor's published reference; the control plane's
+    // is the server admin's, and a clinic's server has none.
+    let clinic = spawn_app();
+    assert_eq!(clinic.get("/parlor/v1/openapi.json").send().status, 200);
+    let r = clinic.get("/__parlor/openapi.json").admin().send();
+    assert_eq!(r.status, 404, "{}", r.text);
+}
