@@ -97,6 +97,19 @@ impl Service {
         }
     }
 
+    /// The service of a stand-in's sandbox (`control::state`) over its own `store`: its own
+    /// callers in memory (they are another database's), this service's clock (there is one
+    /// time for the whole server) and password threads (a thread pool per sandbox would only
+    /// compete for the same cores). The one place a sandbox's service is made.
+    pub fn sandbox(&self, store: Store) -> Service {
+        Service {
+            store,
+            clock: self.clock.clone(),
+            cpu: self.cpu.clone(),
+            known: Arc::new(Known::new()),
+        }
+    }
+
     /// The users a read may take from memory instead of the file, as of now.
     pub(crate) fn people(&self) -> memo::People {
         memo::People::new(self.known.users.clone(), self.store.directory_version())

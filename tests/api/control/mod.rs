@@ -2,3 +2,5 @@
 //! for the server admin. One file per part of it.
 
 mod frame;
+mod sandboxes;
+mod state;
