@@ -342,3 +342,59 @@ fn an_encrypted_database_keeps_its_key_in_every_copy() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.body["data"], json!([]));
 }
+
+#[test]
+fn a_request_in_flight_finishes_before_a_reset_replaces_the_store() {
+    use std::io::{Read, Write};
+    let app = Arc::new(spawn_demo());
+    let unread = |app: &TestApp| -> Vec<(i64, i64)> {
+        let r = app.get("/parlor/v1/conversations/2").admin().tenant(1).send();
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                let id = p["user"]["id"].as_i64().unwrap();
+                (id, p["unread_count"].as_i64().unwrap())
+            })
+            .collect()
+    };
+    let before = unread(&app);
+    // A send whose body arrives in two parts: the request is in flight from its headers on.
+    let body = json!({"as": 4, "body": "sent while the reset waited"}).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        socket,
+        "POST /parlor/v1/conversations/2/messages HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {}\r\nX-Parlor-Tenant: 1\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+        crate::helpers::ADMIN_TOKEN,
+        body.len()
+    )
+    .unwrap();
+    socket.flush().unwrap();
+    // Let the request reach its handler, then ask for the reset, which must wait for it.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let resetting = {
+        let app = app.clone();
+        std::thread::spawn(move || app.post("/__parlor/reset").admin().send().status)
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    socket.write_all(rest.as_bytes()).unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    assert_eq!(resetting.join().unwrap(), 204);
+    // The send was stored before the reset, so the reset took it away; without the gate the
+    // reset would have run first and the send would have landed in the reset store.
+    assert_eq!(unread(&app), before);
+    let r = app
+        .get("/parlor/v1/conversations/2/messages?limit=100")
+        .admin()
+        .tenant(1)
+        .send();
+    assert!(!r.text.contains("sent while the reset waited"), "{}", r.text);
+}
