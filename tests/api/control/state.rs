@@ -68,6 +68,9 @@ fn reset_returns_to_the_start_state_and_credentials_made_since_fail_cleanly() {
     let app = stand_in();
     let (tenant, a, b, conv) = pair(&app, "Clinic");
     let token = app.token_for(tenant, a, &["*"]);
+    // Used once, so that its caller is kept in memory.
+    let r = app.get("/parlor/v1/conversations").bearer(&token).send();
+    assert_eq!(r.status, 200, "{:?}", r.body);
     app.send_as(tenant, conv, a, "hello");
     assert_eq!(app.unread(tenant, conv, b), 1);
 
