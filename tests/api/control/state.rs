@@ -351,7 +351,11 @@ fn a_request_in_flight_finishes_before_a_reset_replaces_the_store() {
     use std::io::{Read, Write};
     let app = Arc::new(spawn_demo());
     let unread = |app: &TestApp| -> Vec<(i64, i64)> {
-        let r = app.get("/parlor/v1/conversations/2").admin().tenant(1).send();
+        let r = app
+            .get("/parlor/v1/conversations/2")
+            .admin()
+            .tenant(1)
+            .send();
         assert_eq!(r.status, 200, "{:?}", r.body);
         r.body["participants"]
             .as_array()
@@ -399,5 +403,38 @@ fn a_request_in_flight_finishes_before_a_reset_replaces_the_store() {
         .admin()
         .tenant(1)
         .send();
-    assert!(!r.text.contains("sent while the reset waited"), "{}", r.text);
+    assert!(
+        !r.text.contains("sent while the reset waited"),
+        "{}",
+        r.text
+    );
+}
+
+#[test]
+fn webhooks_go_on_after_a_restore_took_the_log_back() {
+    let app = spawn_demo();
+    let receiver = crate::webhooks::Receiver::start(&[]);
+    let r = app
+        .post("/parlor/v1/webhooks")
+        .admin()
+        .tenant(1)
+        .json(&json!({ "url": receiver.url(), "events": ["message.created"] }));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let send = |text: &str| {
+        let r = app
+            .post("/parlor/v1/conversations/2/messages")
+            .admin()
+            .tenant(1)
+            .json(&json!({ "as": 4, "body": text }));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+    };
+    snapshot(&app, "with-endpoint");
+    for i in 0..3 {
+        send(&format!("before the restore {i}"));
+    }
+    receiver.wait_for(3);
+    restore(&app, "with-endpoint");
+    // Its event's seq is one the dispatcher passed before the restore.
+    send("after the restore");
+    assert_eq!(receiver.wait_for(4).len(), 4);
 }
