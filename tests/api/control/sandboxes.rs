@@ -165,6 +165,11 @@ fn a_token_made_in_a_sandbox_works_only_there_and_reset_resets_only_that_sandbox
 
     let r = boxed(app.get("/parlor/v1/me")).bearer(&token).send();
     assert_eq!(r.status, 200, "{:?}", r.body);
+    // HEAD is served as GET (the HTTP guard) in a sandbox too.
+    let r = boxed(app.request("HEAD", "/parlor/v1/me"))
+        .bearer(&token)
+        .send();
+    assert_eq!(r.status, 200, "{:?}", r.text);
     let r = app.get("/parlor/v1/me").bearer(&token).send();
     assert_eq!(r.status, 401, "{:?}", r.body);
     assert_eq!(tenants(&app), Vec::<String>::new());
@@ -370,4 +375,65 @@ fn the_sandbox_routes_answer_only_the_server_admin() {
     assert_eq!(r.status, 401, "{:?}", r.body);
     let r = app.get("/__parlor/snapshots").send();
     assert_eq!(r.status, 401, "{:?}", r.body);
+}
+
+#[test]
+fn a_sandbox_has_its_own_event_stream() {
+    use std::io::{BufRead, BufReader, Write};
+    let app = stand_in();
+    let boxed = |req: Req| req.header(SANDBOX, "streaming");
+    let r = boxed(app.post("/parlor/v1/tenants"))
+        .admin()
+        .json(&json!({"name": "Boxed"}));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let tenant = r.body["id"].as_i64().unwrap();
+    let user = |name: &str| {
+        let r = boxed(app.post("/parlor/v1/users"))
+            .admin()
+            .tenant(tenant)
+            .json(&json!({ "username": name }));
+        assert_eq!(r.status, 201, "{:?}", r.body);
+        r.body["id"].as_i64().unwrap()
+    };
+    let (a, b) = (user("ann"), user("bob"));
+    let r = boxed(app.post("/parlor/v1/conversations"))
+        .admin()
+        .tenant(tenant)
+        .json(&json!({ "participants": [a, b] }));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let conv = r.body["id"].as_i64().unwrap();
+
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        socket,
+        "GET /parlor/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         X-Parlor-Tenant: {tenant}\r\n{SANDBOX}: streaming\r\n\r\n",
+        crate::helpers::ADMIN_TOKEN
+    )
+    .unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut lines = BufReader::new(socket).lines();
+    let mut until = |wanted: &str| -> Vec<String> {
+        let mut got = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.expect("the stream goes on");
+            let done = line.starts_with(wanted);
+            got.push(line);
+            if done {
+                return got;
+            }
+        }
+        panic!("the stream ended before {wanted:?}: {got:?}");
+    };
+    until(": stream open");
+    let r = boxed(app.post(&format!("/parlor/v1/conversations/{conv}/messages")))
+        .admin()
+        .tenant(tenant)
+        .json(&json!({ "as": a, "body": "in the sandbox" }));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let got = until("data:");
+    assert!(got.iter().any(|l| l == "event: message.created"), "{got:?}");
 }
