@@ -26,6 +26,10 @@ pub const SANDBOX_HEADER: &str = "X-Parlor-Sandbox";
 /// On a sandbox's first request: the snapshot it starts from (else the start state).
 pub const FROM_HEADER: &str = "X-Parlor-Sandbox-From";
 
+/// The sandbox a request was served by, left in its extensions (for the request journal).
+#[derive(Clone, Debug)]
+pub struct InSandbox(pub String);
+
 /// `App::wrap(Admission(state))`; `None` (not a stand-in) passes every request straight on.
 pub struct Admission(pub Option<Arc<State>>);
 
@@ -134,6 +138,8 @@ where
         let mut data = Extensions::new();
         data.insert(app.clone());
         req.add_data_container(Rc::new(data));
+        req.extensions_mut()
+            .insert(InSandbox(sandbox.name().as_str().to_owned()));
         sandbox.used(&state.main.service);
     }
     let response = routes.call(req).await?;

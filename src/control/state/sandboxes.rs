@@ -66,6 +66,10 @@ static USES: AtomicU64 = AtomicU64::new(0);
 static FILES: AtomicU64 = AtomicU64::new(0);
 
 impl Sandbox {
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
     /// Counts a request.
     pub fn used(&self, service: &Service) {
         self.requests.fetch_add(1, Ordering::Relaxed);
