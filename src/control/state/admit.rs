@@ -94,10 +94,19 @@ impl Asked {
                 })
                 .transpose()
         };
-        Ok(Asked {
+        let asked = Asked {
             sandbox: header(SANDBOX_HEADER)?,
             from: header(FROM_HEADER)?.map(Origin::Snapshot),
-        })
+        };
+        if asked.sandbox.is_none() && asked.from.is_some() {
+            return Err(Error::invalid(
+                FROM_HEADER,
+                format!(
+                    "names the snapshot a new sandbox starts from: send it with {SANDBOX_HEADER}"
+                ),
+            ));
+        }
+        Ok(asked)
     }
 }
 
@@ -122,10 +131,10 @@ where
     };
     let (app, sandbox, pass) = match sandbox {
         None => {
-            let pass = (!control).then(|| state.main.gate.enter());
-            let pass = match pass {
-                Some(pass) => Some(pass.await),
-                None => None,
+            let pass = if control {
+                None
+            } else {
+                Some(state.main.gate.enter().await)
             };
             (state.main.clone(), None, pass)
         }

@@ -362,6 +362,18 @@ fn a_bad_sandbox_name_is_a_400_in_the_surface_s_own_format() {
     assert_eq!(r.status, 400, "{:?}", r.body);
     assert_eq!(r.body["statusCode"], 400, "{:?}", r.body);
     assert!(r.body["error"].is_string(), "{:?}", r.body);
+    // A snapshot to start from, without a sandbox to start.
+    let r = app
+        .get("/parlor/v1/tenants")
+        .admin()
+        .header("X-Parlor-Sandbox-From", "somewhere")
+        .send();
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    assert_eq!(
+        r.body["error"]["field"], "X-Parlor-Sandbox-From",
+        "{:?}",
+        r.body
+    );
     // Nothing was opened.
     assert_eq!(names(&app), Vec::<String>::new());
 }
