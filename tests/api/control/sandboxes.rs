@@ -449,3 +449,43 @@ fn a_sandbox_has_its_own_event_stream() {
     let got = until("data:");
     assert!(got.iter().any(|l| l == "event: message.created"), "{got:?}");
 }
+
+#[test]
+fn first_requests_for_a_new_sandbox_at_once_open_it_once() {
+    let app = std::sync::Arc::new(stand_in());
+    let writers: Vec<_> = (0..8)
+        .map(|i| {
+            let app = app.clone();
+            std::thread::spawn(move || {
+                let r = app
+                    .post("/parlor/v1/tenants")
+                    .admin()
+                    .header(SANDBOX, "crowded")
+                    .json(&json!({ "name": format!("T{i}") }));
+                assert_eq!(r.status, 201, "{:?}", r.body);
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().expect("a writer failed");
+    }
+    // Every write landed in the one sandbox: none in a second one opened beside it and lost.
+    let r = app
+        .get("/parlor/v1/tenants?limit=100")
+        .admin()
+        .header(SANDBOX, "crowded")
+        .send();
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 8, "{:?}", r.body);
+    let files = std::fs::read_dir(app.dir.path().join("parlor.db.stand-in/sandboxes"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".db")
+        })
+        .count();
+    assert_eq!(files, 1);
+    assert_eq!(listed(&app)["sandboxes"][0]["requests"], 9);
+}
