@@ -28,6 +28,9 @@ pub struct App {
     pub closing: tokio::sync::watch::Sender<bool>,
     /// The committed events, rendered once for every open stream.
     pub events: crate::native::events::Hub,
+    /// Every request to this app's store holds it shared; a reset or restore takes it whole
+    /// (`control::state`).
+    pub gate: crate::control::state::Gate,
 }
 
 impl App {

@@ -42,6 +42,8 @@ pub struct Settings {
     /// Serve the stand-in control plane under `/__parlor/` (also on with `--demo` or
     /// `--fixture`).
     pub stand_in: bool,
+    /// The most sandboxes a stand-in keeps open; past it the least recently used is closed.
+    pub stand_in_sandboxes: usize,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
     /// Read connections in the pool; 0: two per CPU core, at most eight.
@@ -137,6 +139,7 @@ impl Default for Settings {
             admin_token: None,
             demo: false,
             stand_in: false,
+            stand_in_sandboxes: 32,
             workers: 0,
             read_pool_size: 0,
             max_batch: 256,
@@ -204,6 +207,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_ADMIN_TOKEN", "admin_token"),
     ("PARLOR_DEMO", "demo"),
     ("PARLOR_STAND_IN", "stand_in"),
+    ("PARLOR_STAND_IN_SANDBOXES", "stand_in_sandboxes"),
     ("PARLOR_WORKERS", "workers"),
     ("PARLOR_READ_POOL_SIZE", "read_pool_size"),
     ("PARLOR_MAX_BATCH", "max_batch"),
@@ -348,6 +352,9 @@ impl Settings {
         }
         if self.max_batch == 0 {
             return Err(Error::invalid("max_batch", "must be at least 1"));
+        }
+        if self.stand_in_sandboxes == 0 {
+            return Err(Error::invalid("stand_in_sandboxes", "must be at least 1"));
         }
         for (key, value) in [
             (

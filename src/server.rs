@@ -216,6 +216,8 @@ pub async fn build_app(
         settings.admin_session_hours,
     );
     let sign_in_throttle = SignInThrottle::new(settings.password_throttle);
+    let closing = tokio::sync::watch::Sender::new(false);
+    let events = crate::native::events::Hub::start(service.clone(), closing.subscribe());
     let app = web::Data::new(App {
         service: service.clone(),
         settings,
@@ -223,10 +225,16 @@ pub async fn build_app(
         sessions,
         sign_in_throttle,
         idempotency: KeyLocks::default(),
-        closing: tokio::sync::watch::Sender::new(false),
-        events: crate::native::events::Hub::start(service.clone()),
+        closing,
+        events,
+        gate: crate::control::state::Gate::default(),
     });
     end_streams_on_stop(app.closing.clone());
+    // The start state a reset returns to: the data as loaded, before anything is served.
+    let state = match control {
+        Some(_) => Some(crate::control::state::State::start(app.clone()).await?),
+        None => None,
+    };
     let hooks = std::sync::Arc::new(crate::webhooks::Webhooks::new(
         crate::webhooks::address::Outbound {
             allow_private: app.settings.webhook_allow_private,
@@ -265,6 +273,9 @@ pub async fn build_app(
             }))
             // Inside the front door: the path is read as the face's framework reads it.
             .wrap_fn(move |req, routes| audit::trail::record(audit_on, req, routes))
+            // Inside the front door (a refusal is in the face's format), outside the audit
+            // trail (a sandbox's request is recorded in the sandbox).
+            .wrap(crate::control::state::Admission(state.clone()))
             // Faces keep their frameworks' habits with paths and CORS, before routing.
             .wrap_fn(move |req, routes| faces::doors::front_door(&front, req, routes))
             .wrap(
@@ -285,8 +296,9 @@ pub async fn build_app(
             .configure(|cfg| faces::routes(cfg, &app_settings))
             .configure(|cfg| {
                 // A clinic's server has no control plane at all: its paths are plain 404s.
-                if let Some(plane) = &control {
+                if let (Some(plane), Some(state)) = (&control, &state) {
                     cfg.app_data(plane.clone());
+                    cfg.app_data(web::Data::from(state.clone()));
                     crate::control::routes(cfg);
                 }
             })

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod clock;
 pub mod ids;
+pub mod state;
 
 use std::sync::OnceLock;
 
@@ -75,7 +76,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     for op in operations() {
         scope = scope.route(op.path, op.route);
     }
-    cfg.service(scope.configure(clock::routes).configure(ids::routes));
+    cfg.service(
+        scope
+            .configure(clock::routes)
+            .configure(ids::routes)
+            .configure(state::routes),
+    );
 }
 
 /// What every control-plane route may refuse: no credential, or not the server admin's.

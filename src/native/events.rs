@@ -34,7 +34,7 @@ use crate::domain::{IdRef, TenantId};
 use crate::error::Error;
 use crate::service::events::{Audience, Start, PAGE};
 use crate::service::Service;
-use crate::store::events::Event;
+use crate::store::events::{Event, Restart};
 
 /// A comment line this often keeps an idle connection open through proxies.
 const HEARTBEAT: Duration = Duration::from_secs(15);
@@ -80,22 +80,33 @@ impl Rendered {
     }
 }
 
-type Rendering = Arc<Vec<Rendered>>;
+/// What the hub hands every stream.
+#[derive(Clone)]
+enum Relayed {
+    Events(Arc<Vec<Rendered>>),
+    /// The database was restored (the stand-in's reset or a snapshot): the log goes on after
+    /// `latest`, which may be below what a stream has sent.
+    Restarted {
+        latest: i64,
+    },
+}
 
 /// The relay from the writer's batches to the streams: renders each event once.
 #[derive(Clone)]
 pub struct Hub {
-    batches: broadcast::Sender<Rendering>,
+    batches: broadcast::Sender<Relayed>,
 }
 
 impl Hub {
-    /// Starts relaying the store's batches, for as long as the runtime lives.
-    pub fn start(service: Service) -> Hub {
+    /// Starts relaying the store's batches, until `closing` turns true (a graceful stop, or a
+    /// stand-in's sandbox closed).
+    pub fn start(service: Service, mut closing: watch::Receiver<bool>) -> Hub {
         let (batches, _) = broadcast::channel(crate::store::events::BATCHES_KEPT);
         let hub = Hub {
             batches: batches.clone(),
         };
         let mut from = service.store.event_batches();
+        let mut restarts = service.store.event_restarts();
         actix_web::rt::spawn(async move {
             let mut last = 0;
             let relay = |events: &[Event], last: &mut i64| {
@@ -106,11 +117,32 @@ impl Hub {
                     .collect();
                 if let Some(r) = fresh.last() {
                     *last = r.seq;
-                    let _ = batches.send(Arc::new(fresh));
+                    let _ = batches.send(Relayed::Events(Arc::new(fresh)));
                 }
             };
+            // Looked at before every batch: the writer marks a restart before it publishes the
+            // restored log's first batch, which the old `last` would filter out.
+            let restarted = |restarts: &mut watch::Receiver<Restart>, last: &mut i64| {
+                let latest = restarts.borrow_and_update().latest;
+                *last = latest;
+                let _ = batches.send(Relayed::Restarted { latest });
+            };
             loop {
-                match from.recv().await {
+                let got = tokio::select! {
+                    got = from.recv() => got,
+                    changed = restarts.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        restarted(&mut restarts, &mut last);
+                        continue;
+                    }
+                    _ = closing.changed() => return,
+                };
+                if restarts.has_changed().unwrap_or(false) {
+                    restarted(&mut restarts, &mut last);
+                }
+                match got {
                     Ok(batch) => relay(&batch, &mut last),
                     Err(RecvError::Closed) => return,
                     // This task alone fell behind the writer: what it missed is in the table.
@@ -363,7 +395,7 @@ async fn catch_up(service: &Service, audience: &Audience, cursor: &mut i64, out:
 async fn pump(
     mut guard: Guard,
     start: Start,
-    mut live: broadcast::Receiver<Rendering>,
+    mut live: broadcast::Receiver<Relayed>,
     mut closing: watch::Receiver<bool>,
     out: Out,
 ) {
@@ -395,7 +427,18 @@ async fn pump(
     loop {
         tokio::select! {
             batch = live.recv() => match batch {
-                Ok(batch) => {
+                Ok(Relayed::Restarted { latest }) => {
+                    let data = serde_json::to_string(&ResetDto {
+                        reason: "the server's data was reset or restored: read the current state again",
+                        latest,
+                    })
+                    .unwrap_or_default();
+                    if !guard.holds(false).await || !out.put(frame(latest, "reset", &data).into()).await {
+                        return;
+                    }
+                    cursor = latest;
+                }
+                Ok(Relayed::Events(batch)) => {
                     if !guard.holds(false).await {
                         return;
                     }

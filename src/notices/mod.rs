@@ -174,11 +174,20 @@ async fn follow(
     let mut schedule = Schedule::new(config.delay);
     // The last event taken in; 0 before the first batch.
     let mut last = 0;
+    let mut restarts = service.store.event_restarts();
+    restarts.borrow_and_update();
     loop {
         let next = schedule.next_due();
         tokio::select! {
             got = batches.recv() => match got {
-                Ok(batch) => take_in(&mut schedule, &batch, &mut last),
+                Ok(batch) => {
+                    // A restore (the stand-in's reset) started the log again, below `last`.
+                    if restarts.has_changed().unwrap_or(false) {
+                        restarts.borrow_and_update();
+                        last = 0;
+                    }
+                    take_in(&mut schedule, &batch, &mut last)
+                }
                 Err(broadcast::error::RecvError::Lagged(n)) => {
                     tracing::warn!("e-mail notices: fell {n} batches behind; reading the event log");
                     catch_up(&service, &mut schedule, &mut last).await;

@@ -100,6 +100,22 @@ impl Service {
         }
     }
 
+    /// The service of a stand-in's sandbox (`control::state`) over its own `store`: its own
+    /// callers in memory (they are another database's), this service's clock (there is one
+    /// time for the whole server) and password threads (a thread pool per sandbox would only
+    /// compete for the same cores). Its ids come from a sequence of its own, derived from this
+    /// service's by the sandbox's `name`, so a seeded sandbox's ids do not depend on what other
+    /// sandboxes do meanwhile. The one place a sandbox's service is made.
+    pub fn sandbox(&self, store: Store, name: &str) -> Service {
+        Service {
+            store,
+            clock: self.clock.clone(),
+            ids: self.ids.derive(&format!("sandbox:{name}")),
+            cpu: self.cpu.clone(),
+            known: Arc::new(Known::new()),
+        }
+    }
+
     /// The users a read may take from memory instead of the file, as of now.
     pub(crate) fn people(&self) -> memo::People {
         memo::People::new(self.known.users.clone(), self.store.directory_version())

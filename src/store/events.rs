@@ -165,6 +165,7 @@ pub struct Publisher {
     last: Cell<i64>,
     seq: watch::Sender<i64>,
     batches: broadcast::Sender<Batch>,
+    restarts: watch::Sender<Restart>,
 }
 
 /// The subscribers' side, kept by the `Writer` handle.
@@ -172,6 +173,19 @@ pub struct Publisher {
 pub struct Published {
     pub seq: watch::Receiver<i64>,
     pub batches: broadcast::Sender<Batch>,
+    pub restarts: watch::Receiver<Restart>,
+}
+
+/// The log was replaced by a restore (the stand-in's reset or a snapshot): its seqs may have
+/// gone backwards, so a subscriber's cursor means nothing any more. The writer changes this
+/// before it publishes any batch of the new log, so a subscriber that looks at it before each
+/// batch never filters the new log's events with the old log's cursor.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Restart {
+    /// How many restores so far.
+    pub count: u64,
+    /// The latest seq of the log as restored.
+    pub latest: i64,
 }
 
 impl Publisher {
@@ -180,18 +194,36 @@ impl Publisher {
         let last = committed(conn)?;
         let (seq_tx, seq_rx) = watch::channel(last);
         let (batches, _) = broadcast::channel(BATCHES_KEPT);
+        let (restarts, restarts_rx) = watch::channel(Restart::default());
         let published = Published {
             seq: seq_rx,
             batches: batches.clone(),
+            restarts: restarts_rx,
         };
         Ok((
             Publisher {
                 last: Cell::new(last),
                 seq: seq_tx,
                 batches,
+                restarts,
             },
             published,
         ))
+    }
+
+    /// After the database was replaced: the log starts again from what the file holds.
+    pub fn restarted(&self, conn: &Connection) {
+        take_appended();
+        let latest = committed(conn).unwrap_or_else(|e| {
+            tracing::error!("reading the restored event log: {e}");
+            0
+        });
+        self.last.set(latest);
+        self.restarts.send_modify(|r| {
+            r.count += 1;
+            r.latest = latest;
+        });
+        self.seq.send_replace(latest);
     }
 
     /// After a commit: when the batch appended events, reads back every event committed since

@@ -29,6 +29,7 @@ pub mod retention;
 pub mod schema;
 pub mod search;
 pub mod settings;
+pub mod snapshot;
 pub mod tenants;
 pub mod tokens;
 pub mod users;
@@ -419,6 +420,30 @@ impl Store {
     /// Every batch of events committed from now on, as the writer publishes it.
     pub fn event_batches(&self) -> tokio::sync::broadcast::Receiver<events::Batch> {
         self.writer.event_batches()
+    }
+
+    /// Each restore of the database (`restore_from`), as the event log's subscribers see it.
+    pub fn event_restarts(&self) -> tokio::sync::watch::Receiver<events::Restart> {
+        self.writer.event_restarts()
+    }
+
+    /// A consistent copy of the whole database into the new file `dest` (the backup API), taken
+    /// while others read and write. Blocking: call it off the async workers.
+    pub fn copy_to(&self, dest: &Path) -> Result<()> {
+        snapshot::copy(&self.path, self.key.as_ref(), dest)
+    }
+
+    /// Replaces the whole database with the copy at `src` (made by `copy_to`), on the writer
+    /// thread after the writes queued before it: readers see the old state or the new one.
+    pub async fn restore_from(&self, src: PathBuf) -> Result<()> {
+        if let Some(refused) = self.health.refusal() {
+            return Err(refused);
+        }
+        let key = self.key.clone();
+        self.writer
+            .replace(move |c| snapshot::restore_into(c, &src, key.as_ref()))?
+            .await
+            .map_err(|_| writer::stopped())?
     }
 
     pub fn writer_stats(&self) -> WriterStats {

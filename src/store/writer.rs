@@ -36,10 +36,31 @@ struct Ran {
     reply: Reply,
 }
 
+/// Replaces the whole database (`store::snapshot::restore_into`); needs the connection to itself.
+type Replace = Box<dyn FnOnce(&mut Connection) -> Result<()> + Send>;
+
 enum Command {
     Run(Job),
     /// Finish what is queued before this, checkpoint, close; then answer.
     Stop(oneshot::Sender<Result<()>>),
+    /// Finish what is queued before this, then replace the database outside any transaction.
+    Replace(Replace, oneshot::Sender<Result<()>>),
+}
+
+/// What ends a batch early: a command that must run after it, alone.
+enum After {
+    Stop(oneshot::Sender<Result<()>>),
+    Replace(Replace, oneshot::Sender<Result<()>>),
+}
+
+impl After {
+    fn of(command: Command) -> std::result::Result<Job, After> {
+        match command {
+            Command::Run(job) => Ok(job),
+            Command::Stop(answer) => Err(After::Stop(answer)),
+            Command::Replace(f, answer) => Err(After::Replace(f, answer)),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -162,6 +183,20 @@ impl Writer {
         answered
     }
 
+    /// Replaces the database's whole content with `f` once the commands queued before have
+    /// committed. Afterwards the directory version is raised (every caller kept in memory is
+    /// looked up again) and the event log's subscribers are told the log restarted.
+    pub fn replace(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<()> + Send + 'static,
+    ) -> Result<oneshot::Receiver<Result<()>>> {
+        let (answer, answered) = oneshot::channel();
+        self.queue
+            .send(Command::Replace(Box::new(f), answer))
+            .map_err(|_| stopped())?;
+        Ok(answered)
+    }
+
     pub fn submit<T, F>(&self, f: F) -> Result<oneshot::Receiver<Result<T>>>
     where
         T: Send + 'static,
@@ -203,6 +238,11 @@ impl Writer {
     /// events.
     pub fn events(&self) -> tokio::sync::watch::Receiver<i64> {
         self.events.seq.clone()
+    }
+
+    /// Each restore of the database, with the latest seq of the log it restored.
+    pub fn event_restarts(&self) -> tokio::sync::watch::Receiver<super::events::Restart> {
+        self.events.restarts.clone()
     }
 
     /// Every batch of events committed from now on.
@@ -259,17 +299,19 @@ pub fn stopped() -> Error {
 /// At most this many yields to gather a batch (see `run`).
 const GATHER_TURNS: usize = 16;
 
-/// Moves what is queued into `batch`, up to `max_batch`, stopping at a `Stop`.
+/// Moves what is queued into `batch`, up to `max_batch`, stopping at a `Stop` or `Replace`.
 fn take_queued(
     commands: &mpsc::Receiver<Command>,
     batch: &mut Vec<Job>,
-    stop: &mut Option<oneshot::Sender<Result<()>>>,
+    stop: &mut Option<After>,
     max_batch: usize,
 ) {
     while stop.is_none() && !batch.is_empty() && batch.len() < max_batch {
         match commands.try_recv() {
-            Ok(Command::Run(job)) => batch.push(job),
-            Ok(Command::Stop(answer)) => *stop = Some(answer),
+            Ok(command) => match After::of(command) {
+                Ok(job) => batch.push(job),
+                Err(after) => *stop = Some(after),
+            },
             Err(_) => break,
         }
     }
@@ -279,7 +321,7 @@ fn take_queued(
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 fn run(
-    conn: Connection,
+    mut conn: Connection,
     commands: mpsc::Receiver<Command>,
     max_batch: usize,
     stats: &Counters,
@@ -306,9 +348,9 @@ fn run(
         };
         let mut stop = None;
         let mut batch = Vec::new();
-        match first {
-            Some(Command::Run(job)) => batch.push(job),
-            Some(Command::Stop(answer)) => stop = Some(answer),
+        match first.map(After::of) {
+            Some(Ok(job)) => batch.push(job),
+            Some(Err(after)) => stop = Some(after),
             None => {}
         }
         take_queued(&commands, &mut batch, &mut stop, max_batch);
@@ -352,9 +394,26 @@ fn run(
                 health.room_again();
             }
         }
-        if let Some(answer) = stop {
-            let _ = answer.send(close(conn, health));
-            return;
+        match stop {
+            Some(After::Stop(answer)) => {
+                let _ = answer.send(close(conn, health));
+                return;
+            }
+            Some(After::Replace(f, answer)) => {
+                let out = if health.is_damaged() {
+                    Err(StorageFault::Damaged.error())
+                } else {
+                    catch_unwind(AssertUnwindSafe(|| f(&mut conn)))
+                        .unwrap_or_else(|_| Err(Error::internal("a restore panicked")))
+                };
+                // Even a failed restore may have changed pages: nothing kept about the old
+                // content is trusted any more.
+                directory.advance();
+                publisher.restarted(&conn);
+                health.observe(&out);
+                let _ = answer.send(out);
+            }
+            None => {}
         }
     }
 }

@@ -77,6 +77,8 @@ pub async fn run(
     mut closing: watch::Receiver<bool>,
 ) {
     let mut read_now = !caught_up;
+    let mut restarts = service.store.event_restarts();
+    restarts.borrow_and_update();
     loop {
         if !read_now {
             tokio::select! {
@@ -86,6 +88,12 @@ pub async fn run(
         }
         read_now = false;
         committed.borrow_and_update();
+        // A restore (the stand-in's reset, a snapshot) replaced the log and the stored cursor
+        // with it; the writer marks that before it moves `committed`.
+        if restarts.has_changed().unwrap_or(false) {
+            restarts.borrow_and_update();
+            cursor = Cursor::default();
+        }
         loop {
             match step(&service, &hooks, &mut cursor).await {
                 Ok(true) => continue,

@@ -368,3 +368,33 @@ fn start_refuses_smtp_url_without_a_from_address() {
     settings.smtp_url = Some("smtp://127.0.0.1:2525".into());
     assert!(settings.validate().is_ok());
 }
+
+#[test]
+fn notices_go_on_after_a_stand_in_restore_took_the_event_log_back() {
+    let sink = Sink::start();
+    let (app, on) = spawn(|s| {
+        s.stand_in = true;
+        s.smtp_url = Some(sink.url());
+        s.smtp_from = Some(format!("{CLINIC} <{FROM}>"));
+        s.public_url = Some(PUBLIC_URL.into());
+        s.notice_delay_seconds = 1;
+    });
+    assert!(on);
+    let (tenant, provider) = clinic(&app);
+    let rosa = patient(&app, tenant, "Rosa Patient", Some("rosa@patients.example"));
+    let conv = conversation(&app, tenant, &[provider, rosa]);
+    let r = app
+        .post("/__parlor/snapshots")
+        .admin()
+        .json(&json!({"name": "base"}));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    // Events the restore takes back: the notice's follower has seen seqs above the restored log.
+    let early = probe(&app, tenant, provider);
+    sink.wait_for(early);
+    let r = app.post("/__parlor/snapshots/base/restore").admin().send();
+    assert_eq!(r.status, 204, "{:?}", r.body);
+
+    app.send_as(tenant, conv, provider, "after the restore");
+    let mails = sink.wait_for("rosa@patients.example");
+    assert_eq!(to(&mails, "rosa@patients.example").len(), 1, "{mails:?}");
+}

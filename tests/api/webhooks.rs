@@ -25,7 +25,7 @@ const PATIENT: i64 = 52;
 
 /// A request the receiver got.
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     path: String,
     headers: HashMap<String, String>,
     body: String,
@@ -42,13 +42,13 @@ impl Received {
 }
 
 /// The local receiver: answers each request with the next scripted status (then 200).
-struct Receiver {
+pub(crate) struct Receiver {
     port: u16,
     seen: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(script: &[u16]) -> Receiver {
+    pub(crate) fn start(script: &[u16]) -> Receiver {
         Self::on(TcpListener::bind("127.0.0.1:0").unwrap(), script)
     }
 
@@ -69,7 +69,7 @@ impl Receiver {
         Receiver { port, seen }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/hook", self.port)
     }
 
@@ -78,7 +78,7 @@ impl Receiver {
     }
 
     /// Waits (up to 30 s) until at least `n` requests arrived; returns them all.
-    fn wait_for(&self, n: usize) -> Vec<Received> {
+    pub(crate) fn wait_for(&self, n: usize) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let seen = self.seen();

@@ -252,3 +252,42 @@ fn seeding_again_with_the_seed_in_force_does_not_repeat_ids() {
     assert_ne!(first["uuid"], second["uuid"]);
     assert_ne!(first["oid"], second["oid"]);
 }
+
+/// A conversation made in sandbox `name` (tenant 1, the demo's provider and patient).
+fn sandbox_conversation(app: &TestApp, name: &str) -> Value {
+    created(
+        app.post("/parlor/v1/conversations")
+            .admin()
+            .tenant(1)
+            .header("X-Parlor-Sandbox", name)
+            .json(&json!({ "participants": [4, 52] })),
+        "conversation",
+    )
+}
+
+#[test]
+fn a_sandboxs_ids_do_not_depend_on_other_sandboxes() {
+    // Run one: only sandbox `a`. Run two: `b` first, then `a`.
+    let one = server(Some(json!(9)));
+    let alone = sandbox_conversation(&one, "a");
+    let two = server(Some(json!(9)));
+    let other = sandbox_conversation(&two, "b");
+    let after_other = sandbox_conversation(&two, "a");
+    assert_eq!(alone["uuid"], after_other["uuid"]);
+    assert_eq!(alone["oid"], after_other["oid"]);
+    assert_ne!(other["uuid"], after_other["uuid"]);
+    // The server's own sequence is a third one.
+    let main = two.create_conversation(1, &[4, 52]);
+    assert_ne!(main["uuid"], alone["uuid"]);
+}
+
+#[test]
+fn a_reset_starts_the_servers_sequence_again() {
+    let app = server(Some(json!(11)));
+    let before = app.create_conversation(1, &[4, 52]);
+    let r = app.post("/__parlor/reset").admin().send();
+    assert_eq!(r.status, 204, "{:?}", r.body);
+    let after = app.create_conversation(1, &[4, 52]);
+    assert_eq!(before["id"], after["id"], "the reset removed the first");
+    assert_eq!(before["uuid"], after["uuid"]);
+}

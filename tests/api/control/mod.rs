@@ -4,3 +4,5 @@
 mod clock;
 mod frame;
 mod ids;
+mod sandboxes;
+mod state;
