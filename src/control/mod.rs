@@ -5,6 +5,7 @@
 //! registered at all, so every `/__parlor/` path is the server's plain 404.
 
 pub mod auth;
+pub mod faults;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -49,11 +50,16 @@ impl Start {
 /// The control plane's own state, shared by its routes (app data).
 pub struct ControlPlane {
     pub start: Start,
+    /// Fault rules (`faults`), also read by their middleware before routing.
+    pub faults: std::sync::Arc<faults::Faults>,
 }
 
 impl ControlPlane {
     pub fn new(start: Start) -> Self {
-        Self { start }
+        Self {
+            start,
+            faults: Default::default(),
+        }
     }
 }
 
@@ -64,7 +70,11 @@ pub fn enabled(stand_in: bool, demo: bool, fixture: bool) -> bool {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope(PREFIX).route("", web::get().to(info)));
+    cfg.service(
+        web::scope(PREFIX)
+            .route("", web::get().to(info))
+            .configure(faults::routes),
+    );
 }
 
 #[derive(Serialize)]

@@ -4,7 +4,7 @@
 mod auth;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 mod messages;
 mod params;
 mod tokens;
@@ -70,7 +70,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 }
 
 /// `Idempotency-Key` on sends: keys belong to the patient holding the token.
-static IDEMPOTENT: Surface = Surface {
+pub(crate) static IDEMPOTENT: Surface = Surface {
     name: "mdlive",
     identify: identify_patient,
     render: |e| MdliveError::Core(e).error_response(),

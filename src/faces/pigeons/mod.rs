@@ -76,7 +76,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 }
 
 /// `Idempotency-Key` on the routes that create: keys belong to the token's user.
-static IDEMPOTENT: Surface = Surface {
+pub(crate) static IDEMPOTENT: Surface = Surface {
     name: "pigeons",
     identify: identify_caller,
     render: |e| PigeonsError::Core(e).error_response(),

@@ -8,7 +8,7 @@
 mod auth;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 mod input;
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};
@@ -62,7 +62,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 
 /// `Idempotency-Key` on the routes that create: keys belong to the API owner the partner's
 /// keys act as.
-static IDEMPOTENT: Surface = Surface {
+pub(crate) static IDEMPOTENT: Surface = Surface {
     name: "respondent",
     identify: identify_partner,
     render: |e| RespondentError::Core(e).error_response(),

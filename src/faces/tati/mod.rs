@@ -5,7 +5,7 @@ mod auth;
 mod conversations;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 mod fields;
 mod messages;
 mod tokens;
@@ -73,7 +73,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 }
 
 /// `Idempotency-Key` on the routes that create: keys belong to the patient holding the token.
-static IDEMPOTENT: Surface = Surface {
+pub(crate) static IDEMPOTENT: Surface = Surface {
     name: "tati",
     identify: identify_patient,
     render: |e| TatiError::from(e).error_response(),

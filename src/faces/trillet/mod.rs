@@ -5,7 +5,7 @@ mod auth;
 mod conversations;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
@@ -52,7 +52,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
 }
 
 /// `Idempotency-Key` on generate: keys belong to the API key (no user stands behind it).
-static IDEMPOTENT: Surface = Surface {
+pub(crate) static IDEMPOTENT: Surface = Surface {
     name: "trillet",
     identify: identify_key,
     render: |e| TrilletError::from(e).error_response(),
