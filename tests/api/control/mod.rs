@@ -1,4 +1,5 @@
 //! The stand-in control plane under `/__parlor/` (issue 15): on only for a stand-in, and only
 //! for the server admin. One file per part of it.
 
+mod faults;
 mod frame;
