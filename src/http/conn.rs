@@ -130,7 +130,10 @@ impl AsyncWrite for Connection {
     ) -> Poll<io::Result<usize>> {
         // A cut counts bytes one buffer at a time.
         if self.cutter.as_ref().is_some_and(|c| c.cutting()) {
-            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| &b[..]);
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
             return self.poll_write(cx, first);
         }
         self.get_mut().io()?.poll_write_vectored(cx, bufs)

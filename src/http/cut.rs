@@ -53,6 +53,12 @@ pub struct Cutter {
     state: State,
 }
 
+impl Default for Cutter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Cutter {
     pub fn new() -> Self {
         Self {
@@ -173,7 +179,10 @@ mod tests {
     #[test]
     fn truncate_keeps_the_head_and_half_the_body() {
         let head = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n";
-        let (out, _) = run(Cut::Truncate, &[&head[..20], &head[20..], b"0123456789", b"next"]);
+        let (out, _) = run(
+            Cut::Truncate,
+            &[&head[..20], &head[20..], b"0123456789", b"next"],
+        );
         let mut want = head.to_vec();
         want.extend_from_slice(b"01234");
         assert_eq!(out, want);

@@ -27,6 +27,14 @@ pub const SANDBOX_HEADER: &str = "X-Parlor-Sandbox";
 /// Where the native API lives.
 const NATIVE_PREFIX: &str = "/parlor/";
 
+/// Left in a faulted request's extensions, for what records requests (the journal): the rule
+/// that fired, and the connection effect that replaced or cut the answer it sees, if any.
+#[derive(Clone, Copy, Debug)]
+pub struct Fired {
+    pub rule: u64,
+    pub connection: Option<Connection>,
+}
+
 /// The middleware (`App::wrap`), with the stand-in's rules or none.
 pub struct Faulting(pub Option<Arc<Faults>>);
 
@@ -147,6 +155,10 @@ async fn apply<S>(
 where
     S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error> + 'static,
 {
+    req.extensions_mut().insert(Fired {
+        rule: effect.rule,
+        connection: effect.connection,
+    });
     if let Some(delay) = effect.delay {
         actix_web::rt::time::sleep(delay).await;
     }

@@ -15,13 +15,14 @@ mod delay;
 mod middleware;
 mod pattern;
 mod routes;
-mod rule;
+pub mod rule;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-pub use middleware::Faulting;
+pub use middleware::{Faulting, Fired, SANDBOX_HEADER};
 pub use routes::routes;
+pub use rule::Connection;
 use rule::{Effect, Rule, Seen};
 
 use crate::domain::TenantId;

@@ -73,7 +73,10 @@ mod tests {
         assert!(matches("/conversations", "/conversations/"));
         assert!(!matches("/conversations", "/conversations/5"));
         assert!(matches("/conversations/*", "/conversations/5"));
-        assert!(matches("/conversations/{id}/messages", "/conversations/5/messages"));
+        assert!(matches(
+            "/conversations/{id}/messages",
+            "/conversations/5/messages"
+        ));
         assert!(!matches("/conversations/*", "/conversations/5/messages"));
         assert!(matches("/api/**", "/api"));
         assert!(matches("/api/**/messages", "/api/v2/patients/7/messages"));

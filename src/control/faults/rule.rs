@@ -94,7 +94,10 @@ impl Scope {
     pub fn admits(&self, seen: &Seen) -> bool {
         self.face.as_deref().is_none_or(|f| f == seen.surface)
             && self.method.as_ref().is_none_or(|m| m == seen.method)
-            && self.sandbox.as_deref().is_none_or(|s| Some(s) == seen.sandbox)
+            && self
+                .sandbox
+                .as_deref()
+                .is_none_or(|s| Some(s) == seen.sandbox)
             && self.route.as_ref().is_none_or(|r| r.matches(seen.path))
     }
 }
@@ -102,6 +105,8 @@ impl Scope {
 /// What a fired rule does to the request.
 #[derive(Clone, Copy, Debug)]
 pub struct Effect {
+    /// The rule that fired.
+    pub rule: u64,
     pub delay: Option<Duration>,
     pub status: Option<(StatusCode, Option<u64>)>,
     pub connection: Option<Connection>,
@@ -184,6 +189,7 @@ impl Rule {
         }
         self.fired += 1;
         Some(Effect {
+            rule: self.id,
             delay: self.delay.as_ref().map(|d| d.sample(&mut self.rng)),
             status: self.status.map(|s| (s, self.spec.retry_after)),
             connection: self.spec.connection,
@@ -219,7 +225,10 @@ impl Spec {
         }
         if let Some(status) = self.status {
             if !(400..=599).contains(&status) {
-                return Err(Error::invalid("status", "must be an error status, 400 to 599"));
+                return Err(Error::invalid(
+                    "status",
+                    "must be an error status, 400 to 599",
+                ));
             }
         }
         if self.retry_after.is_some() && self.status.is_none() {

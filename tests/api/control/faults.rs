@@ -144,7 +144,10 @@ fn a_500_and_a_429_in_each_vendors_own_format() {
     assert_eq!(r.header("retry-after"), Some("30"));
     assert_eq!(r.body, json!({"message": "Too Many Attempts."}));
 
-    add(&app, json!({"face": "respondent", "times": 1, "status": 500}));
+    add(
+        &app,
+        json!({"face": "respondent", "times": 1, "status": 500}),
+    );
     let r = respondent(&app);
     assert_eq!(r.status, 500);
     assert_eq!(
@@ -277,7 +280,10 @@ fn timed(call: impl FnOnce() -> Resp) -> (Resp, Duration) {
 #[test]
 fn delays_fixed_uniform_and_lognormal_come_before_the_real_answer() {
     let app = spawn_demo();
-    add(&app, json!({"face": "pigeons", "times": 1, "delay_ms": 200}));
+    add(
+        &app,
+        json!({"face": "pigeons", "times": 1, "delay_ms": 200}),
+    );
     let (r, took) = timed(|| pigeons(&app));
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert!(took >= Duration::from_millis(200), "{took:?}");
@@ -365,11 +371,17 @@ fn connection_effects_drop_empty_and_truncate() {
         ("respondent", respondent_raw()),
         ("native", native_raw()),
     ] {
-        add(&app, json!({"face": face, "times": 1, "connection": "empty"}));
+        add(
+            &app,
+            json!({"face": face, "times": 1, "connection": "empty"}),
+        );
         let out = raw(&app, &request).expect("an orderly close");
         assert!(out.is_empty(), "{face}: {}", String::from_utf8_lossy(&out));
 
-        add(&app, json!({"face": face, "times": 1, "connection": "drop"}));
+        add(
+            &app,
+            json!({"face": face, "times": 1, "connection": "drop"}),
+        );
         match raw(&app, &request) {
             Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{face}"),
             Ok(out) => panic!("{face}: no reset, got {:?}", String::from_utf8_lossy(&out)),
@@ -440,7 +452,10 @@ fn sandbox_scope_follows_the_header() {
     let app = spawn_demo();
     add(&app, json!({"sandbox": "test-a", "status": 500}));
     let call = |sandbox: Option<&str>| {
-        let mut req = app.get(PIGEONS).bearer(JOHN).header("X-PUBLIC-KEY", PIGEONS_PK);
+        let mut req = app
+            .get(PIGEONS)
+            .bearer(JOHN)
+            .header("X-PUBLIC-KEY", PIGEONS_PK);
         if let Some(name) = sandbox {
             req = req.header("X-Parlor-Sandbox", name);
         }
