@@ -144,7 +144,15 @@ impl AsyncWrite for Connection {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().io()?.poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = this.io()?.poll_flush(cx);
+        // A cut that has let out all it will ends the connection now (actix-http flushes after
+        // each round of writes), not after the keep-alive.
+        if matches!(flushed, Poll::Ready(Ok(()))) && this.cutter.as_mut().is_some_and(|c| c.done())
+        {
+            return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

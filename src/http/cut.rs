@@ -19,6 +19,9 @@ pub enum Cut {
     Reset,
     /// Send the answer's head, half its body, then close.
     Truncate,
+    /// Send the answer's head, then close: a truncated answer to HEAD, whose head names the
+    /// length of a body that never follows.
+    HeadOnly,
 }
 
 /// The handle a request finds in its connection data to order a cut.
@@ -34,8 +37,8 @@ impl CutHandle {
 enum State {
     /// Writing normally.
     Idle,
-    /// Truncating: the answer's head so far.
-    Head(Vec<u8>),
+    /// Truncating: the answer's head so far, and whether half its body follows it.
+    Head(Vec<u8>, bool),
     /// Truncating: this many body bytes may still go out.
     Body(usize),
     /// Nothing more goes out; `reset`: the socket is reset rather than closed.
@@ -78,12 +81,13 @@ impl Cutter {
             self.state = match self.handle.0.take()? {
                 Cut::Empty => State::Ended { reset: false },
                 Cut::Reset => State::Ended { reset: true },
-                Cut::Truncate => State::Head(Vec::new()),
+                Cut::Truncate => State::Head(Vec::new(), true),
+                Cut::HeadOnly => State::Head(Vec::new(), false),
             };
         }
         Some(match &mut self.state {
             State::Idle | State::Ended { .. } => 0,
-            State::Head(head) => {
+            State::Head(head, _) => {
                 // The pattern may straddle what was written and `buf`.
                 let kept = head.len().min(HEAD_END.len() - 1);
                 let mut window = head[head.len() - kept..].to_vec();
@@ -110,16 +114,29 @@ impl Cutter {
     /// `written` (a prefix of what `allowance` allowed) went out.
     pub fn wrote(&mut self, written: &[u8]) {
         match &mut self.state {
-            State::Head(head) => {
+            State::Head(head, body) => {
                 head.extend_from_slice(written);
                 if head.ends_with(HEAD_END) {
-                    let half = content_length(head).map_or(0, |n| n / 2);
+                    let half = if *body {
+                        content_length(head).map_or(0, |n| n / 2)
+                    } else {
+                        0
+                    };
                     self.state = State::Body(half);
                 }
             }
             State::Body(left) => *left = left.saturating_sub(written.len()),
             State::Idle | State::Ended { .. } => {}
         }
+    }
+
+    /// Everything the cut lets out has been written: the connection should end now rather
+    /// than wait for another write (an answer to HEAD has no body to end it).
+    pub fn done(&mut self) -> bool {
+        if matches!(self.state, State::Body(0)) {
+            self.state = State::Ended { reset: false };
+        }
+        matches!(self.state, State::Ended { .. })
     }
 
     /// A cut is under way: writes go through `allowance` one buffer at a time.
@@ -196,6 +213,19 @@ mod tests {
         );
         assert_eq!(out, b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nab");
         assert!(ended);
+    }
+
+    #[test]
+    fn a_head_answer_is_cut_after_its_head() {
+        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n";
+        let (out, _) = run(Cut::HeadOnly, &[head, b"HTTP/1.1 200 OK\r\n"]);
+        assert_eq!(out, head);
+        let mut cutter = Cutter::new();
+        cutter.handle().order(Cut::HeadOnly);
+        assert_eq!(cutter.allowance(head), Some(head.len()));
+        assert!(!cutter.done());
+        cutter.wrote(head);
+        assert!(cutter.done());
     }
 
     #[test]

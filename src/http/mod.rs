@@ -23,6 +23,6 @@ mod tls;
 pub mod transport;
 
 pub use clients::ClientFaults;
-pub use guard::{BodyLimits, RequestGuard};
+pub use guard::{BodyLimits, Head, RequestGuard};
 pub use serve::serve;
 pub use tls::{server_config as tls_config, TlsFiles};

@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpMessage, HttpResponse};
 
 use super::rule::{Connection, Effect, Seen, NATIVE};
@@ -111,11 +111,15 @@ fn surface_of(req: &ServiceRequest) -> Option<&'static str> {
     None
 }
 
+/// What a HEAD request is seen as (the request guard routes it as a GET).
+static HEAD: Method = Method::HEAD;
+
 fn seen<'r>(req: &'r ServiceRequest, surface: &'r str) -> Seen<'r> {
+    let head = req.extensions().contains::<crate::http::Head>();
     Seen {
         surface,
         path: req.path(),
-        method: req.method(),
+        method: if head { &HEAD } else { req.method() },
         sandbox: req
             .headers()
             .get(SANDBOX_HEADER)
@@ -175,8 +179,9 @@ where
     };
     match connection {
         Connection::Truncate => {
+            let head = req.extensions().contains::<crate::http::Head>();
             let response = service.call(req).await?;
-            handle.order(Cut::Truncate);
+            handle.order(if head { Cut::HeadOnly } else { Cut::Truncate });
             Ok(response)
         }
         Connection::Drop | Connection::Empty => {

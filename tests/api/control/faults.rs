@@ -399,6 +399,20 @@ fn connection_effects_drop_empty_and_truncate() {
         assert_eq!(body.len(), full / 2, "{face}: {head}");
     }
     assert!(rules(&app).iter().all(|r| r["spent"] == true));
+
+    // A HEAD answer has no body to halve: its head goes out, then the connection closes,
+    // and the GET pipelined behind it gets nothing.
+    add(
+        &app,
+        json!({"method": "HEAD", "times": 1, "connection": "truncate"}),
+    );
+    let head_request = pigeons_raw().replacen("GET", "HEAD", 1) + &pigeons_raw();
+    let out = raw(&app, &head_request).expect("a close after the head");
+    let (head, body) = split(&out);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(content_length(&head) > 0, "{head}");
+    assert!(body.is_empty(), "{}", String::from_utf8_lossy(&body));
+    assert!(rules(&app).iter().all(|r| r["spent"] == true));
 }
 
 /// Which of 50 calls a rule with `seed` fails, on a fresh server.
