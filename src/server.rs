@@ -255,7 +255,8 @@ pub async fn build_app(
     // deliveries before the window can drop them.
     crate::service::events::spawn_pruner(service.clone(), app.settings.events_retention_hours);
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let server = http::serve(listener, workers, tls, move || {
+    let faults = control.as_ref().map(|plane| plane.faults.clone());
+    let server = http::serve(listener, workers, tls, faults.is_some(), move || {
         let app_settings = face_settings.clone();
         let front = doors.clone();
         actix_web::App::new()
@@ -273,6 +274,8 @@ pub async fn build_app(
             }))
             // Inside the front door: the path is read as the face's framework reads it.
             .wrap_fn(move |req, routes| audit::trail::record(audit_on, req, routes))
+            // A stand-in's fault rules: after the front door has named the face, before routing.
+            .wrap(crate::control::faults::Faulting(faults.clone()))
             // Inside the front door (a refusal is in the face's format), outside the audit
             // trail (a sandbox's request is recorded in the sandbox).
             .wrap(crate::control::state::Admission(state.clone()))

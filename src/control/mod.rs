@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod faults;
 pub mod ids;
 pub mod state;
 
@@ -57,11 +58,16 @@ impl Start {
 /// The control plane's own state, shared by its routes (app data).
 pub struct ControlPlane {
     pub start: Start,
+    /// Fault rules (`faults`), also read by their middleware before routing.
+    pub faults: std::sync::Arc<faults::Faults>,
 }
 
 impl ControlPlane {
     pub fn new(start: Start) -> Self {
-        Self { start }
+        Self {
+            start,
+            faults: Default::default(),
+        }
     }
 }
 
@@ -80,7 +86,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         scope
             .configure(clock::routes)
             .configure(ids::routes)
-            .configure(state::routes),
+            .configure(state::routes)
+            .configure(faults::routes),
     );
 }
 

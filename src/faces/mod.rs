@@ -17,6 +17,7 @@ pub mod tati;
 pub mod text;
 pub mod trillet;
 
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::config::Settings;
@@ -25,7 +26,9 @@ use framework::Framework;
 /// A face: its `[faces.<name>]` key, the path prefix it is served under unless re-based, how it
 /// registers its routes under a prefix ("" for the root), the framework whose habits it keeps,
 /// the first path segments it serves when mounted at the root ("" for everything), and its
-/// answer for a path of its own that no route matches.
+/// answer for a path of its own that no route matches. `surface` resolves its caller
+/// (`idempotency`); `fault` renders an error of a given status, with `Retry-After` if given, as
+/// the vendor does (a stand-in's fault rules, `control::faults`).
 pub struct Face {
     pub name: &'static str,
     pub default_base: &'static str,
@@ -33,6 +36,8 @@ pub struct Face {
     pub framework: Framework,
     pub roots: &'static [&'static str],
     pub not_found: fn(&HttpRequest) -> HttpResponse,
+    pub surface: &'static crate::idempotency::Surface,
+    pub fault: fn(StatusCode, Option<u64>) -> HttpResponse,
 }
 
 /// Every face Parlor serves. Faces with a longer prefix come first, so that a face mounted at
@@ -45,6 +50,8 @@ pub const FACES: &[Face] = &[
         framework: Framework::Laravel,
         roots: &[""],
         not_found: pigeons::not_found,
+        surface: &pigeons::IDEMPOTENT,
+        fault: pigeons::error::fault,
     },
     Face {
         name: "respondent",
@@ -53,6 +60,8 @@ pub const FACES: &[Face] = &[
         framework: Framework::Express,
         roots: &[""],
         not_found: respondent::not_found,
+        surface: &respondent::IDEMPOTENT,
+        fault: respondent::error::fault,
     },
     Face {
         name: "trillet",
@@ -61,6 +70,8 @@ pub const FACES: &[Face] = &[
         framework: Framework::Express,
         roots: &[""],
         not_found: trillet::not_found,
+        surface: &trillet::IDEMPOTENT,
+        fault: trillet::error::fault,
     },
     Face {
         name: "tati",
@@ -69,6 +80,8 @@ pub const FACES: &[Face] = &[
         framework: Framework::Django,
         roots: &[""],
         not_found: tati::not_found,
+        surface: &tati::IDEMPOTENT,
+        fault: tati::error::fault,
     },
     Face {
         name: "mdlive",
@@ -78,6 +91,8 @@ pub const FACES: &[Face] = &[
         // Served from the root by default: it claims its own paths, not the whole server.
         roots: &["/api", "/auth"],
         not_found: mdlive::not_found,
+        surface: &mdlive::IDEMPOTENT,
+        fault: mdlive::error::fault,
     },
 ];
 

@@ -16,6 +16,7 @@ use std::time::Duration;
 use actix_web::web::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+use super::cut::{CutHandle, Cutter};
 use super::framing::Framer;
 use super::stream::Stream;
 
@@ -32,16 +33,25 @@ pub struct Connection {
     ready: BytesMut,
     /// The client closed its sending side.
     eof: bool,
+    /// Fault rules' connection effects, on a stand-in only (`cut.rs`).
+    cutter: Option<Box<Cutter>>,
 }
 
 impl Connection {
-    pub fn new(io: Stream) -> Self {
+    /// `cuts`: requests may order the connection cut (a stand-in's fault rules).
+    pub fn new(io: Stream, cuts: bool) -> Self {
         Connection {
             io: Some(io),
             framer: Framer::default(),
             ready: BytesMut::new(),
             eof: false,
+            cutter: cuts.then(|| Box::new(Cutter::new())),
         }
+    }
+
+    /// What requests on this connection order a cut with, when they may.
+    pub fn cut_handle(&self) -> Option<CutHandle> {
+        self.cutter.as_ref().map(|c| c.handle())
     }
 
     fn io(&mut self) -> io::Result<Pin<&mut Stream>> {
@@ -94,7 +104,23 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.get_mut().io()?.poll_write(cx, buf)
+        let this = self.get_mut();
+        let Some(cutter) = this.cutter.as_mut().filter(|_| !buf.is_empty()) else {
+            return this.io()?.poll_write(cx, buf);
+        };
+        let allowed = match cutter.allowance(buf) {
+            None => buf.len(),
+            Some(0) => return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into())),
+            Some(n) => n,
+        };
+        let Some(io) = this.io.as_mut() else {
+            return Poll::Ready(Err(io::ErrorKind::NotConnected.into()));
+        };
+        let written = Pin::new(io).poll_write(cx, &buf[..allowed]);
+        if let Poll::Ready(Ok(n)) = written {
+            cutter.wrote(&buf[..n]);
+        }
+        written
     }
 
     fn poll_write_vectored(
@@ -102,6 +128,14 @@ impl AsyncWrite for Connection {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        // A cut counts bytes one buffer at a time.
+        if self.cutter.as_ref().is_some_and(|c| c.cutting()) {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            return self.poll_write(cx, first);
+        }
         self.get_mut().io()?.poll_write_vectored(cx, bufs)
     }
 
@@ -110,7 +144,15 @@ impl AsyncWrite for Connection {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().io()?.poll_flush(cx)
+        let this = self.get_mut();
+        let flushed = this.io()?.poll_flush(cx);
+        // A cut that has let out all it will ends the connection now (actix-http flushes after
+        // each round of writes), not after the keep-alive.
+        if matches!(flushed, Poll::Ready(Ok(()))) && this.cutter.as_mut().is_some_and(|c| c.done())
+        {
+            return Poll::Ready(Err(io::ErrorKind::ConnectionAborted.into()));
+        }
+        flushed
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -121,6 +163,10 @@ impl AsyncWrite for Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         let Some(io) = self.io.take() else { return };
+        if self.cutter.as_ref().is_some_and(|c| c.resets()) {
+            io.reset();
+            return;
+        }
         if self.eof {
             return;
         }

@@ -34,6 +34,10 @@ use futures_core::Stream;
 use super::framing::HEAD_MARK;
 
 /// How long a request body may take.
+/// In the extensions of a HEAD request, which everything inside the guard sees as a GET.
+#[derive(Clone, Copy, Debug)]
+pub struct Head;
+
 #[derive(Clone, Copy, Debug)]
 pub struct BodyLimits {
     /// Longest wait for the next piece of a body.
@@ -110,6 +114,7 @@ where
         let head = req.method() == Method::HEAD || req.method().as_str() == HEAD_MARK;
         if head {
             req.head_mut().method = Method::GET;
+            req.extensions_mut().insert(Head);
         }
         let upgrade = req.headers().contains_key(header::UPGRADE) || req.head().upgrade();
         let timed_out = Rc::new(Cell::new(false));

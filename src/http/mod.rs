@@ -4,6 +4,7 @@
 //!
 //! - `serve.rs` — the server: actix-web's parts with each socket wrapped in a `Connection`.
 //! - `conn.rs` — a connection: requests followed by `framing.rs`, a lingering close.
+//! - `cut.rs` — a connection ended, reset or truncated on a stand-in's fault rule's order.
 //! - `stream.rs` — what a connection reads and writes: the TCP socket, or TLS over it.
 //! - `tls.rs` — built-in TLS: the rustls configuration, the certificate reloaded on change.
 //! - `transport.rs` — the warning when other machines reach the server without TLS.
@@ -13,6 +14,7 @@
 
 mod clients;
 mod conn;
+pub mod cut;
 mod framing;
 mod guard;
 mod serve;
@@ -21,6 +23,6 @@ mod tls;
 pub mod transport;
 
 pub use clients::ClientFaults;
-pub use guard::{BodyLimits, RequestGuard};
+pub use guard::{BodyLimits, Head, RequestGuard};
 pub use serve::serve;
 pub use tls::{server_config as tls_config, TlsFiles};

@@ -33,11 +33,13 @@ const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 const HANDSHAKE_TIMEOUT: Duration = HEAD_TIMEOUT;
 
 /// Serves the app `factory` builds (once per worker) on `listener` with `workers` threads,
-/// over TLS when `tls` is given.
+/// over TLS when `tls` is given. `cuts`: each request finds its connection's `CutHandle` in its
+/// connection data (a stand-in's fault rules).
 pub fn serve<F, I, S, B>(
     listener: TcpListener,
     workers: usize,
     tls: Option<Arc<ServerConfig>>,
+    cuts: bool,
     factory: F,
 ) -> std::io::Result<Server>
 where
@@ -72,6 +74,11 @@ where
                 .client_request_timeout(HEAD_TIMEOUT)
                 .client_disconnect_timeout(DISCONNECT_TIMEOUT)
                 .local_addr(addr)
+                .on_connect_ext(|io: &Connection, data| {
+                    if let Some(handle) = io.cut_handle() {
+                        data.insert(handle);
+                    }
+                })
                 .h1(app);
             let acceptor = tls.clone().map(TlsAcceptor::from);
             fn_service(move |io: TcpStream| {
@@ -86,7 +93,7 @@ where
                         None => Stream::Plain(io),
                         Some(acceptor) => Stream::Tls(Box::new(handshake(&acceptor, io).await?)),
                     };
-                    Ok((Connection::new(stream), peer))
+                    Ok((Connection::new(stream, cuts), peer))
                 }
             })
             .and_then(http)

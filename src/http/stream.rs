@@ -14,6 +14,23 @@ pub enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
+impl Stream {
+    /// Closes with a reset (RST) instead of a normal close: a stand-in's "dropped connection"
+    /// fault (`cut.rs`).
+    pub fn reset(self) {
+        let tcp = match &self {
+            Stream::Plain(io) => io,
+            Stream::Tls(io) => io.get_ref().0,
+        };
+        // A zero linger does not block on drop, the thread-blocking case tokio deprecates this
+        // for: the kernel discards what is queued and resets at once.
+        #[allow(deprecated)]
+        if let Err(e) = tcp.set_linger(Some(std::time::Duration::ZERO)) {
+            tracing::debug!("reset: {e}");
+        }
+    }
+}
+
 impl AsyncRead for Stream {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -132,3 +132,40 @@ pub fn too_many_attempts(seconds: u64) -> HttpResponse {
             },
         })
 }
+
+/// A stand-in's fault rule (`control::faults`): an answer with `status` in the native format,
+/// coded as the native API codes its own errors of that status.
+pub fn fault(status: StatusCode, retry_after: Option<u64>) -> HttpResponse {
+    let reason = status.canonical_reason().unwrap_or("error");
+    let (code, message) = match status {
+        StatusCode::BAD_REQUEST => ("invalid", reason.to_lowercase()),
+        StatusCode::UNAUTHORIZED => ("unauthenticated", reason.to_lowercase()),
+        StatusCode::FORBIDDEN => ("forbidden", reason.to_lowercase()),
+        StatusCode::NOT_FOUND => ("not_found", reason.to_lowercase()),
+        StatusCode::CONFLICT => ("conflict", reason.to_lowercase()),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", reason.to_lowercase()),
+        StatusCode::UNPROCESSABLE_ENTITY => ("unprocessable", reason.to_lowercase()),
+        StatusCode::TOO_MANY_REQUESTS => (
+            "too_many_requests",
+            match retry_after {
+                Some(seconds) => format!("too many requests; try again in {seconds} seconds"),
+                None => "too many requests".into(),
+            },
+        ),
+        StatusCode::SERVICE_UNAVAILABLE => ("unavailable", reason.to_lowercase()),
+        StatusCode::INTERNAL_SERVER_ERROR => ("internal", "internal server error".into()),
+        other if other.is_server_error() => ("internal", reason.to_lowercase()),
+        _ => ("error", reason.to_lowercase()),
+    };
+    let mut response = HttpResponse::build(status);
+    if let Some(seconds) = retry_after {
+        response.insert_header(("Retry-After", seconds.to_string()));
+    }
+    response.json(Body {
+        error: Detail {
+            code,
+            message,
+            field: None,
+        },
+    })
+}

@@ -631,7 +631,7 @@ async fn openapi_json() -> actix_web::HttpResponse {
 
 /// `Idempotency-Key` on the routes that create: keys belong to whoever the token or session
 /// speaks for, in the tenant the call is about.
-static IDEMPOTENT: Surface = Surface {
+pub(crate) static IDEMPOTENT: Surface = Surface {
     name: "native",
     identify: identify_caller,
     render: |e| actix_web::ResponseError::error_response(&error::ApiError(e)),

@@ -24,7 +24,7 @@ use actix_web::web;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::store::cipher::Key;
-pub use admit::{Admission, InSandbox};
+pub use admit::{Admission, InSandbox, SANDBOX_HEADER};
 pub use gate::Gate;
 
 /// The files of the control directory.

@@ -117,3 +117,20 @@ impl ResponseError for MdliveError {
         response.json(ErrorBody { error: message })
     }
 }
+
+/// A stand-in's fault rule (`control::faults`): an answer with `status` the Rails way. A 429
+/// says what Rack::Attack's throttle says ("Retry later"); a 500 what an unhandled exception
+/// says here.
+pub fn fault(status: StatusCode, retry_after: Option<u64>) -> HttpResponse {
+    let message = match status {
+        StatusCode::TOO_MANY_REQUESTS => "Retry later",
+        other => other.canonical_reason().unwrap_or("Error"),
+    };
+    let mut response = HttpResponse::build(status);
+    if let Some(seconds) = retry_after {
+        response.insert_header(("Retry-After", seconds.to_string()));
+    }
+    response.json(ErrorBody {
+        error: message.to_string(),
+    })
+}

@@ -4,7 +4,7 @@
 mod auth;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 mod messages;
 mod params;
 mod tokens;

@@ -211,3 +211,19 @@ impl ResponseError for PigeonsError {
         }
     }
 }
+
+/// A stand-in's fault rule (`control::faults`): an answer with `status` as Laravel sends it.
+/// Laravel's throttle middleware says "Too Many Attempts."; an unhandled exception is "Server
+/// Error"; any other status is an `abort(status)`, worded with the status's reason.
+pub fn fault(status: StatusCode, retry_after: Option<u64>) -> HttpResponse {
+    let message = match status {
+        StatusCode::TOO_MANY_REQUESTS => "Too Many Attempts.",
+        StatusCode::INTERNAL_SERVER_ERROR => "Server Error",
+        other => other.canonical_reason().unwrap_or("Error"),
+    };
+    let mut out = HttpResponse::build(status);
+    if let Some(seconds) = retry_after {
+        out.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    out.json(Message { message })
+}

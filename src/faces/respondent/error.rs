@@ -146,6 +146,27 @@ impl ResponseError for RespondentError {
     }
 }
 
+/// A stand-in's fault rule (`control::faults`): an answer with `status` as NestJS sends it. A
+/// 429 is `@nestjs/throttler`'s `ThrottlerException`, a 500 an unhandled error, any other
+/// status a built-in exception thrown without a message (its reason as the message, no
+/// `error`).
+pub fn fault(status: StatusCode, retry_after: Option<u64>) -> HttpResponse {
+    let message = match status {
+        StatusCode::TOO_MANY_REQUESTS => "ThrottlerException: Too Many Requests",
+        StatusCode::INTERNAL_SERVER_ERROR => "Internal server error",
+        other => other.canonical_reason().unwrap_or("Error"),
+    };
+    let mut response = HttpResponse::build(status);
+    if let Some(seconds) = retry_after {
+        response.insert_header(("Retry-After", seconds.to_string()));
+    }
+    response.json(ErrorBody {
+        status_code: status.as_u16(),
+        message: ErrorMessage::Text(message.into()),
+        error: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::sentence;

@@ -8,7 +8,7 @@
 mod auth;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 mod input;
 
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse, ResponseError};

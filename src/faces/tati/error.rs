@@ -125,3 +125,36 @@ impl ResponseError for TatiError {
         response.json(Detail { detail })
     }
 }
+
+/// A stand-in's fault rule (`control::faults`): an answer with `status` as DRF sends it. A 429
+/// is DRF's `Throttled`, a 500 `APIException`; any other status has DRF's wording where DRF
+/// has an exception for it, else the status's reason.
+pub fn fault(status: StatusCode, retry_after: Option<u64>) -> HttpResponse {
+    let detail = match status {
+        StatusCode::TOO_MANY_REQUESTS => {
+            let mut response = HttpResponse::build(status);
+            let detail = match retry_after {
+                Some(seconds) => {
+                    response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+                    let unit = if seconds == 1 { "second" } else { "seconds" };
+                    format!("Request was throttled. Expected available in {seconds} {unit}.")
+                }
+                None => "Request was throttled.".into(),
+            };
+            return response.json(Detail { detail });
+        }
+        StatusCode::INTERNAL_SERVER_ERROR => "A server error occurred.".into(),
+        StatusCode::BAD_REQUEST => "Malformed request.".into(),
+        StatusCode::UNAUTHORIZED => "Authentication credentials were not provided.".into(),
+        StatusCode::FORBIDDEN => "You do not have permission to perform this action.".into(),
+        StatusCode::NOT_FOUND => "Not found.".into(),
+        StatusCode::NOT_ACCEPTABLE => "Could not satisfy the request Accept header.".into(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported media type in request.".into(),
+        other => format!("{}.", other.canonical_reason().unwrap_or("Error")),
+    };
+    let mut response = HttpResponse::build(status);
+    if let Some(seconds) = retry_after {
+        response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+    }
+    response.json(Detail { detail })
+}

@@ -5,7 +5,7 @@ mod auth;
 mod conversations;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 mod fields;
 mod messages;
 mod tokens;

@@ -93,3 +93,21 @@ impl ResponseError for TrilletError {
         })
     }
 }
+
+/// A stand-in's fault rule (`control::faults`): an answer with `status` in Trillet's shape. A
+/// 429 says what Express's rate limiter says; a 500 what an unhandled error says here.
+pub fn fault(status: StatusCode, retry_after: Option<u64>) -> HttpResponse {
+    let message = match status {
+        StatusCode::TOO_MANY_REQUESTS => "Too many requests, please try again later.",
+        StatusCode::INTERNAL_SERVER_ERROR => "Internal server error.",
+        other => other.canonical_reason().unwrap_or("Error"),
+    };
+    let mut response = HttpResponse::build(status);
+    if let Some(seconds) = retry_after {
+        response.insert_header(("Retry-After", seconds.to_string()));
+    }
+    response.json(Body {
+        status: "error",
+        message,
+    })
+}

@@ -5,7 +5,7 @@ mod auth;
 mod conversations;
 mod convert;
 mod dto;
-mod error;
+pub mod error;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;

@@ -2,6 +2,7 @@
 //! for the server admin. One file per part of it.
 
 mod clock;
+mod faults;
 mod frame;
 mod ids;
 mod sandboxes;
