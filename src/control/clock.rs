@@ -5,7 +5,9 @@
 //! Advancing a running clock moves it ahead and lets it keep running (time travel, not a
 //! freeze); a frozen clock stays frozen at the later instant.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -16,22 +18,43 @@ use crate::domain::time::{parse_rfc3339, rfc3339_ms};
 use crate::error::Error;
 use crate::native::error::ApiResult;
 use crate::native::extract::Json;
+use crate::openapi::{op, Op};
 use crate::webhooks::Webhooks;
 
 /// The longest single advance: a century, far beyond any token lifetime, and far from overflow.
 const MAX_ADVANCE_MS: Millis = 100 * 366 * 86_400_000;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/clock")
-            .route(web::get().to(show))
-            .route(web::put().to(set))
-            .route(web::delete().to(system)),
-    )
-    .route("/clock/advance", web::post().to(advance));
+/// The clock's operations, for the control plane's table.
+pub fn operations() -> Vec<Op> {
+    vec![
+        op(Method::GET, "/clock", "Parlor's clock", show)
+            .json::<ClockDto>(200)
+            .errors(super::ADMIN),
+        op(
+            Method::PUT,
+            "/clock",
+            "Freeze the clock at a time or now, let it run on, or run it from a time",
+            set,
+        )
+        .body::<SetClock>()
+        .json::<ClockDto>(200)
+        .errors(super::ADMIN_INPUT),
+        op(Method::DELETE, "/clock", "Back to the system clock", system)
+            .json::<ClockDto>(200)
+            .errors(super::ADMIN),
+        op(
+            Method::POST,
+            "/clock/advance",
+            "Move the clock forward (\"90s\", \"1h30m\", or milliseconds)",
+            advance,
+        )
+        .body::<Advance>()
+        .json::<ClockDto>(200)
+        .errors(super::ADMIN_INPUT),
+    ]
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ClockDto {
     now: String,
     frozen: bool,
@@ -64,7 +87,7 @@ async fn show(_admin: ServerAdmin, app: web::Data<App>) -> ApiResult<HttpRespons
 }
 
 /// The body of `PUT /__parlor/clock`: exactly one of the three.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SetClock {
     /// Freeze at this instant.
@@ -126,9 +149,10 @@ async fn set(
     Ok(answer(&app, hooks))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Advance {
+    /// A duration: "250ms", "90s", "5m", "2h", "1d", a sum like "1h30m", or milliseconds.
     by: Value,
 }
 

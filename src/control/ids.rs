@@ -3,7 +3,9 @@
 //! seeding the server's reaches every sandbox's, each of which has its own sequence derived
 //! from (seed, sandbox name).
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -13,20 +15,43 @@ use crate::domain::idgen::Seed;
 use crate::error::Error;
 use crate::native::error::ApiResult;
 use crate::native::extract::Json;
+use crate::openapi::{op, Op};
 
 /// Longer text seeds are surely a mistake (a file pasted in).
 const MAX_TEXT_SEED: usize = 256;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/ids")
-            .route(web::get().to(show))
-            .route(web::put().to(seed))
-            .route(web::delete().to(unseed)),
-    );
+/// The ids' operations, for the control plane's table.
+pub fn operations() -> Vec<Op> {
+    vec![
+        op(
+            Method::GET,
+            "/ids",
+            "Whether new ids are seeded, and with what",
+            show,
+        )
+        .json::<IdsDto>(200)
+        .errors(super::ADMIN),
+        op(
+            Method::PUT,
+            "/ids",
+            "Seed every new uuid, oid and secret (a whole number or a text)",
+            seed,
+        )
+        .body::<SetSeed>()
+        .json::<IdsDto>(200)
+        .errors(super::ADMIN_INPUT),
+        op(
+            Method::DELETE,
+            "/ids",
+            "Back to the operating system's generator",
+            unseed,
+        )
+        .json::<IdsDto>(200)
+        .errors(super::ADMIN),
+    ]
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct IdsDto {
     seeded: bool,
     /// As it was given: a number or a text.
@@ -50,7 +75,7 @@ async fn show(_admin: ServerAdmin, app: web::Data<App>) -> ApiResult<HttpRespons
     Ok(state(&app))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SetSeed {
     seed: Value,

@@ -79,25 +79,25 @@ pub fn enabled(stand_in: bool, demo: bool, fixture: bool) -> bool {
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     let mut scope = web::scope(PREFIX);
-    for op in operations() {
-        scope = scope.route(op.path, op.route);
+    for (path, ops) in openapi::by_path(operations()) {
+        let mut resource = web::resource(path);
+        for op in ops {
+            resource = resource.route(op.route);
+        }
+        scope = scope.service(resource);
     }
-    cfg.service(
-        scope
-            .configure(clock::routes)
-            .configure(ids::routes)
-            .configure(state::routes)
-            .configure(faults::routes),
-    );
+    cfg.service(scope.configure(state::routes).configure(faults::routes));
 }
 
 /// What every control-plane route may refuse: no credential, or not the server admin's.
 const ADMIN: &[u16] = &[401, 403];
+/// ... and, for a route that reads a body, the body.
+const ADMIN_INPUT: &[u16] = &[400, 401, 403];
 
 /// Every control-plane operation, relative to `PREFIX`: the routes are registered from it and
 /// `GET /__parlor/openapi.json` is generated from it. A new route is one entry here.
 pub fn operations() -> Vec<Op> {
-    vec![
+    let mut ops = vec![
         op(
             Method::GET,
             "",
@@ -114,7 +114,10 @@ pub fn operations() -> Vec<Op> {
         )
         .json_with(200, openapi::any_object)
         .errors(ADMIN),
-    ]
+    ];
+    ops.extend(clock::operations());
+    ops.extend(ids::operations());
+    ops
 }
 
 const INFO: openapi::Info = openapi::Info {

@@ -1,6 +1,8 @@
 //! Every operation of `/__parlor/openapi.json`, called on a live stand-in, answers what the
 //! document says; an operation of the control plane's table not called here fails the test.
 
+use serde_json::json;
+
 use super::Contract;
 use crate::helpers::{spawn_app, spawn_demo};
 
@@ -19,6 +21,34 @@ fn every_control_operation_answers_as_its_document_says() {
     let r = app.get("/__parlor").admin().send();
     assert_eq!(r.status, 200, "{}", r.text);
     contract.check("GET", "/__parlor", &r);
+
+    // The clock and the ids.
+    let calls: [(&str, &str, Option<serde_json::Value>); 8] = [
+        ("GET", "/__parlor/clock", None),
+        (
+            "PUT",
+            "/__parlor/clock",
+            Some(json!({"frozen_at": "2031-03-04T05:06:07Z"})),
+        ),
+        (
+            "POST",
+            "/__parlor/clock/advance",
+            Some(json!({"by": "90s"})),
+        ),
+        ("DELETE", "/__parlor/clock", None),
+        ("GET", "/__parlor/ids", None),
+        ("PUT", "/__parlor/ids", Some(json!({"seed": 42}))),
+        ("PUT", "/__parlor/ids", Some(json!({"seed": -1}))),
+        ("DELETE", "/__parlor/ids", None),
+    ];
+    for (method, path, body) in calls {
+        let req = app.request(method, path).admin();
+        let r = match &body {
+            Some(b) => req.json(b),
+            None => req.send(),
+        };
+        contract.check(method, path, &r);
+    }
 
     contract.assert_all_exercised();
 }
