@@ -86,11 +86,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }
         scope = scope.service(resource);
     }
-    cfg.service(scope.configure(state::routes).configure(faults::routes));
+    cfg.service(scope.configure(faults::routes));
 }
 
 /// What every control-plane route may refuse: no credential, or not the server admin's.
-const ADMIN: &[u16] = &[401, 403];
+pub(crate) const ADMIN: &[u16] = &[401, 403];
 /// ... and, for a route that reads a body, the body.
 const ADMIN_INPUT: &[u16] = &[400, 401, 403];
 
@@ -117,6 +117,7 @@ pub fn operations() -> Vec<Op> {
     ];
     ops.extend(clock::operations());
     ops.extend(ids::operations());
+    ops.extend(state::operations());
     ops
 }
 

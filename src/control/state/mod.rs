@@ -152,7 +152,9 @@ pub async fn restore(app: &App, src: PathBuf) -> Result<()> {
 }
 
 /// The state routes, inside the control plane's scope.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    snapshots::routes(cfg);
-    sandboxes::routes(cfg);
+/// Reset, the snapshots and the sandboxes, for the control plane's table.
+pub fn operations() -> Vec<crate::openapi::Op> {
+    let mut ops = snapshots::operations();
+    ops.extend(sandboxes::operations());
+    ops
 }

@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, OnceCell};
 
@@ -30,6 +32,7 @@ use crate::domain::time::rfc3339_ms;
 use crate::error::{Error, Result};
 use crate::native::error::ApiResult;
 use crate::native::extract::Json;
+use crate::openapi::{op, Op};
 use crate::service::idempotency::KeyLocks;
 use crate::service::Service;
 use crate::store::{Store, StoreOptions, Synchronous};
@@ -355,13 +358,39 @@ fn follow_stop(server: &watch::Sender<bool>, sandbox: &watch::Sender<bool>) {
     });
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/sandboxes", web::get().to(list))
-        .route("/sandboxes", web::post().to(open))
-        .route("/sandboxes/{name}", web::delete().to(delete));
+/// The sandboxes' operations, for the control plane's table.
+pub fn operations() -> Vec<Op> {
+    use crate::control::ADMIN;
+    vec![
+        op(
+            Method::GET,
+            "/sandboxes",
+            "The open sandboxes, and how many may be open",
+            list,
+        )
+        .json::<SandboxesDto>(200)
+        .errors(ADMIN),
+        op(
+            Method::POST,
+            "/sandboxes",
+            "Open a sandbox ahead of its first request, from the start state or a snapshot",
+            open,
+        )
+        .body::<OpenBody>()
+        .json::<SandboxDto>(201)
+        .errors(&[400, 401, 403, 409]),
+        op(
+            Method::DELETE,
+            "/sandboxes/{name}",
+            "Close a sandbox: wait for its requests, stop its store, remove its file",
+            delete,
+        )
+        .empty(204)
+        .errors(&[400, 401, 403, 404]),
+    ]
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SandboxDto {
     name: String,
     /// The snapshot it was opened from; `null`: the start state.
@@ -386,7 +415,7 @@ impl SandboxDto {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SandboxesDto {
     sandboxes: Vec<SandboxDto>,
     /// How many may be open at once (`stand_in_sandboxes`).
@@ -407,7 +436,7 @@ async fn list(_admin: ServerAdmin, state: web::Data<State>) -> ApiResult<HttpRes
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct OpenBody {
     name: String,

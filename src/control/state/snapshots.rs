@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{blocking, restore, Name, State};
@@ -16,6 +18,7 @@ use crate::domain::time::rfc3339_ms;
 use crate::error::Error;
 use crate::native::error::ApiResult;
 use crate::native::extract::Json;
+use crate::openapi::{op, Op};
 
 /// The snapshots taken since the start (the control directory is made afresh at each start).
 #[derive(Default)]
@@ -40,12 +43,47 @@ impl Catalog {
     }
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/reset", web::post().to(reset))
-        .route("/snapshots", web::post().to(take))
-        .route("/snapshots", web::get().to(list))
-        .route("/snapshots/{name}/restore", web::post().to(restore_one))
-        .route("/snapshots/{name}", web::delete().to(delete));
+/// Reset and the snapshots, for the control plane's table.
+pub fn operations() -> Vec<Op> {
+    use crate::control::ADMIN;
+    vec![
+        op(
+            Method::POST,
+            "/reset",
+            "Back to the state the server started with",
+            reset,
+        )
+        .empty(204)
+        .errors(ADMIN),
+        op(
+            Method::POST,
+            "/snapshots",
+            "Save the state as it is now under a name",
+            take,
+        )
+        .body::<TakeBody>()
+        .json::<SnapshotDto>(201)
+        .errors(&[400, 401, 403, 409]),
+        op(Method::GET, "/snapshots", "The snapshots, by name", list)
+            .json::<SnapshotsDto>(200)
+            .errors(ADMIN),
+        op(
+            Method::POST,
+            "/snapshots/{name}/restore",
+            "Back to that snapshot",
+            restore_one,
+        )
+        .empty(204)
+        .errors(&[400, 401, 403, 404]),
+        op(
+            Method::DELETE,
+            "/snapshots/{name}",
+            "Forget a snapshot",
+            delete,
+        )
+        .empty(204)
+        .errors(&[400, 401, 403, 404]),
+    ]
 }
 
 /// `POST /__parlor/reset`: back to the state the server started with.
@@ -60,20 +98,20 @@ async fn reset(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TakeBody {
     name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SnapshotDto {
     name: String,
     created_at: String,
     size: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct SnapshotsDto {
     snapshots: Vec<SnapshotDto>,
 }

@@ -41,7 +41,24 @@ fn every_control_operation_answers_as_its_document_says() {
         ("PUT", "/__parlor/ids", Some(json!({"seed": -1}))),
         ("DELETE", "/__parlor/ids", None),
     ];
-    for (method, path, body) in calls {
+    let state: [(&str, &str, Option<serde_json::Value>); 11] = [
+        ("POST", "/__parlor/snapshots", Some(json!({"name": "one"}))),
+        ("POST", "/__parlor/snapshots", Some(json!({"name": "one"}))),
+        ("GET", "/__parlor/snapshots", None),
+        ("POST", "/__parlor/snapshots/one/restore", None),
+        (
+            "POST",
+            "/__parlor/sandboxes",
+            Some(json!({"name": "box", "from": "one"})),
+        ),
+        ("GET", "/__parlor/sandboxes", None),
+        ("DELETE", "/__parlor/sandboxes/box", None),
+        ("DELETE", "/__parlor/sandboxes/box", None),
+        ("DELETE", "/__parlor/snapshots/one", None),
+        ("POST", "/__parlor/snapshots/one/restore", None),
+        ("POST", "/__parlor/reset", None),
+    ];
+    for (method, path, body) in calls.into_iter().chain(state) {
         let req = app.request(method, path).admin();
         let r = match &body {
             Some(b) => req.json(b),
