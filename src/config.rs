@@ -42,6 +42,10 @@ pub struct Settings {
     /// Serve the stand-in control plane under `/__parlor/` (also on with `--demo` or
     /// `--fixture`).
     pub stand_in: bool,
+    /// The stand-in's request journal keeps at most this many entries (the oldest go first).
+    pub journal_max_rows: u64,
+    /// ... and its file at most this many bytes.
+    pub journal_max_bytes: u64,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
     /// Read connections in the pool; 0: two per CPU core, at most eight.
@@ -137,6 +141,8 @@ impl Default for Settings {
             admin_token: None,
             demo: false,
             stand_in: false,
+            journal_max_rows: 100_000,
+            journal_max_bytes: 256 * 1024 * 1024,
             workers: 0,
             read_pool_size: 0,
             max_batch: 256,
@@ -204,6 +210,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_ADMIN_TOKEN", "admin_token"),
     ("PARLOR_DEMO", "demo"),
     ("PARLOR_STAND_IN", "stand_in"),
+    ("PARLOR_JOURNAL_MAX_ROWS", "journal_max_rows"),
+    ("PARLOR_JOURNAL_MAX_BYTES", "journal_max_bytes"),
     ("PARLOR_WORKERS", "workers"),
     ("PARLOR_READ_POOL_SIZE", "read_pool_size"),
     ("PARLOR_MAX_BATCH", "max_batch"),
@@ -345,6 +353,15 @@ impl Settings {
         }
         if self.admin_session_hours == 0 {
             return Err(Error::invalid("admin_session_hours", "must be at least 1"));
+        }
+        if self.journal_max_rows == 0 {
+            return Err(Error::invalid("journal_max_rows", "must be at least 1"));
+        }
+        if self.journal_max_bytes < 1024 * 1024 {
+            return Err(Error::invalid(
+                "journal_max_bytes",
+                "must be at least 1048576 (1 MiB): one entry may hold 128 KiB of bodies",
+            ));
         }
         if self.max_batch == 0 {
             return Err(Error::invalid("max_batch", "must be at least 1"));

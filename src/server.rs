@@ -124,6 +124,7 @@ pub async fn build_app(
                 None => crate::control::Start::Empty,
             }))
         });
+    let journal = crate::control::journal::Journal::start(control.is_some(), &settings)?;
     check_synchronous(&store, &settings, loading).await?;
     let empty_before =
         loading && !store.health().is_damaged() && !store.read(origin::holds_tenants).await?;
@@ -250,6 +251,8 @@ pub async fn build_app(
     let server = http::serve(listener, workers, tls, move || {
         let app_settings = face_settings.clone();
         let front = doors.clone();
+        let journal = journal.clone();
+        let journal_data = journal.clone();
         actix_web::App::new()
             .app_data(app.clone())
             .app_data(web::Data::from(hooks.clone()))
@@ -263,6 +266,8 @@ pub async fn build_app(
                 )
                 .into()
             }))
+            // Inside the audit trail, whose draft knows the tenant, and the front door.
+            .wrap_fn(move |req, routes| crate::control::journal::record(&journal, req, routes))
             // Inside the front door: the path is read as the face's framework reads it.
             .wrap_fn(move |req, routes| audit::trail::record(audit_on, req, routes))
             // Faces keep their frameworks' habits with paths and CORS, before routing.
@@ -287,6 +292,9 @@ pub async fn build_app(
                 // A clinic's server has no control plane at all: its paths are plain 404s.
                 if let Some(plane) = &control {
                     cfg.app_data(plane.clone());
+                    if let Some(journal) = &journal_data {
+                        cfg.app_data(web::Data::from(journal.clone()));
+                    }
                     crate::control::routes(cfg);
                 }
             })

@@ -5,6 +5,7 @@
 //! registered at all, so every `/__parlor/` path is the server's plain 404.
 
 pub mod auth;
+pub mod journal;
 
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
@@ -64,7 +65,11 @@ pub fn enabled(stand_in: bool, demo: bool, fixture: bool) -> bool {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::scope(PREFIX).route("", web::get().to(info)));
+    cfg.service(
+        web::scope(PREFIX)
+            .route("", web::get().to(info))
+            .configure(journal::routes),
+    );
 }
 
 #[derive(Serialize)]

@@ -2,3 +2,4 @@
 //! for the server admin. One file per part of it.
 
 mod frame;
+mod journal;
