@@ -176,12 +176,4 @@ impl Journal {
             _ => Err(Error::internal("the journal answered out of turn")),
         }
     }
-
-    /// Rows kept and the file's size in bytes.
-    pub async fn usage(&self) -> Result<(u64, u64)> {
-        match self.ask(Command::Usage).await? {
-            Answer::Usage { rows, bytes } => Ok((rows, bytes)),
-            _ => Err(Error::internal("the journal answered out of turn")),
-        }
-    }
 }

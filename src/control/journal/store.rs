@@ -33,7 +33,6 @@ pub enum Command {
     Get(i64, oneshot::Sender<Reply>),
     Count(Filter, oneshot::Sender<Reply>),
     Clear(oneshot::Sender<Reply>),
-    Usage(oneshot::Sender<Reply>),
 }
 
 pub type Reply = Result<Answer>;
@@ -41,7 +40,6 @@ pub type Reply = Result<Answer>;
 pub enum Answer {
     Rows(Vec<Row>),
     Count(u64),
-    Usage { rows: u64, bytes: u64 },
 }
 
 /// A body as stored: its text (masked), or base64 when it is not UTF-8.
@@ -215,12 +213,6 @@ impl Writer {
             Command::Clear(reply) => {
                 let _ = reply.send(self.clear().map(Answer::Count));
             }
-            Command::Usage(reply) => {
-                let _ = reply.send(self.used_bytes(true).map(|bytes| Answer::Usage {
-                    rows: self.rows,
-                    bytes,
-                }));
-            }
         }
     }
 
@@ -302,7 +294,7 @@ impl Writer {
         if self.rows > self.bounds.max_rows {
             self.remove_oldest(self.rows - self.bounds.max_rows)?;
         }
-        let used = self.used_bytes_raw(false)?;
+        let used = self.used_bytes()?;
         let high = self.bounds.max_bytes / 8 * 7;
         if used > high && self.rows > 0 {
             let low = self.bounds.max_bytes / 4 * 3;
@@ -328,24 +320,17 @@ impl Writer {
         Ok(())
     }
 
-    /// The file's pages (`whole`), or only those holding data, in bytes.
-    fn used_bytes_raw(&self, whole: bool) -> rusqlite::Result<u64> {
+    /// The bytes of the file's pages that hold data.
+    fn used_bytes(&self) -> rusqlite::Result<u64> {
         let pages = self
             .conn
             .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?
             .max(0) as u64;
-        if whole {
-            return Ok(pages * PAGE_SIZE);
-        }
         let free = self
             .conn
             .query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0))?
             .max(0) as u64;
         Ok(pages.saturating_sub(free) * PAGE_SIZE)
-    }
-
-    fn used_bytes(&self, whole: bool) -> Result<u64> {
-        self.used_bytes_raw(whole).map_err(failed)
     }
 
     fn page(&self, filter: &Filter, limit: u32) -> Result<Vec<Row>> {

@@ -673,6 +673,10 @@ fn the_bytes_bound_holds_the_file_and_the_memory_under_load() {
     let kept = counted["count"].as_u64().unwrap();
     assert!(kept > 0 && kept < 100, "{counted}");
     let grown = after_last.saturating_sub(after_first);
+    eprintln!(
+        "journal under load: file {size_first} then {size_last} bytes (bound {max_bytes}), \
+         {counted} kept, server RSS {after_first} then {after_last} bytes"
+    );
     assert!(
         grown < 24 * 1024 * 1024,
         "the server grew by {grown} bytes over 57 MiB of recorded bodies ({after_first} -> {after_last})"
