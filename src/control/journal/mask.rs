@@ -83,9 +83,33 @@ fn decoded(name: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Where an invite or reset link (`service::invites::link`) carries its secret.
+const WELCOME: &str = "/app/#/welcome/";
+
 /// A body as recorded: JSON (whole or cut off at the size limit) with the value of every
 /// secret field masked; a form body with its secret fields masked; anything else as it is.
+/// Invite links lose their secret in all of them.
 pub fn body(text: &str, content_type: Option<&str>) -> String {
+    let masked = fields(text, content_type);
+    if !masked.contains(WELCOME) {
+        return masked;
+    }
+    let mut out = String::with_capacity(masked.len());
+    let mut rest = masked.as_str();
+    while let Some(at) = rest.find(WELCOME) {
+        let (before, after) = rest.split_at(at + WELCOME.len());
+        out.push_str(before);
+        out.push_str(MASK);
+        let end = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            .unwrap_or(after.len());
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn fields(text: &str, content_type: Option<&str>) -> String {
     let kind = content_type.unwrap_or("").to_ascii_lowercase();
     if kind.contains("x-www-form-urlencoded") {
         return query(text);

@@ -143,10 +143,19 @@ fn only_the_server_admin_reads_it_and_a_clinic_has_none() {
 #[test]
 fn secrets_are_masked_in_headers_bodies_and_queries() {
     let app = spawn_demo();
-    app.create_user(
+    let sam = app.create_user(
         TATI,
         json!({ "role": "patient", "username": "sam", "password": "sam-password-1" }),
     );
+    let invite = app
+        .post(&format!("/parlor/v1/users/{}/invites", sam["id"]))
+        .admin()
+        .tenant(TATI)
+        .json(&json!({}));
+    assert_eq!(invite.status, 201, "{:?}", invite.body);
+    let link = invite.body["url"].as_str().unwrap();
+    let invite_secret = link.rsplit('/').next().unwrap().to_string();
+    assert!(invite_secret.len() >= 32, "{link}");
     let signed_in = app
         .post("/v0.1/token/")
         .json(&json!({ "username": "sam", "password": "sam-password-1" }));
@@ -171,6 +180,7 @@ fn secrets_are_masked_in_headers_bodies_and_queries() {
         "cookie-secret-1",
         "wrong-password-1",
         "s-1\"",
+        invite_secret.as_str(),
         crate::helpers::ADMIN_TOKEN,
     ] {
         assert!(
