@@ -290,7 +290,7 @@ async fn export(
                     return;
                 }
             };
-            let Some(last) = rows.iter().take(HAR_PAGE as usize).last().map(|r| r.id) else {
+            let Some(last) = rows.iter().take(HAR_PAGE as usize).next_back().map(|r| r.id) else {
                 break;
             };
             let mut piece = String::new();

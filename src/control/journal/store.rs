@@ -186,7 +186,7 @@ impl Writer {
             }
             for command in commands {
                 match command {
-                    Command::Record(entry) => batch.push(entry),
+                    Command::Record(entry) => batch.push(*entry),
                     // A question sees every entry queued before it.
                     other => {
                         self.write(&mut batch);
@@ -217,7 +217,7 @@ impl Writer {
     }
 
     /// Writes `batch` in one transaction, trimming as it goes; empties it.
-    fn write(&mut self, batch: &mut Vec<Box<Entry>>) {
+    fn write(&mut self, batch: &mut Vec<Entry>) {
         if batch.is_empty() {
             return;
         }
@@ -230,12 +230,12 @@ impl Writer {
         }
     }
 
-    fn insert_all(&mut self, entries: Vec<Box<Entry>>) -> rusqlite::Result<()> {
+    fn insert_all(&mut self, entries: Vec<Entry>) -> rusqlite::Result<()> {
         let rows_before = self.rows;
         self.conn.execute_batch("BEGIN")?;
         let outcome = (|| {
             for entry in entries {
-                let stored = Stored::from(*entry);
+                let stored = Stored::from(entry);
                 match self.insert(&stored) {
                     Err(e) if e.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
                         // Past max_page_count: make room by half the rows and try once more.
