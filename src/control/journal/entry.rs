@@ -1,5 +1,7 @@
 //! One request as the middleware saw it, before masking: what the journal's thread stores.
 
+use actix_web::http::header::HeaderMap;
+
 use crate::domain::clock::Millis;
 
 /// The first bytes of a body, and how long the whole body was.
@@ -45,10 +47,11 @@ pub struct Entry {
     pub version: &'static str,
     /// The route template that answered, when one matched.
     pub route: Option<String>,
-    pub request_headers: Vec<(String, String)>,
+    /// Kept as they came (values are shared, not copied); made text on the journal's thread.
+    pub request_headers: HeaderMap,
     pub request_body: Captured,
     pub status: u16,
-    pub response_headers: Vec<(String, String)>,
+    pub response_headers: HeaderMap,
     pub response_body: Captured,
     pub duration_us: u64,
     pub sandbox: Option<String>,
@@ -62,7 +65,7 @@ impl Entry {
             .request_headers
             .iter()
             .chain(&self.response_headers)
-            .map(|(k, v)| k.len() + v.len())
+            .map(|(k, v)| k.as_str().len() + v.len())
             .sum();
         256 + self.path.len()
             + self.query.len()

@@ -49,16 +49,24 @@ pub fn header(name: &str, value: &str) -> String {
 /// Whether a field of that name holds a secret: password, api_key, api_secret, token,
 /// access_token, refresh_token, secret, jwt and their spellings (`apiKey`, `new_password`).
 pub fn is_secret_field(name: &str) -> bool {
-    let squeezed: String = name
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
-    squeezed.ends_with("password")
-        || squeezed.ends_with("secret")
-        || squeezed.ends_with("token")
-        || squeezed == "apikey"
-        || squeezed == "jwt"
+    // Called for every key of every recorded body: compared from the end, without allocating.
+    let mut squeezed = name
+        .bytes()
+        .rev()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase());
+    let mut tail = [0u8; 8];
+    let mut n = 0;
+    for b in squeezed.by_ref().take(tail.len()) {
+        tail[tail.len() - 1 - n] = b;
+        n += 1;
+    }
+    let tail = &tail[tail.len() - n..];
+    let whole = squeezed.next().is_none();
+    tail.ends_with(b"password")
+        || tail.ends_with(b"secret")
+        || tail.ends_with(b"token")
+        || (whole && (tail == b"apikey" || tail == b"jwt"))
 }
 
 /// A query string with the values of secret parameters masked.

@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use actix_http::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::header::HeaderMap;
 use actix_web::rt::time::{sleep, Sleep};
 use actix_web::web::{self, Bytes};
 use actix_web::HttpMessage as _;
@@ -72,7 +71,7 @@ where
         path: crate::audit::trail::without_secret(&sent).into_owned(),
         query: req.query_string().to_string(),
         version: version(req.version()),
-        request_headers: headers(req.headers()),
+        request_headers: req.headers().clone(),
         sandbox: req
             .headers()
             .get(SANDBOX_HEADER)
@@ -107,7 +106,7 @@ where
             }
         };
         entry.status = res.status().as_u16();
-        entry.response_headers = headers(res.headers());
+        entry.response_headers = res.headers().clone();
         entry.route = res.request().match_pattern();
         if entry.route.is_none() && face != "native" {
             if let Some(prefix) = journal.prefix_of(face) {
@@ -154,17 +153,6 @@ fn version(v: actix_web::http::Version) -> &'static str {
         Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/1.1",
     }
-}
-
-fn headers(map: &HeaderMap) -> Vec<(String, String)> {
-    map.iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect()
 }
 
 /// An entry waiting for its response body.

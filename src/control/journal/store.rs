@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
 
+use actix_web::http::header::{HeaderMap, CONTENT_TYPE};
 use base64::Engine as _;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OptionalExtension};
@@ -118,6 +119,7 @@ pub fn spawn(
         conn,
         bounds,
         rows: 0,
+        unchecked: 0,
         queued,
         dropped,
     };
@@ -163,6 +165,8 @@ struct Writer {
     bounds: Bounds,
     /// Rows in the table, kept here rather than counted.
     rows: u64,
+    /// Bytes inserted since the file's size was last read.
+    unchecked: u64,
     queued: Arc<AtomicUsize>,
     dropped: Arc<AtomicU64>,
 }
@@ -232,33 +236,61 @@ impl Writer {
 
     fn insert_all(&mut self, entries: Vec<Entry>) -> rusqlite::Result<()> {
         let rows_before = self.rows;
-        self.conn.execute_batch("BEGIN")?;
+        self.conn.prepare_cached("BEGIN")?.execute([])?;
         let outcome = (|| {
+            let mut in_transaction = 0u64;
             for entry in entries {
                 let stored = Stored::from(entry);
                 match self.insert(&stored) {
                     Err(e) if e.sqlite_error_code() == Some(ErrorCode::DiskFull) => {
-                        // Past max_page_count: make room by half the rows and try once more.
+                        // Past max_page_count, between two checks of the file's size. SQLite
+                        // may have rolled the whole transaction back: then what it held is
+                        // lost (counted as dropped) and a new one starts.
+                        self.resume(&mut in_transaction)?;
+                        // Room by half the rows, and one more try.
                         self.remove_oldest(self.rows.div_ceil(2))?;
                         if self.insert(&stored).is_err() {
                             self.dropped.fetch_add(1, Ordering::Relaxed);
+                            self.resume(&mut in_transaction)?;
                             continue;
                         }
                     }
                     other => other?,
                 }
-                self.trim()?;
+                in_transaction += 1;
+                self.trim_rows()?;
+                self.unchecked += stored.size();
+                // The file's pages are read once per 1/32 of the bound, not at every insert.
+                if self.unchecked > self.bounds.max_bytes / 32 {
+                    self.trim_bytes()?;
+                }
             }
-            Ok(())
+            self.trim_bytes()
         })();
         match outcome {
-            Ok(()) => self.conn.execute_batch("COMMIT"),
+            Ok(()) => self.conn.prepare_cached("COMMIT")?.execute([]).map(|_| ()),
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
                 self.rows = rows_before;
                 Err(e)
             }
         }
+    }
+
+    /// After a failed insert: when SQLite rolled the whole transaction back, its entries are
+    /// counted as dropped, the rows counted again, and a new transaction begun.
+    fn resume(&mut self, in_transaction: &mut u64) -> rusqlite::Result<()> {
+        if !self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.dropped.fetch_add(*in_transaction, Ordering::Relaxed);
+        *in_transaction = 0;
+        self.rows = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))?
+            .max(0) as u64;
+        self.conn.prepare_cached("BEGIN")?.execute([])?;
+        Ok(())
     }
 
     fn insert(&mut self, s: &Stored) -> rusqlite::Result<()> {
@@ -287,13 +319,19 @@ impl Writer {
         Ok(())
     }
 
-    /// Keeps the rows under `journal_max_rows`, and the pages in use under seven eighths of
-    /// `journal_max_bytes` (down to three quarters once past it, so that trimming happens in
-    /// steps rather than at every insert).
-    fn trim(&mut self) -> rusqlite::Result<()> {
+    /// Keeps the rows under `journal_max_rows`.
+    fn trim_rows(&mut self) -> rusqlite::Result<()> {
         if self.rows > self.bounds.max_rows {
             self.remove_oldest(self.rows - self.bounds.max_rows)?;
         }
+        Ok(())
+    }
+
+    /// Keeps the pages in use under seven eighths of `journal_max_bytes` (down to three
+    /// quarters once past it, so that trimming happens in steps rather than at every insert).
+    /// `max_page_count` is the hard stop between two checks.
+    fn trim_bytes(&mut self) -> rusqlite::Result<()> {
+        self.unchecked = 0;
         let used = self.used_bytes()?;
         let high = self.bounds.max_bytes / 8 * 7;
         if used > high && self.rows > 0 {
@@ -324,11 +362,13 @@ impl Writer {
     fn used_bytes(&self) -> rusqlite::Result<u64> {
         let pages = self
             .conn
-            .query_row("PRAGMA page_count", [], |r| r.get::<_, i64>(0))?
+            .prepare_cached("PRAGMA page_count")?
+            .query_row([], |r| r.get::<_, i64>(0))?
             .max(0) as u64;
         let free = self
             .conn
-            .query_row("PRAGMA freelist_count", [], |r| r.get::<_, i64>(0))?
+            .prepare_cached("PRAGMA freelist_count")?
+            .query_row([], |r| r.get::<_, i64>(0))?
             .max(0) as u64;
         Ok(pages.saturating_sub(free) * PAGE_SIZE)
     }
@@ -491,25 +531,44 @@ struct Stored {
     doc: Doc,
 }
 
+impl Stored {
+    /// About the bytes the row takes.
+    fn size(&self) -> u64 {
+        let text = |t: &Option<String>| t.as_ref().map_or(0, String::len);
+        let headers: usize = self
+            .doc
+            .request_headers
+            .iter()
+            .chain(&self.doc.response_headers)
+            .map(|(k, v)| k.len() + v.len() + 16)
+            .sum();
+        (128 + self.path.len()
+            + self.query.len()
+            + text(&self.request_body)
+            + text(&self.response_body)
+            + headers) as u64
+    }
+}
+
 impl From<Entry> for Stored {
     fn from(e: Entry) -> Stored {
-        let content_type = |headers: &[(String, String)]| {
+        let content_type = |headers: &HeaderMap| {
             headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                .map(|(_, v)| v.clone())
+                .get(CONTENT_TYPE)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
         let request_type = content_type(&e.request_headers);
         let response_type = content_type(&e.response_headers);
         let (request_body, request_info) = stored_body(&e.request_body, request_type.as_deref());
         let (response_body, response_info) =
             stored_body(&e.response_body, response_type.as_deref());
-        let masked = |headers: Vec<(String, String)>| {
+        let masked = |headers: &HeaderMap| {
             headers
-                .into_iter()
+                .iter()
                 .map(|(k, v)| {
-                    let v = mask::header(&k, &v);
-                    (k, v)
+                    let name = k.as_str().to_string();
+                    let value = mask::header(&name, &String::from_utf8_lossy(v.as_bytes()));
+                    (name, value)
                 })
                 .collect()
         };
@@ -530,8 +589,8 @@ impl From<Entry> for Stored {
                 host: e.host,
                 version: e.version.to_string(),
                 route: e.route,
-                request_headers: masked(e.request_headers),
-                response_headers: masked(e.response_headers),
+                request_headers: masked(&e.request_headers),
+                response_headers: masked(&e.response_headers),
                 request_body: request_info,
                 response_body: response_info,
                 near_misses: e.near_misses,
