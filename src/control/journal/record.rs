@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use actix_http::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
+use actix_web::http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
 use actix_web::rt::time::{sleep, Sleep};
 use actix_web::web::{self, Bytes};
 use actix_web::HttpMessage as _;
@@ -57,9 +58,16 @@ where
         return Box::pin(routes.call(req));
     };
     let started = Instant::now();
-    let (scheme, host) = {
-        let info = req.connection_info();
-        (info.scheme().to_string(), info.host().to_string())
+    // Where the client sent it, for the HAR's URLs: the Host header, as a browser records it.
+    let scheme = if req.app_config().secure() {
+        "https"
+    } else {
+        "http"
+    }
+    .to_string();
+    let host = match req.headers().get(HOST) {
+        Some(host) => String::from_utf8_lossy(host.as_bytes()).into_owned(),
+        None => req.app_config().host().to_string(),
     };
     let sent = crate::faces::doors::sent_path(req.request());
     let mut entry = Entry {
@@ -80,11 +88,19 @@ where
     };
     let routed_path = req.path().to_string();
     let request_body = Rc::new(RefCell::new(Captured::default()));
-    let payload = req.take_payload();
-    req.set_payload(Payload::from(Box::pin(TeePayload {
-        inner: payload,
-        seen: Rc::clone(&request_body),
-    }) as actix_http::BoxedPayloadStream));
+    // A request without a body (most GETs) keeps its payload as it is.
+    let has_body = req.headers().contains_key(TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if has_body {
+        let payload = req.take_payload();
+        req.set_payload(Payload::from(Box::pin(TeePayload {
+            inner: payload,
+            seen: Rc::clone(&request_body),
+        }) as actix_http::BoxedPayloadStream));
+    }
     let journal = Arc::clone(journal);
     let answer = routes.call(req);
     Box::pin(async move {
