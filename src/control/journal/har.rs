@@ -5,7 +5,8 @@
 use serde::Serialize;
 
 use super::entry::NearMiss;
-use super::store::{BodyInfo, Row};
+use super::store::Row;
+use super::stored::BodyInfo;
 use crate::domain::time::rfc3339_ms;
 
 /// The document's opening, up to its first entry.

@@ -18,6 +18,7 @@ pub mod near;
 mod record;
 mod routes;
 mod store;
+mod stored;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
