@@ -44,6 +44,10 @@ pub struct Settings {
     pub stand_in: bool,
     /// The most sandboxes a stand-in keeps open; past it the least recently used is closed.
     pub stand_in_sandboxes: usize,
+    /// The stand-in's request journal keeps at most this many entries (the oldest go first).
+    pub journal_max_rows: u64,
+    /// ... and its file at most this many bytes.
+    pub journal_max_bytes: u64,
     /// HTTP worker threads (0: one per core).
     pub workers: usize,
     /// Read connections in the pool; 0: two per CPU core, at most eight.
@@ -140,6 +144,8 @@ impl Default for Settings {
             demo: false,
             stand_in: false,
             stand_in_sandboxes: 32,
+            journal_max_rows: 100_000,
+            journal_max_bytes: 256 * 1024 * 1024,
             workers: 0,
             read_pool_size: 0,
             max_batch: 256,
@@ -208,6 +214,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_DEMO", "demo"),
     ("PARLOR_STAND_IN", "stand_in"),
     ("PARLOR_STAND_IN_SANDBOXES", "stand_in_sandboxes"),
+    ("PARLOR_JOURNAL_MAX_ROWS", "journal_max_rows"),
+    ("PARLOR_JOURNAL_MAX_BYTES", "journal_max_bytes"),
     ("PARLOR_WORKERS", "workers"),
     ("PARLOR_READ_POOL_SIZE", "read_pool_size"),
     ("PARLOR_MAX_BATCH", "max_batch"),
@@ -349,6 +357,15 @@ impl Settings {
         }
         if self.admin_session_hours == 0 {
             return Err(Error::invalid("admin_session_hours", "must be at least 1"));
+        }
+        if self.journal_max_rows == 0 {
+            return Err(Error::invalid("journal_max_rows", "must be at least 1"));
+        }
+        if self.journal_max_bytes < 1024 * 1024 {
+            return Err(Error::invalid(
+                "journal_max_bytes",
+                "must be at least 1048576 (1 MiB): one entry may hold 128 KiB of bodies",
+            ));
         }
         if self.max_batch == 0 {
             return Err(Error::invalid("max_batch", "must be at least 1"));

@@ -235,6 +235,9 @@ pub async fn build_app(
         Some(_) => Some(crate::control::state::State::start(app.clone()).await?),
         None => None,
     };
+    // After the state's start, which makes the control directory afresh: the journal's file
+    // lives in it too.
+    let journal = crate::control::journal::Journal::start(control.is_some(), &app.settings)?;
     let hooks = std::sync::Arc::new(crate::webhooks::Webhooks::new(
         crate::webhooks::address::Outbound {
             allow_private: app.settings.webhook_allow_private,
@@ -259,6 +262,8 @@ pub async fn build_app(
     let server = http::serve(listener, workers, tls, faults.is_some(), move || {
         let app_settings = face_settings.clone();
         let front = doors.clone();
+        let journal = journal.clone();
+        let journal_data = journal.clone();
         actix_web::App::new()
             .app_data(app.clone())
             .app_data(web::Data::from(hooks.clone()))
@@ -272,10 +277,13 @@ pub async fn build_app(
                 )
                 .into()
             }))
+            // A stand-in's fault rules: after the front door has named the face, before routing,
+            // inside the journal, which records a faulted answer as it went out.
+            .wrap(crate::control::faults::Faulting(faults.clone()))
+            // Inside the audit trail, whose draft knows the tenant, and the front door.
+            .wrap_fn(move |req, routes| crate::control::journal::record(&journal, req, routes))
             // Inside the front door: the path is read as the face's framework reads it.
             .wrap_fn(move |req, routes| audit::trail::record(audit_on, req, routes))
-            // A stand-in's fault rules: after the front door has named the face, before routing.
-            .wrap(crate::control::faults::Faulting(faults.clone()))
             // Inside the front door (a refusal is in the face's format), outside the audit
             // trail (a sandbox's request is recorded in the sandbox).
             .wrap(crate::control::state::Admission(state.clone()))
@@ -302,6 +310,9 @@ pub async fn build_app(
                 if let (Some(plane), Some(state)) = (&control, &state) {
                     cfg.app_data(plane.clone());
                     cfg.app_data(web::Data::from(state.clone()));
+                    if let Some(journal) = &journal_data {
+                        cfg.app_data(web::Data::from(journal.clone()));
+                    }
                     crate::control::routes(cfg);
                 }
             })

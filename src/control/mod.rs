@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod faults;
 pub mod ids;
+pub mod journal;
 pub mod state;
 
 use std::sync::OnceLock;
@@ -86,7 +87,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }
         scope = scope.service(resource);
     }
-    cfg.service(scope.configure(faults::routes));
+    cfg.service(scope.configure(faults::routes).configure(journal::routes));
 }
 
 /// What every control-plane route may refuse: no credential, or not the server admin's.

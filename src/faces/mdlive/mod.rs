@@ -18,6 +18,33 @@ use error::MdliveError;
 /// MDLIVE's paths start at the server root (`/api/v2/...`, `/api/v1/...`, `/auth/...`).
 pub const BASE: &str = "/";
 
+/// Every route, as the journal's near misses list them (`control::journal::near`); a test
+/// checks each one answers.
+pub const ROUTES: &[(&str, &str)] = &[
+    (
+        "GET",
+        "/api/v2/patients/{patient_id}/messages/conversations",
+    ),
+    (
+        "GET",
+        "/api/v1/patients/{patient_id}/providers/{provider_id}/conversation",
+    ),
+    ("POST", "/api/v1/patients/{patient_id}/messages"),
+    ("GET", "/api/v1/patients/{patient_id}/messages/contacts"),
+    ("GET", "/api/v1/patients/{patient_id}/messages/system"),
+    (
+        "POST",
+        "/api/v1/patients/{patient_id}/messages/{message_id}/mark_read",
+    ),
+    (
+        "PUT",
+        "/api/v1/patients/{patient_id}/messages/{message_id}/mark_read",
+    ),
+    ("POST", "/api/v1/sso_auth/auth_token"),
+    ("POST", "/api/v1/sso_auth/auth_extend"),
+    ("POST", "/auth/auth_token"),
+];
+
 pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     let patients = |version: &str| web::scope(&format!("{prefix}/api/{version}/patients"));
     cfg.service(

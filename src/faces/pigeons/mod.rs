@@ -23,6 +23,20 @@ use crate::service::MAX_PAGE;
 
 pub const BASE: &str = "/api/v1/pigeons/chat";
 
+/// Every route, as the journal's near misses list them (`control::journal::near`); a test
+/// checks each one answers.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/conversations"),
+    ("POST", "/conversations"),
+    ("GET", "/conversations/{uuid}/messages"),
+    ("POST", "/messages"),
+    ("PATCH", "/messages/{id}/read"),
+    ("POST", "/messages/{id}/reactions"),
+    ("POST", "/devices"),
+    ("DELETE", "/devices/{token}"),
+    ("GET", "/stats/devices"),
+];
+
 pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     cfg.service(
         web::scope(prefix)

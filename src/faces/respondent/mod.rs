@@ -27,6 +27,19 @@ use crate::store::messages::TenantFilter;
 
 pub const DEFAULT_BASE: &str = "/v1/messaging";
 
+/// Every route, as the journal's near misses list them (`control::journal::near`); a test
+/// checks each one answers.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/conversations"),
+    ("POST", "/conversations"),
+    ("GET", "/conversations/{uid}"),
+    ("POST", "/conversations/{uid}/messages"),
+    ("POST", "/conversations/{uid}/participants"),
+    ("POST", "/conversations/{uid}/participants/{user}"),
+    ("DELETE", "/conversations/{uid}/participants/{user}"),
+    ("GET", "/messages"),
+];
+
 pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     let resource = |path: &str| web::resource(path).default_service(web::to(no_route));
     cfg.service(

@@ -19,6 +19,25 @@ use error::TatiError;
 
 pub const BASE: &str = "/v0.1";
 
+/// Every route, as the journal's near misses list them (`control::journal::near`); a test
+/// checks each one answers.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/token/"),
+    ("GET", "/patients/conversations/"),
+    ("POST", "/patients/conversations/"),
+    ("GET", "/patients/conversations/{unique_id}/"),
+    ("PUT", "/patients/conversations/{unique_id}/"),
+    ("DELETE", "/patients/conversations/{unique_id}/"),
+    ("GET", "/patients/conversations/{conversation_id}/messages/"),
+    (
+        "POST",
+        "/patients/conversations/{conversation_id}/messages/",
+    ),
+    ("GET", "/patients/messages/{unique_id}/"),
+    ("PUT", "/patients/messages/{unique_id}/"),
+    ("DELETE", "/patients/messages/{unique_id}/"),
+];
+
 /// One resource at `path` (written with its trailing slash) that also answers without the
 /// slash, as Tati's docs show the slash and clients leave it off. Other methods get DRF's 405.
 fn resource(path: &str, routes: Vec<Route>) -> actix_web::Resource {

@@ -17,6 +17,24 @@ use error::TrilletError;
 
 pub const BASE: &str = "/v1/api";
 
+/// Every route, as the journal's near misses list them (`control::journal::near`); a test
+/// checks each one answers.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/conversations"),
+    ("POST", "/conversations/message/generate"),
+    ("GET", "/conversations/flow/{flowId}"),
+    ("GET", "/conversations/{conversationId}"),
+    ("DELETE", "/conversations/{conversationId}"),
+    (
+        "DELETE",
+        "/conversations/{conversationId}/message/{messageId}",
+    ),
+    (
+        "POST",
+        "/conversations/{conversationId}/message/{messageId}/action",
+    ),
+];
+
 pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     cfg.service(
         web::scope(prefix)

@@ -487,3 +487,38 @@ fn sandbox_scope_follows_the_header() {
     assert_eq!(r.status, 500);
     assert_eq!(r.body["statusCode"], 500);
 }
+
+#[test]
+fn the_journal_records_a_faulted_answer_as_it_went_out() {
+    let app = spawn_demo();
+    let journal = |app: &TestApp| {
+        let r = app
+            .get("/__parlor/journal?face=respondent&limit=1")
+            .admin()
+            .send();
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["data"][0].clone()
+    };
+    // A status: the vendor's body, as the client got it.
+    add(
+        &app,
+        json!({"face": "respondent", "times": 1, "status": 503}),
+    );
+    let got = respondent(&app);
+    assert_eq!(got.status, 503);
+    let entry = app
+        .get(&format!("/__parlor/journal/{}", journal(&app)["id"]))
+        .admin()
+        .send()
+        .body;
+    assert_eq!(entry["status"], 503, "{entry}");
+    assert!(entry.to_string().contains("Service Unavailable"), "{entry}");
+    // A reset connection: nothing went out, which HAR writes as status 0.
+    add(
+        &app,
+        json!({"face": "respondent", "times": 1, "connection": "drop"}),
+    );
+    assert!(raw(&app, &respondent_raw()).is_err());
+    let entry = journal(&app);
+    assert_eq!(entry["status"], 0, "{entry}");
+}

@@ -5,5 +5,6 @@ mod clock;
 mod faults;
 mod frame;
 mod ids;
+mod journal;
 mod sandboxes;
 mod state;
