@@ -87,13 +87,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }
         scope = scope.service(resource);
     }
-    cfg.service(scope.configure(faults::routes).configure(journal::routes));
+    cfg.service(scope.configure(journal::routes));
 }
 
 /// What every control-plane route may refuse: no credential, or not the server admin's.
 pub(crate) const ADMIN: &[u16] = &[401, 403];
 /// ... and, for a route that reads a body, the body.
-const ADMIN_INPUT: &[u16] = &[400, 401, 403];
+pub(crate) const ADMIN_INPUT: &[u16] = &[400, 401, 403];
 
 /// Every control-plane operation, relative to `PREFIX`: the routes are registered from it and
 /// `GET /__parlor/openapi.json` is generated from it. A new route is one entry here.
@@ -119,6 +119,7 @@ pub fn operations() -> Vec<Op> {
     ops.extend(clock::operations());
     ops.extend(ids::operations());
     ops.extend(state::operations());
+    ops.extend(faults::operations());
     ops
 }
 

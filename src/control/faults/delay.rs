@@ -5,13 +5,14 @@
 use std::time::Duration;
 
 use rand::Rng;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The longest delay a rule may ask for (and where a log-normal draw is capped): a test that
 /// waits longer has a bug, not a slow vendor.
 pub const MAX_MS: u64 = 300_000;
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Delay {
     FixedMs(u64),
@@ -19,7 +20,7 @@ pub enum Delay {
     Lognormal(Lognormal),
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Lognormal {
     pub median_ms: u64,

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 pub use middleware::{Faulting, Fired};
-pub use routes::routes;
+pub use routes::operations;
 pub use rule::Connection;
 use rule::{Effect, Rule, Seen};
 

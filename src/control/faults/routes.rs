@@ -1,6 +1,8 @@
 //! `/__parlor/faults`: create, list, remove one, remove all.
 
+use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::rule::{Rule, Spec, TenantRef};
@@ -12,18 +14,39 @@ use crate::error::Error;
 use crate::faces::FACES;
 use crate::native::error::ApiResult;
 use crate::native::extract::Json;
+use crate::openapi::{op, Op};
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/faults")
-            .route(web::post().to(create))
-            .route(web::get().to(list))
-            .route(web::delete().to(clear)),
-    )
-    .service(web::resource("/faults/{id}").route(web::delete().to(remove)));
+/// The fault rules' operations, for the control plane's table.
+pub fn operations() -> Vec<Op> {
+    use crate::control::{ADMIN, ADMIN_INPUT};
+    vec![
+        op(
+            Method::POST,
+            "/faults",
+            "Add a fault or latency rule (checked after the earlier ones)",
+            create,
+        )
+        .body::<Spec>()
+        .json::<RuleDto>(201)
+        .errors(ADMIN_INPUT),
+        op(
+            Method::GET,
+            "/faults",
+            "Every rule in the order they are checked, with how often each fired",
+            list,
+        )
+        .json::<ListDto>(200)
+        .errors(ADMIN),
+        op(Method::DELETE, "/faults", "Remove every rule", clear)
+            .empty(204)
+            .errors(ADMIN),
+        op(Method::DELETE, "/faults/{id}", "Remove one rule", remove)
+            .empty(204)
+            .errors(&[401, 403, 404]),
+    ]
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct RuleDto<'a> {
     id: u64,
     #[serde(flatten)]
@@ -48,7 +71,7 @@ impl<'a> From<&'a Rule> for RuleDto<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ListDto<'a> {
     data: Vec<RuleDto<'a>>,
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix_web::http::{Method, StatusCode};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::delay::Delay;
@@ -18,14 +19,14 @@ use crate::error::Error;
 pub const NATIVE: &str = "native";
 
 /// A tenant as a client names it: its id, or its uuid.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum TenantRef {
     Id(i64),
     Key(String),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Connection {
     /// Reset the connection (RST), nothing sent.
@@ -37,7 +38,7 @@ pub enum Connection {
 }
 
 /// A rule as written (`POST /__parlor/faults`) and as listed.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Spec {
     #[serde(default, skip_serializing_if = "Option::is_none")]

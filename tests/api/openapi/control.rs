@@ -58,7 +58,29 @@ fn every_control_operation_answers_as_its_document_says() {
         ("POST", "/__parlor/snapshots/one/restore", None),
         ("POST", "/__parlor/reset", None),
     ];
-    for (method, path, body) in calls.into_iter().chain(state) {
+    let faults: [(&str, &str, Option<serde_json::Value>); 7] = [
+        (
+            "POST",
+            "/__parlor/faults",
+            Some(
+                json!({"face": "pigeons", "route": "/api/**", "method": "GET", "tenant": 5,
+                        "sandbox": "s", "times": 2, "probability": 0.5, "seed": 3,
+                        "status": 429, "retry_after": 30,
+                        "delay": {"lognormal": {"median_ms": 10, "sigma": 0.5}}}),
+            ),
+        ),
+        (
+            "POST",
+            "/__parlor/faults",
+            Some(json!({"connection": "drop", "delay": {"uniform_ms": [1, 2]}})),
+        ),
+        ("POST", "/__parlor/faults", Some(json!({"status": 200}))),
+        ("GET", "/__parlor/faults", None),
+        ("DELETE", "/__parlor/faults/1", None),
+        ("DELETE", "/__parlor/faults/1", None),
+        ("DELETE", "/__parlor/faults", None),
+    ];
+    for (method, path, body) in calls.into_iter().chain(state).chain(faults) {
         let req = app.request(method, path).admin();
         let r = match &body {
             Some(b) => req.json(b),
