@@ -87,7 +87,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         }
         scope = scope.service(resource);
     }
-    cfg.service(scope.configure(journal::routes));
+    cfg.service(scope);
 }
 
 /// What every control-plane route may refuse: no credential, or not the server admin's.
@@ -120,6 +120,7 @@ pub fn operations() -> Vec<Op> {
     ops.extend(ids::operations());
     ops.extend(state::operations());
     ops.extend(faults::operations());
+    ops.extend(journal::operations());
     ops
 }
 

@@ -26,7 +26,7 @@ impl Captured {
 }
 
 /// A route of a face near the path a request asked for, which no route matched.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct NearMiss {
     pub method: String,
     pub route: String,

@@ -1,6 +1,7 @@
 //! Which entries a query, a count or an export is about: the filters of the journal's routes,
 //! checked here so that a bad value is a 400 naming its field.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::domain::time::parse_rfc3339;
@@ -8,7 +9,7 @@ use crate::error::{Error, Result};
 
 /// The query parameters every journal route takes (`GET /__parlor/journal`, `.../count`,
 /// `.../verify`, `journal.har`); paging ones are ignored where there is no page.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterQuery {
     pub face: Option<String>,

@@ -28,7 +28,7 @@ use std::sync::Arc;
 pub use entry::{Captured, Entry};
 pub use filter::Filter;
 pub use record::record;
-pub use routes::routes;
+pub use routes::operations;
 
 use crate::error::{Error, Result};
 use store::{Answer, Command, Reply, Row};

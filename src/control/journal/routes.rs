@@ -4,8 +4,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::Method;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
+use schemars::JsonSchema;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
@@ -18,6 +20,7 @@ use crate::domain::time::rfc3339_ms;
 use crate::error::Error;
 use crate::native::error::ApiResult;
 use crate::native::extract::Query;
+use crate::openapi::{op, Op};
 
 /// Entries in a page unless `limit` says otherwise, and at most.
 const DEFAULT_PAGE: u32 = 50;
@@ -25,22 +28,67 @@ const MAX_PAGE: u32 = 500;
 /// Entries read at a time for the HAR export.
 const HAR_PAGE: u32 = 100;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/journal", web::get().to(list))
-        .route("/journal", web::delete().to(clear))
-        .route("/journal/count", web::get().to(count))
-        .route("/journal/verify", web::post().to(verify))
-        .route("/journal/{id}", web::get().to(one))
-        .route("/journal.har", web::get().to(export));
+/// The journal's operations, for the control plane's table.
+pub fn operations() -> Vec<Op> {
+    use crate::control::{ADMIN, ADMIN_INPUT};
+    vec![
+        op(
+            Method::GET,
+            "/journal",
+            "Recorded requests, newest first, filtered and paged",
+            list,
+        )
+        .query::<FilterQuery>()
+        .json::<ListDto>(200)
+        .errors(ADMIN_INPUT),
+        op(
+            Method::DELETE,
+            "/journal",
+            "Forget every recorded request",
+            clear,
+        )
+        .json::<ClearedDto>(200)
+        .errors(ADMIN),
+        op(
+            Method::GET,
+            "/journal/count",
+            "How many recorded requests match the filters",
+            count,
+        )
+        .query::<FilterQuery>()
+        .json::<CountDto>(200)
+        .errors(ADMIN_INPUT),
+        op(
+            Method::POST,
+            "/journal/verify",
+            "The same count, the filters as a JSON object (numbers allowed)",
+            verify,
+        )
+        .optional_body::<FilterQuery>()
+        .json::<CountDto>(200)
+        .errors(ADMIN_INPUT),
+        op(Method::GET, "/journal/{id}", "One recorded request", one)
+            .json::<EntryDto>(200)
+            .errors(&[401, 403, 404]),
+        op(
+            Method::GET,
+            "/journal.har",
+            "The recorded requests as HAR 1.2, oldest first, filtered",
+            export,
+        )
+        .query::<FilterQuery>()
+        .media(200, &["application/json"])
+        .errors(ADMIN_INPUT),
+    ]
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct HeaderDto<'a> {
     name: &'a str,
     value: &'a str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct MessageDto<'a> {
     headers: Vec<HeaderDto<'a>>,
     /// The body as recorded (secrets masked; base64 when `body_encoding` says so), or null.
@@ -53,7 +101,7 @@ struct MessageDto<'a> {
     status: Option<u16>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct EntryDto<'a> {
     id: i64,
     at: String,
@@ -114,7 +162,7 @@ impl<'a> From<&'a Row> for EntryDto<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ListDto<'a> {
     data: Vec<EntryDto<'a>>,
     next_cursor: Option<String>,
@@ -122,13 +170,13 @@ struct ListDto<'a> {
     dropped: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct CountDto {
     count: u64,
     dropped: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 struct ClearedDto {
     removed: u64,
 }

@@ -89,6 +89,46 @@ fn every_control_operation_answers_as_its_document_says() {
         contract.check(method, path, &r);
     }
 
+    // The journal: something recorded (a face's request, a near miss), then every route.
+    app.get("/v1/messaging/conversations")
+        .header("x-api-key", "demo-respondent-key")
+        .header("x-api-secret", "demo-respondent-secret")
+        .send();
+    app.get("/v1/messaging/conversatons").send();
+    let list = app.get("/__parlor/journal?limit=1").admin().send();
+    contract.check("GET", "/__parlor/journal", &list);
+    let id = list.body["data"][0]["id"].as_i64().expect("an entry");
+    let journal: [(&str, String, Option<serde_json::Value>); 8] = [
+        (
+            "GET",
+            "/__parlor/journal?face=respondent&status=4xx".into(),
+            None,
+        ),
+        ("GET", "/__parlor/journal?status=teapot".into(), None),
+        ("GET", format!("/__parlor/journal/{id}"), None),
+        ("GET", "/__parlor/journal/999999".into(), None),
+        (
+            "GET",
+            "/__parlor/journal/count?face=respondent".into(),
+            None,
+        ),
+        (
+            "POST",
+            "/__parlor/journal/verify".into(),
+            Some(json!({"face": "respondent", "status": 200})),
+        ),
+        ("GET", "/__parlor/journal.har?face=respondent".into(), None),
+        ("DELETE", "/__parlor/journal".into(), None),
+    ];
+    for (method, path, body) in journal {
+        let req = app.request(method, &path).admin();
+        let r = match &body {
+            Some(b) => req.json(b),
+            None => req.send(),
+        };
+        contract.check(method, path.split('?').next().unwrap(), &r);
+    }
+
     contract.assert_all_exercised();
 }
 
