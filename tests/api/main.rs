@@ -42,6 +42,7 @@ mod notices;
 mod openapi;
 mod query_plans;
 mod read_state;
+mod readme_examples;
 mod retention;
 mod send_path;
 mod shutdown;
