@@ -391,7 +391,6 @@ fn the_sandbox_routes_answer_only_the_server_admin() {
 
 #[test]
 fn a_sandbox_has_its_own_event_stream() {
-    use std::io::{BufRead, BufReader, Write};
     let app = stand_in();
     let boxed = |req: Req| req.header(SANDBOX, "streaming");
     let r = boxed(app.post("/parlor/v1/tenants"))
@@ -415,31 +414,7 @@ fn a_sandbox_has_its_own_event_stream() {
     assert_eq!(r.status, 201, "{:?}", r.body);
     let conv = r.body["id"].as_i64().unwrap();
 
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
-    write!(
-        socket,
-        "GET /parlor/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
-         X-Parlor-Tenant: {tenant}\r\n{SANDBOX}: streaming\r\n\r\n",
-        crate::helpers::ADMIN_TOKEN
-    )
-    .unwrap();
-    socket
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let mut lines = BufReader::new(socket).lines();
-    let mut until = |wanted: &str| -> Vec<String> {
-        let mut got = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.expect("the stream goes on");
-            let done = line.starts_with(wanted);
-            got.push(line);
-            if done {
-                return got;
-            }
-        }
-        panic!("the stream ended before {wanted:?}: {got:?}");
-    };
+    let mut until = super::state::event_stream(&app, tenant, &format!("{SANDBOX}: streaming\r\n"));
     until(": stream open");
     let r = boxed(app.post(&format!("/parlor/v1/conversations/{conv}/messages")))
         .admin()

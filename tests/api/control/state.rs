@@ -264,38 +264,13 @@ fn a_restore_under_concurrent_reads_shows_the_old_or_the_new_state_never_a_mix()
 
 #[test]
 fn an_open_event_stream_is_told_of_a_reset_and_goes_on_with_the_new_log() {
-    use std::io::{BufRead, BufReader, Write};
     let app = stand_in();
     let (tenant, a, _b, conv) = pair(&app, "Streams");
     app.send_as(tenant, conv, a, "before the snapshot");
     snapshot(&app, "base");
     app.send_as(tenant, conv, a, "after the snapshot");
 
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
-    write!(
-        socket,
-        "GET /parlor/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
-         X-Parlor-Tenant: {tenant}\r\n\r\n",
-        crate::helpers::ADMIN_TOKEN
-    )
-    .unwrap();
-    socket
-        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
-        .unwrap();
-    let mut lines = BufReader::new(socket).lines();
-    let mut until = |wanted: &str| -> Vec<String> {
-        let mut got = Vec::new();
-        for line in lines.by_ref() {
-            let line = line.expect("the stream goes on");
-            let done = line.starts_with(wanted);
-            got.push(line);
-            if done {
-                return got;
-            }
-        }
-        panic!("the stream ended before {wanted:?}: {got:?}");
-    };
+    let mut until = event_stream(&app, tenant, "");
     until(": stream open");
 
     restore(&app, "base");
@@ -437,4 +412,36 @@ fn webhooks_go_on_after_a_restore_took_the_log_back() {
     // Its event's seq is one the dispatcher passed before the restore.
     send("after the restore");
     assert_eq!(receiver.wait_for(4).len(), 4);
+}
+
+/// Opens the tenant's event stream as the server admin (with `extra` header lines, each ending
+/// in CRLF) and gives a reader of its lines: each call reads up to the line that starts with
+/// what it is given and returns the lines read.
+pub fn event_stream(app: &TestApp, tenant: i64, extra: &str) -> impl FnMut(&str) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut socket = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        socket,
+        "GET /parlor/v1/events HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         X-Parlor-Tenant: {tenant}\r\n{extra}\r\n",
+        crate::helpers::ADMIN_TOKEN
+    )
+    .unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut lines = BufReader::new(socket).lines();
+    move |wanted: &str| -> Vec<String> {
+        let mut got = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.expect("the stream goes on");
+            let done = line.starts_with(wanted);
+            got.push(line);
+            if done {
+                return got;
+            }
+        }
+        panic!("the stream ended before {wanted:?}: {got:?}");
+    }
 }
