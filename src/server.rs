@@ -210,7 +210,7 @@ pub async fn build_app(
     .hsts(tls.is_some());
     let face_settings = settings.clone();
     let audit_on = settings.audit;
-    let doors = std::sync::Arc::new(faces::doors::Doors::new(&settings));
+    let doors = std::sync::Arc::new(faces::doors::Doors::new(&settings, control.is_some()));
     let sessions = Sessions::new(
         settings.admin_idle_timeout_minutes,
         settings.admin_session_hours,

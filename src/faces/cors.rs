@@ -36,15 +36,35 @@ pub struct Policy {
     framework: Framework,
     any: bool,
     origins: Vec<String>,
+    /// A stand-in's sandbox headers join a fixed list of allowed headers (Django's) when a
+    /// preflight asks for them: a browser test suite sends them on every request. Any other
+    /// preflight gets the vendor's list as it is; frameworks that echo the requested headers
+    /// allow them already.
+    stand_in: bool,
+}
+
+/// The headers a stand-in's requests may carry besides the vendor's (`control::state`).
+const STAND_IN_HEADERS: &str = "x-parlor-sandbox, x-parlor-sandbox-from";
+
+/// A preflight's `Access-Control-Request-Headers` names a sandbox header.
+fn asks_for_sandbox(requested: Option<&str>) -> bool {
+    requested.is_some_and(|list| {
+        list.split(',').any(|h| {
+            let h = h.trim();
+            h.eq_ignore_ascii_case("x-parlor-sandbox")
+                || h.eq_ignore_ascii_case("x-parlor-sandbox-from")
+        })
+    })
 }
 
 impl Policy {
     /// None when no origin is configured (CORS off).
-    pub fn new(framework: Framework, origins: &[String]) -> Option<Policy> {
+    pub fn new(framework: Framework, origins: &[String], stand_in: bool) -> Option<Policy> {
         (!origins.is_empty()).then(|| Policy {
             framework,
             any: origins.iter().any(|o| o == "*"),
             origins: origins.to_vec(),
+            stand_in,
         })
     }
 
@@ -131,11 +151,15 @@ impl Policy {
             Framework::Django => {
                 if let Some(allowed) = allowed {
                     out.push((ALLOW_ORIGIN, allowed));
+                    let django = "accept, authorization, content-type, user-agent, x-csrftoken, \
+                                  x-requested-with";
                     out.push((
                         ALLOW_HEADERS,
-                        "accept, authorization, content-type, user-agent, x-csrftoken, \
-                         x-requested-with"
-                            .into(),
+                        if self.stand_in && asks_for_sandbox(requested_headers) {
+                            format!("{django}, {STAND_IN_HEADERS}")
+                        } else {
+                            django.into()
+                        },
                     ));
                     out.push((
                         ALLOW_METHODS,
@@ -198,5 +222,42 @@ impl Policy {
         if let Ok(value) = HeaderValue::from_str(&names.join(", ")) {
             headers.insert(VARY, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allowed_headers(stand_in: bool, requested: &str) -> String {
+        let policy = Policy::new(Framework::Django, &["*".into()], stand_in).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            actix_web::http::header::ORIGIN,
+            HeaderValue::from_static("https://app.example"),
+        );
+        headers.insert(
+            HeaderName::from_static(REQUEST_METHOD),
+            HeaderValue::from_static("GET"),
+        );
+        headers.insert(
+            HeaderName::from_static(REQUEST_HEADERS),
+            HeaderValue::from_str(requested).unwrap(),
+        );
+        let answer = policy.preflight(&Method::OPTIONS, &headers).unwrap();
+        answer
+            .headers()
+            .get(ALLOW_HEADERS)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn only_a_stand_in_allows_the_sandbox_header_and_only_when_asked() {
+        assert!(allowed_headers(true, "X-Parlor-Sandbox").contains("x-parlor-sandbox"));
+        assert!(!allowed_headers(true, "authorization").contains("x-parlor"));
+        assert!(!allowed_headers(false, "x-parlor-sandbox").contains("x-parlor"));
     }
 }

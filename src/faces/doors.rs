@@ -72,15 +72,21 @@ enum Plan {
 }
 
 impl Doors {
-    pub fn new(settings: &Settings) -> Doors {
+    /// The faces' doors; `stand_in`: the server is a stand-in (its CORS answers allow the
+    /// sandbox headers).
+    pub fn new(settings: &Settings, stand_in: bool) -> Doors {
         let doors = FACES
             .iter()
             .filter(|face| settings.face(face.name).enabled)
             .map(|face| Door {
                 face,
                 prefix: prefix(settings, face),
-                cors: Policy::new(face.framework, &settings.face(face.name).cors_origins)
-                    .map(Arc::new),
+                cors: Policy::new(
+                    face.framework,
+                    &settings.face(face.name).cors_origins,
+                    stand_in,
+                )
+                .map(Arc::new),
             })
             .collect();
         Doors { doors }
@@ -198,7 +204,7 @@ mod tests {
     fn doors(configure: impl FnOnce(&mut Settings)) -> Doors {
         let mut settings = Settings::default();
         configure(&mut settings);
-        Doors::new(&settings)
+        Doors::new(&settings, false)
     }
 
     fn routed(doors: &Doors, path: &str) -> Option<(&'static str, Option<String>)> {

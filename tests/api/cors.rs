@@ -205,6 +205,21 @@ fn tati_answers_like_django_cors_headers() {
         ])
     );
     assert_eq!(r.header("Vary"), Some("origin"));
+    // A stand-in's browser test suite sends its sandbox header: the list then allows it.
+    let r = preflight(
+        &app,
+        "/v0.1/patients/conversations/",
+        FRONT,
+        "GET",
+        "authorization,x-parlor-sandbox",
+    );
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some(
+            "accept, authorization, content-type, user-agent, x-csrftoken, x-requested-with, \
+             x-parlor-sandbox, x-parlor-sandbox-from"
+        )
+    );
     let r = app
         .post("/v0.1/token/")
         .header("Origin", FRONT)
