@@ -28,6 +28,11 @@ pub fn spawn_demo() -> TestApp {
 }
 
 pub fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_telling_notices(configure).0
+}
+
+/// A server like `spawn_with`, also telling whether its e-mail notices run.
+pub fn spawn_telling_notices(configure: impl FnOnce(&mut Settings)) -> (TestApp, bool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = Settings {
         bind: "127.0.0.1:0".into(),
@@ -43,7 +48,7 @@ pub fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
         actix_web::rt::System::new().block_on(async move {
             match parlor::build_app(settings, None).await {
                 Ok(running) => {
-                    let _ = tx.send(Ok((running.addr, running.service.clone())));
+                    let _ = tx.send(Ok((running.addr, running.service.clone(), running.notices)));
                     let _ = running.server.await;
                 }
                 Err(e) => {
@@ -52,12 +57,13 @@ pub fn spawn_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
             }
         })
     });
-    let (addr, service) = rx.recv().expect("server thread").expect("server starts");
-    TestApp {
+    let (addr, service, notices) = rx.recv().expect("server thread").expect("server starts");
+    let app = TestApp {
         base: format!("http://{addr}"),
         service,
         dir,
-    }
+    };
+    (app, notices)
 }
 
 /// A response: status and JSON body (Null when empty or not JSON).
@@ -273,4 +279,47 @@ impl TestApp {
             .into_string()
             .expect("a text body")
     }
+}
+
+/// Runs `script` with python3, `input` as JSON on its standard input, for the checks made by an
+/// independent implementation from PyPI: its exit code, output and errors. None, saying so,
+/// when python3 or the package (`what`) is missing and the check is not `required`; a panic
+/// when it is.
+pub fn python_check(
+    script: &str,
+    input: &Value,
+    what: &str,
+    required: bool,
+) -> Option<(Option<i32>, String, String)> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if !required => {
+            eprintln!("not checked by {what}: no python3 ({e})");
+            return None;
+        }
+        Err(e) => panic!("{what} is required but python3 cannot run: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if stderr.contains("No module named") {
+        assert!(!required, "{what} is required but not installed: {stderr}");
+        eprintln!("not checked by {what}: {stderr}");
+        return None;
+    }
+    Some((out.status.code(), stdout, stderr))
 }

@@ -6,14 +6,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use parlor::config::Settings;
 use serde_json::json;
 
-use crate::helpers::{TestApp, ADMIN_TOKEN};
+use crate::helpers::{spawn_telling_notices, TestApp};
 
 const FROM: &str = "notices@riverside.example";
 const CLINIC: &str = "Riverside Family Clinic";
@@ -132,44 +131,9 @@ fn session(stream: TcpStream, log: &Mutex<Vec<Mail>>) {
     }
 }
 
-/// A server like `helpers::spawn_with`, also telling whether notices are on.
-fn spawn(configure: impl FnOnce(&mut Settings)) -> (TestApp, bool) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings {
-        bind: "127.0.0.1:0".into(),
-        db: dir.path().join("parlor.db"),
-        admin_token: Some(ADMIN_TOKEN.into()),
-        workers: 1,
-        read_pool_size: 2,
-        ..Settings::default()
-    };
-    configure(&mut settings);
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            match parlor::build_app(settings, None).await {
-                Ok(running) => {
-                    let _ = tx.send(Ok((running.addr, running.service.clone(), running.notices)));
-                    let _ = running.server.await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e.to_string()));
-                }
-            }
-        })
-    });
-    let (addr, service, notices) = rx.recv().unwrap().unwrap();
-    let app = TestApp {
-        base: format!("http://{addr}"),
-        service,
-        dir,
-    };
-    (app, notices)
-}
-
 /// A server sending notices to `sink` after `delay` seconds.
 fn with_notices(sink: &Sink, delay: u32) -> TestApp {
-    let (app, on) = spawn(|s| {
+    let (app, on) = spawn_telling_notices(|s| {
         s.smtp_url = Some(sink.url());
         s.smtp_from = Some(format!("{CLINIC} <{FROM}>"));
         s.public_url = Some(PUBLIC_URL.into());
@@ -338,7 +302,7 @@ fn three_messages_within_the_delay_make_one_notice() {
 
 #[test]
 fn without_smtp_url_there_are_no_notices() {
-    let (app, on) = spawn(|_| {});
+    let (app, on) = spawn_telling_notices(|_| {});
     assert!(!on);
     let (tenant, provider) = clinic(&app);
     let rosa = patient(&app, tenant, "Rosa Patient", Some("rosa@patients.example"));
@@ -372,7 +336,7 @@ fn start_refuses_smtp_url_without_a_from_address() {
 #[test]
 fn notices_go_on_after_a_stand_in_restore_took_the_event_log_back() {
     let sink = Sink::start();
-    let (app, on) = spawn(|s| {
+    let (app, on) = spawn_telling_notices(|s| {
         s.stand_in = true;
         s.smtp_url = Some(sink.url());
         s.smtp_from = Some(format!("{CLINIC} <{FROM}>"));

@@ -11,13 +11,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_with, TestApp};
+use crate::helpers::{python_check, spawn_app, spawn_with, TestApp};
 
 const CLINIC: i64 = 1;
 const PROVIDER: i64 = 4;
@@ -227,38 +226,9 @@ print("verified")
 /// not installed (and not required).
 fn verified(secret: &str, r: &Received) -> Option<bool> {
     let job = json!({ "secret": secret, "body": r.body, "headers": r.headers });
-    let child = Command::new("python3")
-        .args(["-c", VERIFY])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if !verifier_required() => {
-            eprintln!("signature not checked independently: no python3 ({e})");
-            return None;
-        }
-        Err(e) => panic!("the webhook verifier is required but python3 cannot run: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(job.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named") {
-        assert!(
-            !verifier_required(),
-            "the webhook verifier is required but standardwebhooks is not installed: {stderr}"
-        );
-        eprintln!("signature not checked independently: {stderr}");
-        return None;
-    }
-    match out.status.code() {
+    let (code, stdout, stderr) =
+        python_check(VERIFY, &job, "standardwebhooks", verifier_required())?;
+    match code {
         Some(0) => Some(true),
         Some(3) => Some(false),
         _ => panic!("the verifier failed: {stdout} {stderr}"),

@@ -1,13 +1,11 @@
 //! Both documents are OpenAPI 3.1 as the specification shapes it, and self-contained.
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
 use super::{refs, resolve};
-use crate::helpers::spawn_demo;
+use crate::helpers::{python_check, spawn_demo};
 
 /// What a client generator relies on: the version, `info`, `paths` whose operations each have
 /// a unique `operationId`, declared path parameters and responses, component names of the
@@ -132,36 +130,13 @@ print("valid")
 /// specification's own schema (`openapi-spec-validator` from PyPI); skipped, saying so, when
 /// it is not installed and not required.
 fn assert_valid_openapi(doc: &Value) {
-    let child = Command::new("python3")
-        .args(["-c", VALIDATE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if !validator_required() => {
-            eprintln!("OpenAPI document not checked independently: no python3 ({e})");
-            return;
-        }
-        Err(e) => panic!("the OpenAPI validator is required but python3 cannot run: {e}"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(doc.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named") {
-        assert!(
-            !validator_required(),
-            "the OpenAPI validator is required but openapi-spec-validator is not installed"
-        );
-        eprintln!("OpenAPI document not checked independently: {stderr}");
+    let Some((code, stdout, stderr)) = python_check(
+        VALIDATE,
+        doc,
+        "openapi-spec-validator",
+        validator_required(),
+    ) else {
         return;
-    }
-    assert_eq!(out.status.code(), Some(0), "{stdout} {stderr}");
+    };
+    assert_eq!(code, Some(0), "{stdout} {stderr}");
 }
