@@ -992,7 +992,7 @@ async function standInView(main, _arg, viewId) {
     h('div', { class: 'faces' }, faces.map(faceCard)),
     plane);
   // static/control.js: drawn only where the control plane answers this session.
-  await ControlPlane.show(plane, viewId, faces.map((f) => f.name));
+  await ControlPlane.show(plane, viewId);
 }
 
 function faceCard(face) {

@@ -11,6 +11,10 @@
 
 const ControlPlane = (() => {
   const BASE = '/__parlor';
+  // What a rule's or a filter's `face` may name: the native API and the faces (`faces::FACES`;
+  // the browser test keeps the two in step). Not read from `GET /parlor/v1/faces`: a fault
+  // rule may be failing that call, and this panel is where the rule is removed.
+  const SURFACES = ['native', 'mdlive', 'pigeons', 'respondent', 'tati', 'trillet'];
   const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'];
   const JOURNAL_FILTERS = ['face', 'method', 'path', 'status', 'tenant', 'sandbox', 'since', 'until', 'body'];
   const JOURNAL_PAGE = 25;
@@ -68,20 +72,23 @@ const ControlPlane = (() => {
     return Number(v);
   };
   const size = (bytes) => (bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
-  /** Whether `data` differs from what was drawn last under `key`: an unchanged table is left
-   *  as it is, so that a keyboard user's focus (and a button being clicked) stays put. */
-  const drawn = {};
-  const changed = (key, data) => {
-    const seen = JSON.stringify(data);
-    if (drawn[key] === seen) return false;
-    drawn[key] = seen;
-    return true;
+  /** A part's memory of what it drew: `changed(key, data)` says whether `data` differs from
+   *  what was drawn last under `key`. An unchanged table is left as it is, so that a keyboard
+   *  user's focus (and a button being clicked) stays put. One per drawing of the view. */
+  const tracker = () => {
+    const drawn = {};
+    return (key, data) => {
+      const seen = JSON.stringify(data);
+      if (drawn[key] === seen) return false;
+      drawn[key] = seen;
+      return true;
+    };
   };
   const clockTime = (iso) => h('span', {}, h('time', { datetime: iso }, iso), ` (${when(iso)} your time)`);
 
-  /** Draws the panel into `place` if the control plane answers; `faces`: the faces' names.
-   *  `place.dataset.state` says what came of it (`absent` or `shown`). */
-  async function show(place, viewId, faces) {
+  /** Draws the panel into `place` if the control plane answers. `place.dataset.state` says
+   *  what came of it (`absent` or `shown`). */
+  async function show(place, viewId) {
     let info;
     try {
       info = await call('GET', '', { probe: true });
@@ -91,7 +98,7 @@ const ControlPlane = (() => {
       return;
     }
     if (!stillShowing(viewId)) return;
-    const surfaces = ['native', ...faces];
+    const surfaces = SURFACES;
     const start = info.start.kind === 'fixture' ? `the fixture ${info.start.fixture}`
       : info.start.kind === 'demo' ? 'the demo data' : 'an empty database';
 
@@ -137,6 +144,7 @@ const ControlPlane = (() => {
   // ---------- state: reset, snapshots, sandboxes ----------
 
   function stateParts(viewId, afterRestore) {
+    const changed = tracker();
     const snapshots = h('tbody');
     const sandboxes = h('tbody');
     const sandboxCount = h('p', { id: 'sandbox-count' });
@@ -355,6 +363,7 @@ const ControlPlane = (() => {
   // ---------- fault and latency rules ----------
 
   function faultsPart(viewId, surfaces) {
+    const changed = tracker();
     const rules = h('tbody');
     const error = formError('fault-add-error');
     const delayKind = h('select', { name: 'delay_kind' },
@@ -602,9 +611,9 @@ const ControlPlane = (() => {
         h('td', {}, text(e.tenant)),
         h('td', { class: 'duration' }, `${e.duration_ms} ms`),
         h('td', {}, h('button', {
-          type: 'button', class: 'secondary', dataset: { open: e.id },
+          type: 'button', class: 'secondary', dataset: { open: e.id }, 'aria-label': `Details of request ${e.id}`,
           onclick: () => act(() => showEntry(e.id)),
-        }, `Details of request ${e.id}`)));
+        }, 'Details')));
     }
 
     function bodyOf(m) {

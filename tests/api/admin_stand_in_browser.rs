@@ -123,6 +123,17 @@ fn the_server_admin_drives_every_control_plane_operation_from_the_stand_in_panel
     });
     browser.run("window.confirm = () => true; return null;");
 
+    // The faces a rule or a filter may name are the server's.
+    for select in ["#fault-face", "#journal-face"] {
+        let offered = browser.run(&format!(
+            "return [...document.querySelectorAll('{select} option')].map((o) => o.value).filter((v) => v).sort();"
+        ));
+        let mut faces: Vec<&str> = parlor::faces::FACES.iter().map(|f| f.name).collect();
+        faces.push("native");
+        faces.sort_unstable();
+        assert_eq!(offered, json!(faces), "{select}");
+    }
+
     // Snapshots: save one, write after it, restore it, and the write is gone.
     browser.type_into("#snapshot-name", "before-test");
     browser.click("#snapshot-save-button");
@@ -341,6 +352,29 @@ fn the_server_admin_drives_every_control_plane_operation_from_the_stand_in_panel
         f["data"].as_array().is_some_and(|a| a.is_empty())
     });
 
+    // A rule that faults the page's own native call for the faces' cards: the error is in the
+    // status line, and the panel, which needs only the control plane, still removes the rule.
+    let r = app.post("/__parlor/faults").admin().json(&json!({
+        "face": "native", "route": "/parlor/v1/faces", "status": 500
+    }));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let rule = r.body["id"].as_u64().unwrap_or_default();
+    browser.click("#nav a[href=\"#users\"]");
+    browser.element("#users");
+    browser.click("#nav a[href=\"#stand-in\"]");
+    browser.wait_for("the faces' error in the status line", |b| {
+        text_now(b, "#status .error").filter(|t| !t.is_empty())
+    });
+    // Drawn afresh, unchanged tables included.
+    browser.wait_for("the snapshots' table drawn again", |b| {
+        text_now(b, "#snapshots tbody").filter(|t| t.contains("No snapshots"))
+    });
+    browser.click(&format!("#faults button[data-remove=\"{rule}\"]"));
+    until(&browser, &app, "the native rule removed", "/faults", |f| {
+        f["data"].as_array().is_some_and(|a| a.is_empty())
+    });
+    browser.run("window.confirm = () => true; return null;");
+
     // The journal: a typo'd path, found by its filters, with its near misses.
     let missed = app
         .get("/v1/messaging/conversatons")
@@ -393,8 +427,10 @@ fn the_server_admin_drives_every_control_plane_operation_from_the_stand_in_panel
         counted.starts_with("2 recorded requests match"),
         "{counted}"
     );
-    browser.run("document.querySelector('#journal-filter').scrollIntoView(); return null;");
+    browser.set_window_size(1280, 1300);
+    browser.run("document.querySelector('#control-journal').scrollIntoView(); return null;");
     browser.screenshot(&artifacts().join("admin-stand-in-control.png"));
+    browser.set_window_size(1280, 900);
 
     // The HAR download: the filtered entries as HAR 1.2.
     browser.click("#journal-har");
