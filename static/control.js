@@ -71,6 +71,10 @@ const ControlPlane = (() => {
     if (!/^\d+$/.test(v)) throw new Error(`${name} must be a whole number.`);
     return Number(v);
   };
+  const decimal = (v, name) => {
+    if (v === '' || !Number.isFinite(Number(v))) throw new Error(`${name} must be a number.`);
+    return Number(v);
+  };
   const size = (bytes) => (bytes >= 1048576 ? `${(bytes / 1048576).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`);
   /** A part's memory of what it drew: `changed(key, data)` says whether `data` differs from
    *  what was drawn last under `key`. An unchanged table is left as it is, so that a keyboard
@@ -93,12 +97,14 @@ const ControlPlane = (() => {
     try {
       info = await call('GET', '', { probe: true });
     } catch (e) {
-      // 401/403: not the server administrator; 404: a clinic's server. Either way, no panel.
-      if (stillShowing(viewId)) place.dataset.state = 'absent';
+      // 401/403: not the server administrator; 404: a clinic's server. Either way, no panel;
+      // anything else is worth saying.
+      if (!stillShowing(viewId)) return;
+      place.dataset.state = 'absent';
+      if (!(e instanceof ApiError && [401, 403, 404].includes(e.status))) say(`The control plane did not answer: ${e.message}`, true);
       return;
     }
     if (!stillShowing(viewId)) return;
-    const surfaces = SURFACES;
     const start = info.start.kind === 'fixture' ? `the fixture ${info.start.fixture}`
       : info.start.kind === 'demo' ? 'the demo data' : 'an empty database';
 
@@ -106,8 +112,8 @@ const ControlPlane = (() => {
       state: stateParts(viewId, () => refreshAll()),
       clock: clockPart(viewId),
       ids: idsPart(viewId),
-      faults: faultsPart(viewId, surfaces),
-      journal: journalPart(viewId, surfaces),
+      faults: faultsPart(viewId),
+      journal: journalPart(viewId),
     };
     async function refreshAll() {
       await Promise.all(Object.values(parts).map((p) => p.load()));
@@ -265,10 +271,11 @@ const ControlPlane = (() => {
     }, 'Let it run on');
 
     const put = (body, done) => act(async () => { render(await call('PUT', '/clock', { body })); }, done);
-    const setTo = (key) => (e) => {
-      const form = e.target.form;
-      if (!form.reportValidity()) return;
-      const value = trimmed(form, 'at');
+    // Enter in the time's box is the first button's: freeze at that time.
+    const setTo = (e) => {
+      e.preventDefault();
+      const key = e.submitter && e.submitter.value === 'now' ? 'now' : 'frozen_at';
+      const value = trimmed(e.target, 'at');
       formAct(setError, async () => { render(await call('PUT', '/clock', { body: { [key]: value } })); },
         key === 'frozen_at' ? `The clock is frozen at ${value}.` : `The clock runs from ${value}.`);
     };
@@ -285,10 +292,10 @@ const ControlPlane = (() => {
           type: 'button', class: 'secondary', id: 'clock-release',
           onclick: () => act(async () => { render(await call('DELETE', '/clock')); }, 'Back to the system clock.'),
         }, 'Back to the system clock')),
-      h('form', { id: 'clock-set', class: 'inline', onsubmit: (e) => e.preventDefault() },
+      h('form', { id: 'clock-set', class: 'inline', onsubmit: setTo },
         field('clock-at', 'Set it to (RFC 3339, e.g. 2031-03-04T05:06:07Z)', at),
-        h('button', { type: 'button', id: 'clock-freeze-at', onclick: setTo('frozen_at') }, 'Freeze at this time'),
-        h('button', { type: 'button', class: 'secondary', id: 'clock-run-from', onclick: setTo('now') }, 'Run from this time')),
+        h('button', { type: 'submit', id: 'clock-freeze-at', value: 'frozen_at' }, 'Freeze at this time'),
+        h('button', { type: 'submit', class: 'secondary', id: 'clock-run-from', value: 'now' }, 'Run from this time')),
       setError,
       h('form', {
         id: 'clock-advance', class: 'inline',
@@ -362,7 +369,7 @@ const ControlPlane = (() => {
 
   // ---------- fault and latency rules ----------
 
-  function faultsPart(viewId, surfaces) {
+  function faultsPart(viewId) {
     const changed = tracker();
     const rules = h('tbody');
     const error = formError('fault-add-error');
@@ -390,14 +397,14 @@ const ControlPlane = (() => {
       for (const k of ['face', 'route', 'method', 'sandbox']) if (v(k)) body[k] = v(k);
       if (v('tenant')) body.tenant = /^\d+$/.test(v('tenant')) ? Number(v('tenant')) : v('tenant');
       if (v('times')) body.times = wholeNumber(v('times'), 'Times');
-      if (v('probability')) body.probability = Number(v('probability'));
+      if (v('probability')) body.probability = decimal(v('probability'), 'The probability');
       if (v('seed')) { wholeNumber(v('seed'), 'The seed'); body.seed = v('seed'); }
       if (v('status')) body.status = wholeNumber(v('status'), 'The status');
       if (v('retry_after')) body.retry_after = wholeNumber(v('retry_after'), 'Retry-After');
       const kind = delayKind.value;
       if (kind === 'fixed') body.delay_ms = wholeNumber(v('delay_ms'), 'The delay');
       if (kind === 'uniform') body.delay = { uniform_ms: [wholeNumber(v('uniform_low'), 'From'), wholeNumber(v('uniform_high'), 'To')] };
-      if (kind === 'lognormal') body.delay = { lognormal: { median_ms: wholeNumber(v('median_ms'), 'The median'), sigma: Number(v('sigma')) } };
+      if (kind === 'lognormal') body.delay = { lognormal: { median_ms: wholeNumber(v('median_ms'), 'The median'), sigma: decimal(v('sigma'), 'Sigma') } };
       if (v('connection')) body.connection = v('connection');
       return withSeedNumber(body);
     }
@@ -429,7 +436,7 @@ const ControlPlane = (() => {
       },
       h('fieldset', {}, h('legend', {}, 'Scope: which requests (every field given must match)'),
         h('div', { class: 'inline' },
-          field('fault-face', 'Face', h('select', { name: 'face' }, option('', 'any'), surfaces.map((s) => option(s, s)))),
+          field('fault-face', 'Face', h('select', { name: 'face' }, option('', 'any'), SURFACES.map((s) => option(s, s)))),
           field('fault-method', 'Method', h('select', { name: 'method' }, option('', 'any'), METHODS.map((m) => option(m, m)))),
           field('fault-route', 'Route (* one segment, ** any)', h('input', { name: 'route', size: '34', autocomplete: 'off', placeholder: '/api/v1/pigeons/chat/**' })),
           field('fault-tenant', 'Tenant (id or uuid)', h('input', { name: 'tenant', size: '10', autocomplete: 'off' })),
@@ -495,7 +502,7 @@ const ControlPlane = (() => {
 
   // ---------- the request journal ----------
 
-  function journalPart(viewId, surfaces) {
+  function journalPart(viewId) {
     const entries = h('tbody');
     const pager = h('div', { class: 'pager' });
     const summary = h('p', { id: 'journal-summary', 'aria-live': 'polite' });
@@ -513,7 +520,7 @@ const ControlPlane = (() => {
         formAct(filterError, () => load(formFilters(), false));
       },
     },
-    field('journal-face', 'Face', h('select', { name: 'face' }, option('', 'any'), surfaces.map((s) => option(s, s)))),
+    field('journal-face', 'Face', h('select', { name: 'face' }, option('', 'any'), SURFACES.map((s) => option(s, s)))),
     field('journal-method', 'Method', h('select', { name: 'method' }, option('', 'any'), METHODS.map((m) => option(m, m)))),
     field('journal-path', 'Path (* any characters)', h('input', { name: 'path', size: '28', autocomplete: 'off' })),
     field('journal-status', 'Status (404 or 4xx)', h('input', { name: 'status', size: '5', autocomplete: 'off' })),

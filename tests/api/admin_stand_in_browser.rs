@@ -229,6 +229,20 @@ fn the_server_admin_drives_every_control_plane_operation_from_the_stand_in_panel
         running["offset_ms"].as_i64().unwrap_or_default() > 0,
         "{running}"
     );
+    let system = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default();
+    let ahead = parlor::domain::time::rfc3339_seconds(system + 600_000);
+    browser.type_into("#clock-at", &ahead);
+    browser.click("#clock-run-from");
+    until(
+        &browser,
+        &app,
+        "the clock running from the time typed",
+        "/clock",
+        |c| c["frozen"] == false && c["offset_ms"].as_i64().is_some_and(|o| o > 500_000),
+    );
     browser.click("#clock-release");
     until(&browser, &app, "the system clock", "/clock", |c| {
         c["frozen"] == false && c["offset_ms"] == 0
