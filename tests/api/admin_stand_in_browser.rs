@@ -123,6 +123,18 @@ fn the_server_admin_drives_every_control_plane_operation_from_the_stand_in_panel
     });
     browser.run("window.confirm = () => true; return null;");
 
+    // Every field has its label, every button its words.
+    let unlabelled = browser.run(
+        "return [...document.querySelectorAll('#control-plane input, #control-plane select')]
+           .filter((i) => !i.labels.length).map((i) => i.name);",
+    );
+    assert_eq!(unlabelled, json!([]), "fields without a label");
+    let mute = browser.run(
+        "return [...document.querySelectorAll('#control-plane button, #control-plane a')]
+           .filter((b) => !(b.getAttribute('aria-label') || b.textContent).trim()).length;",
+    );
+    assert_eq!(mute, 0, "buttons or links without a name");
+
     // The faces a rule or a filter may name are the server's.
     for select in ["#fault-face", "#journal-face"] {
         let offered = browser.run(&format!(
@@ -361,6 +373,11 @@ fn the_server_admin_drives_every_control_plane_operation_from_the_stand_in_panel
         text_now(b, "#fault-add-error").filter(|t| !t.is_empty())
     });
     assert!(refused.contains("effect"), "{refused}");
+    let said = text_now(&browser, "#status .error").unwrap_or_default();
+    assert!(
+        said.contains("effect"),
+        "the status line says it too: {said}"
+    );
     browser.click("#faults-clear");
     until(&browser, &app, "every rule removed", "/faults", |f| {
         f["data"].as_array().is_some_and(|a| a.is_empty())
