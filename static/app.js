@@ -975,12 +975,24 @@ function chooseTenant(id) {
 // ---------- the stand-in panel ----------
 
 async function standInView(main, _arg, viewId) {
-  const { data } = await api('GET', '/faces');
+  // The faces' cards failing (a fault rule on the native API, say) must not hide the control
+  // plane below them, where that rule is removed: their error goes to the status line.
+  let faces = [];
+  try {
+    faces = (await api('GET', '/faces')).data.data;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) throw e;
+    say(e.message, true);
+  }
   if (!stillShowing(viewId)) return;
+  const plane = h('div', { id: 'control-plane-place' });
   main.append(
     h('h1', {}, 'Stand-in'),
     h('p', {}, 'Each vendor face serves this tenant in that vendor’s format. Secrets are stored hashed and cannot be shown again: paste one below to complete the command.'),
-    h('div', { class: 'faces' }, data.data.map(faceCard)));
+    h('div', { class: 'faces' }, faces.map(faceCard)),
+    plane);
+  // static/control.js: drawn only where the control plane answers this session.
+  await ControlPlane.show(plane, viewId);
 }
 
 function faceCard(face) {

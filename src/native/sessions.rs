@@ -139,11 +139,18 @@ fn open(
         app.service.now(),
         app.service.ids(),
     );
+    let max_age = app.sessions.lifetime_ms() / 1000;
     let mut response = HttpResponse::Ok();
     response.insert_header((
         actix_web::http::header::SET_COOKIE,
-        cookie_header(req, &opened.cookie, app.sessions.lifetime_ms() / 1000),
+        cookie_header(req, BASE, &opened.cookie, max_age),
     ));
+    if matches!(principal, Principal::ServerAdmin) && control_plane(req) {
+        response.append_header((
+            actix_web::http::header::SET_COOKIE,
+            cookie_header(req, crate::control::PREFIX, &opened.cookie, max_age),
+        ));
+    }
     response.json(session_dto(app, principal, &opened.session))
 }
 
@@ -202,12 +209,18 @@ pub async fn sign_out(
     if let Some(token) = app.sessions.close(&me.cookie).and_then(|s| s.token_id) {
         app.service.revoke_token(None, token).await?;
     }
-    Ok(HttpResponse::NoContent()
-        .insert_header((
+    let mut response = HttpResponse::NoContent();
+    response.insert_header((
+        actix_web::http::header::SET_COOKIE,
+        cookie_header(&req, BASE, "", 0),
+    ));
+    if control_plane(&req) {
+        response.append_header((
             actix_web::http::header::SET_COOKIE,
-            cookie_header(&req, "", 0),
-        ))
-        .finish())
+            cookie_header(&req, crate::control::PREFIX, "", 0),
+        ));
+    }
+    Ok(response.finish())
 }
 
 fn session_dto(app: &App, principal: Principal, session: &Session) -> SessionDto {
@@ -226,15 +239,24 @@ fn session_dto(app: &App, principal: Principal, session: &Session) -> SessionDto
     }
 }
 
-/// The session cookie: script-proof, never sent by another site's page, only to the native
-/// API, and `Secure` when the page was reached over HTTPS: built-in TLS (whatever a
-/// `X-Forwarded-Proto` the client sends says), or a proxy's HTTPS (a clinic's LAN may be plain
-/// HTTP).
-fn cookie_header(req: &HttpRequest, value: &str, max_age_seconds: i64) -> String {
+/// Whether this server has the stand-in control plane (`control::enabled`): there the server
+/// admin's session is also sent to `/__parlor`, for the admin page's Stand-in panel. A cookie
+/// has one path, so that is a second cookie with the same session; a clinic's server, and
+/// every other signed-in person, has only the native API's.
+fn control_plane(req: &HttpRequest) -> bool {
+    req.app_data::<web::Data<crate::control::ControlPlane>>()
+        .is_some()
+}
+
+/// The session cookie: script-proof, never sent by another site's page, only to `path` (the
+/// native API, or the control plane), and `Secure` when the page was reached over HTTPS:
+/// built-in TLS (whatever a `X-Forwarded-Proto` the client sends says), or a proxy's HTTPS (a
+/// clinic's LAN may be plain HTTP).
+fn cookie_header(req: &HttpRequest, path: &str, value: &str, max_age_seconds: i64) -> String {
     let secure = if req.app_config().secure() || req.connection_info().scheme() == "https" {
         "; Secure"
     } else {
         ""
     };
-    format!("{COOKIE}={value}; Path={BASE}; Max-Age={max_age_seconds}; HttpOnly; SameSite=Strict{secure}")
+    format!("{COOKIE}={value}; Path={path}; Max-Age={max_age_seconds}; HttpOnly; SameSite=Strict{secure}")
 }

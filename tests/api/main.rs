@@ -12,6 +12,7 @@ mod admin_audit_browser;
 mod admin_browser;
 mod admin_live_browser;
 mod admin_session;
+mod admin_stand_in_browser;
 mod admin_webhooks_browser;
 mod app_browser;
 mod audit;

@@ -65,6 +65,7 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(100));
         }
         let profile_arg = format!("--user-data-dir={}", browser._profile.path().display());
+        let downloads = browser.downloads();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -72,6 +73,9 @@ impl Browser {
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
                          "--disable-dev-shm-usage", "--window-size=1280,900",
                          "--no-first-run", profile_arg],
+                // A download lands here without asking (`downloads`).
+                "prefs": {"download.default_directory": downloads.display().to_string(),
+                          "download.prompt_for_download": false},
             },
         }}});
         let answer = browser.call("POST", "/session", Some(caps))?;
@@ -80,6 +84,11 @@ impl Browser {
             .ok_or_else(|| format!("no session id in {answer}"))?
             .to_string();
         Ok(browser)
+    }
+
+    /// Where the browser saves what the page downloads.
+    pub fn downloads(&self) -> std::path::PathBuf {
+        self._profile.path().join("downloads")
     }
 
     fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
