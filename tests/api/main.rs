@@ -15,6 +15,7 @@ mod admin_session;
 mod admin_webhooks_browser;
 mod app_browser;
 mod audit;
+mod backups;
 mod bench_ceiling;
 mod callers;
 mod config_example;
