@@ -59,7 +59,7 @@ fn now_ms() -> i64 {
 
 /// `/readyz`'s backups part once `seen` distinct copies have been reported after `after` (by
 /// name), polling; the report is the last one.
-fn wait_for_copies(app: &TestApp, seen: usize, after: &str) -> (Vec<String>, Value) {
+pub fn wait_for_copies(app: &TestApp, seen: usize, after: &str) -> (Vec<String>, Value) {
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut files: Vec<String> = Vec::new();
     loop {
@@ -79,7 +79,7 @@ fn wait_for_copies(app: &TestApp, seen: usize, after: &str) -> (Vec<String>, Val
 }
 
 /// The demo's conversation 2 gets a message `body` from user 4.
-fn a_message(app: &TestApp, body: &str) {
+pub fn a_message(app: &TestApp, body: &str) {
     let sent = app
         .post("/parlor/v1/conversations/2/messages")
         .admin()
@@ -88,7 +88,7 @@ fn a_message(app: &TestApp, body: &str) {
     assert_eq!(sent.status, 201, "{}", sent.text);
 }
 
-fn holds_message(copy: &Path, key: Option<&Key>, body: &str) -> bool {
+pub fn holds_message(copy: &Path, key: Option<&Key>, body: &str) -> bool {
     let conn =
         parlor::store::cipher::open(copy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY, key).unwrap();
     conn.query_row(
@@ -454,5 +454,38 @@ fn check_ignores_litestreams_own_tables() {
         !text(&checked).contains("_litestream"),
         "{}",
         text(&checked)
+    );
+}
+
+#[test]
+fn the_admin_page_tells_a_server_administrator_when_the_last_backup_was_taken() {
+    use crate::webdriver::{binaries, Browser};
+    let required = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+        || std::env::var("REQUIRE_BROWSER_TEST").is_ok_and(|v| v == "1");
+    let browser = match Browser::start() {
+        Ok(b) => b,
+        Err(why) if !required => {
+            eprintln!(
+                "admin page backup line not checked in a browser: {why} ({:?})",
+                binaries()
+            );
+            return;
+        }
+        Err(why) => panic!("the browser test is required here but cannot run: {why}"),
+    };
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.backup_every = Some("1s".into());
+    });
+    wait_for_copies(&app, 1, "");
+    browser.goto(&app.url("/admin"));
+    browser.type_into("#signin-token", crate::helpers::ADMIN_TOKEN);
+    browser.click("#signin-token-submit");
+    let line = browser.wait_for("the backup line", |b| {
+        b.text("#backup-status").filter(|t| !t.is_empty())
+    });
+    assert!(
+        line.starts_with("Last backup ") && line.ends_with(" ago"),
+        "{line}"
     );
 }

@@ -23,6 +23,7 @@ mod connections;
 mod control;
 mod cors;
 mod crowd;
+mod drills;
 mod duplicates;
 mod encryption;
 mod events;
