@@ -134,6 +134,39 @@ impl Plan {
 /// A copy's time in its name: `20261130T092400Z`, whole seconds, UTC.
 const STAMP: &str = "%Y%m%dT%H%M%SZ";
 
+/// Why no copy was put in place. The two are told apart in `/readyz`: a copy that fails its
+/// verification points at the database, one that cannot be made at the backup directory.
+#[derive(Debug)]
+pub enum Failed {
+    /// The copy was made and did not verify: what the check found.
+    Unsound(Vec<String>),
+    /// The copy could not be made, flushed or renamed.
+    NotMade(Error),
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failed::Unsound(problems) => write!(
+                f,
+                "the copy failed its verification, so it was deleted: {}",
+                if problems.is_empty() {
+                    "the check could not finish".to_string()
+                } else {
+                    problems.join("; ")
+                }
+            ),
+            Failed::NotMade(e) => write!(f, "the copy could not be made: {e}"),
+        }
+    }
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Self {
+        Failed::NotMade(e)
+    }
+}
+
 /// One verified copy, and what thinning removed after it.
 #[derive(Debug)]
 pub struct Done {
@@ -145,22 +178,22 @@ pub struct Done {
 /// Takes one copy now (at `now` by Parlor's clock), verifies it, puts it in place and thins the
 /// older ones. Blocking: the scheduler's thread, or a command line. A copy that fails its
 /// verification is deleted and nothing is pruned.
-pub fn run_once(plan: &Plan, now: Millis) -> Result<Done> {
+pub fn run_once(plan: &Plan, now: Millis) -> std::result::Result<Done, Failed> {
     create_private_dir(&plan.dir)?;
     let name = plan.name_at(now);
     let file = plan.dir.join(&name);
     if file.exists() {
-        return Err(Error::Conflict(format!(
+        return Err(Failed::NotMade(Error::Conflict(format!(
             "{} already exists (two copies within one second)",
             file.display()
-        )));
+        ))));
     }
     let partial = plan.dir.join(format!(".{name}.partial"));
     remove_partials(plan);
     let made = copy_and_verify(plan, &partial).and_then(|()| {
         sync_file(&partial)?;
         std::fs::rename(&partial, &file).map_err(|e| io("putting the copy in place", e))?;
-        sync_file(&plan.dir)
+        Ok(sync_file(&plan.dir)?)
     });
     if let Err(e) = made {
         let _ = std::fs::remove_file(&partial);
@@ -186,21 +219,16 @@ pub fn run_once(plan: &Plan, now: Millis) -> Result<Done> {
     })
 }
 
-fn copy_and_verify(plan: &Plan, partial: &Path) -> Result<()> {
+fn copy_and_verify(plan: &Plan, partial: &Path) -> std::result::Result<(), Failed> {
     snapshot::copy(&plan.db, plan.key.as_ref(), partial)?;
     if plan.key.is_some() && cipher::FileKind::of(partial)? != cipher::FileKind::Encrypted {
-        return Err(Error::internal(
-            "the copy of the encrypted database came out unencrypted, so it was deleted",
-        ));
+        return Err(Failed::Unsound(vec![
+            "the copy of the encrypted database came out unencrypted".into(),
+        ]));
     }
     let report = integrity::verify(partial, Depth::Full, plan.key.as_ref())?;
     if !report.is_sound() {
-        let problems = report.problems();
-        return Err(Error::internal(format!(
-            "the copy failed its verification, so it was deleted ({} problem(s); first: {})",
-            problems.len(),
-            problems.first().map_or("unfinished", String::as_str)
-        )));
+        return Err(Failed::Unsound(report.problems()));
     }
     Ok(())
 }
@@ -255,6 +283,9 @@ pub fn start(
     closing: tokio::sync::watch::Receiver<bool>,
 ) -> Result<()> {
     status.scheduled(&plan);
+    if let Some((at, _)) = plan.copies().pop() {
+        metrics::gauge!("parlor_backup_last_success_timestamp_seconds").set(at as f64 / 1000.0);
+    }
     tracing::info!(
         "scheduled backups every {} s into {}",
         plan.every.as_secs(),

@@ -7,10 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
 
-use super::{Done, Plan};
+use super::{Done, Failed, Plan};
 use crate::domain::clock::Millis;
 use crate::domain::time::rfc3339_seconds;
-use crate::error::Error;
 
 #[derive(Clone, Default)]
 pub struct Status(Arc<Mutex<Option<Inner>>>);
@@ -64,11 +63,15 @@ impl Status {
         }
     }
 
-    pub(super) fn failed(&self, at: Millis, e: &Error) {
-        let said = if e.to_string().contains("verification") {
-            "the copy failed its verification and was deleted; see the server's log"
-        } else {
-            "the copy could not be made; see the server's log"
+    pub(super) fn failed(&self, at: Millis, failed: &Failed) {
+        let said = match failed {
+            Failed::Unsound(_) => {
+                "the copy failed its verification and was deleted: check the database (see the \
+                 server's log)"
+            }
+            Failed::NotMade(_) => {
+                "the copy could not be made: check the backup directory (see the server's log)"
+            }
         };
         if let Some(inner) = self.lock().as_mut() {
             inner.last_error = Some((at, said));
