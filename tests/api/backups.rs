@@ -489,3 +489,42 @@ fn the_admin_page_tells_a_server_administrator_when_the_last_backup_was_taken() 
         "{line}"
     );
 }
+
+#[test]
+fn an_encrypted_copy_is_checked_with_the_configured_key_before_it_is_restored() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("parlor.key");
+    let other = keys.path().join("other.key");
+    Key::generate(&key).write_new().unwrap();
+    Key::generate(&other).write_new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("parlor.db");
+    let copy = dir.path().join("copy.db");
+    let with_key = |key: &Path, args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_parlor"))
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .env_remove("PARLOR_DB")
+            .env("PARLOR_ENCRYPTION_KEY_FILE", key)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let init = with_key(&key, &["init"]);
+    assert!(init.status.success(), "{}", text(&init));
+    let backed_up = with_key(&key, &["backup", copy.to_str().unwrap()]);
+    assert!(backed_up.status.success(), "{}", text(&backed_up));
+    assert_eq!(FileKind::of(&copy).unwrap(), FileKind::Encrypted);
+
+    // Another key does not open the copy (nor the database): refused, nothing moved.
+    let refused = with_key(&other, &["restore", copy.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(replaced(dir.path()).is_empty(), "{:?}", names(dir.path()));
+
+    let restored = with_key(&key, &["restore", copy.to_str().unwrap()]);
+    assert!(restored.status.success(), "{}", text(&restored));
+    assert_eq!(FileKind::of(&db).unwrap(), FileKind::Encrypted);
+    let checked = with_key(&key, &["check"]);
+    assert!(checked.status.success(), "{}", text(&checked));
+}
