@@ -104,6 +104,20 @@ pub struct Settings {
     pub smtp_from: Option<String>,
     /// E-mail notices: seconds a message must stay unread before its recipient is told.
     pub notice_delay_seconds: u32,
+    /// Scheduled backups: how often a verified copy is made ("6h", "30m", "1d"). Unset: none.
+    pub backup_every: Option<String>,
+    /// Where scheduled backups go. Unset: a `backups` directory beside the database file.
+    pub backup_dir: Option<PathBuf>,
+    /// Scheduled backups: the newest copies always kept.
+    pub backup_keep_last: u32,
+    /// Scheduled backups: beyond those, the first copy of each hour for this many hours.
+    pub backup_keep_hourly_for_hours: u32,
+    /// Scheduled backups: beyond those, the first copy of each day for this many days.
+    pub backup_keep_daily_for_days: u32,
+    /// Who checkpoints the WAL: `parlor` (default) or `external` (Litestream owns them).
+    pub checkpoints: crate::store::Checkpoints,
+    /// `/readyz` fails when one write has kept the writer busy for this many seconds.
+    pub writer_stuck_seconds: u32,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -171,6 +185,13 @@ impl Default for Settings {
             smtp_url: None,
             smtp_from: None,
             notice_delay_seconds: 120,
+            backup_every: None,
+            backup_dir: None,
+            backup_keep_last: 3,
+            backup_keep_hourly_for_hours: 24,
+            backup_keep_daily_for_days: 30,
+            checkpoints: crate::store::Checkpoints::Parlor,
+            writer_stuck_seconds: 30,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -247,6 +268,19 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_SMTP_URL", "smtp_url"),
     ("PARLOR_SMTP_FROM", "smtp_from"),
     ("PARLOR_NOTICE_DELAY_SECONDS", "notice_delay_seconds"),
+    ("PARLOR_BACKUP_EVERY", "backup_every"),
+    ("PARLOR_BACKUP_DIR", "backup_dir"),
+    ("PARLOR_BACKUP_KEEP_LAST", "backup_keep_last"),
+    (
+        "PARLOR_BACKUP_KEEP_HOURLY_FOR_HOURS",
+        "backup_keep_hourly_for_hours",
+    ),
+    (
+        "PARLOR_BACKUP_KEEP_DAILY_FOR_DAYS",
+        "backup_keep_daily_for_days",
+    ),
+    ("PARLOR_CHECKPOINTS", "checkpoints"),
+    ("PARLOR_WRITER_STUCK_SECONDS", "writer_stuck_seconds"),
 ];
 
 impl Settings {
@@ -386,6 +420,8 @@ impl Settings {
                 self.webhook_timeout_seconds as usize,
             ),
             ("webhook_outbox_days", self.webhook_outbox_days as usize),
+            ("backup_keep_last", self.backup_keep_last as usize),
+            ("writer_stuck_seconds", self.writer_stuck_seconds as usize),
         ] {
             if value == 0 {
                 return Err(Error::invalid(key, "must be at least 1"));
@@ -407,6 +443,7 @@ impl Settings {
             _ => {}
         }
         crate::webhooks::parse_schedule(&self.webhook_retry_schedule)?;
+        crate::backups::every(self)?;
         crate::notices::configure(self)?;
         if matches!(&self.admin_token, Some(t) if t.len() < 16) {
             return Err(Error::invalid(

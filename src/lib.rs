@@ -10,6 +10,7 @@ pub mod app;
 pub mod app_page;
 pub mod audit;
 pub mod auth;
+pub mod backups;
 pub mod config;
 pub mod control;
 pub mod domain;

@@ -128,6 +128,13 @@ enum Command {
         /// Where to write the copy (must not exist yet).
         file: PathBuf,
     },
+    /// Put a backup in place of the database. The copy is checked first (as `parlor check`
+    /// does); the database it replaces, with its -wal and -shm, is kept aside under a dated name.
+    /// Stop the server first: a database in use is refused.
+    Restore {
+        /// The copy to restore (from `parlor backup` or the scheduled backups).
+        file: PathBuf,
+    },
     /// The audit trail: verify its hash chain, or export it.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -576,6 +583,30 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
                 Some(serde_json::json!({ "file": file.display().to_string() }).to_string());
             record_cli(&s, entry).await?;
             println!("Backed up {} to {}", s.db.display(), file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file } => {
+            let s = settings(&cli.global)?;
+            let now = parlor::domain::Clock::system().now_ms();
+            let restored = parlor::backups::restore::restore(&s, &file, now)?;
+            println!(
+                "Checked {}: sound (file structure, links between records, unread counts)",
+                file.display()
+            );
+            for aside in &restored.aside {
+                println!("Kept the replaced file as {}", aside.display());
+            }
+            println!(
+                "Restored {} from {}; start the server again",
+                restored.db.display(),
+                file.display()
+            );
+            // Recorded in the restored database's own trail, from where it continues.
+            let mut entry = parlor::audit::cli::entry(now, "restore");
+            entry.outcome = "ok".into();
+            entry.detail =
+                Some(serde_json::json!({ "file": file.display().to_string() }).to_string());
+            record_cli(&s, entry).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { fix, quick } => check(&cli.global, fix, quick).await,

@@ -64,6 +64,19 @@ pub fn open_store(settings: &Settings) -> Result<Store> {
         key.as_ref(),
     )?;
     store.set_read_queue_depth(settings.read_queue_depth);
+    if settings.checkpoints == store::Checkpoints::External {
+        // Litestream reads the WAL's pages as they are: it cannot replicate an encrypted file.
+        if key.is_some() {
+            let _ = store.close_blocking();
+            return Err(Error::invalid(
+                "checkpoints",
+                "\"external\" is for Litestream, which cannot read an encrypted database; \
+                 replicate a plain database, or copy the scheduled backups off the machine \
+                 (restic) instead",
+            ));
+        }
+        store.hand_checkpoints_over();
+    }
     Ok(store)
 }
 
@@ -259,6 +272,18 @@ pub async fn build_app(
     crate::service::events::spawn_pruner(service.clone(), app.settings.events_retention_hours);
     let scheme = if tls.is_some() { "https" } else { "http" };
     let faults = control.as_ref().map(|plane| plane.faults.clone());
+    let backups = crate::backups::Status::default();
+    // A read-only (damaged) file is not copied over the last good backups.
+    if !service.store.health().is_damaged() {
+        if let Some(plan) = crate::backups::Plan::of(&app.settings, service.store.key())? {
+            crate::backups::start(
+                plan,
+                service.clock.clone(),
+                backups.clone(),
+                app.closing.subscribe(),
+            )?;
+        }
+    }
     let server = http::serve(listener, workers, tls, faults.is_some(), move || {
         let app_settings = face_settings.clone();
         let front = doors.clone();
@@ -269,6 +294,7 @@ pub async fn build_app(
             .app_data(web::Data::from(hooks.clone()))
             .app_data(web::Data::from(doors.clone()))
             .app_data(web::Data::new(transport))
+            .app_data(web::Data::new(backups.clone()))
             .app_data(web::PayloadConfig::new(body_limit))
             .app_data(web::PathConfig::default().error_handler(|e, _| {
                 InternalError::from_response(
@@ -372,26 +398,49 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthDto { status: "ok" })
 }
 
-/// `/readyz`: 200 when the database answers; 503 with the reason when it does not, or when
-/// its storage is full or damaged.
+/// `/readyz`: 200 when the database answers; 503 with the reason when it does not, when its
+/// storage is full or damaged, or when the writer is stuck. Also what an operator watches: can
+/// changes be stored, how large the WAL is, how old the last scheduled backup is.
 #[derive(serde::Serialize)]
 struct ReadinessDto {
     status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    database: DatabaseDto,
+    /// Present when backups are scheduled (`backup_every`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backups: Option<crate::backups::status::BackupsDto>,
 }
 
-async fn readyz(app: web::Data<App>) -> HttpResponse {
-    match app.service.store.readiness().await {
-        Readiness::Ready => HttpResponse::Ok().json(ReadinessDto {
-            status: "ready",
-            reason: None,
-        }),
-        Readiness::NotReady(reason) => HttpResponse::ServiceUnavailable().json(ReadinessDto {
-            status: "unavailable",
-            reason: Some(reason),
-        }),
-    }
+#[derive(serde::Serialize)]
+struct DatabaseDto {
+    writable: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wal_bytes: Option<u64>,
+}
+
+async fn readyz(app: web::Data<App>, backups: web::Data<crate::backups::Status>) -> HttpResponse {
+    let stuck_after = Duration::from_secs(app.settings.writer_stuck_seconds.into());
+    let state = app.service.store.state(stuck_after).await;
+    let (mut answer, status, reason) = match state.readiness {
+        Readiness::Ready => (HttpResponse::Ok(), "ready", None),
+        Readiness::NotReady(reason) => (
+            HttpResponse::ServiceUnavailable(),
+            "unavailable",
+            Some(reason),
+        ),
+    };
+    answer
+        .insert_header(("Cache-Control", "no-store"))
+        .json(ReadinessDto {
+            status,
+            reason,
+            database: DatabaseDto {
+                writable: state.writable,
+                wal_bytes: state.wal_bytes,
+            },
+            backups: backups.report(app.service.clock.now_ms()),
+        })
 }
 
 /// A path no route matches: the 404 of the face whose path it is, else the native one.

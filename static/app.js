@@ -171,6 +171,7 @@ async function started(session) {
   for (const el of document.querySelectorAll('[data-server-admin]')) el.hidden = !session.server_admin;
   if (session.server_admin) {
     $('#who').textContent = 'Server administrator';
+    showBackupStatus();
     const { data } = await api('GET', '/tenants', { noTenant: true });
     const select = $('#tenant-select');
     select.replaceChildren(...data.data.map((t) => h('option', { value: t.id }, `${t.name} (${t.id})`)));
@@ -1594,6 +1595,25 @@ async function showTransportWarning() {
     box.hidden = !warning;
   } catch (e) {
     // No banner is better than a broken page.
+  }
+}
+
+/** Server administrators: when the last scheduled backup was taken, or that it failed (from
+ *  /readyz; nothing when backups are not scheduled). */
+async function showBackupStatus() {
+  const line = $('#backup-status');
+  try {
+    const { backups } = await (await fetch('/readyz', { cache: 'no-store' })).json();
+    if (!backups) return;
+    const age = (s) => (s < 120 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min`
+      : s < 172800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} days`);
+    line.textContent = backups.last_error ? `Last backup failed: ${backups.last_error}`
+      : backups.last_success ? `Last backup ${age(backups.age_seconds)} ago` : 'No backup yet';
+    line.title = backups.last_error_at || backups.last_file || '';
+    line.dataset.state = backups.last_error ? 'failed' : 'ok';
+    line.hidden = false;
+  } catch (e) {
+    // No line is better than a broken page.
   }
 }
 

@@ -37,6 +37,16 @@ pub enum Readiness {
     NotReady(String),
 }
 
+/// What `/readyz` reports about the database.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub readiness: Readiness,
+    /// Changes are being stored: not full, not damaged, the writer moving, the file answering.
+    pub writable: bool,
+    /// The WAL's size in bytes, when the file answered.
+    pub wal_bytes: Option<u64>,
+}
+
 impl Health {
     pub fn new(path: &Path, reads_when_damaged: bool) -> Health {
         Health(Arc::new(Inner {

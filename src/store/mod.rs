@@ -21,6 +21,7 @@ pub mod integrity;
 pub mod invites;
 pub mod legal_holds;
 pub mod messages;
+pub mod offline;
 pub mod origin;
 pub mod participants;
 pub mod push_devices;
@@ -72,6 +73,16 @@ impl Synchronous {
             Synchronous::Extra => "EXTRA",
         }
     }
+}
+
+/// Who checkpoints the WAL (`checkpoints`): Parlor itself (its writer between batches, a
+/// background thread when idle, a TRUNCATE at a graceful stop), or something outside it —
+/// Litestream, which must own checkpoints while it replicates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Checkpoints {
+    Parlor,
+    External,
 }
 
 #[derive(Clone, Debug)]
@@ -253,27 +264,72 @@ impl Store {
             .map_err(|_| Error::internal("the writer had already stopped"))?
     }
 
+    /// Stops Parlor's own checkpoints (the background thread's, the writer's between batches and
+    /// at its stop): `checkpoints = "external"`, where Litestream makes them.
+    pub fn hand_checkpoints_over(&self) {
+        self.checkpointer.stop();
+        self.writer.hand_checkpoints_over();
+    }
+
     /// Whether the server should get traffic, and if not, why.
     pub async fn readiness(&self) -> health::Readiness {
+        self.state(Duration::MAX).await.readiness
+    }
+
+    /// What `/readyz` reports: readiness, and whether changes can be stored and how large the WAL
+    /// is. Not ready when one write has kept the writer busy for `stuck_after`.
+    pub async fn state(&self, stuck_after: Duration) -> health::Report {
+        let wal = wal_path(&self.path);
+        let mut state = health::Report {
+            readiness: health::Readiness::Ready,
+            writable: false,
+            wal_bytes: None,
+        };
         if let health::Readiness::NotReady(reason) = self.health.readiness() {
-            return health::Readiness::NotReady(reason);
+            state.readiness = health::Readiness::NotReady(reason);
+            return state;
         }
+        match self.writer.progress() {
+            writer::Progress::Gone => {
+                state.readiness =
+                    health::Readiness::NotReady("the database writer has stopped".into());
+                return state;
+            }
+            writer::Progress::Busy(busy) if busy >= stuck_after => {
+                state.readiness = health::Readiness::NotReady(format!(
+                    "the database writer has been working on one batch of changes for {} s \
+                     without finishing: changes are not being stored",
+                    busy.as_secs()
+                ));
+                return state;
+            }
+            _ => {}
+        }
+        // The WAL's size is read on the reader thread too: no file system call on a worker.
         let answered = self
-            .read(|c| Ok(c.query_row("SELECT count(*) FROM tenants", [], |r| r.get::<_, i64>(0))?))
+            .read(move |c| {
+                c.query_row("SELECT count(*) FROM tenants", [], |r| r.get::<_, i64>(0))?;
+                Ok(std::fs::metadata(&wal).map_or(0, |m| m.len()))
+            })
             .await;
         match answered {
-            Ok(_) => health::Readiness::Ready,
+            Ok(wal_bytes) => {
+                state.writable = true;
+                state.wal_bytes = Some(wal_bytes);
+                state
+            }
             Err(e) => {
                 // A storage fault has already been noted (and logged once) by `read`.
                 if StorageFault::of(&e).is_none() {
                     tracing::error!("readiness check failed: {e}");
                 }
-                match self.health.readiness() {
+                state.readiness = match self.health.readiness() {
                     health::Readiness::Ready => {
                         health::Readiness::NotReady("the database does not answer".into())
                     }
                     not_ready => not_ready,
-                }
+                };
+                state
             }
         }
     }
@@ -459,6 +515,13 @@ impl Store {
     pub fn key(&self) -> Option<&Key> {
         self.key.as_ref()
     }
+}
+
+/// The WAL file SQLite keeps beside the database.
+pub fn wal_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push("-wal");
+    PathBuf::from(name)
 }
 
 fn configure_writer(conn: &Connection, synchronous: Synchronous) -> Result<()> {

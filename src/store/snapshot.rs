@@ -35,7 +35,12 @@ pub fn copy(src: &Path, key: Option<&Key>, dest: &Path) -> Result<()> {
 }
 
 fn copy_pages(src: &Path, key: Option<&Key>, dest: &Path) -> Result<()> {
-    let from = open(src, key)?;
+    // Not `open`: its look at the file's first bytes opens and closes a descriptor of the live
+    // database, and closing any descriptor of a file drops every POSIX lock this process holds
+    // on it (the server's own included), letting another process take the file from under the
+    // server. The key is the running store's, which opened the file with it.
+    let from = cipher::open(src, OpenFlags::SQLITE_OPEN_READ_WRITE, key)?;
+    from.execute_batch("PRAGMA busy_timeout = 5000;")?;
     let mut to = cipher::open(
         dest,
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,

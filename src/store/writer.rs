@@ -112,6 +112,50 @@ struct Counters {
     commands: AtomicU64,
     transactions: AtomicU64,
     queued: AtomicU64,
+    /// Since when (`since_start` + 1) the writer has been working on what it took; 0: waiting.
+    working_since: AtomicU64,
+    /// The thread has returned (stopped, or died): nothing submitted will ever be answered.
+    gone: std::sync::atomic::AtomicBool,
+    /// `checkpoints = "external"`: Litestream owns checkpoints, the writer makes none.
+    external_checkpoints: std::sync::atomic::AtomicBool,
+}
+
+impl Counters {
+    fn working(&self) {
+        self.working_since
+            .store(since_start().as_millis() as u64 + 1, Ordering::Release);
+    }
+
+    fn waiting(&self) {
+        self.working_since.store(0, Ordering::Release);
+    }
+}
+
+/// A monotonic instant as a number, so that the writer's state fits in an atomic.
+fn since_start() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// Marks the writer gone when its thread returns, whether it stopped or a panic unwound it.
+struct Gone<'a>(&'a Counters);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        self.0.waiting();
+        self.0.gone.store(true, Ordering::Release);
+    }
+}
+
+/// What `/readyz` needs to know about the writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Progress {
+    /// Waiting for work, or working for less than the caller's threshold.
+    Moving,
+    /// Working on the same batch for this long.
+    Busy(Duration),
+    /// The thread has returned.
+    Gone,
 }
 
 /// Whether the writer committed since the last look: the background checkpointer stays out of
@@ -159,6 +203,7 @@ impl Writer {
         std::thread::Builder::new()
             .name("parlor-writer".into())
             .spawn(move || {
+                let _gone = Gone(&counters);
                 let directory = (touched, version);
                 run(
                     conn, commands, max_batch, &counters, &health, &directory, &publisher,
@@ -219,6 +264,24 @@ impl Writer {
             stopped()
         })?;
         Ok(answered)
+    }
+
+    /// How long the writer has been busy with what it last took from its queue.
+    pub fn progress(&self) -> Progress {
+        if self.stats.gone.load(Ordering::Acquire) {
+            return Progress::Gone;
+        }
+        match self.stats.working_since.load(Ordering::Acquire) {
+            0 => Progress::Moving,
+            since => Progress::Busy(since_start().saturating_sub(Duration::from_millis(since - 1))),
+        }
+    }
+
+    /// Litestream owns checkpoints from now on: the writer makes none, not even at its stop.
+    pub fn hand_checkpoints_over(&self) {
+        self.stats
+            .external_checkpoints
+            .store(true, Ordering::Release);
     }
 
     /// A handle that tells whether the writer has committed since it was last asked.
@@ -346,6 +409,7 @@ fn run(
                 Err(_) => return,
             }
         };
+        stats.working();
         let mut stop = None;
         let mut batch = Vec::new();
         match first.map(After::of) {
@@ -385,7 +449,9 @@ fn run(
                     touched.publish(directory);
                     publisher.publish(&conn);
                 });
-                checkpoint_if_large(&conn, health);
+                if !stats.external_checkpoints.load(Ordering::Acquire) {
+                    checkpoint_if_large(&conn, health);
+                }
             }
         }
         if health.is_full() && last_probe.elapsed() >= PROBE_EVERY {
@@ -396,7 +462,8 @@ fn run(
         }
         match stop {
             Some(After::Stop(answer)) => {
-                let _ = answer.send(close(conn, health));
+                let external = stats.external_checkpoints.load(Ordering::Acquire);
+                let _ = answer.send(close(conn, health, external));
                 return;
             }
             Some(After::Replace(f, answer)) => {
@@ -415,15 +482,17 @@ fn run(
             }
             None => {}
         }
+        stats.waiting();
     }
 }
 
 /// The last act of a graceful stop. With every command done, the WAL is copied back into the
 /// database file and truncated to nothing, so a stopped server leaves one self-contained file.
-/// A damaged file is left exactly as it is.
-fn close(conn: Connection, health: &Health) -> Result<()> {
-    if health.is_damaged() {
-        return Ok(());
+/// A damaged file is left exactly as it is, and so is the WAL Litestream owns (`external`): a
+/// TRUNCATE checkpoint behind its back would force it into a fresh snapshot.
+fn close(conn: Connection, health: &Health, external: bool) -> Result<()> {
+    if health.is_damaged() || external {
+        return conn.close().map_err(|(_, e)| Error::from(e));
     }
     let (busy, _, _): (i64, i64, i64) =
         conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {

@@ -154,6 +154,7 @@ fn a_full_disk_answers_503_everywhere_is_logged_once_and_writes_resume_when_spac
         "{}",
         ready.body
     );
+    assert_eq!(ready.body["database"]["writable"], false, "{}", ready.body);
     let seen = bodies(&app);
     assert!(seen.contains(&"acknowledged before the disk filled up".to_string()));
     assert!(!seen.iter().any(|b| b.starts_with("native:")));

@@ -76,6 +76,12 @@ pub fn serve_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
 }
 
 impl Server {
+    /// SIGKILL, as when the machine dies: nothing is flushed or closed.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, as a service manager stops it; waits for the process to end.
     pub fn terminate(mut self) -> (ExitStatus, String) {
         let killed = Command::new("kill")
