@@ -104,6 +104,12 @@ pub struct Settings {
     pub smtp_from: Option<String>,
     /// E-mail notices: seconds a message must stay unread before its recipient is told.
     pub notice_delay_seconds: u32,
+    /// Attachments: the largest file accepted, in bytes.
+    pub attachment_max_bytes: u64,
+    /// Attachments: the most bytes of files one tenant may keep; 0: no quota.
+    pub attachment_quota_bytes: u64,
+    /// Attachments: hours after which an uploaded file no message carries is removed.
+    pub attachment_unsent_hours: u32,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -171,6 +177,9 @@ impl Default for Settings {
             smtp_url: None,
             smtp_from: None,
             notice_delay_seconds: 120,
+            attachment_max_bytes: 25 * 1024 * 1024,
+            attachment_quota_bytes: 10 * 1024 * 1024 * 1024,
+            attachment_unsent_hours: 24,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -247,6 +256,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("PARLOR_SMTP_URL", "smtp_url"),
     ("PARLOR_SMTP_FROM", "smtp_from"),
     ("PARLOR_NOTICE_DELAY_SECONDS", "notice_delay_seconds"),
+    ("PARLOR_ATTACHMENT_MAX_BYTES", "attachment_max_bytes"),
+    ("PARLOR_ATTACHMENT_QUOTA_BYTES", "attachment_quota_bytes"),
+    ("PARLOR_ATTACHMENT_UNSENT_HOURS", "attachment_unsent_hours"),
 ];
 
 impl Settings {
@@ -365,6 +377,18 @@ impl Settings {
             return Err(Error::invalid(
                 "journal_max_bytes",
                 "must be at least 1048576 (1 MiB): one entry may hold 128 KiB of bodies",
+            ));
+        }
+        if self.attachment_max_bytes == 0 {
+            return Err(Error::invalid(
+                "attachment_max_bytes",
+                "must be at least 1 byte",
+            ));
+        }
+        if self.attachment_unsent_hours == 0 {
+            return Err(Error::invalid(
+                "attachment_unsent_hours",
+                "must be at least 1 hour",
             ));
         }
         if self.max_batch == 0 {

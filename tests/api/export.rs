@@ -573,6 +573,7 @@ fn a_long_history_is_exported_whole_across_pages() {
                                     status: None,
                                     metadata: None,
                                     attachments: None,
+                                    attachment_ids: Vec::new(),
                                     device: None,
                                 },
                             )

@@ -14,6 +14,7 @@ mod admin_live_browser;
 mod admin_session;
 mod admin_webhooks_browser;
 mod app_browser;
+mod attachments;
 mod audit;
 mod bench_ceiling;
 mod callers;

@@ -76,6 +76,11 @@ pub fn serve_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
 }
 
 impl Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, as a service manager stops it; waits for the process to end.
     pub fn terminate(mut self) -> (ExitStatus, String) {
         let killed = Command::new("kill")
