@@ -212,7 +212,13 @@ pub fn wanted(range: Option<&str>, size: u64) -> Wanted {
 /// 206 for one range, else 200. The first chunk needed is read (and checked) before the
 /// answer starts, so a damaged file is a clear error rather than a broken-off body; a later
 /// damaged chunk ends the body early (never wrong bytes).
-pub async fn serve(service: &Service, req: &HttpRequest, d: Download) -> Result<HttpResponse> {
+/// `unsatisfiable` renders the 416 in the surface's error format (given the file's size).
+pub async fn serve(
+    service: &Service,
+    req: &HttpRequest,
+    d: Download,
+    unsatisfiable: impl FnOnce(u64) -> HttpResponse,
+) -> Result<HttpResponse> {
     let a = &d.attachment;
     let size = a.size.max(0) as u64;
     let etag = format!("\"{}\"", a.sha256.as_deref().unwrap_or_default());
@@ -252,9 +258,21 @@ pub async fn serve(service: &Service, req: &HttpRequest, d: Download) -> Result<
         Wanted::All => (StatusCode::OK, 0, size - 1),
         Wanted::Range(f, l) => (StatusCode::PARTIAL_CONTENT, f, l),
         Wanted::Unsatisfiable => {
-            return Ok(common(StatusCode::RANGE_NOT_SATISFIABLE)
-                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-                .finish());
+            let mut r = unsatisfiable(size);
+            *r.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
+            let headers = r.headers_mut();
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                headers.insert(header::CONTENT_RANGE, v);
+            }
+            headers.insert(
+                header::ETAG,
+                HeaderValue::from_str(&etag).map_err(Error::internal)?,
+            );
+            headers.insert(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            );
+            return Ok(r);
         }
     };
     let length = if size == 0 { 0 } else { last - first + 1 };

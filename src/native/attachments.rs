@@ -89,5 +89,5 @@ pub async fn content(
         .service
         .download(caller.tenant, path.into_inner(), reader)
         .await?;
-    Ok(files::serve(&app.service, &req, d).await?)
+    Ok(files::serve(&app.service, &req, d, super::error::range_not_satisfiable).await?)
 }

@@ -456,6 +456,7 @@ pub fn operations() -> Vec<Op> {
             attachments::upload,
         )
         .query::<UploadQuery>()
+        .file_body()
         .headers(UPLOAD_HEADERS)
         .json::<AttachmentDto>(201)
         .errors(UPLOAD),
