@@ -33,8 +33,27 @@ where
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         Pin::new(&mut self.0).poll_next(cx).map(|p| {
-            p.map(|r| r.map_err(|e| Error::invalid("file", format!("the upload failed: {e}"))))
+            p.map(|r| {
+                r.map_err(|e| Error::invalid("file", format!("could not be read whole ({e})")))
+            })
         })
+    }
+}
+
+/// Where absolute links to this server start: `public_url`, else the scheme and host the
+/// request came to.
+pub fn base_url(public_url: Option<&str>, req: &HttpRequest) -> String {
+    match public_url {
+        Some(url) => url.to_owned(),
+        None => {
+            let info = req.connection_info();
+            let scheme = if req.app_config().secure() {
+                "https"
+            } else {
+                info.scheme()
+            };
+            format!("{scheme}://{}", info.host())
+        }
     }
 }
 
@@ -93,21 +112,30 @@ pub fn check_length(req: &HttpRequest, max: u64) -> Result<()> {
     }
 }
 
+/// The most bytes of a form's text field before the file (a caption, an id).
+const MAX_TEXT_FIELD: usize = 4096;
+
+/// A multipart upload's file part, its file name, and the text fields that came before it.
+pub struct FilePart {
+    pub field: actix_multipart::Field,
+    pub filename: Option<String>,
+    pub fields: Vec<(String, String)>,
+}
+
 /// Multipart fields in turn; the one named `file` (or the first with a file name) is the
-/// upload. Returns the field and its file name.
-pub async fn file_field(
-    multipart: &mut actix_multipart::Multipart,
-) -> Result<(actix_multipart::Field, Option<String>)> {
+/// upload; short text fields before it are kept.
+pub async fn file_field(multipart: &mut actix_multipart::Multipart) -> Result<FilePart> {
+    let mut fields = Vec::new();
     loop {
         let next = std::future::poll_fn(|cx| Pin::new(&mut *multipart).poll_next(cx)).await;
         let field = match next {
             None => {
                 return Err(Error::invalid(
                     "file",
-                    "the form has no file part (name it \"file\")",
+                    "is required (a form part named \"file\")",
                 ))
             }
-            Some(Err(e)) => return Err(Error::invalid("file", format!("malformed form: {e}"))),
+            Some(Err(e)) => return Err(Error::invalid("file", format!("could not be read ({e})"))),
             Some(Ok(f)) => f,
         };
         let disposition = field.content_disposition();
@@ -116,14 +144,31 @@ pub async fn file_field(
             .map(str::to_owned);
         let named_file = disposition.and_then(|d| d.get_name()) == Some("file");
         if named_file || filename.is_some() {
-            return Ok((field, filename));
+            return Ok(FilePart {
+                field,
+                filename,
+                fields,
+            });
         }
-        // Another field (a caption, a token): skipped, its bytes read and dropped.
+        let name = disposition
+            .and_then(|d| d.get_name())
+            .unwrap_or_default()
+            .to_owned();
         let mut field = field;
+        let mut text = Vec::new();
         while let Some(piece) = std::future::poll_fn(|cx| Pin::new(&mut field).poll_next(cx)).await
         {
-            piece.map_err(|e| Error::invalid("file", format!("malformed form: {e}")))?;
+            let piece =
+                piece.map_err(|e| Error::invalid("file", format!("could not be read ({e})")))?;
+            if text.len() + piece.len() > MAX_TEXT_FIELD {
+                return Err(Error::invalid(
+                    name,
+                    format!("a form field before the file takes at most {MAX_TEXT_FIELD} bytes"),
+                ));
+            }
+            text.extend_from_slice(&piece);
         }
+        fields.push((name, String::from_utf8_lossy(&text).into_owned()));
     }
 }
 

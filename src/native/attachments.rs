@@ -35,10 +35,17 @@ pub async fn upload(
     let conv = path_ref(&path, "conversation")?;
     let attachment = if files::is_multipart(&req) {
         let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-        let (field, name) = files::file_field(&mut form).await?;
-        let name = name.or(q.filename).unwrap_or_default();
+        let part = files::file_field(&mut form).await?;
+        let name = part.filename.or(q.filename).unwrap_or_default();
         app.service
-            .upload(caller.tenant, conv, uploader, &name, limits, Pieces(field))
+            .upload(
+                caller.tenant,
+                conv,
+                uploader,
+                &name,
+                limits,
+                Pieces(part.field),
+            )
             .await?
     } else {
         let name = files::raw_filename(&req, q.filename).unwrap_or_default();

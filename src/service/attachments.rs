@@ -327,7 +327,7 @@ impl Service {
             }
         }
         if up.size == 0 {
-            return Err(Error::invalid("file", "the file is empty"));
+            return Err(Error::invalid("file", "must not be empty"));
         }
         if !up.buffer.is_empty() {
             self.flush(up).await?;

@@ -707,3 +707,135 @@ fn the_server_admin_names_the_uploader_and_the_tenant() {
     let _ = c.outsider;
     let _ = c.patient;
 }
+
+mod pigeons {
+    //! Pigeons' send takes `attachments` (uploaded files by id) with `context_type`, and its
+    //! messages list each with a URL the same credential fetches; errors in Laravel's shape.
+
+    use serde_json::json;
+
+    use super::{got, noise, upload_form, PNG};
+    use crate::helpers::spawn_demo;
+
+    const BASE: &str = "/api/v1/pigeons/chat";
+    const PK: &str = "pk_demo_pigeons";
+    const JOHN: &str = "1|demoPigeonsJohnDoeToken";
+    const MARIA: &str = "2|demoPigeonsMariaSilvaToken";
+    const OWNER: &str = "demo-pigeons-admin-token";
+    const CONV: &str = "550e8400-e29b-41d4-a716-446655440000";
+    const MARIA_UUID: &str = "660e8400-e29b-41d4-a716-446655440002";
+
+    fn call(base: &str, method: &str, path: &str, token: &str) -> ureq::Request {
+        ureq::request(method, &format!("{base}{BASE}{path}"))
+            .set("Authorization", &format!("Bearer {token}"))
+            .set("X-PUBLIC-KEY", PK)
+    }
+
+    #[test]
+    fn a_photo_goes_through_pigeons_and_comes_back_by_its_url() {
+        let app = spawn_demo();
+        let up = upload_form(
+            call(
+                &app.base,
+                "POST",
+                &format!("/attachments?conversation_uuid={CONV}"),
+                JOHN,
+            ),
+            "rash.png",
+            "application/octet-stream",
+            PNG,
+        );
+        assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.bytes));
+        let up = up.json();
+        assert_eq!(up["message"], "Attachment uploaded successfully");
+        let file = up["data"].clone();
+        assert_eq!(file["mime_type"], "image/png");
+        assert_eq!(file["name"], "rash.png");
+        let id = file["id"].as_str().unwrap().to_string();
+        assert_eq!(file["url"], format!("{}{BASE}/attachments/{id}", app.base));
+
+        let sent = got(call(&app.base, "POST", "/messages", JOHN).send_json(json!({
+            "conversation_uuid": CONV,
+            "receiver_uuid": MARIA_UUID,
+            "context_text": "the rash today",
+            "context_type": "image",
+            "attachments": [id, {"note": "kept as given"}],
+            "device": {"type": "mobile", "os": "ios"},
+        })));
+        assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.bytes));
+        let m = sent.json()["data"].clone();
+        assert_eq!(m["context"]["type"], "image");
+        assert_eq!(m["attachments"][0], json!({"note": "kept as given"}));
+        assert_eq!(m["attachments"][1], file);
+
+        // The receiver lists it and fetches it with the same credential.
+        let thread = got(call(
+            &app.base,
+            "GET",
+            &format!("/conversations/{CONV}/messages"),
+            MARIA,
+        )
+        .call())
+        .json();
+        let last = thread["data"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["attachments"][1], file);
+        let url = file["url"].as_str().unwrap();
+        let d = got(ureq::get(url)
+            .set("Authorization", &format!("Bearer {MARIA}"))
+            .set("X-PUBLIC-KEY", PK)
+            .call());
+        assert_eq!(d.status, 200);
+        assert_eq!(d.bytes, PNG);
+        assert_eq!(d.header("x-content-type-options"), Some("nosniff"));
+
+        // Someone outside the conversation: Laravel's 404.
+        let d = got(ureq::get(url)
+            .set("Authorization", &format!("Bearer {OWNER}"))
+            .set("X-PUBLIC-KEY", PK)
+            .call());
+        assert_eq!(d.status, 404);
+        assert_eq!(d.json(), json!({"message": "Attachment not found"}));
+        // No credential: Sanctum's 401.
+        let d = got(ureq::get(url).set("X-PUBLIC-KEY", PK).call());
+        assert_eq!(d.status, 401);
+        assert_eq!(d.json(), json!({"message": "Unauthenticated."}));
+
+        // A file sent twice, or nobody's: the `attachments` field's 422.
+        let again = got(call(&app.base, "POST", "/messages", JOHN).send_json(json!({
+            "conversation_uuid": CONV,
+            "receiver_uuid": MARIA_UUID,
+            "context_text": "again",
+            "context_type": "file",
+            "attachments": [id],
+            "device": {"type": "mobile", "os": "ios"},
+        })));
+        assert_eq!(
+            again.status,
+            422,
+            "{}",
+            String::from_utf8_lossy(&again.bytes)
+        );
+        assert!(again.json()["errors"]["attachments"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("The attachments "));
+
+        // An upload without its conversation, and one past the limit.
+        let r =
+            got(call(&app.base, "POST", "/attachments?filename=x.bin", JOHN).send_bytes(b"\0x"));
+        assert_eq!(r.status, 422);
+        assert_eq!(
+            r.json()["errors"]["conversation_uuid"][0],
+            "The conversation uuid field is required."
+        );
+        let r = got(call(
+            &app.base,
+            "POST",
+            &format!("/attachments?conversation_uuid={CONV}"),
+            JOHN,
+        )
+        .send_bytes(&noise(26 * 1024 * 1024, 1)));
+        assert_eq!(r.status, 413);
+        assert_eq!(r.json(), json!({"message": "The POST data is too large."}));
+    }
+}
