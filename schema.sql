@@ -450,6 +450,7 @@ CREATE TABLE attachments (
 CREATE INDEX attachments_message ON attachments(message_id) WHERE message_id IS NOT NULL;
 CREATE INDEX attachments_unsent ON attachments(created_at) WHERE message_id IS NULL;
 CREATE INDEX attachments_tenant ON attachments(tenant_id);
+CREATE INDEX attachments_conversation ON attachments(conversation_id, id);
 
 -- A rowid table: incremental blob I/O opens a blob by its row's rowid. `data` comes last so
 -- that reading a chunk's digest and length never reads its overflow pages.

@@ -182,12 +182,20 @@ pub fn link(conn: &Connection, id: i64, message: MessageId) -> Result<()> {
     Ok(())
 }
 
-/// The files of the given messages, in upload order (for the export).
-pub fn of_message(conn: &Connection, message: MessageId) -> Result<Vec<Attachment>> {
+/// The files that messages of `conv` carry, by id after `after`, at most `limit` (for the
+/// patient export).
+pub fn sent_in(
+    conn: &Connection,
+    conv: ConversationId,
+    after: i64,
+    limit: u32,
+) -> Result<Vec<Attachment>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM attachments WHERE message_id = ?1 ORDER BY id"
+        "SELECT {COLUMNS} FROM attachments
+         WHERE conversation_id = ?1 AND message_id IS NOT NULL AND id > ?2
+         ORDER BY id LIMIT ?3"
     ))?;
-    let rows = stmt.query_map([message.0], from_row)?;
+    let rows = stmt.query_map(params![conv.0, after, limit], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

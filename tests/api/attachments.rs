@@ -839,3 +839,168 @@ mod pigeons {
         assert_eq!(r.json(), json!({"message": "The POST data is too large."}));
     }
 }
+
+#[test]
+fn the_patient_export_carries_the_files_and_their_content() {
+    use base64::Engine;
+    let c = clinic();
+    let bytes = noise(1024 * 1024 + 1001, 14);
+    let big = c.upload("letter.bin", &bytes);
+    let png = c.upload("rash.png", PNG);
+    let m = c.send(&[big["id"].as_str().unwrap(), png["id"].as_str().unwrap()]);
+    let doc = got(c
+        .req(
+            "GET",
+            &format!("/parlor/v1/users/{}/export", c.patient),
+            &c.tenant_admin_token,
+        )
+        .call());
+    assert_eq!(doc.status, 200, "{}", String::from_utf8_lossy(&doc.bytes));
+    let doc = doc.json();
+    assert_eq!(doc["format"], "parlor-patient-export/2");
+    let conv = &doc["conversations"][0];
+    assert_eq!(conv["messages"][0]["files"][0]["id"], big["id"]);
+    let files = conv["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["message"], m["id"]);
+    assert_eq!(files[0]["sha256"], big["sha256"]);
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(files[0]["content_base64"].as_str().unwrap())
+        .unwrap();
+    assert!(content == bytes, "the export's content differs");
+    let content = base64::engine::general_purpose::STANDARD
+        .decode(files[1]["content_base64"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(content, PNG);
+
+    let page = got(c
+        .req(
+            "GET",
+            &format!("/parlor/v1/users/{}/export?format=html", c.patient),
+            &c.tenant_admin_token,
+        )
+        .call());
+    let page = String::from_utf8(page.bytes).unwrap();
+    let png64 = base64::engine::general_purpose::STANDARD.encode(PNG);
+    assert!(
+        page.contains(&format!("src=\"data:image/png;base64,{png64}\"")),
+        "{}",
+        &page[..2000.min(page.len())]
+    );
+    assert!(
+        page.contains("<a download=\"letter.bin\" href=\"data:application/octet-stream;base64,")
+    );
+    assert!(page.contains("img-src data:"));
+}
+
+#[test]
+fn retention_removes_a_purged_messages_files_with_it() {
+    const DAY: i64 = 86_400_000;
+    const T0: i64 = 1_735_689_600_000;
+    let c = clinic();
+    c.app.service.clock.freeze(T0);
+    let old = c.upload("old.bin", &noise(5000, 15));
+    c.send(&[old["id"].as_str().unwrap()]);
+    c.app.service.clock.freeze(T0 + 2 * DAY);
+    let new = c.upload("new.bin", &noise(5000, 16));
+    c.send(&[new["id"].as_str().unwrap()]);
+    let r = got(c
+        .req("PUT", "/parlor/v1/retention", &c.tenant_admin_token)
+        .send_json(json!({"message_days": 1})));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    let service = c.app.service.clone();
+    let sweep = actix_web::rt::System::new()
+        .block_on(async move {
+            service
+                .run_retention(parlor::service::retention::SweepOptions::default())
+                .await
+        })
+        .unwrap();
+    assert_eq!(
+        sweep
+            .tenants
+            .iter()
+            .map(|t| t.steps[0].removed)
+            .sum::<u64>(),
+        1
+    );
+    let (files, chunks): (i64, i64) = c
+        .app
+        .service
+        .store
+        .read_blocking(|c| {
+            Ok((
+                c.query_row("SELECT count(*) FROM attachments", [], |r| r.get(0))?,
+                c.query_row("SELECT count(*) FROM attachment_chunks", [], |r| r.get(0))?,
+            ))
+        })
+        .unwrap();
+    assert_eq!((files, chunks), (1, 1));
+    assert_eq!(
+        c.download(old["id"].as_str().unwrap(), &c.tenant_admin_token)
+            .status,
+        404
+    );
+    assert_eq!(
+        c.download(new["id"].as_str().unwrap(), &c.provider_token)
+            .bytes,
+        noise(5000, 16)
+    );
+}
+
+#[test]
+fn an_encrypted_database_keeps_its_files_encrypted_and_working() {
+    let (dir, keys) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let db = dir.path().join("parlor.db");
+    let key = keys.path().join("parlor.key");
+    let init = Command::new(env!("CARGO_BIN_EXE_parlor"))
+        .arg("--db")
+        .arg(&db)
+        .arg("init")
+        .env_remove("PARLOR_DB")
+        .env("PARLOR_ENCRYPTION_KEY_FILE", &key)
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let server = crate::shutdown::serve_with(
+        &db,
+        &["--demo"],
+        &[("PARLOR_ENCRYPTION_KEY_FILE", key.to_str().unwrap())],
+    );
+    let marker = b"\0PARLOR-ATTACHMENT-PLAINTEXT-MARKER-0123456789".repeat(2000);
+    let up = got(ureq::post(&format!(
+        "{}/parlor/v1/conversations/2/attachments?as=4&filename=m.bin",
+        server.base
+    ))
+    .set("Authorization", "Bearer parlor-demo-admin-token")
+    .set("X-Parlor-Tenant", "1")
+    .send_bytes(&marker));
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.bytes));
+    let id = up.json()["id"].as_str().unwrap().to_string();
+    let d = got(ureq::get(&format!(
+        "{}/parlor/v1/attachments/{id}/content",
+        server.base
+    ))
+    .set("Authorization", "Bearer parlor-demo-admin-token")
+    .set("X-Parlor-Tenant", "1")
+    .call());
+    assert!(d.bytes == marker);
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "{stderr}");
+    // Nothing of the file is readable in the database file or beside it.
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            let raw = std::fs::read(&path).unwrap();
+            assert!(
+                !raw.windows(20).any(|w| w == &marker[1..21]),
+                "{} holds the file in clear",
+                path.display()
+            );
+        }
+    }
+}
