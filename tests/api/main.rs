@@ -15,6 +15,7 @@ mod admin_session;
 mod admin_webhooks_browser;
 mod app_browser;
 mod attachments;
+mod attachments_browser;
 mod audit;
 mod bench_ceiling;
 mod callers;
