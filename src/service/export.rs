@@ -330,6 +330,7 @@ mod tests {
                 status: None,
                 metadata: serde_json::json!({}),
                 attachments: serde_json::json!([]),
+                files: Vec::new(),
                 device: None,
                 created_at: 100,
                 updated_at: 100,
