@@ -285,6 +285,32 @@ fn a_file_goes_up_with_a_message_and_comes_back_to_participants_only() {
             .call());
         assert_eq!(meta.status, 404);
     }
+    // Every download is an audited read naming the patient; a refused one is recorded too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let downloads = loop {
+        let r = got(c
+            .req(
+                "GET",
+                &format!(
+                    "/parlor/v1/audit?limit=100&action=attachment.download&patient={}",
+                    c.patient
+                ),
+                &c.tenant_admin_token,
+            )
+            .call());
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+        let data = r.json()["data"].as_array().cloned().unwrap_or_default();
+        if data.len() >= 4 || std::time::Instant::now() > deadline {
+            break data;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert!(
+        downloads.iter().any(|e| e["actor"]["id"] == c.provider
+            && e["route"] == format!("GET /parlor/v1/attachments/{id}/content")),
+        "{downloads:#?}"
+    );
+
     // Nor can they upload into a conversation that is not theirs.
     let r = upload_raw(
         c.req("POST", &c.upload_path(), &c.outsider_token),
