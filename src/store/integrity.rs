@@ -62,13 +62,15 @@ const STEPS: &[Step] = &[
         name: "links between records",
         run: links,
     },
-    Step {
-        name: UNREAD_COUNTS,
-        run: unread_counts,
-    },
+    // Before the badges: damaged content is damage (restore a backup), a drifted badge is
+    // fixable, and a step after one that found problems is not run.
     Step {
         name: ATTACHMENTS,
         run: attachment_content,
+    },
+    Step {
+        name: UNREAD_COUNTS,
+        run: unread_counts,
     },
 ];
 
