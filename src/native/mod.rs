@@ -478,7 +478,19 @@ pub fn operations() -> Vec<Op> {
         )
         .query::<AttachmentQuery>()
         .headers(DOWNLOAD_HEADERS)
-        .media(200, &["application/octet-stream"])
+        // The type detected at upload (anything a browser would run goes as octet-stream).
+        .media(
+            200,
+            &[
+                "application/octet-stream",
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "image/webp",
+                "application/pdf",
+                "*/*",
+            ],
+        )
         .errors(DOWNLOAD),
         op(M::GET, "/messages/{msg}", "One message", messages::get)
             .headers(TENANT)
