@@ -64,7 +64,7 @@ send_times() {  # count outfile: one small send after another, each one's second
             "$BASE/conversations/2/messages"
     done >"$2"
 }
-stats() { sort -n "$1" | awk '{ a[NR] = $1 } END { printf "median %.1f ms, max %.1f ms (%d sends)", a[int((NR + 1) / 2)] * 1000, a[NR] * 1000, NR }'; }
+stats() { sort -n "$1" | awk '{ a[NR] = $1 } END { printf "median %.1f ms, p95 %.1f ms, max %.1f ms (%d)", a[int((NR + 1) / 2)] * 1000, a[int(NR * 0.95 + 0.5)] * 1000, a[NR] * 1000, NR }'; }
 
 # Warm-up: fills SQLite's page caches (bounded) so the peak below is what a file adds.
 read -r _ id < <(upload); download "$id" >/dev/null
@@ -88,8 +88,8 @@ wait "$uploads"
 
 echo
 echo "file: $MIB MiB; server pinned to CPU $SERVER_CPU (1 HTTP worker), curl to CPU $CLIENT_CPU"
-echo "upload:   $(stats "$WORK/up.txt" | sed 's/sends/round trips/')"
-echo "download: $(stats "$WORK/down.txt" | sed 's/sends/round trips/')"
+echo "upload:   $(stats "$WORK/up.txt")"
+echo "download: $(stats "$WORK/down.txt")"
 echo "server peak RSS (VmHWM): ${before} kB after the warm-up, ${after} kB after $REPS round trips"
 echo "small sends alone:        $(stats "$WORK/alone.txt")"
 echo "small sends during uploads: $(stats "$WORK/during.txt")"
