@@ -425,3 +425,44 @@ CREATE INDEX invites_user ON invites(user_id, id);
 -- step 10: The language a user reads Parlor in ("en", "es"; issue 18): the clinic's app shows
 -- itself in it and e-mail notices are written in it. NULL: not chosen yet (the browser's).
 ALTER TABLE users ADD COLUMN language TEXT;
+
+-- step 11: Attachments (issue 16). A file uploaded into a conversation, kept inside this one
+-- file (one backup has everything; encryption at rest covers it). Its bytes are
+-- `attachment_chunks` rows of at most 1 MiB, written one writer command each (so a large
+-- upload never holds the writer for long) with SQLite's incremental blob I/O, and read back
+-- the same way; each chunk carries its SHA-256, checked on every read, and the file its whole
+-- SHA-256 (the ETag, checked by `parlor check`). `message_id` is NULL until a send attaches
+-- it; unsent uploads are removed after a while. state: uploading | ready.
+CREATE TABLE attachments (
+    id              INTEGER PRIMARY KEY,
+    uuid            TEXT NOT NULL UNIQUE,
+    tenant_id       INTEGER NOT NULL REFERENCES tenants(id),
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+    uploader_id     INTEGER NOT NULL REFERENCES users(id),
+    message_id      INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+    filename        TEXT NOT NULL,
+    content_type    TEXT NOT NULL,
+    size            INTEGER NOT NULL DEFAULT 0,
+    sha256          TEXT,                 -- hex, once complete
+    state           TEXT NOT NULL,
+    created_at      INTEGER NOT NULL
+);
+CREATE INDEX attachments_message ON attachments(message_id) WHERE message_id IS NOT NULL;
+CREATE INDEX attachments_unsent ON attachments(created_at) WHERE message_id IS NULL;
+CREATE INDEX attachments_tenant ON attachments(tenant_id);
+CREATE INDEX attachments_conversation ON attachments(conversation_id, id);
+
+-- A rowid table: incremental blob I/O opens a blob by its row's rowid. `data` comes last so
+-- that reading a chunk's digest and length never reads its overflow pages.
+CREATE TABLE attachment_chunks (
+    id            INTEGER PRIMARY KEY,
+    attachment_id INTEGER NOT NULL REFERENCES attachments(id) ON DELETE CASCADE,
+    n             INTEGER NOT NULL,
+    sha256        BLOB NOT NULL,
+    data          BLOB NOT NULL,
+    UNIQUE (attachment_id, n)
+);
+
+-- What a message carries, as its readers render it (uuid, name, type, size of each file),
+-- kept on the message so that a page of messages needs no second statement. NULL: none.
+ALTER TABLE messages ADD COLUMN files TEXT;

@@ -492,10 +492,11 @@ async function threadView(main, id, viewId) {
   if (!first || !stillShowing(viewId)) return;
   const heading = h('h1', {});
   const list = h('ol', { id: 'thread', class: 'thread', 'aria-live': 'polite', tabindex: '-1' });
-  const box = h('textarea', { name: 'body', required: true, maxlength: 20000 });
+  const box = h('textarea', { name: 'body', maxlength: 20000 });
   const send = h('button', { type: 'submit', id: 'reply-send' }, t('thread.send'));
+  const files = filePicker();
   const form = h('form', { class: 'reply', id: 'reply-form', onsubmit: (e) => { e.preventDefault(); reply(); } },
-    field('reply-body', t('thread.reply'), box), h('div', {}, send));
+    field('reply-body', t('thread.reply'), box), h('div', {}, send), files.field);
   const locked = h('p', { class: 'muted', hidden: true }, t('thread.locked'));
   const archived = h('p', { class: 'muted', id: 'thread-archived', hidden: true }, t('thread.archived'));
   const back = h('button', { type: 'button', id: 'thread-earlier', class: 'plain', hidden: true }, t('thread.earlier'));
@@ -511,12 +512,14 @@ async function threadView(main, id, viewId) {
   };
   const reply = async () => {
     const body = box.value;
-    if (!body.trim()) return;
+    if (!body.trim() && !files.chosen()) return;
     send.disabled = true;
     send.textContent = t('thread.sending');
     try {
-      await api('POST', `/conversations/${first.conversation.id}/messages`, { body: { body } });
+      const ids = await files.upload(first.conversation.id);
+      await api('POST', `/conversations/${first.conversation.id}/messages`, { body: { body, attachment_ids: ids } });
       box.value = '';
+      files.clear();
       const now = await load(true);
       if (now) show(now);
     } catch (e) {
@@ -572,16 +575,72 @@ function renderThread(list, conversation, messages) {
   list.replaceChildren(...items);
 }
 
-/** A message's content. Attachments (issue 16) plug in here: the files are rendered under the
- *  body once the API carries them. */
+// Pictures the server shows inline (the rest it only ever serves as downloads).
+const INLINE_PICTURES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
+
+function sizeText(n) {
+  if (n >= 1024 * 1024) return t('file.mb', { n: (n / 1024 / 1024).toFixed(1) });
+  if (n >= 1024) return t('file.kb', { n: Math.round(n / 1024) });
+  return t('file.bytes', { n });
+}
+
+/** A message's content: its text, then its files (issue 16): pictures as thumbnails that open
+ *  full size, every other file a link that saves it. The session cookie fetches them. */
 function renderMessage(m) {
-  const parts = [h('div', { class: 'body' }, m.body)];
-  const files = Array.isArray(m.attachments) ? m.attachments : [];
+  const parts = [];
+  if (m.body) parts.push(h('div', { class: 'body' }, m.body));
+  const files = Array.isArray(m.files) ? m.files : [];
   if (files.length) {
     parts.push(h('ul', { class: 'files', 'aria-label': t('thread.attachments') },
-      files.map((f) => h('li', {}, String((f && (f.name || f.filename)) || '')))));
+      files.map((f) => {
+        const label = t('file.label', { name: f.filename, size: sizeText(f.size) });
+        if (INLINE_PICTURES.has(f.content_type)) {
+          return h('li', {}, h('a', { href: f.url, target: '_blank', rel: 'noopener', 'aria-label': t('file.open', { name: f.filename }) },
+            h('img', { class: 'thumb', src: f.url, alt: f.filename, loading: 'lazy' })),
+          h('br'), h('a', { href: f.url, download: f.filename, class: 'file-link' }, label));
+        }
+        return h('li', {}, h('a', { href: f.url, download: f.filename, class: 'file-link' }, t('file.download', { label })));
+      })));
   }
   return parts;
+}
+
+/** The reply form's files: a photo from the camera, or pictures and PDFs from the device. */
+function filePicker() {
+  const chosen = [];
+  const listed = h('ul', { class: 'chosen', 'aria-live': 'polite' });
+  const show = () => listed.replaceChildren(...chosen.map((f, i) => h('li', {}, f.name, ' ',
+    h('button', { type: 'button', class: 'plain', onclick: () => { chosen.splice(i, 1); show(); } }, t('file.remove', { name: f.name })))));
+  const input = (id, attrs, label) => {
+    const el = h('input', { type: 'file', class: 'file-input', ...attrs });
+    el.id = id;
+    el.addEventListener('change', () => { chosen.push(...el.files); el.value = ''; show(); });
+    return h('span', { class: 'attach' }, el, h('label', { for: id, class: 'button-like' }, label));
+  };
+  return {
+    field: h('div', { class: 'attachments' },
+      input('reply-photo', { accept: 'image/*', capture: 'environment' }, t('file.photo')),
+      input('reply-file', { accept: 'image/*,application/pdf', multiple: true }, t('file.attach')),
+      listed),
+    chosen: () => chosen.length > 0,
+    clear: () => { chosen.length = 0; show(); },
+    /** Uploads the chosen files into conversation `conv`; their ids. */
+    async upload(conv) {
+      const ids = [];
+      for (const file of chosen) {
+        const res = await fetch(`${API}/conversations/${conv}/attachments?filename=${encodeURIComponent(file.name)}`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/octet-stream', 'X-Parlor-CSRF': state.session.csrf_token, Accept: 'application/json' },
+          body: file,
+          credentials: 'same-origin',
+        });
+        const data = await res.json().catch(() => null);
+        if (!res.ok) throw new ApiError(res.status, data && data.error ? data.error.message : `HTTP ${res.status}`);
+        ids.push(data.id);
+      }
+      return ids;
+    },
+  };
 }
 
 // ---------- start a conversation ----------

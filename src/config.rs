@@ -118,6 +118,12 @@ pub struct Settings {
     pub checkpoints: crate::store::Checkpoints,
     /// `/readyz` fails when one write has kept the writer busy for this many seconds.
     pub writer_stuck_seconds: u32,
+    /// Attachments: the largest file accepted, in bytes.
+    pub attachment_max_bytes: u64,
+    /// Attachments: the most bytes of files one tenant may keep; 0: no quota.
+    pub attachment_quota_bytes: u64,
+    /// Attachments: hours after which an uploaded file no message carries is removed.
+    pub attachment_unsent_hours: u32,
     pub faces: BTreeMap<String, FaceSettings>,
 }
 
@@ -192,6 +198,9 @@ impl Default for Settings {
             backup_keep_daily_for_days: 30,
             checkpoints: crate::store::Checkpoints::Parlor,
             writer_stuck_seconds: 30,
+            attachment_max_bytes: 25 * 1024 * 1024,
+            attachment_quota_bytes: 10 * 1024 * 1024 * 1024,
+            attachment_unsent_hours: 24,
             faces: FACE_NAMES
                 .iter()
                 .map(|n| (n.to_string(), FaceSettings::default()))
@@ -281,6 +290,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("PARLOR_CHECKPOINTS", "checkpoints"),
     ("PARLOR_WRITER_STUCK_SECONDS", "writer_stuck_seconds"),
+    ("PARLOR_ATTACHMENT_MAX_BYTES", "attachment_max_bytes"),
+    ("PARLOR_ATTACHMENT_QUOTA_BYTES", "attachment_quota_bytes"),
+    ("PARLOR_ATTACHMENT_UNSENT_HOURS", "attachment_unsent_hours"),
 ];
 
 impl Settings {
@@ -399,6 +411,18 @@ impl Settings {
             return Err(Error::invalid(
                 "journal_max_bytes",
                 "must be at least 1048576 (1 MiB): one entry may hold 128 KiB of bodies",
+            ));
+        }
+        if self.attachment_max_bytes == 0 {
+            return Err(Error::invalid(
+                "attachment_max_bytes",
+                "must be at least 1 byte",
+            ));
+        }
+        if self.attachment_unsent_hours == 0 {
+            return Err(Error::invalid(
+                "attachment_unsent_hours",
+                "must be at least 1 hour",
             ));
         }
         if self.max_batch == 0 {

@@ -270,6 +270,12 @@ pub async fn build_app(
     // After the dispatcher's catch-up: events committed before a long stop are turned into
     // deliveries before the window can drop them.
     crate::service::events::spawn_pruner(service.clone(), app.settings.events_retention_hours);
+    if !service.store.health().is_damaged() {
+        crate::service::attachments::spawn_cleaner(
+            service.clone(),
+            app.settings.attachment_unsent_hours,
+        );
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let faults = control.as_ref().map(|plane| plane.faults.clone());
     let backups = crate::backups::Status::default();

@@ -471,6 +471,9 @@ async function conversationView(main, id, viewId) {
   const sendAs = h('select', { required: true });
   const readAs = h('select', { required: true });
   const bodyInput = h('textarea', { required: true, maxlength: '10000' });
+  const files = filePicker('send-files');
+  // A message may be files alone.
+  files.input.addEventListener('change', () => { bodyInput.required = !files.chosen(); });
 
   main.append(
     h('p', {}, h('a', { href: '#inbox' }, '← All conversations')),
@@ -484,8 +487,12 @@ async function conversationView(main, id, viewId) {
           onsubmit: (e) => {
             e.preventDefault();
             act(async () => {
-              await api('POST', `/conversations/${id}/messages`, { body: { as: Number(sendAs.value), body: bodyInput.value } });
+              const as = Number(sendAs.value);
+              const ids = await files.upload(id, as);
+              await api('POST', `/conversations/${id}/messages`, { body: { as, body: bodyInput.value, attachment_ids: ids } });
               bodyInput.value = '';
+              files.clear();
+              bodyInput.required = true;
               etag = null;
               await refresh(false);
             }, 'Message sent.');
@@ -494,6 +501,7 @@ async function conversationView(main, id, viewId) {
         h('h3', {}, 'Send a message'),
         field('send-as', 'Send as', sendAs),
         field('send-body', 'Message', bodyInput),
+        files.field,
         h('p', {}, h('button', { type: 'submit', id: 'send-submit' }, 'Send')))),
       h('div', {},
         h('h2', {}, 'Participants'),
@@ -566,6 +574,7 @@ async function conversationView(main, id, viewId) {
     thread.replaceChildren(...list.data.map((m) => h('li', { dataset: { message: m.id } },
       h('div', { class: 'meta' }, `${names[m.sender_id] || 'user ' + m.sender_id} · ${when(m.created_at)}`),
       h('div', { class: 'body' }, m.body),
+      renderFiles(m),
       h('div', { class: 'meta' }, m.read_by && m.read_by.length
         ? `Read by ${m.read_by.map((u) => names[u] || u).join(', ')}` : 'Not read by anyone else yet'))));
     if (!list.data.length) thread.append(h('li', {}, 'No messages yet.'));

@@ -66,6 +66,7 @@ pub mod object {
     pub const TOKEN: &str = "token";
     pub const API_KEY: &str = "api_key";
     pub const TENANT: &str = "tenant";
+    pub const ATTACHMENT: &str = "attachment";
 }
 
 /// One line of the trail, as recorded. `seq` and `hash` are given when it is appended.

@@ -212,6 +212,8 @@ pub struct Message {
     pub status: Option<MessageStatus>,
     pub metadata: Value,
     pub attachments: Value,
+    /// Uploaded files the message carries (issue 16).
+    pub files: Vec<super::FileRef>,
     pub device: Option<Value>,
     pub created_at: Millis,
     pub updated_at: Millis,

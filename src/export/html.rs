@@ -1,5 +1,7 @@
-//! The printable rendering: one self-contained HTML page (inline CSS, no script, no link, no
-//! image; its Content-Security-Policy forbids loading anything), in the clinic's local time.
+//! The printable rendering: one self-contained HTML page (inline CSS, no script, no link; its
+//! Content-Security-Policy forbids loading anything but the `data:` pictures it carries), in
+//! the clinic's local time. Files sent with messages are in it: pictures shown, every file a
+//! `data:` link that saves it.
 //! Every piece of stored text goes through `escape`, attachments' addresses included: they are
 //! shown as text, never fetched.
 
@@ -8,7 +10,7 @@ use std::fmt::Write;
 
 use chrono::{FixedOffset, TimeZone};
 
-use super::{Entry, Header, ReadBasis, Render, Thread, Totals};
+use super::{Base64, Entry, FileHead, Header, ReadBasis, Render, Thread, Totals};
 use crate::domain::clock::Millis;
 use crate::domain::time::format_utc_offset;
 use crate::domain::UserId;
@@ -19,6 +21,11 @@ pub(super) struct Html {
     offset: i32,
     /// Names of the people of the current conversation.
     names: HashMap<UserId, String>,
+    /// Files written in the current conversation (the first opens their list).
+    files_in_thread: usize,
+    content: Base64,
+    /// The current file is a picture shown in the page (else only its link).
+    picture: bool,
 }
 
 /// `text` with the five characters that matter in HTML text and attribute values replaced.
@@ -92,7 +99,7 @@ impl Render for Html {
         let _ = write!(
             s,
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\
              <meta name=\"robots\" content=\"noindex\">\
              <title>Messaging records of {patient}, {clinic}</title><style>{STYLE}</style></head><body>\n\
              <header><h1>Messaging records</h1><dl class=\"about\">\
@@ -240,6 +247,16 @@ impl Render for Html {
                     );
                 }
             }
+            for f in &m.files {
+                let _ = write!(
+                    text,
+                    "\n<span class=\"tag\">file: <a href=\"#file-{}\">{}</a> ({}, {} bytes)</span>",
+                    escape(&f.uuid),
+                    escape(&f.filename),
+                    escape(&f.content_type),
+                    f.size
+                );
+            }
             for r in &e.reactions {
                 let _ = write!(
                     text,
@@ -278,8 +295,62 @@ impl Render for Html {
         out.extend_from_slice(s.as_bytes());
     }
 
+    fn file(&mut self, head: &FileHead, out: &mut Vec<u8>) {
+        let f = head.file;
+        if self.files_in_thread == 0 {
+            out.extend_from_slice(b"</tbody></table><h3>Files</h3><ul class=\"files\">\n");
+        }
+        self.files_in_thread += 1;
+        self.picture = crate::service::attachments::is_inline(&f.content_type)
+            && f.content_type.starts_with("image/");
+        let mut s = format!(
+            "<li id=\"file-{}\"><p>{} <span class=\"tag\">({}, {} bytes, SHA-256 {})</span></p>",
+            escape(&f.uuid),
+            escape(&f.filename),
+            escape(&f.content_type),
+            f.size,
+            escape(f.sha256.as_deref().unwrap_or_default()),
+        );
+        if self.picture {
+            let _ = write!(
+                s,
+                "<img alt=\"{}\" style=\"max-width:100%\" src=\"data:{};base64,",
+                escape(&f.filename),
+                escape(&f.content_type)
+            );
+        } else {
+            // Anything a browser could run is saved as bytes, never opened as what it is.
+            let _ = write!(
+                s,
+                "<a download=\"{}\" href=\"data:{};base64,",
+                escape(&f.filename),
+                escape(crate::service::attachments::served_type(&f.content_type))
+            );
+        }
+        out.extend_from_slice(s.as_bytes());
+        self.content = Base64::default();
+    }
+
+    fn file_content(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        self.content.feed(bytes, out);
+    }
+
+    fn file_end(&mut self, out: &mut Vec<u8>) {
+        self.content.finish(out);
+        out.extend_from_slice(if self.picture {
+            b"\"></li>\n"
+        } else {
+            b"\">save the file</a></li>\n"
+        });
+    }
+
     fn end_thread(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"</tbody></table></section>\n");
+        if self.files_in_thread > 0 {
+            out.extend_from_slice(b"</ul></section>\n");
+        } else {
+            out.extend_from_slice(b"</tbody></table></section>\n");
+        }
+        self.files_in_thread = 0;
     }
 
     fn end(&mut self, totals: &Totals, out: &mut Vec<u8>) {

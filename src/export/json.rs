@@ -1,11 +1,11 @@
-//! The JSON rendering, `parlor-patient-export/1` (its shape is in README.md, "Answering a
+//! The JSON rendering, `parlor-patient-export/2` (its shape is in README.md, "Answering a
 //! patient's request for their records"). Written piece by piece: each conversation's head and
 //! each message are serialized on their own, and the brackets between them are written here.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{Entry, Header, Render, Thread, Totals, FORMAT};
+use super::{Base64, Entry, FileHead, Header, Render, Thread, Totals, FORMAT};
 use crate::domain::clock::Millis;
 use crate::domain::time::rfc3339_ms;
 
@@ -15,6 +15,9 @@ pub(super) struct Json {
     /// array's first is preceded by a comma.
     conversations: usize,
     messages_in_thread: usize,
+    /// Files written in the current conversation (its `files` array is opened by the first).
+    files_in_thread: usize,
+    content: Base64,
 }
 
 fn stamp(ms: Option<Millis>) -> Option<String> {
@@ -95,6 +98,8 @@ struct MessageDto<'a> {
     subject: Option<&'a str>,
     text: &'a str,
     attachments: &'a Value,
+    /// Uploaded files (their content is in the conversation's `files`).
+    files: Vec<FileRefDto<'a>>,
     status: Option<&'static str>,
     reply_to: Option<i64>,
     metadata: &'a Value,
@@ -103,6 +108,26 @@ struct MessageDto<'a> {
     deleted_at: Option<String>,
     read_by: Vec<ReceiptDto>,
     reactions: Vec<ReactionDto<'a>>,
+}
+
+#[derive(Serialize)]
+struct FileRefDto<'a> {
+    id: &'a str,
+    filename: &'a str,
+    content_type: &'a str,
+    size: i64,
+}
+
+/// A file and its content: the content is written after this head, as base64.
+#[derive(Serialize)]
+struct FileDto<'a> {
+    id: &'a str,
+    message: Option<i64>,
+    filename: &'a str,
+    content_type: &'a str,
+    size: i64,
+    sha256: Option<&'a str>,
+    created_at: String,
 }
 
 #[derive(Serialize)]
@@ -216,6 +241,16 @@ impl Render for Json {
                 subject: m.subject.as_deref(),
                 text: &m.body,
                 attachments: &m.attachments,
+                files: m
+                    .files
+                    .iter()
+                    .map(|f| FileRefDto {
+                        id: &f.uuid,
+                        filename: &f.filename,
+                        content_type: &f.content_type,
+                        size: f.size,
+                    })
+                    .collect(),
                 status: m.status.map(|s| s.as_str()),
                 reply_to: m.reply_to.map(|r| r.0),
                 metadata: &m.metadata,
@@ -251,7 +286,43 @@ impl Render for Json {
         }
     }
 
+    fn file(&mut self, head: &FileHead, out: &mut Vec<u8>) {
+        let f = head.file;
+        out.extend_from_slice(if self.files_in_thread == 0 {
+            b"],\"files\":["
+        } else {
+            b","
+        });
+        self.files_in_thread += 1;
+        open_object(
+            &FileDto {
+                id: &f.uuid,
+                message: f.message_id.map(|m| m.0),
+                filename: &f.filename,
+                content_type: &f.content_type,
+                size: f.size,
+                sha256: f.sha256.as_deref(),
+                created_at: rfc3339_ms(f.created_at),
+            },
+            out,
+        );
+        out.extend_from_slice(b",\"content_base64\":\"");
+    }
+
+    fn file_content(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        self.content.feed(bytes, out);
+    }
+
+    fn file_end(&mut self, out: &mut Vec<u8>) {
+        self.content.finish(out);
+        out.extend_from_slice(b"\"}");
+    }
+
     fn end_thread(&mut self, out: &mut Vec<u8>) {
+        if self.files_in_thread == 0 {
+            out.extend_from_slice(b"],\"files\":[");
+        }
+        self.files_in_thread = 0;
         out.extend_from_slice(b"]}");
     }
 

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::store::export::{Reaction, StoredMessage};
 
 /// The `format` field of the JSON document; a change to its shape gets a new number.
-pub const FORMAT: &str = "parlor-patient-export/1";
+pub const FORMAT: &str = "parlor-patient-export/2";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -161,6 +161,36 @@ pub struct Entry {
     pub reactions: Vec<Reaction>,
 }
 
+/// A file a message of the conversation carried, before its content.
+pub struct FileHead<'a> {
+    pub file: &'a crate::domain::Attachment,
+}
+
+/// Base64 of content fed in pieces of any length: what does not fill a group of three bytes
+/// waits for the next piece.
+#[derive(Default)]
+pub(crate) struct Base64 {
+    carry: Vec<u8>,
+}
+
+impl Base64 {
+    pub fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) {
+        use base64::Engine;
+        self.carry.extend_from_slice(bytes);
+        let whole = self.carry.len() / 3 * 3;
+        let text = base64::engine::general_purpose::STANDARD.encode(&self.carry[..whole]);
+        out.extend_from_slice(text.as_bytes());
+        self.carry.drain(..whole);
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        use base64::Engine;
+        let text = base64::engine::general_purpose::STANDARD.encode(&self.carry);
+        out.extend_from_slice(text.as_bytes());
+        self.carry.clear();
+    }
+}
+
 /// Counts for the end of the document.
 pub struct Totals {
     pub conversations: u64,
@@ -168,11 +198,16 @@ pub struct Totals {
 }
 
 /// A rendering, fed in document order: `begin`, then for each conversation `thread`, its
-/// messages in pages (`entries`) and `end_thread`, then `end`. Each call appends to `out`.
+/// messages in pages (`entries`), the files its messages carry (`file`, the content in pieces
+/// through `file_content`, `file_end`) and `end_thread`, then `end`. Each call appends to
+/// `out`.
 pub(crate) trait Render {
     fn begin(&mut self, header: &Header, out: &mut Vec<u8>);
     fn thread(&mut self, thread: &Thread, out: &mut Vec<u8>);
     fn entries(&mut self, entries: &[Entry], out: &mut Vec<u8>);
+    fn file(&mut self, head: &FileHead, out: &mut Vec<u8>);
+    fn file_content(&mut self, bytes: &[u8], out: &mut Vec<u8>);
+    fn file_end(&mut self, out: &mut Vec<u8>);
     fn end_thread(&mut self, out: &mut Vec<u8>);
     fn end(&mut self, totals: &Totals, out: &mut Vec<u8>);
 }

@@ -10,11 +10,13 @@
 //! - `transport.rs` — the warning when other machines reach the server without TLS.
 //! - `framing.rs` — where each pipelined request starts; renames HEAD for actix-http's codec.
 //! - `guard.rs` — the middleware every request passes: HEAD, upgrades, slow bodies.
+//! - `files.rs` — attachments on the wire: upload bodies, downloads (ranges, ETag, headers).
 //! - `clients.rs` — the tracing layer that turns clients' mistakes from ERRORs into a summary.
 
 mod clients;
 mod conn;
 pub mod cut;
+pub mod files;
 mod framing;
 mod guard;
 mod serve;

@@ -120,6 +120,17 @@ pub fn method_not_allowed(method: &actix_web::http::Method, allow: &str) -> Http
         })
 }
 
+/// 416 for a range outside a file of `size` bytes.
+pub fn range_not_satisfiable(size: u64) -> HttpResponse {
+    HttpResponse::RangeNotSatisfiable().json(Body {
+        error: Detail {
+            code: "range_not_satisfiable",
+            message: format!("the range is outside the file ({size} bytes)"),
+            field: None,
+        },
+    })
+}
+
 /// 429 for a client that failed to sign in too often, with `Retry-After`.
 pub fn too_many_attempts(seconds: u64) -> HttpResponse {
     HttpResponse::TooManyRequests()

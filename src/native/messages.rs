@@ -91,6 +91,7 @@ pub async fn send(
                 status: None,
                 metadata: b.metadata,
                 attachments: b.attachments,
+                attachment_ids: b.attachment_ids.unwrap_or_default(),
                 device: b.device,
             },
         )

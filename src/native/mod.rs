@@ -2,6 +2,7 @@
 //! how a test suite plays the other side of a vendor conversation (`"as": <user>`).
 
 mod accounts;
+mod attachments;
 mod audit;
 pub mod auth;
 mod conversations;
@@ -49,6 +50,26 @@ const READ: &[u16] = &[401, 403, 404];
 const LIST: &[u16] = &[400, 401, 403, 404];
 const WRITE: &[u16] = &[400, 401, 403, 404, 409, 422];
 const REMOVE: &[u16] = &[401, 403, 404, 409];
+const UPLOAD: &[u16] = &[400, 401, 403, 404, 413];
+const DOWNLOAD: &[u16] = &[400, 401, 403, 404, 416];
+const UPLOAD_HEADERS: &[(&str, &str)] = &[
+    (
+        crate::http::files::FILENAME_HEADER,
+        "A raw body's file name (percent-encoded UTF-8), when the query has no filename",
+    ),
+    TENANT_HEADER,
+];
+const DOWNLOAD_HEADERS: &[(&str, &str)] = &[
+    (
+        "Range",
+        "One byte range (bytes=first-last, first-, -suffix): 206, or 416 outside",
+    ),
+    (
+        "If-None-Match",
+        "The ETag (the content's SHA-256) already held: 304",
+    ),
+    TENANT_HEADER,
+];
 /// The header a server admin names the tenant with.
 const TENANT_HEADER: (&str, &str) = (
     auth::TENANT_HEADER,
@@ -428,6 +449,49 @@ pub fn operations() -> Vec<Op> {
         .headers(IDEMPOTENT_CREATE)
         .json::<MessageDto>(201)
         .errors(WRITE),
+        op(
+            M::POST,
+            "/conversations/{conv}/attachments",
+            "Upload a file (multipart `file` part, or the raw body) to send with a message",
+            attachments::upload,
+        )
+        .query::<UploadQuery>()
+        .file_body()
+        .headers(UPLOAD_HEADERS)
+        .json::<AttachmentDto>(201)
+        .errors(UPLOAD),
+        op(
+            M::GET,
+            "/attachments/{id}",
+            "An uploaded file's metadata",
+            attachments::get,
+        )
+        .query::<AttachmentQuery>()
+        .headers(TENANT)
+        .json::<AttachmentDto>(200)
+        .errors(LIST),
+        op(
+            M::GET,
+            "/attachments/{id}/content",
+            "An uploaded file's content (Range, ETag; only pictures and PDFs inline)",
+            attachments::content,
+        )
+        .query::<AttachmentQuery>()
+        .headers(DOWNLOAD_HEADERS)
+        // The type detected at upload (anything a browser would run goes as octet-stream).
+        .media(
+            200,
+            &[
+                "application/octet-stream",
+                "image/png",
+                "image/jpeg",
+                "image/gif",
+                "image/webp",
+                "application/pdf",
+                "*/*",
+            ],
+        )
+        .errors(DOWNLOAD),
         op(M::GET, "/messages/{msg}", "One message", messages::get)
             .headers(TENANT)
             .json::<MessageDto>(200)

@@ -166,6 +166,22 @@ fn operation(
             }),
         );
     }
+    if op.file_body {
+        out.insert(
+            "requestBody".into(),
+            json!({
+                "required": true,
+                "content": {
+                    "multipart/form-data": {"schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}},
+                        "required": ["file"],
+                    }},
+                    "application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}},
+                },
+            }),
+        );
+    }
     out.insert("responses".into(), responses.into());
     if op.public {
         out.insert("security".into(), json!([]));

@@ -60,6 +60,9 @@ pub struct Op {
     pub public: bool,
     /// Request headers the operation reads, beyond the credential.
     pub headers: &'static [(&'static str, &'static str)],
+    /// The body is a file: a `multipart/form-data` form with a `file` part, or the bytes
+    /// themselves.
+    pub file_body: bool,
 }
 
 /// An operation answering `method` on `path` with `handler`; the builder's other calls describe
@@ -81,6 +84,7 @@ where
         errors: &[],
         public: false,
         headers: &[],
+        file_body: false,
     }
 }
 
@@ -124,6 +128,12 @@ impl Op {
 
     pub fn errors(mut self, statuses: &'static [u16]) -> Self {
         self.errors = statuses;
+        self
+    }
+
+    /// A file upload's body (see `file_body`).
+    pub fn file_body(mut self) -> Self {
+        self.file_body = true;
         self
     }
 

@@ -17,7 +17,8 @@ use super::Service;
 use crate::domain::{IdRef, Participant, Tenant, TenantId, User, UserId};
 use crate::error::{Error, Result};
 use crate::export::{
-    Entry, Format, Header, Person, ReadBasis, Receipt, Render, Requester, Summary, Thread, Totals,
+    Entry, FileHead, Format, Header, Person, ReadBasis, Receipt, Render, Requester, Summary,
+    Thread, Totals,
 };
 use crate::store::{export, participants, users};
 
@@ -144,6 +145,7 @@ impl Service {
             totals.messages += self
                 .export_messages(id, &members, &mut *render, &mut buf, out)
                 .await?;
+            self.export_files(id, &mut *render, &mut buf, out).await?;
             render.end_thread(&mut buf);
         }
         render.end(&totals, &mut buf);
@@ -156,6 +158,47 @@ impl Service {
             format,
             requested_by,
         })
+    }
+
+    /// Renders the files the messages of `conv` carry (deleted ones kept for a hold included),
+    /// their content a chunk at a time, each chunk checked as it is read.
+    async fn export_files<O: Out>(
+        &self,
+        conv: crate::domain::ConversationId,
+        render: &mut (dyn Render + Send),
+        buf: &mut Vec<u8>,
+        out: &mut O,
+    ) -> Result<()> {
+        let mut after = 0;
+        loop {
+            let page = self
+                .store
+                .read(move |c| crate::store::attachments::sent_in(c, conv, after, 20))
+                .await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = last.id;
+            for file in page {
+                let chunks = self
+                    .store
+                    .read({
+                        let id = file.id;
+                        move |c| crate::store::attachments::chunks(c, id)
+                    })
+                    .await?;
+                render.file(&FileHead { file: &file }, buf);
+                for chunk in chunks {
+                    let data = self.chunk(file.uuid.clone(), chunk).await?;
+                    render.file_content(&data, buf);
+                    if buf.len() >= FLUSH_AT {
+                        out.put(std::mem::replace(buf, Vec::with_capacity(FLUSH_AT * 2)))
+                            .await?;
+                    }
+                }
+                render.file_end(buf);
+            }
+        }
     }
 
     /// Renders every message of `conv`, a page at a time; returns how many there were.
@@ -287,6 +330,7 @@ mod tests {
                 status: None,
                 metadata: serde_json::json!({}),
                 attachments: serde_json::json!([]),
+                files: Vec::new(),
                 device: None,
                 created_at: 100,
                 updated_at: 100,

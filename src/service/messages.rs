@@ -25,6 +25,9 @@ pub struct NewMessage {
     pub status: Option<MessageStatus>,
     pub metadata: Option<Value>,
     pub attachments: Option<Value>,
+    /// Uploaded files (their uuids) the message carries; each the sender's own upload into
+    /// the conversation, not sent yet (`service::attachments`).
+    pub attachment_ids: Vec<String>,
     pub device: Option<Value>,
 }
 
@@ -43,7 +46,10 @@ pub fn check_body(field: &str, body: &str) -> Result<()> {
 }
 
 pub(crate) fn check_new(m: &NewMessage) -> Result<()> {
-    check_body("body", &m.body)?;
+    // A file may go without words.
+    if m.attachment_ids.is_empty() || m.body.chars().count() > MAX_BODY {
+        check_body("body", &m.body)?;
+    }
     if matches!(&m.metadata, Some(v) if !v.is_object()) {
         return Err(Error::invalid("metadata", "must be a JSON object"));
     }
@@ -148,7 +154,9 @@ fn send_checked(
         }
         None => None,
     };
+    let files = super::attachments::for_send(c, tenant, conv, sender, &new.attachment_ids)?;
     let mut new = messages::NewMessage {
+        files: super::attachments::refs(&files),
         id: None,
         uuid: ids.uuid(now),
         oid: ids.oid(now),
@@ -172,6 +180,7 @@ fn send_checked(
         updated_at: now,
     };
     let (id, seq) = messages::insert_sent(c, &new)?;
+    super::attachments::attach(c, &files, id)?;
     new.seq = seq;
     let message = new.into_stored(id);
     read_state::on_sent(c, &message, check.sender_reads)?;
@@ -264,6 +273,7 @@ impl Service {
                     return Err(Error::forbidden("only the sender may delete a message"));
                 }
                 read_state::on_delete(c, &m, now)?;
+                super::attachments::on_message_deleted(c, m.id)?;
                 Ok(m)
             })
             .await

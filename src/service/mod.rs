@@ -1,6 +1,7 @@
 //! The use cases. Every business rule lives here: membership, tenant isolation, the read-state
 //! invariant (`read_state.rs`). Faces and the native API call these and only render results.
 
+pub mod attachments;
 pub mod audit;
 pub mod chat;
 pub mod contacts;

@@ -92,7 +92,7 @@ pub fn messages_after(
     let rows = stmt.query_map(params![conv.0, after, limit], |r| {
         Ok(StoredMessage {
             message: super::messages::from_row(r)?,
-            deleted_at: r.get(18)?,
+            deleted_at: r.get(19)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -6,14 +6,14 @@ use serde_json::Value;
 
 use super::json_column;
 use crate::domain::{
-    ConversationId, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus, TenantId,
-    UserId,
+    ConversationId, FileRef, IdRef, Message, MessageId, MessageKind, MessageRead, MessageStatus,
+    TenantId, UserId,
 };
 use crate::error::{Error, Result};
 
 pub(crate) const COLUMNS: &str =
     "id, uuid, oid, tenant_id, conversation_id, seq, sender_id, recipient_id, body, \
-     kind, subject, reply_to_id, status, metadata, attachments, device, created_at, updated_at";
+     kind, subject, reply_to_id, status, metadata, attachments, device, created_at, updated_at, files";
 
 pub(crate) fn from_row(r: &Row) -> rusqlite::Result<Message> {
     let kind: String = r.get(9)?;
@@ -39,6 +39,7 @@ pub(crate) fn from_row(r: &Row) -> rusqlite::Result<Message> {
             .map(|t| json_column(Some(t))),
         created_at: r.get(16)?,
         updated_at: r.get(17)?,
+        files: super::attachments::files_from(r.get(18)?),
     })
 }
 
@@ -59,6 +60,7 @@ pub struct NewMessage {
     pub status: Option<MessageStatus>,
     pub metadata: Value,
     pub attachments: Value,
+    pub files: Vec<FileRef>,
     pub device: Option<Value>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -83,6 +85,7 @@ impl NewMessage {
             status: self.status,
             metadata: self.metadata,
             attachments: self.attachments,
+            files: self.files,
             device: self.device,
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -94,8 +97,9 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<MessageId> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO messages (id, uuid, oid, tenant_id, conversation_id, seq, sender_id,
              recipient_id, body, kind, subject, reply_to_id, status, metadata, attachments, device,
-             created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+             created_at, updated_at, files)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+             ?19)",
     )?;
     stmt.execute(params![
         m.id,
@@ -115,7 +119,8 @@ pub fn insert(conn: &Connection, m: &NewMessage) -> Result<MessageId> {
         m.attachments.to_string(),
         m.device.as_ref().map(Value::to_string),
         m.created_at,
-        m.updated_at
+        m.updated_at,
+        super::attachments::files_json(&m.files)
     ])?;
     let id = MessageId(conn.last_insert_rowid());
     audit::message(id.0, m.conversation_id.0);
@@ -129,9 +134,9 @@ pub fn insert_sent(conn: &Connection, m: &NewMessage) -> Result<(MessageId, i64)
     let mut stmt = conn.prepare_cached(
         "INSERT INTO messages (uuid, oid, tenant_id, conversation_id, seq, sender_id,
              recipient_id, body, kind, subject, reply_to_id, status, metadata, attachments, device,
-             created_at, updated_at)
+             created_at, updated_at, files)
          VALUES (?1, ?2, ?3, ?4, (SELECT last_seq + 1 FROM conversations WHERE id = ?4), ?5, ?6,
-             ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
+             ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
          RETURNING id, seq",
     )?;
     Ok(stmt
@@ -152,7 +157,8 @@ pub fn insert_sent(conn: &Connection, m: &NewMessage) -> Result<(MessageId, i64)
                 m.attachments.to_string(),
                 m.device.as_ref().map(Value::to_string),
                 m.created_at,
-                m.updated_at
+                m.updated_at,
+                super::attachments::files_json(&m.files)
             ],
             |r| Ok((MessageId(r.get(0)?), r.get(1)?)),
         )

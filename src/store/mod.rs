@@ -3,6 +3,7 @@
 //! thread (`writer.rs`).
 
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 mod audit_queue;
 pub mod chats;

@@ -102,6 +102,15 @@ const HELD: &str = "EXISTS (SELECT 1 FROM legal_holds h
             OR EXISTS (SELECT 1 FROM conversations c
                        WHERE c.id = m.conversation_id AND c.customer_id = h.user_id)))";
 
+/// Whether an active legal hold covers message `id` (its files stay when it is deleted).
+pub fn is_held(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn.row(
+        &format!("SELECT {HELD} FROM messages m WHERE m.id = ?1"),
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
 /// How many expired messages one page of the sweep reads (on a reader, not the writer).
 pub const PAGE: usize = 500;
 
@@ -185,6 +194,7 @@ pub fn purgeable(
 pub fn delete_message(conn: &Connection, id: i64) -> Result<()> {
     conn.exec("DELETE FROM message_reads WHERE message_id = ?1", [id])?;
     conn.exec("DELETE FROM reactions WHERE message_id = ?1", [id])?;
+    super::attachments::remove_of_message(conn, id)?;
     conn.exec(
         "UPDATE messages SET reply_to_id = NULL WHERE reply_to_id = ?1",
         [id],

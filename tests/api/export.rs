@@ -219,7 +219,7 @@ fn conversation(doc: &Value, id: i64) -> &Value {
 fn the_export_holds_exactly_the_patients_conversations() {
     let c = clinic();
     let doc = export_json(&c, c.patient);
-    assert_eq!(doc["format"], "parlor-patient-export/1");
+    assert_eq!(doc["format"], "parlor-patient-export/2");
     assert_eq!(doc["clinic"]["name"], "Lakeside <Clinic>");
     assert_eq!(doc["patient"]["id"], c.patient);
     assert_eq!(doc["patient"]["display_name"], "Pat Ient");
@@ -573,6 +573,7 @@ fn a_long_history_is_exported_whole_across_pages() {
                                     status: None,
                                     metadata: None,
                                     attachments: None,
+                                    attachment_ids: Vec::new(),
                                     device: None,
                                 },
                             )

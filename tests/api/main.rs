@@ -15,6 +15,8 @@ mod admin_session;
 mod admin_stand_in_browser;
 mod admin_webhooks_browser;
 mod app_browser;
+mod attachments;
+mod attachments_browser;
 mod audit;
 mod backups;
 mod bench_ceiling;

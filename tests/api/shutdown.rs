@@ -82,6 +82,11 @@ impl Server {
         let _ = self.child.wait();
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM, as a service manager stops it; waits for the process to end.
     pub fn terminate(mut self) -> (ExitStatus, String) {
         let killed = Command::new("kill")

@@ -188,6 +188,17 @@ impl Browser {
         );
     }
 
+    /// Puts the file at `path` in the file input matching `css` (which may be invisible, as a
+    /// styled picker's input is).
+    pub fn attach_file(&self, css: &str, path: &std::path::Path) {
+        let e = self.wait_for(css, |b| b.find(css));
+        self.session_call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": path.display().to_string() })),
+        );
+    }
+
     /// The visible text of the first element matching `css`, if there is one. A live page may
     /// redraw the element between finding and reading it (a stale reference): that is "none
     /// yet", so that `wait_for` looks again instead of failing the test.

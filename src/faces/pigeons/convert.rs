@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::dto::*;
 use crate::domain::clock::Millis;
 use crate::domain::time::rfc3339_seconds_offset;
-use crate::domain::{Conversation, ConversationStatus, User};
+use crate::domain::{Conversation, ConversationStatus, FileRef, User};
 use crate::service::chat::ChatMessage;
 use crate::service::conversations::{Listing, Member};
 use crate::store::reactions::Reaction;
@@ -123,7 +123,19 @@ fn device(stored: &Value) -> DeviceInfoDto {
     }
 }
 
-pub fn message(m: &ChatMessage, pbk: Option<&str>) -> MessageDto {
+/// Where a file of this face is downloaded: `base` is the server's address and the face's
+/// prefix.
+pub fn file(f: &FileRef, base: &str) -> FileDto {
+    FileDto {
+        id: f.uuid.clone(),
+        name: f.filename.clone(),
+        mime_type: f.content_type.clone(),
+        size: f.size,
+        url: format!("{base}/attachments/{}", f.uuid),
+    }
+}
+
+pub fn message(m: &ChatMessage, pbk: Option<&str>, base: &str) -> MessageDto {
     let msg = &m.message;
     let read_at = m.read_at.map(timestamp);
     MessageDto {
@@ -137,9 +149,17 @@ pub fn message(m: &ChatMessage, pbk: Option<&str>) -> MessageDto {
             kind: msg.kind.as_str(),
         },
         attachments: match &msg.attachments {
-            Value::Null => Value::Array(vec![]),
-            v => v.clone(),
-        },
+            Value::Array(given) => given.iter().cloned().map(AttachmentItem::Given).collect(),
+            Value::Null => Vec::new(),
+            v => vec![AttachmentItem::Given(v.clone())],
+        }
+        .into_iter()
+        .chain(
+            msg.files
+                .iter()
+                .map(|f| AttachmentItem::File(file(f, base))),
+        )
+        .collect(),
         metadata: match &msg.metadata {
             Value::Null => Value::Object(Default::default()),
             v => v.clone(),

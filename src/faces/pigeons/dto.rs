@@ -101,7 +101,7 @@ pub struct MessageDto {
     pub sender: PersonDto,
     pub receiver: Option<PersonDto>,
     pub context: ContextDto,
-    pub attachments: Value,
+    pub attachments: Vec<AttachmentItem>,
     pub metadata: Value,
     pub reactions: Vec<ReactionDto>,
     pub status: StatusDto,
@@ -222,4 +222,23 @@ pub struct RegisterDevice {
     pub token: String,
     pub platform: String,
     pub device: Option<Value>,
+}
+
+/// An entry of a message's `attachments`: what the client sent, as it sent it, or a file it
+/// uploaded (`POST /attachments`), with a URL the same credential can fetch.
+#[derive(Serialize)]
+#[serde(untagged)]
+pub enum AttachmentItem {
+    Given(Value),
+    File(FileDto),
+}
+
+/// An uploaded file (Parlor's own shape: the vendor documents `attachments` without one).
+#[derive(Serialize)]
+pub struct FileDto {
+    pub id: String,
+    pub name: String,
+    pub mime_type: String,
+    pub size: i64,
+    pub url: String,
 }

@@ -2,6 +2,7 @@
 //! Contract: `faces/pigeons.md`; vendor docs `EN/Pigeons/Endpoints/*.md`. Users and
 //! conversations are named by `uuid`, messages by `oid`.
 
+mod attachments;
 mod auth;
 mod convert;
 pub mod dto;
@@ -35,11 +36,36 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/devices"),
     ("DELETE", "/devices/{token}"),
     ("GET", "/stats/devices"),
+    ("POST", "/attachments"),
+    ("GET", "/attachments/{id}"),
 ];
+
+/// The face's address (the server's and the prefix it is mounted under), for links to its
+/// own routes.
+pub(crate) struct Prefix(pub String);
+
+pub(crate) fn base(app: &App, req: &HttpRequest, prefix: &Prefix) -> String {
+    format!(
+        "{}{}",
+        crate::http::files::base_url(app.settings.public_url.as_deref(), req),
+        prefix.0
+    )
+}
 
 pub fn routes(cfg: &mut web::ServiceConfig, prefix: &str) {
     cfg.service(
         web::scope(prefix)
+            .app_data(web::Data::new(Prefix(prefix.to_string())))
+            .service(
+                web::resource("/attachments")
+                    .route(web::post().to(attachments::upload))
+                    .default_service(not_allowed("POST")),
+            )
+            .service(
+                web::resource("/attachments/{id}")
+                    .route(get().to(attachments::download))
+                    .default_service(not_allowed("GET, HEAD")),
+            )
             .service(
                 web::resource("/conversations")
                     .route(get().to(list_conversations))
@@ -138,7 +164,7 @@ pub fn not_found(req: &HttpRequest) -> HttpResponse {
 
 /// Pigeons names users and conversations by uuid and messages by oid: always text keys, even
 /// when all digits.
-fn key(text: &str) -> IdRef {
+pub(crate) fn key(text: &str) -> IdRef {
     IdRef::Key(text.to_string())
 }
 
@@ -199,7 +225,10 @@ async fn conversation_messages(
     app: web::Data<App>,
     caller: Caller,
     path: web::Path<String>,
+    req: HttpRequest,
+    prefix: web::Data<Prefix>,
 ) -> PigeonsResult<HttpResponse> {
+    let base = base(&app, &req, &prefix);
     let thread = app
         .service
         .chat_thread(caller.tenant.id, key(&path), caller.user.id)
@@ -209,7 +238,7 @@ async fn conversation_messages(
         data: thread
             .messages
             .iter()
-            .map(|m| convert::message(m, pbk))
+            .map(|m| convert::message(m, pbk, &base))
             .collect(),
         conversation: convert::conversation_summary(&thread.conversation),
     }))
@@ -220,8 +249,11 @@ async fn send_message(
     app: web::Data<App>,
     caller: Caller,
     input: Input,
+    req: HttpRequest,
+    prefix: web::Data<Prefix>,
 ) -> PigeonsResult<HttpResponse> {
     let request = validate::send_message(&input.0)?;
+    let (attachments, attachment_ids) = attachments::split(request.attachments);
     let sent = app
         .service
         .send_chat_message(
@@ -233,15 +265,21 @@ async fn send_message(
                 body: request.text,
                 kind: Some(request.kind),
                 metadata: request.metadata,
-                attachments: request.attachments,
+                attachments,
+                attachment_ids,
                 device: Some(request.device),
                 ..NewMessage::default()
             },
         )
-        .await?;
+        .await
+        .map_err(attachments::as_attachments_field)?;
     Ok(HttpResponse::Created().json(Done {
         message: "Message sent successfully",
-        data: convert::message(&sent, caller.tenant.public_key.as_deref()),
+        data: convert::message(
+            &sent,
+            caller.tenant.public_key.as_deref(),
+            &base(&app, &req, &prefix),
+        ),
     }))
 }
 

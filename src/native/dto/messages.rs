@@ -7,11 +7,14 @@ use serde_json::Value;
 use crate::domain::time::rfc3339_ms;
 use crate::domain::Message;
 
+use super::attachments::FileDto;
 use super::Ref;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendMessage {
+    /// May be empty when the message carries files.
+    #[serde(default)]
     pub body: String,
     pub kind: Option<String>,
     pub recipient: Option<Ref>,
@@ -19,6 +22,9 @@ pub struct SendMessage {
     pub reply_to: Option<Ref>,
     pub metadata: Option<Value>,
     pub attachments: Option<Value>,
+    /// Files uploaded into the conversation first (`POST /conversations/{conv}/attachments`),
+    /// by their `id`; each can be sent once.
+    pub attachment_ids: Option<Vec<String>>,
     pub device: Option<Value>,
     #[serde(rename = "as")]
     pub as_user: Option<Ref>,
@@ -56,6 +62,8 @@ pub struct MessageDto {
     pub status: Option<&'static str>,
     pub metadata: Value,
     pub attachments: Value,
+    /// Uploaded files the message carries, each with its download URL.
+    pub files: Vec<FileDto>,
     pub device: Option<Value>,
     /// Participants other than the sender who have read it (present in message lists).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +89,7 @@ impl MessageDto {
             status: m.status.map(|s| s.as_str()),
             metadata: m.metadata,
             attachments: m.attachments,
+            files: m.files.iter().map(FileDto::from).collect(),
             device: m.device,
             read_by,
             created_at: rfc3339_ms(m.created_at),

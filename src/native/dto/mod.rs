@@ -3,6 +3,7 @@
 //! One file per resource; this one holds what they share (ids in bodies, lists, `as`).
 
 mod accounts;
+mod attachments;
 pub mod audit;
 mod conversations;
 mod directory;
@@ -13,6 +14,7 @@ mod session;
 mod webhooks;
 
 pub use accounts::*;
+pub use attachments::*;
 pub use conversations::*;
 pub use directory::*;
 pub use events::*;

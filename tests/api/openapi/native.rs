@@ -215,13 +215,40 @@ fn every_native_operation_answers_as_its_document_says() {
         None,
         200,
     );
+    let file = live.call(
+        "POST",
+        &format!("/conversations/{conv}/attachments?as={PROVIDER}&filename=a.bin"),
+        |r| {
+            r.admin()
+                .tenant(CLINIC)
+                .raw("application/octet-stream", "\0bytes")
+        },
+    );
+    assert_eq!(file.status, 201, "{}", file.text);
+    let file = file.body["id"].as_str().unwrap().to_string();
+    let r = live.call("POST", &format!("/conversations/{conv}/attachments"), |r| {
+        r.admin().tenant(CLINIC).raw("application/octet-stream", "")
+    });
+    assert_eq!(r.status, 400, "{}", r.text);
     let msg = live.ok(
         "POST",
         &format!("/conversations/{conv}/messages"),
-        Some(json!({"body": "Hello", "as": PROVIDER})),
+        Some(json!({"body": "Hello", "as": PROVIDER, "attachment_ids": [file]})),
         201,
     );
     let msg = id(&msg);
+    live.ok("GET", &format!("/attachments/{file}"), None, 200);
+    let content = live.admin("GET", &format!("/attachments/{file}/content"), None);
+    assert_eq!(content.status, 200);
+    let r = live.call("GET", &format!("/attachments/{file}/content"), |r| {
+        r.admin()
+            .tenant(CLINIC)
+            .header("Range", "bytes=100-")
+            .send()
+    });
+    assert_eq!(r.status, 416);
+    let r = live.admin("GET", "/attachments/nope/content", None);
+    assert_eq!(r.status, 404);
     live.ok("GET", &format!("/conversations/{conv}/messages"), None, 200);
     live.ok("GET", &format!("/messages/{msg}"), None, 200);
     live.ok(
