@@ -8,15 +8,12 @@ use parlor::config::Settings;
 use parlor::domain::time::parse_utc_offset;
 use parlor::domain::{IdRef, Profile, Role};
 use parlor::fixture::{self, Summary};
-use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
 use parlor::service::retention::SweepOptions;
 use parlor::service::Service;
 use parlor::store::integrity::{self, Depth, Outcome};
 use parlor::store::origin;
 use parlor::{encryption, server, Error};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// mimalloc instead of the system allocator: request handling allocates and frees many small
 /// strings across threads, where glibc's malloc spent a fifth of a list request's CPU.
@@ -43,7 +40,7 @@ fn return_freed_memory() {
 /// Start with `parlor init` (creates the database and prints the administrator token), then
 /// `parlor serve`. To try it with sample data instead: `parlor serve --demo`.
 #[derive(Parser)]
-#[command(name = "parlor", version, about, long_about)]
+#[command(name = "parlor", version = parlor::telemetry::VERSION, about, long_about)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -274,17 +271,12 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")
-    });
-    let logging = tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
-    // Clients' malformed requests are summed up at INFO rather than logged as ERRORs.
-    match ClientFaults::start() {
-        Ok(faults) => logging.with(faults).init(),
-        Err(_) => logging.init(),
-    }
+    // The settings are read again by the command, which reports their errors (and, the log
+    // being in place by then, their warnings).
+    let format = settings(&cli.global)
+        .map(|s| s.log_format)
+        .unwrap_or_default();
+    parlor::telemetry::logging::init(format);
     match actix_web::rt::System::new().block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -382,6 +374,9 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
                 "Admin page: {0}://{1}/admin   Native API: {0}://{1}/parlor/v1",
                 running.scheme, running.addr
             );
+            if let Some(metrics) = running.metrics_addr {
+                println!("Metrics: http://{metrics}/metrics");
+            }
             println!("Press Ctrl-C to stop.");
             running.server.await.map_err(Error::internal)?;
             // Stopped (Ctrl-C, SIGTERM): let the writer finish and fold the WAL back into the
@@ -419,7 +414,10 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             let service = open(&cli.global)?;
             let doc = fixture::Document::from_file(&file)?;
             let empty = !service.store.read(origin::holds_tenants).await?;
-            let summary = fixture::load(&service, doc).await?;
+            let progress = parlor::progress::Progress::on_stderr("load");
+            let summary = fixture::load_showing(&service, doc, progress.clone()).await;
+            progress.finish();
+            let summary = summary?;
             if empty {
                 service.store.write(origin::mark_scratch).await?;
             }
@@ -790,7 +788,13 @@ async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Erro
         s.db.display(),
         if quick { "quick" } else { "full" }
     );
-    let report = integrity::verify(&s.db, depth, encryption::key_for(&s)?.as_ref())?;
+    let key = encryption::key_for(&s)?;
+    let progress = parlor::progress::Progress::on_stderr("check");
+    let report = integrity::verify_telling(&s.db, depth, key.as_ref(), &|step| {
+        progress.phase(step, None, "")
+    });
+    progress.finish();
+    let report = report?;
     for step in &report.steps {
         match &step.outcome {
             Outcome::Sound => println!("  {}: sound", step.name),
