@@ -424,7 +424,9 @@ impl Settings {
             }
             _ => {}
         }
-        if self.metrics_bind.as_deref().is_some_and(|m| m.trim() == self.bind.trim()) {
+        // Port 0 is any free port, a different one for each listener.
+        let same_port = |m: &str| m.trim() == self.bind.trim() && !m.trim().ends_with(":0");
+        if self.metrics_bind.as_deref().is_some_and(same_port) {
             return Err(Error::invalid(
                 "metrics_bind",
                 "must differ from bind: metrics are never served on the public port",

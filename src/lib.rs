@@ -24,6 +24,7 @@ pub mod lanes;
 pub mod native;
 pub mod notices;
 pub mod openapi;
+pub mod probe;
 pub mod progress;
 pub mod server;
 pub mod service;

@@ -139,6 +139,15 @@ enum Command {
         #[arg(long)]
         quick: bool,
     },
+    /// Ask a running server whether it is ready (GET /readyz): exit status 0 when it is, 1
+    /// when it is not or does not answer within 5 seconds. For a container's HEALTHCHECK or a
+    /// monitoring script; plain HTTP only.
+    Health {
+        /// The server's host:port (default: the bind setting, on loopback when it listens on
+        /// every address).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+    },
     /// Retention: remove messages older than each tenant's retention (legal holds win).
     #[command(subcommand)]
     Retention(RetentionCommand),
@@ -577,6 +586,27 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { fix, quick } => check(&cli.global, fix, quick).await,
+        Command::Health { addr } => {
+            let addr = match addr {
+                Some(addr) => addr,
+                None => parlor::probe::local_address(&settings(&cli.global)?.bind),
+            };
+            // Any failure is "unhealthy" (1): a container runtime reserves exit status 2.
+            match parlor::probe::readyz(&addr) {
+                Ok(answer) if answer.ready() => {
+                    println!("ready: {}", answer.body);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(answer) => {
+                    println!("not ready ({}): {}", answer.status, answer.body);
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    println!("not ready: {}", describe(&e));
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Audit(AuditCommand::Verify { head }) => {
             let service = open(&cli.global)?;
             let verified = parlor::audit::cli::verify(&service, head.as_deref()).await;

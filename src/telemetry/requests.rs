@@ -22,7 +22,6 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Instant;
 
-use actix_web::body::EitherBody;
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -103,7 +102,7 @@ pub fn note_surface(surface: &'static str) {
 pub fn observe<S, B>(
     req: ServiceRequest,
     routes: &S,
-) -> impl Future<Output = Result<ServiceResponse<EitherBody<B>>, actix_web::Error>>
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
     S::Future: 'static,
@@ -118,30 +117,46 @@ where
     } else {
         req.method().clone()
     };
-    let request = req.request().clone();
+    // No clone of the request may be held across the call: routing needs it unshared.
+    let by_path = surface_of(req.path());
     let noted = Rc::new(Cell::new(Noted::default()));
     let answer = NOTED.scope(noted.clone(), routes.call(req));
     async move {
-        let mut res = match answer.await {
-            Ok(res) => res.map_into_left_body(),
-            // What actix would answer for the error, made here so that it carries the id too.
-            Err(e) => ServiceResponse::from_err(e, request).map_into_right_body(),
+        let header = HeaderValue::from_str(&id.0).ok();
+        let (answer, route, face, status) = match answer.await {
+            Ok(mut res) => {
+                if let Some(value) = header {
+                    res.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);
+                }
+                let (route, face) = (
+                    res.request().match_pattern(),
+                    res.request().extensions().get::<Face>().map(|f| f.0),
+                );
+                let status = res.status();
+                (Ok(res), route, face, status)
+            }
+            // A middleware's error, answered as actix would answer it, with the id too.
+            Err(e) => {
+                let mut response = e.error_response();
+                if let Some(value) = header {
+                    response
+                        .headers_mut()
+                        .insert(REQUEST_ID_HEADER.clone(), value);
+                }
+                let status = response.status();
+                let e = actix_web::error::InternalError::from_response(e, response);
+                (Err(e.into()), None, None, status)
+            }
         };
-        if let Ok(value) = HeaderValue::from_str(&id.0) {
-            res.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);
-        }
         let metrics = exporter::enabled();
         let log = tracing::enabled!(target: TARGET, tracing::Level::INFO);
         if metrics || log {
             let noted = noted.get();
             let seen = Seen {
-                route: res.request().match_pattern(),
-                surface: noted
-                    .surface
-                    .or_else(|| res.request().extensions().get::<Face>().map(|f| f.0))
-                    .unwrap_or_else(|| surface_of(res.request().path())),
+                route,
+                surface: noted.surface.or(face).unwrap_or(by_path),
                 method: method_label(&method),
-                status: res.status(),
+                status,
                 seconds: started.elapsed().as_secs_f64(),
             };
             if metrics {
@@ -151,7 +166,7 @@ where
                 seen.log(&id, noted.tenant);
             }
         }
-        Ok(res)
+        answer
     }
 }
 
@@ -183,12 +198,12 @@ impl Seen {
     fn log(&self, id: &RequestId, tenant: Option<i64>) {
         tracing::info!(
             target: TARGET,
-            request_id = &*id.0,
-            method = self.method,
-            route = self.route(),
+            request_id = %id.0,
+            method = %self.method,
+            route = %self.route(),
             status = self.status.as_u16(),
             duration_ms = (self.seconds * 1e6).round() / 1e3,
-            surface = self.surface,
+            surface = %self.surface,
             tenant,
             "answered"
         );
