@@ -52,9 +52,10 @@ impl Progress {
     /// Progress of `command` on standard error: a bar on a terminal, plain lines otherwise.
     pub fn on_stderr(command: &'static str) -> Progress {
         let shown = if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.enable_steady_tick(TICK_EVERY);
-            Shown::Bar(bar)
+            Shown::Bar(
+                ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+                    .with_prefix(command),
+            )
         } else {
             Shown::Lines
         };
@@ -117,7 +118,6 @@ impl Progress {
             unit,
             started: Instant::now(),
         };
-        self.0.done.store(0, Ordering::Release);
         match &self.0.shown {
             Shown::Bar(bar) => {
                 let style = match total {
@@ -130,17 +130,26 @@ impl Progress {
                 if let Ok(style) = style {
                     bar.set_style(style.progress_chars("=> "));
                 }
-                bar.set_prefix(self.0.command);
                 bar.set_message(phase.name.clone());
                 bar.reset();
                 match total {
                     Some(total) => bar.set_length(total),
                     None => bar.unset_length(),
                 }
+                // Redrawn while nothing moves it too (one long SQLite statement): its spinner
+                // and elapsed time show it is alive. From the first phase on, not before.
+                bar.enable_steady_tick(TICK_EVERY);
             }
-            Shown::Lines => self.0.line(&phase, false),
+            Shown::Lines => {
+                // The phase that ends says how far it got and how long it took.
+                let ended = self.0.lock().clone();
+                self.0.line(&ended, true);
+                self.0.done.store(0, Ordering::Release);
+                self.0.line(&phase, false);
+            }
             Shown::Hidden => {}
         }
+        self.0.done.store(0, Ordering::Release);
         *self.0.lock() = phase;
     }
 
@@ -227,11 +236,23 @@ mod tests {
             started: Instant::now(),
         };
         assert_eq!(
-            line_text("load", &phase, 420_000, Duration::from_millis(31_400), false),
+            line_text(
+                "load",
+                &phase,
+                420_000,
+                Duration::from_millis(31_400),
+                false
+            ),
             "load: writing messages, 420000/1000000 messages (42%), 31 s"
         );
         assert_eq!(
-            line_text("load", &phase, 1_000_000, Duration::from_millis(75_250), true),
+            line_text(
+                "load",
+                &phase,
+                1_000_000,
+                Duration::from_millis(75_250),
+                true
+            ),
             "load: writing messages, 1000000/1000000 messages (100%), done in 75.2 s"
         );
         let open = Phase {

@@ -538,7 +538,11 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health, settled: &dyn 
         let started = Instant::now();
         let committed = conn.exec("COMMIT", []);
         metrics::histogram!(names::WRITER_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
-        let outcome = if committed.is_ok() { "committed" } else { "failed" };
+        let outcome = if committed.is_ok() {
+            "committed"
+        } else {
+            "failed"
+        };
         metrics::counter!(names::WRITER_COMMITS, "outcome" => outcome).increment(1);
         committed.map(drop).map_err(|e| {
             let e = Error::from(e);

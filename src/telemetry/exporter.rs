@@ -91,9 +91,8 @@ pub struct MetricsServer {
 /// Installs the recorder and binds `/metrics` on `bind`, reading the gauges of `store`.
 pub fn serve(bind: &str, store: Store) -> Result<MetricsServer> {
     let handle = install()?;
-    let listener = TcpListener::bind(bind).map_err(|e| {
-        Error::invalid("metrics_bind", format!("cannot listen on {bind}: {e}"))
-    })?;
+    let listener = TcpListener::bind(bind)
+        .map_err(|e| Error::invalid("metrics_bind", format!("cannot listen on {bind}: {e}")))?;
     let addr = listener.local_addr().map_err(Error::internal)?;
     if !addr.ip().is_loopback() {
         tracing::warn!(
@@ -134,8 +133,9 @@ async fn scrape(scraped: web::Data<Scraped>) -> HttpResponse {
         Ok(sample) => {
             metrics::gauge!(names::WRITER_QUEUE).set(sample.writes_queued as f64);
             metrics::gauge!(names::WAL_BYTES).set(sample.wal_bytes as f64);
-            metrics::gauge!(names::READ_POOL, "state" => "in_use")
-                .set(f64::from(sample.pool_connections.saturating_sub(sample.pool_idle)));
+            metrics::gauge!(names::READ_POOL, "state" => "in_use").set(f64::from(
+                sample.pool_connections.saturating_sub(sample.pool_idle),
+            ));
             metrics::gauge!(names::READ_POOL, "state" => "idle").set(f64::from(sample.pool_idle));
             metrics::gauge!(names::READ_QUEUE).set(sample.reads_waiting as f64);
         }

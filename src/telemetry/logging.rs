@@ -21,7 +21,8 @@ pub const DEFAULT_FILTER: &str = "warn,parlor=info,parlor::http=warn";
 
 /// Installs the log for the process (once; later calls do nothing).
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let (text, json) = match format {
         LogFormat::Text => (
             Some(

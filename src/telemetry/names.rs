@@ -73,15 +73,8 @@ pub fn describe() {
         Unit::Seconds,
         "Time of each COMMIT of the writer (WAL write and fsync)"
     );
-    describe_gauge!(
-        WRITER_QUEUE,
-        "Write commands waiting for the writer"
-    );
-    describe_gauge!(
-        WAL_BYTES,
-        Unit::Bytes,
-        "Size of the write-ahead log file"
-    );
+    describe_gauge!(WRITER_QUEUE, "Write commands waiting for the writer");
+    describe_gauge!(WAL_BYTES, Unit::Bytes, "Size of the write-ahead log file");
     describe_gauge!(READ_POOL, "Read connections, by state (in_use, idle)");
     describe_gauge!(READ_QUEUE, "Reads waiting for a reader thread");
     describe_gauge!(EVENT_STREAMS, "Event streams open");

@@ -55,8 +55,9 @@ impl RequestId {
             .and_then(|v| std::str::from_utf8(v).ok());
         RequestId(match sent {
             Some(id) => id.into(),
-            None => crate::domain::idgen::unseeded_uuid(chrono::Utc::now().timestamp_millis())
-                .into(),
+            None => {
+                crate::domain::idgen::unseeded_uuid(chrono::Utc::now().timestamp_millis()).into()
+            }
         })
     }
 }

@@ -160,8 +160,7 @@ async fn attempt(service: &Service, hooks: &Webhooks, endpoint: Endpoint, delive
         (_, "failed") => "failed",
         _ => "retrying",
     };
-    metrics::counter!(crate::telemetry::names::WEBHOOK_ATTEMPTS, "outcome" => counted)
-        .increment(1);
+    metrics::counter!(crate::telemetry::names::WEBHOOK_ATTEMPTS, "outcome" => counted).increment(1);
     let headers_text = headers_json(&headers);
     let body = delivery.body.clone();
     let recorded = service

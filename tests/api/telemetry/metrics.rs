@@ -59,7 +59,11 @@ fn scrape(url: &str) -> Option<Scrape> {
         "the Prometheus text parser (pip install prometheus-client)",
         required,
     )?;
-    assert_eq!(code, Some(0), "the parser refused the metrics: {err}\n{text}");
+    assert_eq!(
+        code,
+        Some(0),
+        "the parser refused the metrics: {err}\n{text}"
+    );
     Some(Scrape(serde_json::from_str(&out).unwrap()))
 }
 
@@ -93,7 +97,10 @@ fn scrape_until(url: &str, ready: impl Fn(&Scrape) -> bool) -> Scrape {
 #[test]
 fn metrics_count_each_request_under_its_route_template_on_a_port_of_their_own() {
     let server = Process::demo(&[("PARLOR_METRICS_BIND", "127.0.0.1:0")]);
-    let metrics = server.metrics.clone().expect("the banner names the metrics' address");
+    let metrics = server
+        .metrics
+        .clone()
+        .expect("the banner names the metrics' address");
     assert_ne!(metrics, format!("{}/metrics", server.base));
     // The public port has no /metrics, whatever the credential.
     let on_public = ureq::get(&format!("{}/metrics", server.base))
@@ -142,10 +149,7 @@ fn metrics_count_each_request_under_its_route_template_on_a_port_of_their_own() 
     let stream = open_event_stream(&server.base);
 
     let after = scrape_until(&metrics, |s| {
-        s.value(
-            "parlor_webhook_attempts_total",
-            &[("outcome", "captured")],
-        ) >= 3.0
+        s.value("parlor_webhook_attempts_total", &[("outcome", "captured")]) >= 3.0
     });
     let rose = |name: &str, labels: &[(&str, &str)]| {
         after.value(name, labels) - before.value(name, labels)
@@ -168,7 +172,10 @@ fn metrics_count_each_request_under_its_route_template_on_a_port_of_their_own() 
     assert_eq!(
         rose(
             "parlor_http_requests_total",
-            &[("surface", "respondent"), ("route", "/v1/messaging/conversations")]
+            &[
+                ("surface", "respondent"),
+                ("route", "/v1/messaging/conversations")
+            ]
         ),
         1.0
     );
@@ -217,7 +224,11 @@ fn open_event_stream(base: &str) -> std::net::TcpStream {
     let mut buf = [0u8; 1024];
     while !String::from_utf8_lossy(&seen).contains(": stream open") {
         let n = conn.read(&mut buf).unwrap();
-        assert!(n > 0, "the stream closed: {}", String::from_utf8_lossy(&seen));
+        assert!(
+            n > 0,
+            "the stream closed: {}",
+            String::from_utf8_lossy(&seen)
+        );
         seen.extend_from_slice(&buf[..n]);
     }
     conn

@@ -8,6 +8,7 @@
 
 mod metrics;
 mod packaging;
+mod progress;
 mod request_logs;
 
 use std::io::{BufRead, BufReader, Read};

@@ -16,8 +16,8 @@ fn parlor(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
         .envs(env.iter().copied())
         .output()
         .expect("run parlor");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text)
 }
 
@@ -103,10 +103,13 @@ fn the_systemd_unit_is_sandboxed_and_verifies() {
         .arg(&copy)
         .output()
         .unwrap();
-    let said = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");
-    assert!(said.trim().is_empty(), "systemd-analyze has remarks:\n{said}");
+    assert!(
+        said.trim().is_empty(),
+        "systemd-analyze has remarks:\n{said}"
+    );
 }
 
 /// The Containerfile's instructions, continuation lines joined: (INSTRUCTION, arguments).

@@ -185,7 +185,8 @@ fn request_lines_are_json_with_their_id_route_and_tenant_and_nothing_secret_is_l
     assert_eq!(jwt.status, 200, "{:?}", jwt.body);
     let jwt = jwt.body["jwt"].as_str().unwrap().to_string();
     let mdlive = send(
-        at("GET", "/api/v2/patients/52/messages/conversations").set("Authorization", &format!("Bearer {jwt}")),
+        at("GET", "/api/v2/patients/52/messages/conversations")
+            .set("Authorization", &format!("Bearer {jwt}")),
         None,
     );
     secrets.push(jwt);
@@ -232,7 +233,10 @@ fn request_lines_are_json_with_their_id_route_and_tenant_and_nothing_secret_is_l
     assert_eq!(line["tenant"], 1, "{line}");
     let line = request_line(&lines, mdlive.request_id.as_deref().unwrap());
     assert_eq!(line["surface"], "mdlive", "{line}");
-    assert_eq!(line["route"], "/api/v2/patients/{patient_id}/messages/conversations", "{line}");
+    assert_eq!(
+        line["route"], "/api/v2/patients/{patient_id}/messages/conversations",
+        "{line}"
+    );
     let line = request_line(&lines, respondent.request_id.as_deref().unwrap());
     assert_eq!(line["surface"], "respondent", "{line}");
     assert_eq!(line["route"], "/v1/messaging/conversations", "{line}");
