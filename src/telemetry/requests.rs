@@ -123,16 +123,19 @@ where
     let noted = Rc::new(Cell::new(Noted::default()));
     let answer = NOTED.scope(noted.clone(), routes.call(req));
     async move {
+        let metrics = exporter::enabled();
+        let log = tracing::enabled!(target: TARGET, tracing::Level::INFO);
         let header = HeaderValue::from_str(&id.0).ok();
         let (answer, route, face, status) = match answer.await {
             Ok(mut res) => {
                 if let Some(value) = header {
                     res.headers_mut().insert(REQUEST_ID_HEADER.clone(), value);
                 }
-                let (route, face) = (
-                    res.request().match_pattern(),
-                    res.request().extensions().get::<Face>().map(|f| f.0),
-                );
+                // Finding the template costs a walk of the routes: only when it is used.
+                let route = (metrics || log)
+                    .then(|| res.request().match_pattern())
+                    .flatten();
+                let face = res.request().extensions().get::<Face>().map(|f| f.0);
                 let status = res.status();
                 (Ok(res), route, face, status)
             }
@@ -149,8 +152,6 @@ where
                 (Err(e.into()), None, None, status)
             }
         };
-        let metrics = exporter::enabled();
-        let log = tracing::enabled!(target: TARGET, tracing::Level::INFO);
         if metrics || log {
             let noted = noted.get();
             let seen = Seen {

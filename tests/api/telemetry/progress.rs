@@ -40,7 +40,10 @@ fn load_and_check_write_plain_progress_lines_when_stderr_is_not_a_terminal() {
 
     let (ok, out, err) = parlor(&db, &["check"]);
     assert!(ok, "{out}{err}");
-    assert!(out.contains("All unread counts match the messages."), "{out}");
+    assert!(
+        out.contains("All unread counts match the messages."),
+        "{out}"
+    );
     for step in ["file structure", "links between records", "unread counts"] {
         assert!(err.contains(&format!("check: {step}, ")), "{step}:\n{err}");
     }
