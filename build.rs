@@ -47,5 +47,7 @@ fn main() {
             git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into())
         }
     };
-    println!("cargo:rustc-env=PARLOR_COMMIT={commit}");
+    // Not under the PARLOR_ prefix: Cargo also sets this variable for `cargo test`'s processes,
+    // and the servers they start would warn about an unknown setting.
+    println!("cargo:rustc-env=BUILT_FROM_COMMIT={commit}");
 }

@@ -13,12 +13,12 @@ pub mod names;
 pub mod requests;
 
 /// The commit the binary was built from (`build.rs`).
-pub const COMMIT: &str = env!("PARLOR_COMMIT");
+pub const COMMIT: &str = env!("BUILT_FROM_COMMIT");
 
 /// `parlor --version`: the package version and the commit.
 pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
-    env!("PARLOR_COMMIT"),
+    env!("BUILT_FROM_COMMIT"),
     ")"
 );
