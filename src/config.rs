@@ -79,6 +79,11 @@ pub struct Settings {
     pub body_read_timeout_seconds: u32,
     /// Longest time, in seconds, a whole request body may take before answering 408.
     pub body_timeout_seconds: u32,
+    /// Prometheus metrics at `/metrics` on this address of their own (never the public port),
+    /// e.g. "127.0.0.1:9464". Unset: no metrics.
+    pub metrics_bind: Option<String>,
+    /// The log's lines: "text" for people, "json" (one object a line) for log shippers.
+    pub log_format: LogFormat,
     /// Reads that may wait for a database connection; past it requests get 503 + Retry-After.
     pub read_queue_depth: usize,
     /// Password checks and hashes that may wait for a CPU thread; past it, 503 + Retry-After.
@@ -125,6 +130,15 @@ pub struct Settings {
     /// Attachments: hours after which an uploaded file no message carries is removed.
     pub attachment_unsent_hours: u32,
     pub faces: BTreeMap<String, FaceSettings>,
+}
+
+/// How log lines are written (`log_format`).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -181,6 +195,8 @@ impl Default for Settings {
             webhook_outbox_days: 30,
             body_read_timeout_seconds: 10,
             body_timeout_seconds: 30,
+            metrics_bind: None,
+            log_format: LogFormat::Text,
             read_queue_depth: crate::store::DEFAULT_READ_QUEUE_DEPTH,
             password_queue_depth: crate::service::DEFAULT_PASSWORD_QUEUE_DEPTH,
             tls_cert: None,
@@ -260,6 +276,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "body_read_timeout_seconds",
     ),
     ("PARLOR_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
+    ("PARLOR_METRICS_BIND", "metrics_bind"),
+    ("PARLOR_LOG_FORMAT", "log_format"),
     ("PARLOR_READ_QUEUE_DEPTH", "read_queue_depth"),
     ("PARLOR_PASSWORD_QUEUE_DEPTH", "password_queue_depth"),
     ("PARLOR_AUDIT", "audit"),
@@ -465,6 +483,14 @@ impl Settings {
                 ))
             }
             _ => {}
+        }
+        // Port 0 is any free port, a different one for each listener.
+        let same_port = |m: &str| m.trim() == self.bind.trim() && !m.trim().ends_with(":0");
+        if self.metrics_bind.as_deref().is_some_and(same_port) {
+            return Err(Error::invalid(
+                "metrics_bind",
+                "must differ from bind: metrics are never served on the public port",
+            ));
         }
         crate::webhooks::parse_schedule(&self.webhook_retry_schedule)?;
         crate::backups::every(self)?;

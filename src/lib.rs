@@ -25,9 +25,12 @@ pub mod lanes;
 pub mod native;
 pub mod notices;
 pub mod openapi;
+pub mod probe;
+pub mod progress;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod webhooks;
 
 pub use app::App;

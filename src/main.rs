@@ -8,15 +8,12 @@ use parlor::config::Settings;
 use parlor::domain::time::parse_utc_offset;
 use parlor::domain::{IdRef, Profile, Role};
 use parlor::fixture::{self, Summary};
-use parlor::http::ClientFaults;
 use parlor::service::directory::{NewTenant, NewUser};
 use parlor::service::retention::SweepOptions;
 use parlor::service::Service;
 use parlor::store::integrity::{self, Depth, Outcome};
 use parlor::store::origin;
 use parlor::{encryption, server, Error};
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::util::SubscriberInitExt;
 
 /// mimalloc instead of the system allocator: request handling allocates and frees many small
 /// strings across threads, where glibc's malloc spent a fifth of a list request's CPU.
@@ -43,7 +40,7 @@ fn return_freed_memory() {
 /// Start with `parlor init` (creates the database and prints the administrator token), then
 /// `parlor serve`. To try it with sample data instead: `parlor serve --demo`.
 #[derive(Parser)]
-#[command(name = "parlor", version, about, long_about)]
+#[command(name = "parlor", version = parlor::telemetry::VERSION, about, long_about)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -148,6 +145,15 @@ enum Command {
         /// not match every index entry to its row).
         #[arg(long)]
         quick: bool,
+    },
+    /// Ask a running server whether it is ready (GET /readyz): exit status 0 when it is, 1
+    /// when it is not or does not answer within 5 seconds. For a container's HEALTHCHECK or a
+    /// monitoring script; plain HTTP only.
+    Health {
+        /// The server's host:port (default: the bind setting, on loopback when it listens on
+        /// every address).
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
     },
     /// Retention: remove messages older than each tenant's retention (legal holds win).
     #[command(subcommand)]
@@ -281,17 +287,12 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("warn,parlor=info,parlor::http=warn")
-    });
-    let logging = tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr));
-    // Clients' malformed requests are summed up at INFO rather than logged as ERRORs.
-    match ClientFaults::start() {
-        Ok(faults) => logging.with(faults).init(),
-        Err(_) => logging.init(),
-    }
+    // The settings are read again by the command, which reports their errors (and, the log
+    // being in place by then, their warnings).
+    let format = settings(&cli.global)
+        .map(|s| s.log_format)
+        .unwrap_or_default();
+    parlor::telemetry::logging::init(format);
     match actix_web::rt::System::new().block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
@@ -389,6 +390,9 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
                 "Admin page: {0}://{1}/admin   Native API: {0}://{1}/parlor/v1",
                 running.scheme, running.addr
             );
+            if let Some(metrics) = running.metrics_addr {
+                println!("Metrics: http://{metrics}/metrics");
+            }
             println!("Press Ctrl-C to stop.");
             running.server.await.map_err(Error::internal)?;
             // Stopped (Ctrl-C, SIGTERM): let the writer finish and fold the WAL back into the
@@ -426,7 +430,10 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             let service = open(&cli.global)?;
             let doc = fixture::Document::from_file(&file)?;
             let empty = !service.store.read(origin::holds_tenants).await?;
-            let summary = fixture::load(&service, doc).await?;
+            let progress = parlor::progress::Progress::on_stderr("load");
+            let summary = fixture::load_showing(&service, doc, progress.clone()).await;
+            progress.finish();
+            let summary = summary?;
             if empty {
                 service.store.write(origin::mark_scratch).await?;
             }
@@ -610,6 +617,27 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { fix, quick } => check(&cli.global, fix, quick).await,
+        Command::Health { addr } => {
+            let addr = match addr {
+                Some(addr) => addr,
+                None => parlor::probe::local_address(&settings(&cli.global)?.bind),
+            };
+            // Any failure is "unhealthy" (1): a container runtime reserves exit status 2.
+            match parlor::probe::readyz(&addr) {
+                Ok(answer) if answer.ready() => {
+                    println!("ready: {}", answer.body);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Ok(answer) => {
+                    println!("not ready ({}): {}", answer.status, answer.body);
+                    Ok(ExitCode::from(1))
+                }
+                Err(e) => {
+                    println!("not ready: {}", describe(&e));
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Audit(AuditCommand::Verify { head }) => {
             let service = open(&cli.global)?;
             let verified = parlor::audit::cli::verify(&service, head.as_deref()).await;
@@ -821,7 +849,13 @@ async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Erro
         s.db.display(),
         if quick { "quick" } else { "full" }
     );
-    let report = integrity::verify(&s.db, depth, encryption::key_for(&s)?.as_ref())?;
+    let key = encryption::key_for(&s)?;
+    let progress = parlor::progress::Progress::on_stderr("check");
+    let report = integrity::verify_telling(&s.db, depth, key.as_ref(), &|step| {
+        progress.phase(step, None, "")
+    });
+    progress.finish();
+    let report = report?;
     for step in &report.steps {
         match &step.outcome {
             Outcome::Sound => println!("  {}: sound", step.name),

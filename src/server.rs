@@ -32,6 +32,8 @@ pub struct Running {
     pub scheme: &'static str,
     /// Whether e-mail notices are on (`smtp_url`).
     pub notices: bool,
+    /// Where `/metrics` is served (`metrics_bind`), when it is.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// `read_pool_size`, with 0 meaning two per CPU core, at most eight: enough to keep every core
@@ -276,6 +278,16 @@ pub async fn build_app(
             app.settings.attachment_unsent_hours,
         );
     }
+    // Before the public port opens, so that nothing is served unmeasured; a metrics_bind
+    // that cannot be bound stops the start.
+    let metrics_addr = match &app.settings.metrics_bind {
+        Some(bind) => {
+            let metrics = crate::telemetry::exporter::serve(bind, service.store.clone())?;
+            actix_web::rt::spawn(metrics.server);
+            Some(metrics.addr)
+        }
+        None => None,
+    };
     let scheme = if tls.is_some() { "https" } else { "http" };
     let faults = control.as_ref().map(|plane| plane.faults.clone());
     let backups = crate::backups::Status::default();
@@ -321,12 +333,9 @@ pub async fn build_app(
             .wrap(crate::control::state::Admission(state.clone()))
             // Faces keep their frameworks' habits with paths and CORS, before routing.
             .wrap_fn(move |req, routes| faces::doors::front_door(&front, req, routes))
-            .wrap(
-                // The request line without an invite link's secret (`audit::trail`).
-                actix_web::middleware::Logger::new("%{line}xi %s %Dms")
-                    .custom_request_replace("line", audit::trail::request_line)
-                    .log_target("parlor::http"),
-            )
+            // Outside everything but the guard: every answer carries the request id, and gets
+            // its log line and metrics.
+            .wrap_fn(crate::telemetry::requests::observe)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route(
@@ -360,6 +369,7 @@ pub async fn build_app(
         credentials,
         scheme,
         notices,
+        metrics_addr,
     })
 }
 

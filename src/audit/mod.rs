@@ -214,6 +214,9 @@ pub fn conversation_with(id: i64, members: impl IntoIterator<Item = (i64, Role)>
 
 /// Who is calling: the credential was accepted.
 pub fn identify(actor: Actor, credential: Option<String>, tenant: Option<TenantId>) {
+    if let Some(tenant) = tenant {
+        crate::telemetry::requests::note_tenant(tenant);
+    }
     if let Some(draft) = current() {
         let mut d = lock(&draft);
         d.entry.actor = actor;
@@ -233,6 +236,7 @@ pub fn set_credential(credential: String) {
 
 /// The tenant the request is about (a server admin names it).
 pub fn tenant(tenant: TenantId) {
+    crate::telemetry::requests::note_tenant(tenant);
     if let Some(draft) = current() {
         lock(&draft).entry.tenant = Some(tenant);
     }
@@ -253,6 +257,7 @@ pub fn action(action: &'static str) {
 /// The surface the request came through, when it is not the one its path says (the admin
 /// page calls the native API).
 pub fn surface(surface: &'static str) {
+    crate::telemetry::requests::note_surface(surface);
     if let Some(draft) = current() {
         lock(&draft).entry.surface = surface.to_string();
     }

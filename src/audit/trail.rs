@@ -51,7 +51,12 @@ where
             route: Some(format!("{} {}", req.method(), without_secret(req.path()))),
             client: req.peer_addr().map(|a| a.ip().to_string()),
             user_agent: header(&req, "user-agent", 256),
-            request_id: header(&req, REQUEST_ID, 128)
+            // The id the request's log line and answer carry (`telemetry::requests`).
+            request_id: req
+                .extensions()
+                .get::<crate::telemetry::requests::RequestId>()
+                .map(|id| id.0.to_string())
+                .or_else(|| header(&req, REQUEST_ID, 128))
                 // Not from the service's seeded ids: every request, sandboxed or not, makes
                 // one, and taking them from a shared sequence would let concurrent requests
                 // shift each other's ids.
@@ -114,20 +119,6 @@ pub fn without_secret(path: &str) -> std::borrow::Cow<'_, str> {
         Some(rest) if !rest.is_empty() => format!("{invites}{{{SECRET_PARAM}}}").into(),
         _ => path.into(),
     }
-}
-
-/// The access log's request line (`%r`), its path `without_secret`.
-pub fn request_line(req: &ServiceRequest) -> String {
-    let query = match req.query_string() {
-        "" => String::new(),
-        q => format!("?{q}"),
-    };
-    format!(
-        "{} {}{query} {:?}",
-        req.method(),
-        without_secret(req.path()),
-        req.version()
-    )
 }
 
 /// A refused or failed request names the ids its path asked for, found or not.
@@ -207,27 +198,4 @@ fn header(req: &ServiceRequest, name: &str, max: usize) -> Option<String> {
         .take(max)
         .collect();
     (!kept.trim().is_empty()).then_some(kept)
-}
-
-#[cfg(test)]
-mod secret_tests {
-    use actix_web::test::TestRequest;
-
-    #[test]
-    fn an_invite_secret_stays_out_of_the_logged_request_line() {
-        let req = TestRequest::post()
-            .uri("/parlor/v1/invites/0123abcd?lang=es")
-            .to_srv_request();
-        assert_eq!(
-            super::request_line(&req),
-            "POST /parlor/v1/invites/{secret}?lang=es HTTP/1.1"
-        );
-        let other = TestRequest::get()
-            .uri("/parlor/v1/users/7/invites")
-            .to_srv_request();
-        assert_eq!(
-            super::request_line(&other),
-            "GET /parlor/v1/users/7/invites HTTP/1.1"
-        );
-    }
 }

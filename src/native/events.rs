@@ -391,6 +391,22 @@ async fn catch_up(service: &Service, audience: &Audience, cursor: &mut i64, out:
     }
 }
 
+/// One open stream in the metrics (`parlor_event_streams_open`) for as long as it lives.
+struct OpenStream;
+
+impl OpenStream {
+    fn counted() -> OpenStream {
+        metrics::gauge!(crate::telemetry::names::EVENT_STREAMS).increment(1.0);
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        metrics::gauge!(crate::telemetry::names::EVENT_STREAMS).decrement(1.0);
+    }
+}
+
 /// Feeds one stream until its client leaves, falls too far behind, or the server stops.
 async fn pump(
     mut guard: Guard,
@@ -399,6 +415,7 @@ async fn pump(
     mut closing: watch::Receiver<bool>,
     out: Out,
 ) {
+    let _open = OpenStream::counted();
     let mut cursor = match start {
         Start::After(seq) => seq,
         Start::Reset { latest } => {

@@ -123,6 +123,16 @@ impl Report {
 /// Runs every step on the file at `path` (which must exist), in order; once one finds
 /// problems the rest are not run. An encrypted file is read with `key`.
 pub fn verify(path: &Path, depth: Depth, key: Option<&Key>) -> Result<Report> {
+    verify_telling(path, depth, key, &|_| {})
+}
+
+/// `verify`, calling `starting` with each step's name as it starts (for a progress display).
+pub fn verify_telling(
+    path: &Path,
+    depth: Depth,
+    key: Option<&Key>,
+    starting: &dyn Fn(&'static str),
+) -> Result<Report> {
     cipher::fits(path, key)?;
     let conn = open(path, key)?;
     let mut steps = Vec::new();
@@ -131,6 +141,7 @@ pub fn verify(path: &Path, depth: Depth, key: Option<&Key>) -> Result<Report> {
         let outcome = if damaged {
             Outcome::NotRun
         } else {
+            starting(step.name);
             outcome((step.run)(&conn, depth))?
         };
         damaged |= matches!(outcome, Outcome::Problems(_));

@@ -32,6 +32,7 @@ pub mod schema;
 pub mod search;
 pub mod settings;
 pub mod snapshot;
+pub mod stats;
 pub mod tenants;
 pub mod tokens;
 pub mod users;

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 use super::health::Health;
 use super::Cached;
 use crate::error::{Error, Result, StorageFault};
+use crate::telemetry::names;
 
 /// Called once the transaction holding a command has committed (Ok) or failed (Err).
 type Reply = Box<dyn FnOnce(Result<()>) + Send>;
@@ -442,6 +443,8 @@ fn run(
                 .commands
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
             stats.transactions.fetch_add(1, Ordering::Relaxed);
+            metrics::histogram!(names::WRITER_BATCH).record(batch.len() as f64);
+            metrics::counter!(names::WRITER_COMMANDS).increment(batch.len() as u64);
             if health.is_damaged() {
                 dry_run(&conn, batch);
             } else {
@@ -601,7 +604,16 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health, settled: &dyn 
         let _ = conn.execute_batch("ROLLBACK");
         Err(StorageFault::Damaged.error())
     } else {
-        conn.exec("COMMIT", []).map(drop).map_err(|e| {
+        let started = Instant::now();
+        let committed = conn.exec("COMMIT", []);
+        metrics::histogram!(names::WRITER_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        let outcome = if committed.is_ok() {
+            "committed"
+        } else {
+            "failed"
+        };
+        metrics::counter!(names::WRITER_COMMITS, "outcome" => outcome).increment(1);
+        committed.map(drop).map_err(|e| {
             let e = Error::from(e);
             if StorageFault::of(&e).is_none() {
                 tracing::error!("commit failed: {e}");

@@ -192,6 +192,7 @@ async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Resul
         }
     }
     let enqueued = queued.len();
+    let captured = queued.iter().filter(|(e, ..)| e.capture).count();
     let ids = (cursor.ids)
         .get_or_insert_with(|| service.ids().derive("webhooks"))
         .clone();
@@ -244,6 +245,10 @@ async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Resul
             store::set_cursor(c, last)
         })
         .await?;
+    if captured > 0 {
+        metrics::counter!(crate::telemetry::names::WEBHOOK_ATTEMPTS, "outcome" => "captured")
+            .increment(captured as u64);
+    }
     cursor.at = Some(last);
     cursor.saved = last;
     cursor.saved_when = std::time::Instant::now();

@@ -154,6 +154,13 @@ async fn attempt(service: &Service, hooks: &Webhooks, endpoint: Endpoint, delive
             None => ("failed", done, Some(done)),
         },
     };
+    let counted = match (status, state) {
+        (Some(410), _) => "gone",
+        (_, "delivered") => "delivered",
+        (_, "failed") => "failed",
+        _ => "retrying",
+    };
+    metrics::counter!(crate::telemetry::names::WEBHOOK_ATTEMPTS, "outcome" => counted).increment(1);
     let headers_text = headers_json(&headers);
     let body = delivery.body.clone();
     let recorded = service
@@ -203,6 +210,8 @@ async fn attempt(service: &Service, hooks: &Webhooks, endpoint: Endpoint, delive
 }
 
 async fn capture(service: &Service, delivery: &Delivery, now: i64, headers: &[(String, String)]) {
+    metrics::counter!(crate::telemetry::names::WEBHOOK_ATTEMPTS, "outcome" => "captured")
+        .increment(1);
     let (id, endpoint, number) = (delivery.id, delivery.endpoint, delivery.attempts + 1);
     let (headers, body) = (headers_json(headers), delivery.body.clone());
     let recorded = service

@@ -51,6 +51,7 @@ mod readme_examples;
 mod retention;
 mod send_path;
 mod shutdown;
+mod telemetry;
 mod throttle;
 mod tls;
 mod webhooks;
