@@ -581,7 +581,12 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Backup { file } => {
             let s = settings(&cli.global)?;
-            server::backup(&s, &file)?;
+            // One SQLite statement: the bar or the lines show it is alive and how long it took.
+            let progress = parlor::progress::Progress::on_stderr("backup");
+            progress.phase("copying", None, "");
+            let copied = server::backup(&s, &file);
+            progress.finish();
+            copied?;
             // A copy of everything: recorded like any other access.
             let mut entry =
                 parlor::audit::cli::entry(parlor::domain::Clock::system().now_ms(), "backup");
@@ -595,7 +600,11 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
         Command::Restore { file } => {
             let s = settings(&cli.global)?;
             let now = parlor::domain::Clock::system().now_ms();
-            let restored = parlor::backups::restore::restore(&s, &file, now)?;
+            let progress = parlor::progress::Progress::on_stderr("restore");
+            progress.phase("checking the copy and putting it in place", None, "");
+            let restored = parlor::backups::restore::restore(&s, &file, now);
+            progress.finish();
+            let restored = restored?;
             println!(
                 "Checked {}: sound (file structure, links between records, unread counts)",
                 file.display()

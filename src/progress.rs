@@ -1,5 +1,5 @@
 //! Progress of long command-line work (`parlor load` of a large fixture, `parlor check` of a
-//! large file; backups may use it too): a bar on standard error when it is a terminal
+//! large file, `parlor backup` and `parlor restore`): a bar on standard error when it is a terminal
 //! (indicatif), otherwise plain lines, one when a phase starts, one every `LINE_EVERY` while it
 //! runs and one at the end, so that a log of a cron job or a CI run shows where the time went
 //! without a terminal's redrawing.

@@ -49,3 +49,25 @@ fn load_and_check_write_plain_progress_lines_when_stderr_is_not_a_terminal() {
     }
     assert!(err.contains("check: unread counts, done in "), "{err}");
 }
+
+#[test]
+fn backup_and_restore_say_what_they_are_doing_and_how_long_it_took() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("parlor.db");
+    let fixture = super::root().join("src/fixture/demo.json");
+    assert!(parlor(&db, &["load", fixture.to_str().unwrap()]).0);
+    let copy = dir.path().join("copy.db");
+
+    let (ok, out, err) = parlor(&db, &["backup", copy.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(err.contains("backup: copying, 0 s"), "{err}");
+    assert!(err.contains("backup: copying, done in "), "{err}");
+
+    let (ok, out, err) = parlor(&db, &["restore", copy.to_str().unwrap()]);
+    assert!(ok, "{out}{err}");
+    assert!(
+        err.contains("restore: checking the copy and putting it in place, done in "),
+        "{err}"
+    );
+    assert!(out.contains("Restored "), "{out}");
+}
