@@ -5,6 +5,7 @@ pub mod clock;
 pub mod idgen;
 pub mod ids;
 pub mod model;
+pub mod search;
 pub mod time;
 
 pub use clock::Clock;

@@ -44,6 +44,7 @@ mod query_plans;
 mod read_state;
 mod readme_examples;
 mod retention;
+mod search;
 mod send_path;
 mod shutdown;
 mod throttle;

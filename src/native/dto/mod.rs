@@ -9,6 +9,7 @@ mod directory;
 mod events;
 mod messages;
 mod retention;
+mod search;
 mod session;
 mod webhooks;
 
@@ -18,6 +19,7 @@ pub use directory::*;
 pub use events::*;
 pub use messages::*;
 pub use retention::*;
+pub use search::*;
 pub use session::*;
 pub use webhooks::*;
 
