@@ -45,6 +45,7 @@ mod read_state;
 mod readme_examples;
 mod retention;
 mod search;
+mod search_browser;
 mod send_path;
 mod shutdown;
 mod throttle;
