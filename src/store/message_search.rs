@@ -145,14 +145,18 @@ pub fn conversations_of(
     user: UserId,
     limit: u32,
 ) -> Result<Vec<ConversationId>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT p.conversation_id FROM participants p JOIN conversations c ON c.id = p.conversation_id
-         WHERE p.user_id = ?1 AND c.tenant_id = ?2 AND c.deleted = 0 LIMIT ?3",
-    )?;
+    let mut stmt = conn.prepare_cached(conversations_of_sql())?;
     let rows = stmt.query_map(params![user.0, tenant.0, limit], |r| {
         Ok(ConversationId(r.get(0)?))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Off the user's own memberships (CROSS JOIN fixes the order): left to itself, the planner
+/// walked every live conversation of the tenant to find the user's ten.
+pub(crate) fn conversations_of_sql() -> &'static str {
+    "SELECT p.conversation_id FROM participants p CROSS JOIN conversations c ON c.id = p.conversation_id
+     WHERE p.user_id = ?1 AND c.tenant_id = ?2 AND c.deleted = 0 LIMIT ?3"
 }
 
 /// The oldest message the ranking covers (the `window`-th newest match), and whether older

@@ -736,6 +736,10 @@ pub fn hot_reads() -> Vec<(&'static str, String)> {
         ("users::by_ids", users::by_ids_sql().into()),
         ("search::search_for_user", search::search_for_user_sql(21)),
         (
+            "message_search::conversations_of",
+            message_search::conversations_of_sql().into(),
+        ),
+        (
             "message_search::window",
             message_search::window_sql().into(),
         ),

@@ -104,3 +104,24 @@ fn the_check_sees_a_scan_and_a_sort() {
         "{steps:?}"
     );
 }
+
+/// A user's search starts from the user's own memberships, whatever the planner would guess:
+/// from the tenant's side it read every conversation of the clinic to find a patient's ten.
+#[test]
+fn a_users_search_reads_their_memberships_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plans.db");
+    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    store.close_blocking().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let reads = hot_reads();
+    let (_, sql) = reads
+        .iter()
+        .find(|(name, _)| *name == "message_search::conversations_of")
+        .expect("listed");
+    let steps = plan(&conn, sql);
+    assert!(
+        steps[0].contains("participants_user_activity (user_id=?)"),
+        "{steps:?}"
+    );
+}
