@@ -451,10 +451,6 @@ CREATE VIRTUAL TABLE message_search USING fts5(
 );
 INSERT INTO message_search (message_search, rank) VALUES ('rank', 'bm25(1.0, 0.0)');
 INSERT INTO message_search (message_search, rank) VALUES ('secure-delete', 1);
--- Merge segments once 8 wait at a level, not 4: every commit of the writer writes a small new
--- segment, and at 4 merging them cost a send about as much again as the rest of the index
--- (benches/search.sh); a search reads a few more segments for it.
-INSERT INTO message_search (message_search, rank) VALUES ('automerge', 8);
 INSERT INTO message_search (message_search) VALUES ('rebuild');
 
 CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.deleted_at IS NULL

@@ -122,16 +122,18 @@ mod tests {
             .query_map([], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         assert_eq!(found, [1]);
-        // Ranked on the body alone; deleted words gone at once; merges every 8 segments.
+        // Ranked on the body alone; a deleted message's words gone at once.
         let config: Vec<(String, String)> = conn
-            .prepare("SELECT k, CAST(v AS TEXT) FROM message_search_config WHERE k <> 'version' ORDER BY k")?
+            .prepare(
+                "SELECT k, CAST(v AS TEXT) FROM message_search_config WHERE k <> 'version'
+                 ORDER BY k",
+            )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         assert_eq!(
             config,
             [
-                ("automerge".to_string(), "8".to_string()),
-                ("rank".into(), "bm25(1.0, 0.0)".into()),
+                ("rank".to_string(), "bm25(1.0, 0.0)".to_string()),
                 ("secure-delete".into(), "1".into()),
             ]
         );
