@@ -466,3 +466,87 @@ CREATE TABLE attachment_chunks (
 -- What a message carries, as its readers render it (uuid, name, type, size of each file),
 -- kept on the message so that a page of messages needs no second statement. NULL: none.
 ALTER TABLE messages ADD COLUMN files TEXT;
+
+-- step 12: Full-text search of message bodies (issue 16). `message_search` is an FTS5 index with
+-- external content: it stores the words and where they are, never the bodies a second time;
+-- `snippet()` reads a body from `message_search_source`, the messages a search may find (live
+-- messages of live conversations). Besides `body`, each message is indexed with its `scope`:
+-- two words made of a private-use character (U+E000) and `t<tenant id>`, `c<conversation id>`,
+-- which a query ANDs in so that FTS5 itself keeps to one tenant or a user's conversations. A
+-- client's words can never match them: Parlor builds every query from letters and digits only.
+-- Words are folded to lower case without diacritics (a Spanish-speaking clinic types "medico"
+-- for "médico"). Ranked by bm25 on the body alone. `secure-delete`: a deleted or edited message's
+-- words leave the index at once, not at the next merge (retention must leave nothing behind).
+-- The triggers keep the index in the transaction of every change to a message or a
+-- conversation's deletion; each mirrors the view's condition, since an FTS5 'delete' must name
+-- exactly what was indexed.
+CREATE VIEW message_search_source AS
+    SELECT m.id AS id, m.body AS body,
+           char(57344) || 't' || m.tenant_id || ' ' || char(57344) || 'c' || m.conversation_id AS scope
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id
+    WHERE m.deleted_at IS NULL AND c.deleted = 0;
+CREATE VIRTUAL TABLE message_search USING fts5(
+    body, scope,
+    content = 'message_search_source', content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO message_search (message_search, rank) VALUES ('rank', 'bm25(1.0, 0.0)');
+INSERT INTO message_search (message_search, rank) VALUES ('secure-delete', 1);
+INSERT INTO message_search (message_search) VALUES ('rebuild');
+
+CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.deleted_at IS NULL
+BEGIN
+    INSERT INTO message_search (rowid, body, scope)
+    SELECT new.id, new.body,
+           char(57344) || 't' || new.tenant_id || ' ' || char(57344) || 'c' || new.conversation_id
+    WHERE EXISTS (SELECT 1 FROM conversations WHERE id = new.conversation_id AND deleted = 0);
+END;
+
+CREATE TRIGGER message_search_update
+AFTER UPDATE OF body, deleted_at, tenant_id, conversation_id ON messages
+WHEN old.body IS NOT new.body OR old.deleted_at IS NOT new.deleted_at
+  OR old.tenant_id IS NOT new.tenant_id OR old.conversation_id IS NOT new.conversation_id
+BEGIN
+    INSERT INTO message_search (message_search, rowid, body, scope)
+    SELECT 'delete', old.id, old.body,
+           char(57344) || 't' || old.tenant_id || ' ' || char(57344) || 'c' || old.conversation_id
+    WHERE old.deleted_at IS NULL
+      AND EXISTS (SELECT 1 FROM conversations WHERE id = old.conversation_id AND deleted = 0);
+    INSERT INTO message_search (rowid, body, scope)
+    SELECT new.id, new.body,
+           char(57344) || 't' || new.tenant_id || ' ' || char(57344) || 'c' || new.conversation_id
+    WHERE new.deleted_at IS NULL
+      AND EXISTS (SELECT 1 FROM conversations WHERE id = new.conversation_id AND deleted = 0);
+END;
+
+-- A message removed with its conversation (a cascade) has left the index already: its
+-- conversation's row is gone by then, and `message_search_forget_conversation` ran before.
+CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN old.deleted_at IS NULL
+BEGIN
+    INSERT INTO message_search (message_search, rowid, body, scope)
+    SELECT 'delete', old.id, old.body,
+           char(57344) || 't' || old.tenant_id || ' ' || char(57344) || 'c' || old.conversation_id
+    WHERE EXISTS (SELECT 1 FROM conversations WHERE id = old.conversation_id AND deleted = 0);
+END;
+
+CREATE TRIGGER message_search_conversation AFTER UPDATE OF deleted ON conversations
+WHEN (old.deleted = 0) <> (new.deleted = 0)
+BEGIN
+    INSERT INTO message_search (message_search, rowid, body, scope)
+    SELECT 'delete', m.id, m.body,
+           char(57344) || 't' || m.tenant_id || ' ' || char(57344) || 'c' || m.conversation_id
+    FROM messages m WHERE old.deleted = 0 AND m.conversation_id = old.id AND m.deleted_at IS NULL;
+    INSERT INTO message_search (rowid, body, scope)
+    SELECT m.id, m.body,
+           char(57344) || 't' || m.tenant_id || ' ' || char(57344) || 'c' || m.conversation_id
+    FROM messages m WHERE new.deleted = 0 AND m.conversation_id = new.id AND m.deleted_at IS NULL;
+END;
+
+CREATE TRIGGER message_search_forget_conversation BEFORE DELETE ON conversations
+WHEN old.deleted = 0
+BEGIN
+    INSERT INTO message_search (message_search, rowid, body, scope)
+    SELECT 'delete', m.id, m.body,
+           char(57344) || 't' || m.tenant_id || ' ' || char(57344) || 'c' || m.conversation_id
+    FROM messages m WHERE m.conversation_id = old.id AND m.deleted_at IS NULL;
+END;

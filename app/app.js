@@ -241,7 +241,7 @@ async function signOut() {
 // ---------- routing, polling, live updates ----------
 
 function route() {
-  const [, name, arg] = location.hash.split('/');
+  const [, name, arg, extra] = location.hash.split('/');
   if (name === 'welcome') {
     welcomeView($('#main'), decodeURIComponent(arg || ''), ++state.view).catch(failed);
     return;
@@ -259,7 +259,7 @@ function route() {
   const main = $('#main');
   main.replaceChildren(h('p', { class: 'muted' }, t('loading')));
   const viewId = state.view;
-  view(main, arg, viewId).then(() => {
+  view(main, arg, viewId, extra).then(() => {
     // The link that was followed is gone with the old view: keyboard focus starts at the new
     // view's top instead of falling back to the page's start.
     const active = document.activeElement;
@@ -374,6 +374,7 @@ async function inboxView(main, _arg, viewId) {
   let conversations = [];
   let asked = 0;
   const more = h('button', { type: 'button', id: 'inbox-more', class: 'plain', hidden: true }, t('inbox.more'));
+  const hits = h('section', { id: 'message-search', 'aria-live': 'polite' });
   const render = () => {
     more.hidden = !older;
     if (!conversations.length) {
@@ -411,6 +412,7 @@ async function inboxView(main, _arg, viewId) {
     typing = setTimeout(() => {
       extended = false;
       load(false).catch(failed);
+      showMessageHits(hits, search.value.trim(), viewId).catch(failed);
     }, 250);
   });
   more.addEventListener('click', async () => {
@@ -433,7 +435,7 @@ async function inboxView(main, _arg, viewId) {
   });
   await load(false);
   if (!stillShowing(viewId)) return;
-  main.replaceChildren(h('h1', {}, t('inbox.title')), field('inbox-search', t('inbox.search'), search), list, more);
+  main.replaceChildren(h('h1', {}, t('inbox.title')), field('inbox-search', t('inbox.search'), search), list, more, hits);
   state.poll = () => load(true);
 }
 
@@ -455,7 +457,7 @@ function inboxRow(c) {
 
 // ---------- a thread ----------
 
-async function threadView(main, id, viewId) {
+async function threadView(main, id, viewId, foundMessage) {
   const load = async (background) => {
     const [conversation, messages] = await Promise.all([
       api('GET', `/conversations/${encodeURIComponent(id)}`, { background }),
@@ -529,8 +531,9 @@ async function threadView(main, id, viewId) {
       send.textContent = t('thread.send');
     }
   };
-  back.addEventListener('click', async () => {
-    if (!older || !latest) return;
+  // Reads the page before the first message shown; answers whether there are more before it.
+  const earlier = async () => {
+    if (!older || !latest) return false;
     back.disabled = true;
     try {
       const data = await api('GET', `/conversations/${first.conversation.id}/messages?limit=${PAGE}&before=${encodeURIComponent(older)}`);
@@ -543,7 +546,9 @@ async function threadView(main, id, viewId) {
       if (top) list.querySelector(`li[data-message="${top.id}"]`)?.scrollIntoView({ block: 'start' });
       if (back.hidden) list.focus({ preventScroll: true });
     } catch (e) { failed(e); } finally { back.disabled = false; }
-  });
+    return Boolean(older);
+  };
+  back.addEventListener('click', () => earlier());
   show(first);
   main.replaceChildren(h('p', {}, h('a', { href: '#/inbox', id: 'back' }, t('thread.back'))), heading, archived, back, list, locked, form);
   list.lastElementChild?.scrollIntoView({ block: 'nearest' });
@@ -551,6 +556,7 @@ async function threadView(main, id, viewId) {
     const now = await load(true);
     if (now && stillShowing(viewId)) show(now);
   };
+  if (foundMessage) await revealFoundMessage(list, foundMessage, earlier, viewId);
 }
 
 /** The messages oldest first; "Read" under my last message that someone else has read. */
@@ -573,6 +579,7 @@ function renderThread(list, conversation, messages) {
     }
   }
   list.replaceChildren(...items);
+  markFound(list);
 }
 
 // Pictures the server shows inline (the rest it only ever serves as downloads).

@@ -136,15 +136,20 @@ enum Command {
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Verify the database file (its structure and the links between its records), then
-    /// recount every unread badge from the messages. Exits with status 1 on any problem.
+    /// recount every unread badge from the messages and compare the search index with them.
+    /// Exits with status 1 on any problem.
     Check {
-        /// Also correct the unread counts that differ (a damaged file is never changed).
+        /// Also correct the unread counts that differ and rebuild a search index that does
+        /// not match (a damaged file is never changed).
         #[arg(long)]
         fix: bool,
         /// Verify the structure with SQLite's quick check (faster on very large files; does
-        /// not match every index entry to its row).
+        /// not match every index entry to its row, nor every word of the search index).
         #[arg(long)]
         quick: bool,
+        /// Build the search index again from the messages, whatever the check finds.
+        #[arg(long)]
+        rebuild_search: bool,
     },
     /// Ask a running server whether it is ready (GET /readyz): exit status 0 when it is, 1
     /// when it is not or does not answer within 5 seconds. For a container's HEALTHCHECK or a
@@ -340,6 +345,10 @@ fn cli_action(command: &Command) -> Option<&'static str> {
         Command::Token(TokenCommand::Create { .. }) => Some("token.issue"),
         Command::Invite { .. } => Some("invite.issue"),
         Command::Check { fix: true, .. } => Some("check.fix"),
+        Command::Check {
+            rebuild_search: true,
+            ..
+        } => Some("check.rebuild_search"),
         _ => None,
     }
 }
@@ -625,7 +634,11 @@ async fn command(cli: Cli) -> Result<ExitCode, Error> {
             record_cli(&s, entry).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { fix, quick } => check(&cli.global, fix, quick).await,
+        Command::Check {
+            fix,
+            quick,
+            rebuild_search,
+        } => check(&cli.global, fix, quick, rebuild_search).await,
         Command::Health { addr } => {
             let addr = match addr {
                 Some(addr) => addr,
@@ -842,9 +855,14 @@ async fn record_cli(s: &Settings, entry: parlor::audit::Entry) -> Result<(), Err
     recorded
 }
 
-/// `parlor check`: the file first, then the badges. A damaged file stops there: recounting
-/// over it would report nonsense, and `--fix` must not write into it.
-async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Error> {
+/// `parlor check`: the file first, then the badges and the search index. A damaged file stops
+/// there: recounting over it would report nonsense, and `--fix` must not write into it.
+async fn check(
+    global: &Global,
+    fix: bool,
+    quick: bool,
+    rebuild_search: bool,
+) -> Result<ExitCode, Error> {
     let mut s = settings(global)?;
     if !s.db.exists() {
         return Err(Error::invalid(
@@ -881,7 +899,7 @@ async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Erro
     let file_sound = report
         .steps
         .iter()
-        .all(|step| step.name == integrity::UNREAD_COUNTS || step.outcome == Outcome::Sound);
+        .all(|step| step.derived || step.outcome == Outcome::Sound);
     if !file_sound {
         println!(
             "\nThe database file is damaged. Keep the server stopped. Move {0} (and any {0}-wal \
@@ -894,31 +912,59 @@ async fn check(global: &Global, fix: bool, quick: bool) -> Result<ExitCode, Erro
         return Ok(ExitCode::from(1));
     }
 
-    let drifted = report
-        .steps
-        .iter()
-        .find(|step| step.name == integrity::UNREAD_COUNTS)
-        .map_or(0, |step| match &step.outcome {
-            Outcome::Problems(p) => p.len(),
-            _ => 0,
-        });
+    let problems_of = |name: &str| {
+        report
+            .steps
+            .iter()
+            .find(|step| step.name == name)
+            .map_or(0, |step| match &step.outcome {
+                Outcome::Problems(p) => p.len(),
+                _ => 0,
+            })
+    };
+    let drifted = problems_of(integrity::UNREAD_COUNTS);
+    let index_off = problems_of(integrity::SEARCH_INDEX) > 0;
     if drifted == 0 {
         println!("All unread counts match the messages.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if !fix {
+    } else if !fix {
         println!("{drifted} unread count(s) drifted (run with --fix to correct).");
-        return Ok(ExitCode::from(1));
     }
-    // The file was just verified; the store needs no start-up check of its own. The fix runs
-    // on the writer alone, and `close` leaves no -wal or -shm behind.
-    s.startup_check_seconds = 0;
-    let service = Service::new(server::open_store(&s)?, parlor::domain::Clock::system());
-    let fixed = service.check_read_state(true).await;
-    service.store.close().await?;
-    drop(service);
-    println!("{} unread count(s) drifted; corrected.", fixed?.len());
-    Ok(ExitCode::from(1))
+    if index_off && !fix && !rebuild_search {
+        println!(
+            "The search index does not match the messages (run with --rebuild-search, or \
+             --fix, to build it again)."
+        );
+    }
+    let fix_counts = fix && drifted > 0;
+    let rebuild = rebuild_search || (fix && index_off);
+    if fix_counts || rebuild {
+        // The file was just verified; the store needs no start-up check of its own. The fixes
+        // run on the writer alone, and `close` leaves no -wal or -shm behind.
+        s.startup_check_seconds = 0;
+        let service = Service::new(server::open_store(&s)?, parlor::domain::Clock::system());
+        let fixed = if fix_counts {
+            service.check_read_state(true).await.map(|f| f.len())
+        } else {
+            Ok(0)
+        };
+        let indexed = match (&fixed, rebuild) {
+            (Ok(_), true) => service.rebuild_search_index().await.map(Some),
+            _ => Ok(None),
+        };
+        service.store.close().await?;
+        drop(service);
+        if fix_counts {
+            println!("{} unread count(s) drifted; corrected.", fixed?);
+        }
+        if let Some(n) = indexed? {
+            println!("Search index rebuilt: {n} message(s) indexed.");
+        }
+    }
+    Ok(if drifted > 0 || index_off {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Where the new database's key is, and what it means.

@@ -210,7 +210,7 @@ const VIEWS = {
 
 function route() {
   if (!state.session) return;
-  const [name, arg] = location.hash.slice(1).split('?')[0].split('/');
+  const [name, arg, extra] = location.hash.slice(1).split('?')[0].split('/');
   const view = VIEWS[name] || inboxView;
   for (const a of document.querySelectorAll('#nav a')) {
     const current = a.getAttribute('href') === `#${name}` || (name === 'conversation' && a.getAttribute('href') === '#inbox');
@@ -226,7 +226,7 @@ function route() {
     main.append(h('p', {}, 'There is no tenant yet. ', h('a', { href: '#tenants' }, 'Create one.')));
     return;
   }
-  view(main, arg, state.view).catch((e) => {
+  view(main, arg, state.view, extra).catch((e) => {
     if (!(e instanceof ApiError && e.status === 401)) say(e.message, true);
   });
 }
@@ -378,7 +378,8 @@ async function inboxView(main, _arg, viewId) {
   let etag = null;
   const body = h('tbody');
   const pager = h('div', { class: 'pager' });
-  const searchInput = h('input', { type: 'search', placeholder: 'a participant’s name' });
+  const searchInput = h('input', { type: 'search', placeholder: 'a participant’s name or words of a message' });
+  const messageHits = h('section', { id: 'message-search', 'aria-live': 'polite' });
   searchInput.value = sessionStorage.getItem('parlor-search') || '';
   search = searchInput.value;
 
@@ -393,14 +394,16 @@ async function inboxView(main, _arg, viewId) {
         cursors.length = 1;
         etag = null;
         load(false);
+        showMessageHits(messageHits, search, viewId).catch((e) => say(e.message, true));
       },
-    }, field('inbox-search', 'Search by participant', searchInput), h('button', { type: 'submit' }, 'Search')),
+    }, field('inbox-search', 'Search conversations and messages', searchInput), h('button', { type: 'submit' }, 'Search')),
     h('div', { class: 'table-wrap' }, h('table', { id: 'inbox' },
       h('caption', { class: 'skip' }, 'Conversations, most recent activity first'),
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Conversation'), h('th', { scope: 'col' }, 'Last message'),
         h('th', { scope: 'col' }, 'Last activity'), h('th', { scope: 'col' }, 'Unread per participant'))),
       body)),
     pager,
+    messageHits,
   );
 
   async function load(background) {
@@ -454,6 +457,7 @@ async function inboxView(main, _arg, viewId) {
   await load(false);
   state.poll = () => load(true);
   state.live = onChange;
+  if (search) await showMessageHits(messageHits, search, viewId);
 }
 
 function unreadBadge(n) {
@@ -462,12 +466,13 @@ function unreadBadge(n) {
 
 // ---------- one conversation ----------
 
-async function conversationView(main, id, viewId) {
+async function conversationView(main, id, viewId, foundMessage) {
   let conv = null;
   let etag = null;
   const head = h('div');
   const people = h('div');
   const thread = h('ol', { class: 'thread', id: 'thread', 'aria-label': 'Messages, oldest first', tabindex: '0' });
+  const foundContext = h('div');
   const sendAs = h('select', { required: true });
   const readAs = h('select', { required: true });
   const bodyInput = h('textarea', { required: true, maxlength: '10000' });
@@ -480,6 +485,7 @@ async function conversationView(main, id, viewId) {
     head,
     h('div', { class: 'columns' },
       h('div', {},
+        foundContext,
         h('h2', {}, 'Messages'),
         thread,
         h('form', {
@@ -578,6 +584,7 @@ async function conversationView(main, id, viewId) {
       h('div', { class: 'meta' }, m.read_by && m.read_by.length
         ? `Read by ${m.read_by.map((u) => names[u] || u).join(', ')}` : 'Not read by anyone else yet'))));
     if (!list.data.length) thread.append(h('li', {}, 'No messages yet.'));
+    markFound(thread);
     if (atBottom) thread.scrollTop = thread.scrollHeight;
   }
 
@@ -613,6 +620,7 @@ async function conversationView(main, id, viewId) {
   thread.scrollTop = thread.scrollHeight;
   state.poll = () => refresh(true);
   state.live = onChange;
+  if (foundMessage) await revealFoundMessage(thread, foundContext, id, foundMessage, viewId);
 }
 
 // ---------- users and their tokens ----------

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod idgen;
 pub mod ids;
 pub mod model;
+pub mod search;
 pub mod time;
 
 pub use attachment::{Attachment, Chunk, FileRef};

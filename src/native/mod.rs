@@ -16,6 +16,7 @@ pub mod extract;
 mod faces;
 mod messages;
 mod retention;
+mod search;
 mod sessions;
 mod webhooks;
 
@@ -526,6 +527,16 @@ pub fn operations() -> Vec<Op> {
         .headers(TENANT)
         .json::<MarkedDto>(200)
         .errors(WRITE),
+        op(
+            M::GET,
+            "/search",
+            "Messages whose text matches, best first, with a snippet each",
+            search::search,
+        )
+        .query::<SearchQuery>()
+        .headers(TENANT)
+        .json::<SearchListDto>(200)
+        .errors(LIST),
         op(
             M::GET,
             "/retention",

@@ -17,6 +17,7 @@ pub mod idempotency;
 pub mod inbox;
 pub mod invites;
 pub mod memo;
+pub mod message_search;
 pub mod messages;
 pub mod owner;
 pub mod read_state;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 
 use super::cipher::{self, Key};
+use super::message_search;
 use super::participants::{self, Drift};
 use crate::error::{Error, Result, StorageFault};
 
@@ -26,9 +27,12 @@ pub enum Depth {
 }
 
 /// One verification: a name a clinic can read, and what it finds (empty: nothing wrong).
+/// `derived`: it checks data kept from other data (badges, the search index), which `parlor
+/// check --fix` recomputes; what it finds is no damage to the file, and later steps still run.
 struct Step {
     name: &'static str,
     run: fn(&Connection, Depth) -> Found,
+    derived: bool,
 }
 
 /// What a step found, or why it could not look.
@@ -52,25 +56,35 @@ impl From<Error> for Failure {
 }
 
 pub const UNREAD_COUNTS: &str = "unread counts";
+pub const SEARCH_INDEX: &str = "search index";
 
 const STEPS: &[Step] = &[
     Step {
         name: "file structure",
         run: structure,
+        derived: false,
     },
     Step {
         name: "links between records",
         run: links,
+        derived: false,
     },
     // Before the badges: damaged content is damage (restore a backup), a drifted badge is
     // fixable, and a step after one that found problems is not run.
     Step {
         name: ATTACHMENTS,
         run: attachment_content,
+        derived: false,
     },
     Step {
         name: UNREAD_COUNTS,
         run: unread_counts,
+        derived: true,
+    },
+    Step {
+        name: SEARCH_INDEX,
+        run: search_index,
+        derived: true,
     },
 ];
 
@@ -96,6 +110,8 @@ pub enum Outcome {
 pub struct StepReport {
     pub name: &'static str,
     pub outcome: Outcome,
+    /// What it checks is derived from other data (see `Step`): its problems are no damage.
+    pub derived: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -120,8 +136,8 @@ impl Report {
     }
 }
 
-/// Runs every step on the file at `path` (which must exist), in order; once one finds
-/// problems the rest are not run. An encrypted file is read with `key`.
+/// Runs every step on the file at `path` (which must exist), in order; once one finds the
+/// file damaged the rest are not run. An encrypted file is read with `key`.
 pub fn verify(path: &Path, depth: Depth, key: Option<&Key>) -> Result<Report> {
     verify_telling(path, depth, key, &|_| {})
 }
@@ -144,10 +160,11 @@ pub fn verify_telling(
             starting(step.name);
             outcome((step.run)(&conn, depth))?
         };
-        damaged |= matches!(outcome, Outcome::Problems(_));
+        damaged |= !step.derived && matches!(outcome, Outcome::Problems(_));
         steps.push(StepReport {
             name: step.name,
             outcome,
+            derived: step.derived,
         });
     }
     Ok(Report { steps })
@@ -278,6 +295,43 @@ fn unread_counts(conn: &Connection, _: Depth) -> Found {
     }
     let drift = participants::find_drift(&tx)?;
     Ok(drift.iter().map(describe_drift).collect())
+}
+
+/// The search index against the messages a search may find: row by row (none missing, none
+/// left over), then, in a full check, FTS5's own check that every word of every message is
+/// indexed as the message now reads.
+fn search_index(conn: &Connection, depth: Depth) -> Found {
+    if !message_search::exists(conn)? {
+        return Ok(Vec::new());
+    }
+    let tx = conn.unchecked_transaction()?;
+    let found = message_search::membership(&tx)?;
+    drop(tx);
+    let mut problems = Vec::new();
+    let ids = |ids: &[i64]| {
+        let shown: Vec<String> = ids.iter().map(i64::to_string).collect();
+        shown.join(", ")
+    };
+    if found.missing.0 > 0 {
+        problems.push(format!(
+            "{} message(s) are missing from it (message {}{})",
+            found.missing.0,
+            ids(&found.missing.1),
+            if found.missing.0 > 5 { ", …" } else { "" }
+        ));
+    }
+    if found.stale.0 > 0 {
+        problems.push(format!(
+            "it still holds {} message(s) deleted or gone (message {}{})",
+            found.stale.0,
+            ids(&found.stale.1),
+            if found.stale.0 > 5 { ", …" } else { "" }
+        ));
+    }
+    if problems.is_empty() && depth == Depth::Full && !message_search::words_match(conn)? {
+        problems.push("the words it holds do not match the messages' text".into());
+    }
+    Ok(problems)
 }
 
 fn describe_drift(d: &Drift) -> String {

@@ -21,6 +21,7 @@ pub mod idempotency;
 pub mod integrity;
 pub mod invites;
 pub mod legal_holds;
+pub mod message_search;
 pub mod messages;
 pub mod offline;
 pub mod origin;
@@ -799,6 +800,15 @@ pub fn hot_reads() -> Vec<(&'static str, String)> {
         ),
         ("users::by_ids", users::by_ids_sql().into()),
         ("search::search_for_user", search::search_for_user_sql(21)),
+        (
+            "message_search::conversations_of",
+            message_search::conversations_of_sql().into(),
+        ),
+        (
+            "message_search::window",
+            message_search::window_sql().into(),
+        ),
+        ("message_search::page", message_search::page_sql().into()),
         (
             "conversations::count_by_metadata",
             conversations::count_by_metadata_sql(&[]),

@@ -93,6 +93,70 @@ mod tests {
     }
 
     #[test]
+    fn the_search_step_indexes_the_live_messages_already_there() -> Result<()> {
+        let steps = steps()?;
+        let search = steps
+            .iter()
+            .position(|s| s.contains("CREATE VIRTUAL TABLE message_search"))
+            .expect("a step creates the search index");
+        let mut conn = Connection::open_in_memory()?;
+        for step in &steps[..search] {
+            conn.execute_batch(step)?;
+        }
+        conn.pragma_update(None, "user_version", search as i64)?;
+        conn.execute_batch(
+            "INSERT INTO tenants (id, uuid, name, created_at) VALUES (1, 't', 'T', 0);
+             INSERT INTO users (id, uuid, oid, tenant_id, role, display_name, created_at, updated_at)
+                 VALUES (1, 'u', 'o', 1, 'staff', 'U', 0, 0);
+             INSERT INTO conversations (id, uuid, oid, tenant_id, deleted, created_at, updated_at)
+                 VALUES (1, 'a', 'a', 1, 0, 0, 0), (2, 'b', 'b', 1, 1, 0, 0);
+             INSERT INTO messages (id, uuid, oid, tenant_id, conversation_id, seq, sender_id, body,
+                                   created_at, updated_at, deleted_at)
+                 VALUES (1, 'm1', 'm1', 1, 1, 1, 1, 'knee pain', 0, 0, NULL),
+                        (2, 'm2', 'm2', 1, 1, 2, 1, 'knee deleted', 0, 0, 5),
+                        (3, 'm3', 'm3', 1, 2, 1, 1, 'knee in a deleted conversation', 0, 0, NULL);",
+        )?;
+        apply(&mut conn)?;
+        let found: Vec<i64> = conn
+            .prepare("SELECT rowid FROM message_search WHERE message_search MATCH 'knee'")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(found, [1]);
+        // Ranked on the body alone; a deleted message's words gone at once.
+        let config: Vec<(String, String)> = conn
+            .prepare(
+                "SELECT k, CAST(v AS TEXT) FROM message_search_config WHERE k <> 'version'
+                 ORDER BY k",
+            )?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        assert_eq!(
+            config,
+            [
+                ("rank".to_string(), "bm25(1.0, 0.0)".to_string()),
+                ("secure-delete".into(), "1".into()),
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_bundled_sqlite_has_fts5_with_its_unicode_tokenizer() -> Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch(
+            "CREATE VIRTUAL TABLE t USING fts5(x, tokenize = 'unicode61 remove_diacritics 2');
+             INSERT INTO t VALUES ('Resonancia magnética');",
+        )?;
+        let n: i64 = conn.query_row(
+            "SELECT count(*) FROM t WHERE t MATCH 'MAGNETICA'",
+            [],
+            |r| r.get(0),
+        )?;
+        assert_eq!(n, 1);
+        Ok(())
+    }
+
+    #[test]
     fn step_three_moves_never_messaged_rows_by_the_same_amount_as_the_code() {
         assert!(SCHEMA.contains(&format!("c.created_at + {NEVER_MESSAGED}")));
     }

@@ -489,7 +489,7 @@ fn a_session_that_ends_on_the_server_takes_the_app_back_to_sign_in() {
 const LANG_KEY: &str = "parlor-app-lang";
 
 /// axe-core's script: `AXE_CORE_JS`, else where `.ci/run` installs it from npm.
-fn axe_source() -> Option<String> {
+pub(crate) fn axe_source() -> Option<String> {
     let path = std::env::var("AXE_CORE_JS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| {
@@ -501,7 +501,7 @@ fn axe_source() -> Option<String> {
 
 /// The page's WCAG 2.1 A and AA violations as axe-core finds them: rule, impact and the first
 /// few elements.
-fn wcag_violations(browser: &Browser, axe: &str) -> Vec<String> {
+pub(crate) fn wcag_violations(browser: &Browser, axe: &str) -> Vec<String> {
     browser.run(axe);
     let found = browser.run_async(
         "const done = arguments[arguments.length - 1];

@@ -49,6 +49,8 @@ mod query_plans;
 mod read_state;
 mod readme_examples;
 mod retention;
+mod search;
+mod search_browser;
 mod send_path;
 mod shutdown;
 mod telemetry;

@@ -22,12 +22,22 @@ fn plan(conn: &rusqlite::Connection, sql: &str) -> Vec<String> {
 /// searched on `tenant_id` alone, unless it is the order of a page with a LIMIT: a clinic's
 /// whole directory for a few of its rows), or sorts rows outside any index.
 fn is_costly(sql: &str, step: &str) -> bool {
-    // A scan of a table-valued function or a list of constants is not a table scan.
-    (step.starts_with("SCAN ") && !step.starts_with("SCAN CONSTANT ROW"))
+    // A scan of a table-valued function or a list of constants is not a table scan, nor is a
+    // full-text query (FTS5's index string holds an M for its MATCH): it reads the index.
+    (step.starts_with("SCAN ")
+        && !step.starts_with("SCAN CONSTANT ROW")
+        && !is_full_text_match(step))
         || step.contains("USE TEMP B-TREE")
         || (step.starts_with("SEARCH ")
             && step.ends_with("(tenant_id=?)")
             && !sql.contains("LIMIT"))
+}
+
+/// `SCAN t VIRTUAL TABLE INDEX n:M…`: FTS5 answering a MATCH from its index.
+fn is_full_text_match(step: &str) -> bool {
+    step.split_once(" VIRTUAL TABLE INDEX ")
+        .and_then(|(_, index)| index.split_once(':'))
+        .is_some_and(|(_, idx_str)| idx_str.starts_with('M'))
 }
 
 #[test]
@@ -74,6 +84,44 @@ fn the_check_sees_a_scan_and_a_sort() {
     assert_eq!(
         steps.iter().filter(|s| is_costly(sql, s)).count(),
         1,
+        "{steps:?}"
+    );
+    // The search index read whole (no MATCH), and messages found by text then sorted outside
+    // the index by something other than its rank.
+    let sql = "SELECT rowid FROM message_search ORDER BY rowid";
+    let steps = plan(&conn, sql);
+    assert_eq!(
+        steps.iter().filter(|s| is_costly(sql, s)).count(),
+        1,
+        "{steps:?}"
+    );
+    let sql = "SELECT m.id FROM message_search JOIN messages m ON m.id = message_search.rowid
+               WHERE message_search MATCH ?1 ORDER BY m.created_at LIMIT 5";
+    let steps = plan(&conn, sql);
+    assert_eq!(
+        steps.iter().filter(|s| is_costly(sql, s)).count(),
+        1,
+        "{steps:?}"
+    );
+}
+
+/// A user's search starts from the user's own memberships, whatever the planner would guess:
+/// from the tenant's side it read every conversation of the clinic to find a patient's ten.
+#[test]
+fn a_users_search_reads_their_memberships_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plans.db");
+    let store = Store::open(&path, &StoreOptions::default()).unwrap();
+    store.close_blocking().unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let reads = hot_reads();
+    let (_, sql) = reads
+        .iter()
+        .find(|(name, _)| *name == "message_search::conversations_of")
+        .expect("listed");
+    let steps = plan(&conn, sql);
+    assert!(
+        steps[0].contains("participants_user_activity (user_id=?)"),
         "{steps:?}"
     );
 }

@@ -10,6 +10,7 @@ mod directory;
 mod events;
 mod messages;
 mod retention;
+mod search;
 mod session;
 mod webhooks;
 
@@ -20,6 +21,7 @@ pub use directory::*;
 pub use events::*;
 pub use messages::*;
 pub use retention::*;
+pub use search::*;
 pub use session::*;
 pub use webhooks::*;
 

@@ -270,6 +270,10 @@ fn every_native_operation_answers_as_its_document_says() {
         200,
     );
     live.ok("GET", &format!("/unread?as={PATIENT}"), None, 200);
+    let found = live.ok("GET", "/search?q=hello&limit=1", None, 200);
+    assert!(!found["data"].as_array().unwrap().is_empty(), "{found}");
+    live.ok("GET", &format!("/search?q=hello&as={PATIENT}"), None, 200);
+    live.ok("GET", "/search?q=%22hello", None, 400);
 
     // Retention and legal holds.
     live.ok("GET", "/retention", None, 200);
