@@ -199,6 +199,9 @@ struct Acked {
     at: Instant,
 }
 
+/// Litestream's default `monitor-interval` (deploy/litestream.yml leaves it so).
+const MONITOR_INTERVAL: Duration = Duration::from_secs(1);
+
 #[test]
 fn litestream_replicates_under_load_and_restores_every_message_older_than_its_sync_interval() {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/ci-python/bin/litestream");
@@ -325,9 +328,14 @@ fn litestream_replicates_under_load_and_restores_every_message_older_than_its_sy
         .collect::<rusqlite::Result<_>>()
         .unwrap();
     let acked = acked.lock().unwrap();
+    // Litestream notices a commit on its next look at the WAL (`monitor-interval`, 1 s by
+    // default) and ships it on the next sync: what can be lost is that much plus the sync
+    // interval. One CI run under the whole suite's load lost 4 messages acknowledged between 1
+    // and 2 s before the kill.
+    let window = sync_interval + MONITOR_INTERVAL;
     let required: Vec<&Acked> = acked
         .iter()
-        .filter(|a| a.at + sync_interval <= killed_at)
+        .filter(|a| a.at + window <= killed_at)
         .collect();
     let missing: Vec<&str> = required
         .iter()
@@ -337,12 +345,13 @@ fn litestream_replicates_under_load_and_restores_every_message_older_than_its_sy
     let acked_found = acked.iter().filter(|a| found.contains(&a.body)).count();
     println!(
         "litestream drill: {} sends, {} acknowledged, {} of them restored; {} acknowledged more \
-         than the sync interval ({} s) before the kill, {} missing; restore took {} ms",
+         than the sync interval plus the monitor interval ({} s) before the kill, {} missing; \
+         restore took {} ms",
         sent.load(Ordering::Relaxed),
         acked.len(),
         acked_found,
         required.len(),
-        sync_interval.as_secs(),
+        window.as_secs(),
         missing.len(),
         restore_time.as_millis()
     );
