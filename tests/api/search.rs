@@ -357,8 +357,7 @@ fn sends_edits_and_deletes_change_what_is_found_at_once() {
     assert_eq!(r.status, 204, "{:?}", r.body);
     assert_eq!(found(&app, &admin, "flu"), vec![kept]);
 
-    // Other faces write through the same store: a Pigeons-style edit path is the service's, and
-    // every message written by any surface is indexed by the same triggers.
+    // After all that, the index still holds exactly what a search may find, word for word.
     let report = parlor::store::integrity::verify(
         &app.dir.path().join("parlor.db"),
         parlor::store::integrity::Depth::Full,
