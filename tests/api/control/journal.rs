@@ -664,7 +664,10 @@ fn the_bytes_bound_holds_the_file_and_the_memory_under_load() {
     round(0);
     let after_first = rss();
     let size_first = std::fs::metadata(&file).unwrap().len();
-    for r in 1..4 {
+    // Five more rounds (95 MiB of bodies): memory that kept them would show as far more than
+    // the bound below. Measured: 0.5 to 14 MB of growth alone, 31 MB once (over three rounds)
+    // under the whole suite's load in CI, where the allocator keeps more per thread.
+    for r in 1..6 {
         round(r);
     }
     let after_last = rss();
@@ -688,8 +691,8 @@ fn the_bytes_bound_holds_the_file_and_the_memory_under_load() {
          {counted} kept, server RSS {after_first} then {after_last} bytes"
     );
     assert!(
-        grown < 24 * 1024 * 1024,
-        "the server grew by {grown} bytes over 57 MiB of recorded bodies ({after_first} -> {after_last})"
+        grown < 40 * 1024 * 1024,
+        "the server grew by {grown} bytes over 95 MiB of recorded bodies ({after_first} -> {after_last})"
     );
     let _ = child.kill();
     let _ = child.wait();
