@@ -703,10 +703,11 @@ fn twenty_megabytes_round_trip_byte_for_byte_with_flat_memory() {
     // Holding the file once would add at least its 20 MiB. What still grows is bounded whatever
     // the file's size (a 60 MiB file grew the peak by the same 0-11 MiB as this one): the
     // chunks in flight, SQLite's page caches where the warm-up left them short of their caps
-    // (8 MiB for the writer, 2 MiB per reader) and the C allocator's arenas behind them.
+    // (8 MiB for the writer, 2 MiB per reader) and the C allocator's arenas behind them; under
+    // the whole suite's load in CI, 16.2 MiB once. The bound stays under the file's 20 MiB.
     let grown = after as i64 - before as i64;
     assert!(
-        grown < 16 * 1024,
+        grown < 19 * 1024,
         "peak RSS grew by {grown} KiB (from {before} KiB)"
     );
     let (status, stderr) = server.terminate();
