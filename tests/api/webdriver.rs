@@ -173,9 +173,18 @@ impl Browser {
         })
     }
 
+    /// Clicks the displayed element matching `css`; when the page re-rendered it between the
+    /// finding and the click (a live update), finds it again.
     pub fn click(&self, css: &str) {
-        let e = self.element(css);
-        self.session_call("POST", &format!("/element/{e}/click"), Some(json!({})));
+        self.wait_for(css, |b| {
+            let e = b.element(css);
+            let path = format!("/session/{}/element/{e}/click", b.session);
+            match b.call("POST", &path, Some(json!({}))) {
+                Ok(_) => Some(()),
+                Err(e) if e.contains("stale element reference") => None,
+                Err(e) => panic!("{e}"),
+            }
+        })
     }
 
     pub fn type_into(&self, css: &str, text: &str) {
