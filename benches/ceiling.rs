@@ -439,11 +439,27 @@ fn commit_batch(
         *next += 1;
         send_once(conn, tenant, conv, sender)?;
     }
+    index_noted_messages(conn)?;
     conn.prepare_cached("COMMIT")?.execute([])?;
     if WAL_FRAMES.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES {
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))?;
         WAL_FRAMES.store(0, Ordering::Relaxed);
     }
+    Ok(())
+}
+
+/// What the writer does before each commit (store::message_search::index_pending): the batch's
+/// messages, which the insert trigger noted, go into the search index in one statement.
+fn index_noted_messages(conn: &Connection) -> Res<()> {
+    conn.prepare_cached(
+        "INSERT INTO message_search (rowid, body, scope)
+         SELECT s.id, s.body, s.scope
+         FROM message_search_pending p CROSS JOIN message_search_source s ON s.id = p.id
+         ORDER BY p.id",
+    )?
+    .execute([])?;
+    conn.prepare_cached("DELETE FROM message_search_pending")?
+        .execute([])?;
     Ok(())
 }
 

@@ -86,7 +86,8 @@ ensure_varied() {  # size
         DROP TRIGGER message_search_insert; DROP TRIGGER message_search_update;
         DROP TRIGGER message_search_delete; DROP TRIGGER message_search_conversation;
         DROP TRIGGER message_search_forget_conversation;
-        DROP TABLE message_search; DROP VIEW message_search_source;
+        DROP TABLE message_search; DROP TABLE message_search_pending;
+        DROP VIEW message_search_source;
         VACUUM;" || die "dropping the index failed"
     echo "$stamp" > "$dir/stamp"
 }

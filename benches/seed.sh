@@ -208,6 +208,13 @@ WHERE last_read_seq < (SELECT last_seq FROM conversations WHERE id = participant
 
 .read $tokdir/tokens.sql
 
+-- The messages the insert trigger noted for search, indexed as the server's writer does before
+-- each commit (store::message_search::index_pending): in one statement, one segment.
+INSERT INTO message_search (rowid, body, scope)
+SELECT s.id, s.body, s.scope
+FROM message_search_pending p CROSS JOIN message_search_source s ON s.id = p.id ORDER BY p.id;
+DELETE FROM message_search_pending;
+
 COMMIT;
 PRAGMA wal_checkpoint(TRUNCATE);
 SELECT 'seeded: ' || (SELECT count(*) FROM users) || ' users, '

@@ -195,6 +195,7 @@ impl Store {
         if !health.is_damaged() {
             configure_writer(&conn, options.synchronous)?;
             schema::apply(&mut conn)?;
+            index_noted_messages(&conn);
         }
 
         let pool_key = key.cloned();
@@ -835,6 +836,26 @@ pub(crate) fn padded<'a, T>(
     id: impl Fn(&T) -> i64 + 'a,
 ) -> impl Iterator<Item = Option<i64>> + 'a {
     (0..IN_CHUNK).map(move |i| chunk.get(i).map(&id))
+}
+
+/// Indexes for search the messages a tool other than Parlor's writer inserted (the benchmark's
+/// seed, a repair with the sqlite3 shell): the writer indexes its own before each commit. A
+/// failure leaves them noted for the writer's first commit.
+fn index_noted_messages(conn: &Connection) {
+    let indexed = conn
+        .execute_batch("BEGIN IMMEDIATE")
+        .and_then(|_| message_search::index_pending(conn))
+        .and_then(|n| conn.execute_batch("COMMIT").map(|_| n));
+    match indexed {
+        Ok(0) => {}
+        Ok(n) => tracing::info!("indexed {n} messages for search"),
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            tracing::warn!("indexing noted messages for search: {e}");
+        }
+    }
 }
 
 /// Runs `f` in one read transaction: its statements see one snapshot, and SQLite takes its WAL

@@ -604,8 +604,11 @@ fn run_batch(conn: &Connection, batch: Vec<Job>, health: &Health, settled: &dyn 
         let _ = conn.execute_batch("ROLLBACK");
         Err(StorageFault::Damaged.error())
     } else {
+        // The batch's new messages go into the search index together (schema.sql, step 13);
+        // failing that, nothing of the batch is kept.
+        let indexed = super::message_search::index_pending(conn);
         let started = Instant::now();
-        let committed = conn.exec("COMMIT", []);
+        let committed = indexed.and_then(|_| conn.exec("COMMIT", []));
         metrics::histogram!(names::WRITER_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
         let outcome = if committed.is_ok() {
             "committed"
