@@ -13,7 +13,8 @@
 //! caller's token and the members' users are read once, as the server keeps them in memory
 //! (src/service/memo.rs).
 //! `send` is group commit as the writer does it, without its per-command savepoints: BEGIN
-//! IMMEDIATE, `batch` sends, COMMIT under `synchronous=FULL`, each send with the statements
+//! IMMEDIATE, `batch` sends, the batch's messages into the search index, COMMIT under
+//! `synchronous=FULL`, each send with the statements
 //! `service::messages::send_in` runs (conversation, membership, next seq, insert, the
 //! conversation's last message, everyone's read state and sort key). It writes: give it a copy.
 //!
@@ -439,27 +440,13 @@ fn commit_batch(
         *next += 1;
         send_once(conn, tenant, conv, sender)?;
     }
-    index_noted_messages(conn)?;
+    // As the writer: the batch's messages, which the insert trigger noted, into the search index.
+    parlor::store::message_search::index_pending(conn)?;
     conn.prepare_cached("COMMIT")?.execute([])?;
     if WAL_FRAMES.load(Ordering::Relaxed) >= CHECKPOINT_FRAMES {
         conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(0))?;
         WAL_FRAMES.store(0, Ordering::Relaxed);
     }
-    Ok(())
-}
-
-/// What the writer does before each commit (store::message_search::index_pending): the batch's
-/// messages, which the insert trigger noted, go into the search index in one statement.
-fn index_noted_messages(conn: &Connection) -> Res<()> {
-    conn.prepare_cached(
-        "INSERT INTO message_search (rowid, body, scope)
-         SELECT s.id, s.body, s.scope
-         FROM message_search_pending p CROSS JOIN message_search_source s ON s.id = p.id
-         ORDER BY p.id",
-    )?
-    .execute([])?;
-    conn.prepare_cached("DELETE FROM message_search_pending")?
-        .execute([])?;
     Ok(())
 }
 

@@ -40,6 +40,66 @@ where
     }
 }
 
+/// An upload as it came: the name the client gave the file, the short text fields a form
+/// sent before it, and its bytes as they arrive.
+pub struct Upload {
+    pub filename: Option<String>,
+    pub fields: Vec<(String, String)>,
+    pub body: UploadBody,
+}
+
+/// An upload's bytes: a form's file part (with the form, which must live as long as the part
+/// is read), or the request's whole body.
+pub enum UploadBody {
+    Form(Box<(actix_multipart::Multipart, Pieces<actix_multipart::Field>)>),
+    Raw(Pieces<actix_web::web::Payload>),
+}
+
+impl Stream for UploadBody {
+    type Item = Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut() {
+            UploadBody::Form(form) => Pin::new(&mut form.1).poll_next(cx),
+            UploadBody::Raw(body) => Pin::new(body).poll_next(cx),
+        }
+    }
+}
+
+impl Upload {
+    /// The upload `req` carries: a `multipart/form-data` form's file part (`file_field`), named
+    /// as the form names it, else `filename`; or the body itself, named `filename`, else by
+    /// the `X-Parlor-Filename` header.
+    pub async fn read(
+        req: &HttpRequest,
+        payload: actix_web::web::Payload,
+        filename: Option<String>,
+    ) -> Result<Upload> {
+        if !is_multipart(req) {
+            return Ok(Upload {
+                filename: raw_filename(req, filename),
+                fields: Vec::new(),
+                body: UploadBody::Raw(Pieces(payload)),
+            });
+        }
+        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
+        let part = file_field(&mut form).await?;
+        Ok(Upload {
+            filename: part.filename.or(filename),
+            fields: part.fields,
+            body: UploadBody::Form(Box::new((form, Pieces(part.field)))),
+        })
+    }
+
+    /// A text field the form sent before the file.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// Where absolute links to this server start: `public_url`, else the scheme and host the
 /// request came to.
 pub fn base_url(public_url: Option<&str>, req: &HttpRequest) -> String {
@@ -58,7 +118,7 @@ pub fn base_url(public_url: Option<&str>, req: &HttpRequest) -> String {
 }
 
 /// Whether the request carries a multipart form (else its body is the file itself).
-pub fn is_multipart(req: &HttpRequest) -> bool {
+fn is_multipart(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -70,7 +130,7 @@ pub fn is_multipart(req: &HttpRequest) -> bool {
 }
 
 /// A raw upload's file name: the query's, else the header's (percent-decoded).
-pub fn raw_filename(req: &HttpRequest, query: Option<String>) -> Option<String> {
+fn raw_filename(req: &HttpRequest, query: Option<String>) -> Option<String> {
     query.or_else(|| {
         let v = req.headers().get(FILENAME_HEADER)?;
         let decoded: Vec<u8> = percent_decode(v.as_bytes());
@@ -116,15 +176,15 @@ pub fn check_length(req: &HttpRequest, max: u64) -> Result<()> {
 const MAX_TEXT_FIELD: usize = 4096;
 
 /// A multipart upload's file part, its file name, and the text fields that came before it.
-pub struct FilePart {
-    pub field: actix_multipart::Field,
-    pub filename: Option<String>,
-    pub fields: Vec<(String, String)>,
+struct FilePart {
+    field: actix_multipart::Field,
+    filename: Option<String>,
+    fields: Vec<(String, String)>,
 }
 
 /// Multipart fields in turn; the one named `file` (or the first with a file name) is the
 /// upload; short text fields before it are kept.
-pub async fn file_field(multipart: &mut actix_multipart::Multipart) -> Result<FilePart> {
+async fn file_field(multipart: &mut actix_multipart::Multipart) -> Result<FilePart> {
     let mut fields = Vec::new();
     loop {
         let next = std::future::poll_fn(|cx| Pin::new(&mut *multipart).poll_next(cx)).await;

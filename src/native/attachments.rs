@@ -8,15 +8,8 @@ use super::error::ApiResult;
 use super::extract::Query;
 use super::{path_ref, query_ref};
 use crate::app::App;
-use crate::http::files::{self, Pieces};
+use crate::http::files::{self, Upload};
 use crate::service::attachments::Limits;
-
-pub fn limits(app: &App) -> Limits {
-    Limits {
-        max_file: app.settings.attachment_max_bytes,
-        tenant_quota: app.settings.attachment_quota_bytes,
-    }
-}
 
 /// `multipart/form-data` with a `file` part, or the file itself as the body (its name in
 /// `?filename=` or `X-Parlor-Filename`). The type is detected from the bytes.
@@ -29,37 +22,16 @@ pub async fn upload(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let q = query.0;
-    let limits = limits(&app);
+    let limits = Limits::of(&app.settings);
     files::check_length(&req, limits.max_file)?;
     let uploader = caller.acting_user(&app, query_ref(q.as_user)?).await?;
     let conv = path_ref(&path, "conversation")?;
-    let attachment = if files::is_multipart(&req) {
-        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-        let part = files::file_field(&mut form).await?;
-        let name = part.filename.or(q.filename).unwrap_or_default();
-        app.service
-            .upload(
-                caller.tenant,
-                conv,
-                uploader,
-                &name,
-                limits,
-                Pieces(part.field),
-            )
-            .await?
-    } else {
-        let name = files::raw_filename(&req, q.filename).unwrap_or_default();
-        app.service
-            .upload(
-                caller.tenant,
-                conv,
-                uploader,
-                &name,
-                limits,
-                Pieces(payload),
-            )
-            .await?
-    };
+    let upload = Upload::read(&req, payload, q.filename).await?;
+    let name = upload.filename.unwrap_or_default();
+    let attachment = app
+        .service
+        .upload(caller.tenant, conv, uploader, &name, limits, upload.body)
+        .await?;
     Ok(HttpResponse::Created().json(AttachmentDto::from(attachment)))
 }
 

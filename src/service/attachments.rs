@@ -36,6 +36,15 @@ pub struct Limits {
     pub tenant_quota: u64,
 }
 
+impl Limits {
+    pub fn of(settings: &crate::config::Settings) -> Limits {
+        Limits {
+            max_file: settings.attachment_max_bytes,
+            tenant_quota: settings.attachment_quota_bytes,
+        }
+    }
+}
+
 /// The types a browser may show in its own window: pictures and PDFs, which run nothing in the
 /// site's origin. Everything else (SVG, HTML, XML, scripts, archives…) is only ever a download.
 const INLINE: &[&str] = &[

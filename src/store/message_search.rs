@@ -446,12 +446,14 @@ mod tests {
     }
 
     fn found(conn: &Connection, word: &str) -> Vec<i64> {
-        conn.prepare("SELECT rowid FROM message_search WHERE message_search MATCH ?1 ORDER BY rowid")
-            .unwrap()
-            .query_map([word], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
+        conn.prepare(
+            "SELECT rowid FROM message_search WHERE message_search MATCH ?1 ORDER BY rowid",
+        )
+        .unwrap()
+        .query_map([word], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
     }
 
     /// How many leaf pages FTS5 has written to the index: the write counter of its structure
@@ -459,9 +461,17 @@ mod tests {
     /// version mark, then the number of levels, of segments and the counter, as SQLite varints).
     fn leaves_written(conn: &Connection) -> u64 {
         let record: Vec<u8> = conn
-            .query_row("SELECT block FROM message_search_data WHERE id = 10", [], |r| r.get(0))
+            .query_row(
+                "SELECT block FROM message_search_data WHERE id = 10",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
-        let mut at = if record[4..8] == [0xff, 0, 0, 1] { 8 } else { 4 };
+        let mut at = if record[4..8] == [0xff, 0, 0, 1] {
+            8
+        } else {
+            4
+        };
         let mut varint = || {
             let mut value = 0u64;
             for i in 0..9 {
@@ -518,7 +528,8 @@ mod tests {
         conn.execute("UPDATE messages SET deleted_at = 1 WHERE id = 3", [])
             .unwrap();
         send(&conn, 4, 1, "knee erased");
-        conn.execute("DELETE FROM messages WHERE id = 4", []).unwrap();
+        conn.execute("DELETE FROM messages WHERE id = 4", [])
+            .unwrap();
         send(&conn, 5, 2, "knee in a conversation deleted and restored");
         send(&conn, 6, 1, "knee kept");
         conn.execute_batch(

@@ -10,25 +10,8 @@ use serde_json::{json, Value};
 
 use crate::helpers::{spawn_with, TestApp, ADMIN_TOKEN};
 
-/// An answer with its body as bytes.
-pub struct Got {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub bytes: Vec<u8>,
-}
-
-impl Got {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
-    }
-}
+/// An answer with its body as bytes (the connection tests' `Raw`).
+pub use crate::connections::Raw as Got;
 
 fn got(result: Result<ureq::Response, ureq::Error>) -> Got {
     let response = match result {
@@ -42,16 +25,16 @@ fn got(result: Result<ureq::Response, ureq::Error>) -> Got {
         .into_iter()
         .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
         .collect();
-    let mut bytes = Vec::new();
+    let mut body = Vec::new();
     response
         .into_reader()
         .take(64 * 1024 * 1024)
-        .read_to_end(&mut bytes)
+        .read_to_end(&mut body)
         .expect("read the body");
     Got {
         status,
         headers,
-        bytes,
+        body,
     }
 }
 
@@ -178,6 +161,13 @@ impl Clinic {
         format!("/parlor/v1/conversations/{}/attachments", self.conv)
     }
 
+    /// The patient deletes message `m` (a message's JSON).
+    pub fn delete_message(&self, m: &Value) {
+        let url = format!("/parlor/v1/messages/{}", m["id"]);
+        let r = got(self.req("DELETE", &url, &self.patient_token).call());
+        assert_eq!(r.status, 204, "{}", String::from_utf8_lossy(&r.body));
+    }
+
     /// The patient uploads `bytes` as `name`; the file's JSON.
     pub fn upload(&self, name: &str, bytes: &[u8]) -> Value {
         let r = upload_raw(
@@ -186,7 +176,7 @@ impl Clinic {
             "application/octet-stream",
             bytes,
         );
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         r.json()
     }
 
@@ -199,7 +189,7 @@ impl Clinic {
                 &self.patient_token,
             )
             .send_json(json!({"body": "see attached", "attachment_ids": ids})));
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         r.json()
     }
 
@@ -228,7 +218,7 @@ fn a_file_goes_up_with_a_message_and_comes_back_to_participants_only() {
 
     // Unsent: only its uploader (and admins) see it.
     assert_eq!(c.download(&id, &c.provider_token).status, 404);
-    assert_eq!(c.download(&id, &c.patient_token).bytes, bytes);
+    assert_eq!(c.download(&id, &c.patient_token).body, bytes);
 
     let m = c.send(&[&id]);
     assert_eq!(m["files"][0]["id"], id.as_str());
@@ -258,7 +248,7 @@ fn a_file_goes_up_with_a_message_and_comes_back_to_participants_only() {
     for token in [&c.provider_token, &c.patient_token, &c.tenant_admin_token] {
         let d = c.download(&id, token);
         assert_eq!(d.status, 200);
-        assert_eq!(d.bytes, bytes, "byte for byte");
+        assert_eq!(d.body, bytes, "byte for byte");
         assert_eq!(d.header("x-content-type-options"), Some("nosniff"));
         assert_eq!(
             d.header("etag"),
@@ -278,7 +268,7 @@ fn a_file_goes_up_with_a_message_and_comes_back_to_participants_only() {
     // A non-participant of the tenant and another tenant's admin: as if it did not exist.
     for token in [&c.outsider_token, &c.other_admin_token] {
         let d = c.download(&id, token);
-        assert_eq!(d.status, 404, "{}", String::from_utf8_lossy(&d.bytes));
+        assert_eq!(d.status, 404, "{}", String::from_utf8_lossy(&d.body));
         assert_eq!(d.json()["error"]["code"], "not_found");
         let meta = got(c
             .req("GET", &format!("/parlor/v1/attachments/{id}"), token)
@@ -298,7 +288,7 @@ fn a_file_goes_up_with_a_message_and_comes_back_to_participants_only() {
                 &c.tenant_admin_token,
             )
             .call());
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let data = r.json()["data"].as_array().cloned().unwrap_or_default();
         if data.len() >= 4 || std::time::Instant::now() > deadline {
             break data;
@@ -331,12 +321,12 @@ fn multipart_uploads_and_type_detection_ignores_the_claim() {
         "text/html",
         PNG,
     );
-    assert_eq!(png.status, 201, "{}", String::from_utf8_lossy(&png.bytes));
+    assert_eq!(png.status, 201, "{}", String::from_utf8_lossy(&png.body));
     let png = png.json();
     assert_eq!(png["content_type"], "image/png");
     assert_eq!(png["filename"], "photo.svg");
     let d = c.download(png["id"].as_str().unwrap(), &c.patient_token);
-    assert_eq!(d.bytes, PNG);
+    assert_eq!(d.body, PNG);
     assert_eq!(d.header("content-type"), Some("image/png"));
     assert!(d
         .header("content-disposition")
@@ -358,7 +348,7 @@ fn multipart_uploads_and_type_detection_ignores_the_claim() {
         assert_ne!(up["content_type"], "image/png", "{up}");
         let d = c.download(up["id"].as_str().unwrap(), &c.patient_token);
         assert_eq!(d.status, 200);
-        assert_eq!(d.bytes, bytes);
+        assert_eq!(d.body, bytes);
         let disposition = d.header("content-disposition").unwrap();
         assert!(disposition.starts_with("attachment;"), "{disposition}");
         assert!(
@@ -378,7 +368,7 @@ fn multipart_uploads_and_type_detection_ignores_the_claim() {
         .req("POST", &c.upload_path(), &c.patient_token)
         .set("X-Parlor-Filename", "r%C3%A9sum%C3%A9.pdf")
         .send_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"));
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["filename"], "résumé.pdf");
     assert_eq!(r.json()["content_type"], "application/pdf");
     let d = c.download(r.json()["id"].as_str().unwrap(), &c.patient_token);
@@ -398,7 +388,7 @@ fn multipart_uploads_and_type_detection_ignores_the_claim() {
         .send_string(&format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"caption\"\r\n\r\nhi\r\n--{boundary}--\r\n"
         )));
-    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["error"]["field"], "file");
     let r = upload_raw(
         c.req("POST", &c.upload_path(), &c.patient_token),
@@ -423,16 +413,16 @@ fn ranges_etags_and_unsatisfiable_ranges() {
     let edge = 1024 * 1024;
     let d = range(&format!("bytes={}-{}", edge - 10, edge + 9));
     assert_eq!(d.status, 206);
-    assert_eq!(d.bytes, &bytes[edge - 10..edge + 10]);
+    assert_eq!(d.body, &bytes[edge - 10..edge + 10]);
     assert_eq!(
         d.header("content-range"),
         Some(format!("bytes {}-{}/{}", edge - 10, edge + 9, bytes.len()).as_str())
     );
     let d = range("bytes=-5");
     assert_eq!(d.status, 206);
-    assert_eq!(d.bytes, &bytes[bytes.len() - 5..]);
+    assert_eq!(d.body, &bytes[bytes.len() - 5..]);
     let d = range(&format!("bytes={}-", bytes.len() - 3));
-    assert_eq!(d.bytes, &bytes[bytes.len() - 3..]);
+    assert_eq!(d.body, &bytes[bytes.len() - 3..]);
 
     let d = range(&format!("bytes={}-", bytes.len()));
     assert_eq!(d.status, 416);
@@ -447,7 +437,7 @@ fn ranges_etags_and_unsatisfiable_ranges() {
         .set("If-None-Match", &etag)
         .call());
     assert_eq!(d.status, 304);
-    assert!(d.bytes.is_empty());
+    assert!(d.body.is_empty());
     // A range of another version is answered with the whole file.
     let d = got(c
         .req("GET", &url, &c.patient_token)
@@ -455,7 +445,7 @@ fn ranges_etags_and_unsatisfiable_ranges() {
         .set("If-Range", "\"something-else\"")
         .call());
     assert_eq!(d.status, 200);
-    assert_eq!(d.bytes.len(), bytes.len());
+    assert_eq!(d.body.len(), bytes.len());
 }
 
 #[test]
@@ -479,7 +469,7 @@ fn limits_and_the_tenant_quota_answer_413_naming_them() {
             &too_big,
         ),
     ] {
-        assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.bytes));
+        assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
         let message = r.json()["error"]["message"].as_str().unwrap().to_string();
         assert!(message.contains("attachment_max_bytes"), "{message}");
     }
@@ -488,7 +478,7 @@ fn limits_and_the_tenant_quota_answer_413_naming_them() {
         .req("POST", &c.upload_path(), &c.patient_token)
         .set("Transfer-Encoding", "chunked")
         .send(std::io::Cursor::new(too_big.clone())));
-    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.status, 413, "{}", String::from_utf8_lossy(&r.body));
 
     c.upload("a.bin", &noise(100_000, 4));
     c.upload("b.bin", &noise(100_000, 5));
@@ -532,7 +522,7 @@ fn damaged_content_is_a_clear_error_and_parlor_check_names_the_file() {
         "UPDATE attachment_chunks SET data = X'01' || substr(data, 2) WHERE n = 0",
     );
     let d = c.download(id, &c.patient_token);
-    assert_eq!(d.status, 503, "{}", String::from_utf8_lossy(&d.bytes));
+    assert_eq!(d.status, 503, "{}", String::from_utf8_lossy(&d.body));
     let message = d.json()["error"]["message"].as_str().unwrap().to_string();
     assert!(message.contains("checksum"), "{message}");
 
@@ -567,14 +557,7 @@ fn deleting_a_message_deletes_its_files_unless_a_hold_keeps_them() {
     let a = c.upload("a.bin", &noise(1500, 8));
     let m = c.send(&[a["id"].as_str().unwrap()]);
     assert_eq!(count(&c), (1, 1));
-    let r = got(c
-        .req(
-            "DELETE",
-            &format!("/parlor/v1/messages/{}", m["id"]),
-            &c.patient_token,
-        )
-        .call());
-    assert_eq!(r.status, 204);
+    c.delete_message(&m);
     assert_eq!(count(&c), (0, 0));
     assert_eq!(
         c.download(a["id"].as_str().unwrap(), &c.tenant_admin_token)
@@ -586,17 +569,10 @@ fn deleting_a_message_deletes_its_files_unless_a_hold_keeps_them() {
     let hold = got(c
         .req("POST", "/parlor/v1/legal-holds", &c.tenant_admin_token)
         .send_json(json!({"conversation": c.conv, "reason": "litigation"})));
-    assert_eq!(hold.status, 201, "{}", String::from_utf8_lossy(&hold.bytes));
+    assert_eq!(hold.status, 201, "{}", String::from_utf8_lossy(&hold.body));
     let b = c.upload("b.bin", &noise(1500, 9));
     let m = c.send(&[b["id"].as_str().unwrap()]);
-    let r = got(c
-        .req(
-            "DELETE",
-            &format!("/parlor/v1/messages/{}", m["id"]),
-            &c.patient_token,
-        )
-        .call());
-    assert_eq!(r.status, 204);
+    c.delete_message(&m);
     assert_eq!(count(&c), (1, 1));
     // Kept for the hold, but nobody reads a deleted message's file but an admin.
     assert_eq!(
@@ -682,7 +658,7 @@ fn twenty_megabytes_round_trip_byte_for_byte_with_flat_memory() {
     .send_bytes(&bytes));
     let upload_time = started.elapsed();
     let uploaded = peak_rss_kib(pid);
-    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.bytes));
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
     let id = up.json()["id"].as_str().unwrap().to_string();
     let started = std::time::Instant::now();
     let d = got(ureq::get(&format!(
@@ -694,7 +670,7 @@ fn twenty_megabytes_round_trip_byte_for_byte_with_flat_memory() {
     .call());
     let download_time = started.elapsed();
     assert_eq!(d.status, 200);
-    assert!(d.bytes == bytes, "the download differs from the upload");
+    assert!(d.body == bytes, "the download differs from the upload");
     let after = peak_rss_kib(pid);
     eprintln!(
         "20 MiB: upload {upload_time:?}, download {download_time:?}; server peak RSS {before} KiB \
@@ -723,7 +699,7 @@ fn the_server_admin_names_the_uploader_and_the_tenant() {
         .query("as", &c.provider.to_string())
         .query("filename", "n.bin")
         .send_bytes(b"\0\x01\x02"));
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["uploader_id"], c.provider);
     // Without `as` the server admin is nobody to upload as.
     let r = got(ureq::post(&c.app.url(&c.upload_path()))
@@ -772,7 +748,7 @@ mod pigeons {
             "application/octet-stream",
             PNG,
         );
-        assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.bytes));
+        assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
         let up = up.json();
         assert_eq!(up["message"], "Attachment uploaded successfully");
         let file = up["data"].clone();
@@ -789,7 +765,7 @@ mod pigeons {
             "attachments": [id, {"note": "kept as given"}],
             "device": {"type": "mobile", "os": "ios"},
         })));
-        assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.bytes));
+        assert_eq!(sent.status, 201, "{}", String::from_utf8_lossy(&sent.body));
         let m = sent.json()["data"].clone();
         assert_eq!(m["context"]["type"], "image");
         assert_eq!(m["attachments"][0], json!({"note": "kept as given"}));
@@ -812,7 +788,7 @@ mod pigeons {
             .set("X-PUBLIC-KEY", PK)
             .call());
         assert_eq!(d.status, 200);
-        assert_eq!(d.bytes, PNG);
+        assert_eq!(d.body, PNG);
         assert_eq!(d.header("x-content-type-options"), Some("nosniff"));
 
         // Someone outside the conversation: Laravel's 404.
@@ -840,7 +816,7 @@ mod pigeons {
             again.status,
             422,
             "{}",
-            String::from_utf8_lossy(&again.bytes)
+            String::from_utf8_lossy(&again.body)
         );
         assert!(again.json()["errors"]["attachments"][0]
             .as_str()
@@ -882,7 +858,7 @@ fn the_patient_export_carries_the_files_and_their_content() {
             &c.tenant_admin_token,
         )
         .call());
-    assert_eq!(doc.status, 200, "{}", String::from_utf8_lossy(&doc.bytes));
+    assert_eq!(doc.status, 200, "{}", String::from_utf8_lossy(&doc.body));
     let doc = doc.json();
     assert_eq!(doc["format"], "parlor-patient-export/2");
     let conv = &doc["conversations"][0];
@@ -907,7 +883,7 @@ fn the_patient_export_carries_the_files_and_their_content() {
             &c.tenant_admin_token,
         )
         .call());
-    let page = String::from_utf8(page.bytes).unwrap();
+    let page = String::from_utf8(page.body).unwrap();
     let png64 = base64::engine::general_purpose::STANDARD.encode(PNG);
     assert!(
         page.contains(&format!("src=\"data:image/png;base64,{png64}\"")),
@@ -934,7 +910,7 @@ fn retention_removes_a_purged_messages_files_with_it() {
     let r = got(c
         .req("PUT", "/parlor/v1/retention", &c.tenant_admin_token)
         .send_json(json!({"message_days": 1})));
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.bytes));
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     let service = c.app.service.clone();
     let sweep = actix_web::rt::System::new()
         .block_on(async move {
@@ -970,7 +946,7 @@ fn retention_removes_a_purged_messages_files_with_it() {
     );
     assert_eq!(
         c.download(new["id"].as_str().unwrap(), &c.provider_token)
-            .bytes,
+            .body,
         noise(5000, 16)
     );
 }
@@ -1006,7 +982,7 @@ fn an_encrypted_database_keeps_its_files_encrypted_and_working() {
     .set("Authorization", "Bearer parlor-demo-admin-token")
     .set("X-Parlor-Tenant", "1")
     .send_bytes(&marker));
-    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.bytes));
+    assert_eq!(up.status, 201, "{}", String::from_utf8_lossy(&up.body));
     let id = up.json()["id"].as_str().unwrap().to_string();
     let d = got(ureq::get(&format!(
         "{}/parlor/v1/attachments/{id}/content",
@@ -1015,7 +991,7 @@ fn an_encrypted_database_keeps_its_files_encrypted_and_working() {
     .set("Authorization", "Bearer parlor-demo-admin-token")
     .set("X-Parlor-Tenant", "1")
     .call());
-    assert!(d.bytes == marker);
+    assert!(d.body == marker);
     let (status, stderr) = server.terminate();
     assert!(status.success(), "{stderr}");
     // Nothing of the file is readable in the database file or beside it.

@@ -586,6 +586,36 @@ fn out(o: &std::process::Output) -> String {
     )
 }
 
+/// Takes the first (`order` "ASC") or the last ("DESC") searchable message out of the index, as
+/// a tool writing behind Parlor's back could; returns its id and scope words.
+fn unindex(conn: &rusqlite::Connection, order: &str) -> (i64, String) {
+    let (id, body, scope): (i64, String, String) = conn
+        .query_row(
+            &format!(
+                "SELECT id, body, scope FROM message_search_source ORDER BY id {order} LIMIT 1"
+            ),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap();
+    conn.execute(
+        "INSERT INTO message_search (message_search, rowid, body, scope)
+         VALUES ('delete', ?1, ?2, ?3)",
+        rusqlite::params![id, body, scope],
+    )
+    .unwrap();
+    (id, scope)
+}
+
+/// Indexes message `id` under `words` it does not hold.
+fn index_as(conn: &rusqlite::Connection, id: i64, words: &str, scope: &str) {
+    conn.execute(
+        "INSERT INTO message_search (rowid, body, scope) VALUES (?1, ?2, ?3)",
+        rusqlite::params![id, words, scope],
+    )
+    .unwrap();
+}
+
 #[test]
 fn check_finds_an_index_out_of_step_and_rebuild_mends_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -598,37 +628,9 @@ fn check_finds_an_index_out_of_step_and_rebuild_mends_it() {
     // under words it does not hold, and another taken out of the index altogether.
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let (id, body, scope): (i64, String, String) = conn
-            .query_row(
-                "SELECT id, body, scope FROM message_search_source ORDER BY id LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        conn.execute(
-            "INSERT INTO message_search (message_search, rowid, body, scope)
-             VALUES ('delete', ?1, ?2, ?3)",
-            rusqlite::params![id, body, scope],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO message_search (rowid, body, scope) VALUES (?1, 'zanzibar', ?2)",
-            rusqlite::params![id, scope],
-        )
-        .unwrap();
-        let (id, body, scope): (i64, String, String) = conn
-            .query_row(
-                "SELECT id, body, scope FROM message_search_source ORDER BY id DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        conn.execute(
-            "INSERT INTO message_search (message_search, rowid, body, scope)
-             VALUES ('delete', ?1, ?2, ?3)",
-            rusqlite::params![id, body, scope],
-        )
-        .unwrap();
+        let (id, scope) = unindex(&conn, "ASC");
+        index_as(&conn, id, "zanzibar", &scope);
+        unindex(&conn, "DESC");
     }
     let o = parlor(&db, &["check"]);
     let text = out(&o);
@@ -653,24 +655,8 @@ fn check_finds_an_index_out_of_step_and_rebuild_mends_it() {
     // the full check reads every word, and --fix rebuilds too.
     {
         let conn = rusqlite::Connection::open(&db).unwrap();
-        let (id, body, scope): (i64, String, String) = conn
-            .query_row(
-                "SELECT id, body, scope FROM message_search_source ORDER BY id LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .unwrap();
-        conn.execute(
-            "INSERT INTO message_search (message_search, rowid, body, scope)
-             VALUES ('delete', ?1, ?2, ?3)",
-            rusqlite::params![id, body, scope],
-        )
-        .unwrap();
-        conn.execute(
-            "INSERT INTO message_search (rowid, body, scope) VALUES (?1, 'zanzibar', ?2)",
-            rusqlite::params![id, scope],
-        )
-        .unwrap();
+        let (id, scope) = unindex(&conn, "ASC");
+        index_as(&conn, id, "zanzibar", &scope);
     }
     let o = parlor(&db, &["check", "--quick"]);
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -18,21 +18,10 @@ pub struct Server {
     stderr: std::thread::JoinHandle<String>,
 }
 
-/// `parlor serve` on `db`, once it says where it listens.
-fn serve(db: &Path, args: &[&str]) -> Server {
-    serve_with(db, args, &[])
-}
-
-/// `serve` with environment variables.
-pub fn serve_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_parlor"))
-        .arg("--db")
-        .arg(db)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(args)
-        .env_remove("PARLOR_DB")
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
+/// `command` started with its standard output piped to the caller and its standard error
+/// gathered by a thread, whose result is all of it once the process ends.
+pub fn spawn(command: &mut Command) -> (Child, ChildStdout, std::thread::JoinHandle<String>) {
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -44,6 +33,26 @@ pub fn serve_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let _ = stderr.read_to_string(&mut text);
         text
     });
+    (child, stdout, stderr)
+}
+
+/// `parlor serve` on `db`, once it says where it listens.
+fn serve(db: &Path, args: &[&str]) -> Server {
+    serve_with(db, args, &[])
+}
+
+/// `serve` with environment variables.
+pub fn serve_with(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_parlor"));
+    command
+        .arg("--db")
+        .arg(db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("PARLOR_DB")
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn");
+    let (child, stdout, stderr) = spawn(&mut command);
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {

@@ -14,7 +14,8 @@ use super::error::{PigeonsError, PigeonsResult};
 use super::{base, convert, key, Prefix};
 use crate::app::App;
 use crate::error::Error;
-use crate::http::files::{self, Pieces};
+use crate::http::files::{self, Upload};
+use crate::service::attachments::Limits;
 
 #[derive(Deserialize)]
 pub struct UploadQuery {
@@ -70,48 +71,26 @@ pub async fn upload(
     prefix: web::Data<Prefix>,
 ) -> PigeonsResult<HttpResponse> {
     let q = query.into_inner();
-    let limits = crate::service::attachments::Limits {
-        max_file: app.settings.attachment_max_bytes,
-        tenant_quota: app.settings.attachment_quota_bytes,
-    };
+    let limits = Limits::of(&app.settings);
     files::check_length(&req, limits.max_file)?;
-    let attachment = if files::is_multipart(&req) {
-        let mut form = actix_multipart::Multipart::new(req.headers(), payload);
-        let part = files::file_field(&mut form).await?;
-        let conversation = part
-            .fields
-            .iter()
-            .find(|(k, _)| k == "conversation_uuid")
-            .map(|(_, v)| v.clone())
-            .or(q.conversation_uuid)
-            .ok_or_else(|| required("conversation_uuid"))?;
-        let name = part.filename.or(q.filename).unwrap_or_default();
-        app.service
-            .upload(
-                caller.tenant.id,
-                key(&conversation),
-                caller.user.id,
-                &name,
-                limits,
-                Pieces(part.field),
-            )
-            .await?
-    } else {
-        let conversation = q
-            .conversation_uuid
-            .ok_or_else(|| required("conversation_uuid"))?;
-        let name = files::raw_filename(&req, q.filename).unwrap_or_default();
-        app.service
-            .upload(
-                caller.tenant.id,
-                key(&conversation),
-                caller.user.id,
-                &name,
-                limits,
-                Pieces(payload),
-            )
-            .await?
-    };
+    let upload = Upload::read(&req, payload, q.filename).await?;
+    let conversation = upload
+        .field("conversation_uuid")
+        .map(str::to_owned)
+        .or(q.conversation_uuid)
+        .ok_or_else(|| required("conversation_uuid"))?;
+    let name = upload.filename.unwrap_or_default();
+    let attachment = app
+        .service
+        .upload(
+            caller.tenant.id,
+            key(&conversation),
+            caller.user.id,
+            &name,
+            limits,
+            upload.body,
+        )
+        .await?;
     Ok(HttpResponse::Created().json(Done {
         message: "Attachment uploaded successfully",
         data: convert::file(&attachment.as_file(), &base(&app, &req, &prefix)),

@@ -11,9 +11,9 @@ mod packaging;
 mod progress;
 mod request_logs;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -32,25 +32,16 @@ impl Process {
     /// read until it says where it listens.
     pub fn demo(env: &[(&str, &str)]) -> Process {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_parlor"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_parlor"));
+        command
             .arg("--db")
             .arg(dir.path().join("parlor.db"))
             .args(["serve", "--demo", "--bind", "127.0.0.1:0"])
             .env_remove("PARLOR_DB")
             // The binary's own default filter unless a test names one.
             .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start parlor");
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stderr.read_to_string(&mut text);
-            text
-        });
+            .envs(env.iter().copied());
+        let (child, stdout, stderr) = crate::shutdown::spawn(&mut command);
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let (mut base, mut metrics) = (None, None);
