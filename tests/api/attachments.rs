@@ -14,17 +14,7 @@ use crate::helpers::{spawn_with, TestApp, ADMIN_TOKEN};
 pub use crate::connections::Raw as Got;
 
 fn got(result: Result<ureq::Response, ureq::Error>) -> Got {
-    let response = match result {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("request failed: {e}"),
-    };
-    let status = response.status();
-    let headers = response
-        .headers_names()
-        .into_iter()
-        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
-        .collect();
+    let (status, headers, response) = crate::helpers::answered(result);
     let mut body = Vec::new();
     response
         .into_reader()

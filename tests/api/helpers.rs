@@ -129,18 +129,26 @@ impl Req {
     }
 }
 
-fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
+/// The response to a request, whatever its status: its status, its headers and the response
+/// (its body still to read). A request that got no answer fails the test.
+pub fn answered(
+    result: Result<ureq::Response, ureq::Error>,
+) -> (u16, Vec<(String, String)>, ureq::Response) {
     let response = match result {
         Ok(r) => r,
         Err(ureq::Error::Status(_, r)) => r,
         Err(e) => panic!("request failed: {e}"),
     };
-    let status = response.status();
     let headers = response
         .headers_names()
         .into_iter()
         .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_string())))
         .collect();
+    (response.status(), headers, response)
+}
+
+fn finish(result: Result<ureq::Response, ureq::Error>) -> Resp {
+    let (status, headers, response) = answered(result);
     let text = response.into_string().unwrap_or_default();
     Resp {
         status,
