@@ -299,6 +299,7 @@ pub async fn build_app(
                 service.clock.clone(),
                 backups.clone(),
                 app.closing.subscribe(),
+                app.settings.audit.then(|| service.store.clone()),
             )?;
         }
     }

@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::store::cipher::{self, Key};
 use crate::store::integrity::{self, Depth};
 use crate::store::snapshot;
+use crate::store::Store;
 pub use status::Status;
 pub use thinning::Keep;
 
@@ -275,12 +276,13 @@ fn io(doing: &str, e: std::io::Error) -> Error {
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(600);
 
 /// Starts the schedule on a thread of its own. It stops when `closing` turns true (the server
-/// stops) or the database file is gone.
+/// stops) or the database file is gone. With `audit`, each run is an entry of the audit trail.
 pub fn start(
     plan: Plan,
     clock: Clock,
     status: Status,
     closing: tokio::sync::watch::Receiver<bool>,
+    audit: Option<Store>,
 ) -> Result<()> {
     status.scheduled(&plan);
     if let Some((at, _)) = plan.copies().pop() {
@@ -293,9 +295,35 @@ pub fn start(
     );
     std::thread::Builder::new()
         .name("parlor-backup".into())
-        .spawn(move || schedule(&plan, &clock, &status, &closing))
+        .spawn(move || schedule(&plan, &clock, &status, &closing, audit.as_ref()))
         .map(drop)
         .map_err(Error::internal)
+}
+
+/// A run in the audit trail, like `parlor backup`'s but by the server (`system`): a copy of
+/// every record leaves the database. Where it went and its size, or why it failed; never
+/// content.
+fn audit_entry(at: Millis, outcome: &std::result::Result<Done, Failed>) -> crate::audit::Entry {
+    let (result, detail) = match outcome {
+        Ok(done) => (
+            "ok",
+            serde_json::json!({
+                "file": done.file.display().to_string(),
+                "bytes": done.bytes,
+                "removed_older_copies": done.pruned.len(),
+            }),
+        ),
+        Err(e) => ("failed", serde_json::json!({ "error": e.to_string() })),
+    };
+    crate::audit::Entry {
+        at,
+        actor: crate::audit::Actor::System,
+        surface: "system".into(),
+        action: "backup".into(),
+        outcome: result.into(),
+        detail: Some(detail.to_string()),
+        ..crate::audit::Entry::default()
+    }
 }
 
 fn schedule(
@@ -303,6 +331,7 @@ fn schedule(
     clock: &Clock,
     status: &Status,
     closing: &tokio::sync::watch::Receiver<bool>,
+    audit: Option<&Store>,
 ) {
     let every_ms = plan.every.as_millis() as Millis;
     let mut retry_at: Option<Millis> = None;
@@ -332,6 +361,11 @@ fn schedule(
         let outcome = run_once(plan, now);
         let took = started.elapsed();
         metrics::histogram!("parlor_backup_duration_seconds").record(took.as_secs_f64());
+        if let Some(store) = audit {
+            if let Err(e) = store.record_blocking(audit_entry(now, &outcome)) {
+                tracing::error!("the scheduled backup's audit entry was not stored: {e}");
+            }
+        }
         match outcome {
             Ok(done) => {
                 metrics::counter!("parlor_backups_total", "outcome" => "ok").increment(1);

@@ -398,6 +398,18 @@ impl Store {
         }
     }
 
+    /// `record` for a thread outside the async runtime (the backup schedule): queued, or
+    /// stored before this returns.
+    pub fn record_blocking(&self, entry: crate::audit::Entry) -> Result<()> {
+        match self.audit.push(entry) {
+            Ok(()) => Ok(()),
+            Err(entry) => {
+                let answer = self.writer.submit(move |c| audit::append(c, [*entry]))?;
+                answer.blocking_recv().map_err(|_| writer::stopped())?
+            }
+        }
+    }
+
     /// A number that changes whenever this process commits a change to a user, token, API key
     /// or tenant (see `writer::DirectoryVersion`).
     pub fn directory_version(&self) -> u64 {

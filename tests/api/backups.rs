@@ -100,6 +100,38 @@ pub fn holds_message(copy: &Path, key: Option<&Key>, body: &str) -> bool {
         == 1
 }
 
+/// The details of the audit trail's scheduled backups with `outcome`, once there is one
+/// (entries are stored a moment after the run).
+fn audited_backups(app: &TestApp, outcome: &str) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let wanted = outcome.to_string();
+        let details: Vec<String> = app
+            .service
+            .store
+            .read_blocking(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT detail FROM audit WHERE action = 'backup' AND surface = 'system'
+                       AND actor_kind = 'system' AND tenant_id IS NULL AND outcome = ?1",
+                )?;
+                let rows = stmt.query_map([wanted], |r| r.get(0))?;
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
+            })
+            .unwrap();
+        if !details.is_empty() {
+            return details
+                .iter()
+                .map(|d| serde_json::from_str(d).unwrap())
+                .collect();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {outcome} backup in the audit trail"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn a_scheduled_backup_is_verified_put_in_place_and_older_copies_are_thinned() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,6 +193,15 @@ fn a_scheduled_backup_is_verified_put_in_place_and_older_copies_are_thinned() {
     }
     let newest = backups.join(files.last().unwrap());
     assert!(holds_message(&newest, None, "kept in the newest copy"));
+
+    // Each run is in the audit trail, as the server's (`system`), naming the copy.
+    let audited = audited_backups(&app, "ok");
+    let first = audited[0]["file"].as_str().unwrap();
+    assert!(
+        files.iter().any(|f| first.ends_with(f.as_str())),
+        "{audited:?}"
+    );
+    assert!(audited[0]["bytes"].as_u64().unwrap() > 0, "{audited:?}");
 }
 
 #[test]
@@ -217,6 +258,9 @@ fn a_failed_backup_is_reported_by_readyz_without_failing_it() {
         assert!(Instant::now() < deadline, "{}", ready.text);
         std::thread::sleep(Duration::from_millis(100));
     }
+    let audited = audited_backups(&app, "failed");
+    let error = audited[0]["error"].as_str().unwrap();
+    assert!(error.contains("could not be made"), "{audited:?}");
 }
 
 #[test]
