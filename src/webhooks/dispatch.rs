@@ -17,7 +17,7 @@ use super::{payload, Webhooks};
 use crate::domain::{Ids, Message, MessageId};
 use crate::error::Result;
 use crate::service::Service;
-use crate::store::events::Event;
+use crate::store::events::{Event, Restart};
 use crate::store::messages;
 use crate::store::webhooks::{self as store, Endpoint, NewAttempt, NewDelivery};
 
@@ -30,6 +30,9 @@ const SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Where the dispatcher is in the log, and where the stored cursor is.
 pub struct Cursor {
+    /// The log this position is in: how many restores (the stand-in's reset, a snapshot) had
+    /// replaced it when it was read (`store::events::Restart::count`).
+    log: u64,
     /// None until read from the database.
     at: Option<i64>,
     saved: i64,
@@ -42,6 +45,7 @@ pub struct Cursor {
 impl Default for Cursor {
     fn default() -> Self {
         Cursor {
+            log: 0,
             at: None,
             saved: 0,
             saved_when: std::time::Instant::now(),
@@ -57,10 +61,26 @@ pub async fn catch_up(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) 
     Ok(())
 }
 
-/// Stores a cursor that ran ahead of the stored one (at a stop).
+/// How many restores have replaced the log so far. The writer counts one before any command
+/// runs on the restored file, so a write command that finds the count it was prepared under
+/// writes into the log its page was read from.
+fn restores(service: &Service) -> watch::Receiver<Restart> {
+    service.store.event_restarts()
+}
+
+/// Stores a cursor that ran ahead of the stored one (at a stop), unless a restore replaced the
+/// log it is a position in.
 async fn save(service: &Service, cursor: &Cursor) {
     if let Some(at) = cursor.at.filter(|at| *at > cursor.saved) {
-        if let Err(e) = service.store.write(move |c| store::set_cursor(c, at)).await {
+        let (log, restarts) = (cursor.log, restores(service));
+        let saved = service
+            .store
+            .write(move |c| match restarts.borrow().count == log {
+                true => store::set_cursor(c, at),
+                false => Ok(()),
+            })
+            .await;
+        if let Err(e) = saved {
             tracing::warn!("webhooks: storing the log cursor at a stop: {e}");
         }
     }
@@ -77,8 +97,6 @@ pub async fn run(
     mut closing: watch::Receiver<bool>,
 ) {
     let mut read_now = !caught_up;
-    let mut restarts = service.store.event_restarts();
-    restarts.borrow_and_update();
     loop {
         if !read_now {
             tokio::select! {
@@ -88,12 +106,6 @@ pub async fn run(
         }
         read_now = false;
         committed.borrow_and_update();
-        // A restore (the stand-in's reset, a snapshot) replaced the log and the stored cursor
-        // with it; the writer marks that before it moves `committed`.
-        if restarts.has_changed().unwrap_or(false) {
-            restarts.borrow_and_update();
-            cursor = Cursor::default();
-        }
         loop {
             match step(&service, &hooks, &mut cursor).await {
                 Ok(true) => continue,
@@ -120,7 +132,20 @@ struct Page {
 }
 
 /// Handles one page of events; true when there may be more.
+///
+/// A restore (the stand-in's reset, a snapshot) replaces the log and the stored cursor with
+/// it: a position in the old log means nothing in the new one, so the cursor is read again. A
+/// page read from the old log is dropped, and its deliveries and cursor are never written into
+/// the new one: the write checks, on the writer's thread, that no restore came in between.
 async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Result<bool> {
+    let restarts = restores(service);
+    let log = restarts.borrow().count;
+    if log != cursor.log {
+        *cursor = Cursor {
+            log,
+            ..Cursor::default()
+        };
+    }
     let known = cursor.at;
     let page = service
         .store
@@ -156,6 +181,9 @@ async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Resul
             })
         })
         .await?;
+    if restarts.borrow().count != log {
+        return Ok(true);
+    }
     if let Some(stored) = page.stored {
         cursor.at = Some(stored);
         cursor.saved = stored;
@@ -200,9 +228,12 @@ async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Resul
         cursor.at = Some(last);
         return Ok(more);
     }
-    service
+    let written = service
         .store
         .write(move |c| {
+            if restarts.borrow().count != log {
+                return Ok(false);
+            }
             for (endpoint, seq, kind, body) in &queued {
                 let uid = format!("msg_{}", ids.uuid(now).replace('-', ""));
                 let status = if endpoint.capture {
@@ -242,9 +273,13 @@ async fn step(service: &Service, hooks: &Webhooks, cursor: &mut Cursor) -> Resul
                     )?;
                 }
             }
-            store::set_cursor(c, last)
+            store::set_cursor(c, last)?;
+            Ok(true)
         })
         .await?;
+    if !written {
+        return Ok(true);
+    }
     if captured > 0 {
         metrics::counter!(crate::telemetry::names::WEBHOOK_ATTEMPTS, "outcome" => "captured")
             .increment(captured as u64);

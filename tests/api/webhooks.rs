@@ -27,7 +27,7 @@ const PATIENT: i64 = 52;
 pub(crate) struct Received {
     path: String,
     headers: HashMap<String, String>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Received {

@@ -414,6 +414,103 @@ fn webhooks_go_on_after_a_restore_took_the_log_back() {
     assert_eq!(receiver.wait_for(4).len(), 4);
 }
 
+/// The dispatcher reads a page of events, then writes its deliveries and cursor. A restore
+/// between the two must not get that page written into the restored log: a delivery for a
+/// message the restored state never had, and a cursor past the restored log's next events.
+/// The writer is held (one command a transaction) so that the restore is queued before the
+/// dispatcher's write of the page it read from the old log.
+#[test]
+fn a_page_read_before_a_restore_is_not_written_into_the_restored_log() {
+    let app = spawn_with(|s| {
+        s.demo = true;
+        s.max_batch = 1;
+    });
+    let receiver = crate::webhooks::Receiver::start(&[]);
+    let r = app
+        .post("/parlor/v1/webhooks")
+        .admin()
+        .tenant(1)
+        .json(&json!({
+            "url": receiver.url(),
+            "events": ["message.created"],
+            "include_text": true
+        }));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    snapshot(&app, "before");
+
+    let hold = |store: parlor::store::Store| {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let holding = std::thread::spawn(move || {
+            store.write_blocking(move |_| {
+                let _ = held.recv();
+                Ok(())
+            })
+        });
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        (release, holding)
+    };
+    let (release_first, first) = hold(app.service.store.clone());
+    // A send made inside the server (not a request, which the restore would wait for),
+    // queued behind the first hold; then a second hold, then the restore.
+    let service = app.service.clone();
+    let sent = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(service.send_message(
+            parlor::domain::TenantId(1),
+            parlor::domain::IdRef::Id(2),
+            parlor::domain::UserId(4),
+            parlor::service::messages::NewMessage {
+                body: "only in the old log".into(),
+                ..Default::default()
+            },
+        ))
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (release_second, second) = hold(app.service.store.clone());
+    let base = app.base.clone();
+    let restored = std::thread::spawn(move || {
+        ureq::post(&format!("{base}/__parlor/snapshots/before/restore"))
+            .set(
+                "Authorization",
+                &format!("Bearer {}", crate::helpers::ADMIN_TOKEN),
+            )
+            .call()
+            .map(|r| r.status())
+            .map_err(|e| e.to_string())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The send commits; the dispatcher reads its event and queues its write behind the
+    // second hold and the restore.
+    release_first.send(()).unwrap();
+    first.join().unwrap().unwrap();
+    sent.join().unwrap().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    release_second.send(()).unwrap();
+    second.join().unwrap().unwrap();
+    assert_eq!(restored.join().unwrap().unwrap(), 204);
+
+    // The restored log's next event takes the seq the old log's send had (and its message the
+    // same id): only the text tells them apart.
+    let r = app
+        .post("/parlor/v1/conversations/2/messages")
+        .admin()
+        .tenant(1)
+        .json(&json!({ "as": 4, "body": "after the restore" }));
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    receiver.wait_for(1);
+    // Time for a delivery that should not be there to arrive too.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let delivered: Vec<Value> = receiver
+        .wait_for(1)
+        .iter()
+        .map(|d| serde_json::from_str::<Value>(&d.body).unwrap()["data"]["message"]["body"].clone())
+        .collect();
+    assert_eq!(delivered, [json!("after the restore")]);
+}
+
 /// Opens the tenant's event stream as the server admin (with `extra` header lines, each ending
 /// in CRLF) and gives a reader of its lines: each call reads up to the line that starts with
 /// what it is given and returns the lines read.
