@@ -32,6 +32,7 @@ use actix_web::{HttpMessage as _, HttpResponse};
 use futures_core::Stream;
 
 use super::framing::HEAD_MARK;
+use crate::telemetry::requests::REQUEST_ID_HEADER;
 
 /// How long a request body may take.
 /// In the extensions of a HEAD request, which everything inside the guard sees as a GET.
@@ -140,8 +141,13 @@ where
             let res = answer.await?;
             if timed_out.get() {
                 let request = res.request().clone();
+                // The answer replaced still names the request (`telemetry::requests`).
+                let id = res.headers().get(&REQUEST_ID_HEADER).cloned();
                 let mut res =
                     ServiceResponse::new(request, request_timeout(limits)).map_into_right_body();
+                if let Some(id) = id {
+                    res.headers_mut().insert(REQUEST_ID_HEADER.clone(), id);
+                }
                 if hsts {
                     strict_transport(&mut res);
                 }

@@ -236,12 +236,21 @@ fn a_body_that_stops_arriving_gets_408_and_the_connection_closes() {
         request(
             "POST",
             "/parlor/v1/auth/login",
-            &["Content-Type: application/json", "Content-Length: 100"]
+            &[
+                "Content-Type: application/json",
+                "Content-Length: 100",
+                "X-Request-Id: stalled-upload-1"
+            ]
         )
     );
     let got = exchange(addr(&app), stalled.as_bytes(), &["POST"], QUIET);
     assert_eq!(got.statuses(), [408], "{got:?}");
     assert_eq!(got.responses[0].header("connection"), Some("close"));
+    // Like every answer, it names the request it answers.
+    assert_eq!(
+        got.responses[0].header("x-request-id"),
+        Some("stalled-upload-1")
+    );
     assert!(
         String::from_utf8_lossy(&got.responses[0].body).contains("did not arrive in time"),
         "{got:?}"
