@@ -171,6 +171,12 @@ async fn authenticate(req: HttpRequest) -> Result<(web::Data<App>, Principal), E
     Ok((app, principal))
 }
 
+/// Why the request's credentials are refused on the native API (401, or 403 for a token
+/// without the ability), if they are.
+pub(super) async fn refusal(req: HttpRequest) -> Option<Error> {
+    authenticate(req).await.err()
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;

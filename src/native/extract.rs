@@ -110,12 +110,45 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     })
 }
 
+/// A query as its handler reads it: at once when it parses; otherwise once the caller's
+/// credentials have been checked.
+pub enum QueryFuture<T> {
+    Parsed(std::future::Ready<Result<T, ApiError>>),
+    Refused(Pin<Box<dyn Future<Output = ApiError>>>),
+}
+
+impl<T> Future for QueryFuture<T> {
+    type Output = Result<T, ApiError>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        match self.get_mut() {
+            QueryFuture::Parsed(parsed) => Pin::new(parsed).poll(cx),
+            QueryFuture::Refused(refusal) => refusal.as_mut().poll(cx).map(Err),
+        }
+    }
+}
+
+/// Every route that reads a query also names its caller, whose extractor actix polls beside
+/// this one: a query that does not parse would answer before the credentials are checked, and
+/// a caller with a wrong token would learn about the query (400) instead of their token (401).
+/// So a refused query waits for the credentials' check and answers its refusal first.
 impl<T: DeserializeOwned + 'static> FromRequest for Query<T> {
     type Error = ApiError;
-    type Future = std::future::Ready<Result<Self, ApiError>>;
+    type Future = QueryFuture<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        std::future::ready(parse_query(req.query_string()).map(Query).map_err(ApiError))
+        match parse_query(req.query_string()) {
+            Ok(q) => QueryFuture::Parsed(std::future::ready(Ok(Query(q)))),
+            Err(e) => {
+                let req = req.clone();
+                QueryFuture::Refused(Box::pin(async move {
+                    ApiError(super::auth::refusal(req).await.unwrap_or(e))
+                }))
+            }
+        }
     }
 }
 

@@ -82,3 +82,22 @@ fn wrong_content_types_are_still_parsed_as_json_or_refused_cleanly() {
     assert!((400..500).contains(&r.status), "{} {}", r.status, r.body);
     assert_eq!(conversation(&app, c.t, conv)["message_count"], 0);
 }
+
+/// Credentials are checked before the query is read: a caller with a wrong token, or none,
+/// hears about that (401), never about the query (400).
+#[test]
+fn a_wrong_token_is_refused_before_a_malformed_query() {
+    let app = spawn_app();
+    let c = clinic(&app, "Clinic");
+    for path in ["/conversations?limit=abc", "/contacts?limit=abc"] {
+        let path = v1(path);
+        let r = app.get(&path).bearer("not-a-token").send();
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+        let r = app.get(&path).send();
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+        // With good credentials, the query's problem.
+        let r = app.get(&path).bearer(&c.patient_token).send();
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.body["error"]["field"], "limit", "{path}: {}", r.body);
+    }
+}
