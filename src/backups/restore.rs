@@ -34,13 +34,7 @@ pub fn restore(settings: &Settings, copy: &Path, now: Millis) -> Result<Restored
         ));
     }
     let key = crate::encryption::key_for(settings)?;
-    if offline::in_use(db, key.as_ref())? {
-        return Err(Error::Conflict(format!(
-            "{} is open in another process (a running server, Litestream, a sqlite3 shell); stop \
-             it first, then restore",
-            db.display()
-        )));
-    }
+    refuse_if_in_use(db, key.as_ref())?;
     let dir = match db.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -52,7 +46,13 @@ pub fn restore(settings: &Settings, copy: &Path, now: Millis) -> Result<Restored
     let _ = std::fs::remove_file(&staged);
     let placed = stage(copy, &staged, key.as_ref()).and_then(|()| {
         let stamp = crate::domain::time::utc(now).format("%Y%m%dT%H%M%SZ");
-        swap(db, &staged, &format!("{name}.replaced-{stamp}"), &dir)
+        place(
+            db,
+            &staged,
+            key.as_ref(),
+            &format!("{name}.replaced-{stamp}"),
+            &dir,
+        )
     });
     if placed.is_err() {
         let _ = std::fs::remove_file(&staged);
@@ -83,6 +83,31 @@ fn stage(copy: &Path, staged: &Path, key: Option<&crate::store::cipher::Key>) ->
         return Err(Error::invalid("file", text));
     }
     Ok(())
+}
+
+fn refuse_if_in_use(db: &Path, key: Option<&crate::store::cipher::Key>) -> Result<()> {
+    if offline::in_use(db, key)? {
+        return Err(Error::Conflict(format!(
+            "{} is open in another process (a running server, Litestream, a sqlite3 shell); stop \
+             it first, then restore",
+            db.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The last step, once the copy is staged and verified: checks again that nobody has the
+/// database open (staging and verifying take seconds on a large file, and a server started
+/// meanwhile would go on writing into the file moved aside), then swaps.
+fn place(
+    db: &Path,
+    staged: &Path,
+    key: Option<&crate::store::cipher::Key>,
+    aside_name: &str,
+    dir: &Path,
+) -> Result<Restored> {
+    refuse_if_in_use(db, key)?;
+    swap(db, staged, aside_name, dir)
 }
 
 /// Moves the database and its companions aside as `aside_name…`, then renames `staged` into
@@ -121,4 +146,41 @@ fn swap(db: &Path, staged: &Path, aside_name: &str, dir: &Path) -> Result<Restor
         db: db.to_path_buf(),
         aside: moved.into_iter().map(|(_, to)| to).collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that opened the database while the copy was being staged and verified: the
+    /// swap is refused and nothing is moved.
+    #[test]
+    fn a_database_opened_while_the_copy_was_verified_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("parlor.db");
+        let staged = dir.path().join(".parlor.db.restoring");
+        let server = rusqlite::Connection::open(&db).unwrap();
+        server
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
+        std::fs::write(&staged, b"the verified copy").unwrap();
+
+        let refused = place(&db, &staged, None, "parlor.db.replaced-x", dir.path()).unwrap_err();
+        assert!(matches!(refused, Error::Conflict(_)), "{refused}");
+        assert!(staged.exists());
+        let rows: i64 = server
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+        assert!(!dir.path().join("parlor.db.replaced-x").exists());
+
+        drop(server);
+        let restored = place(&db, &staged, None, "parlor.db.replaced-x", dir.path()).unwrap();
+        assert_eq!(std::fs::read(&db).unwrap(), b"the verified copy");
+        assert!(restored
+            .aside
+            .contains(&dir.path().join("parlor.db.replaced-x")));
+    }
 }
