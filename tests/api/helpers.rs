@@ -315,12 +315,13 @@ pub fn python_check(
         }
         Err(e) => panic!("{what} is required but python3 cannot run: {e}"),
     };
-    child
+    // A script that stops before reading (its module is missing) closes the pipe: what it
+    // printed says why, so a failed write is judged by that, not by the write's own error.
+    let written = child
         .stdin
         .take()
         .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
+        .write_all(input.to_string().as_bytes());
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -329,5 +330,22 @@ pub fn python_check(
         eprintln!("not checked by {what}: {stderr}");
         return None;
     }
+    if let Err(e) = written {
+        panic!("{what} stopped before reading its input ({e}): {stderr}");
+    }
     Some((out.status.code(), stdout, stderr))
+}
+
+/// A checker whose module is missing stops before it reads: it is reported as not installed
+/// (and skipped when not required), however much input was waiting for it.
+#[test]
+fn a_checker_without_its_module_is_skipped_not_a_broken_pipe() {
+    let input = Value::String("x".repeat(1 << 20));
+    let checked = python_check(
+        "import parlor_no_such_module",
+        &input,
+        "a checker whose module is missing",
+        false,
+    );
+    assert!(checked.is_none());
 }
