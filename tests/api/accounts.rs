@@ -1053,9 +1053,7 @@ fn the_admin_page_sends_staff_to_the_app_and_makes_a_reset_link() {
     let app = crate::helpers::spawn_demo();
     const FRONT_DESK: i64 = 3;
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "frontdesk");
-    browser.type_into("#signin-password", "demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("frontdesk", "demo-password");
     let told = browser.wait_for("the pointer to the app", |b| {
         b.text("#signin-message")
             .filter(|t| t.contains("clinic's app"))
@@ -1063,9 +1061,7 @@ fn the_admin_page_sends_staff_to_the_app_and_makes_a_reset_link() {
     assert!(told.contains("Dana Brooks (staff)"), "{told}");
     browser.element("#signin-app-link");
 
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     browser.click("#nav a[href=\"#users\"]");
     browser.click(&format!("#users tr[data-user=\"{FRONT_DESK}\"] button"));
     let state = browser.wait_for("whether a link is outstanding", |b| {

@@ -107,9 +107,7 @@ fn an_admin_opens_a_patients_access_report_and_narrows_it_by_action() {
     await_entry(&app, "create");
 
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     browser.click("#nav a[href=\"#users\"]");
     browser.click(&format!("#users tr[data-user=\"{PATIENT}\"] button"));
     browser.click("#user-access-report");

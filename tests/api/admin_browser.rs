@@ -54,9 +54,7 @@ fn an_admin_signs_in_sends_as_the_provider_sees_the_badge_move_and_signs_out() {
     let before = app.unread(CLINIC, CONVERSATION, PATIENT);
 
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
 
     let shown = browser.wait_for("the patient's unread count in the inbox", |b| {
         count(b, CONVERSATION, PATIENT)

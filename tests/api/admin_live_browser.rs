@@ -82,9 +82,7 @@ fn the_admin_page_shows_new_messages_and_reads_over_the_stream_without_polling()
     let before = app.unread(CLINIC, CONVERSATION, PATIENT);
 
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     let shown = browser.wait_for("the patient's badge in the inbox", |b| {
         inbox_count(b, PATIENT)
     });
@@ -314,9 +312,7 @@ fn a_dropped_stream_falls_back_to_polling_and_resumes_without_loss() {
     let proxy = Cutter::start(&app.base);
 
     browser.goto(&proxy.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     browser.element(&format!("a[data-open=\"{CONVERSATION}\"]"));
     browser.click(&format!("a[data-open=\"{CONVERSATION}\"]"));
     browser.element("#thread li");

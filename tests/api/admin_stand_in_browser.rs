@@ -519,9 +519,7 @@ fn the_panel_is_absent_for_a_tenant_admin_and_on_a_clinics_server() {
     // A stand-in, but the demo clinic's admin: the faces' cards, no control plane.
     let demo = spawn_demo();
     browser.goto(&demo.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     assert_eq!(absent(&browser), "absent");
     assert!(
         browser.text("#curl-mdlive").is_some(),

@@ -91,9 +91,7 @@ fn an_admin_adds_a_capture_endpoint_and_reads_its_signed_delivery_in_the_outbox(
     let app = spawn_demo();
 
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     browser.click("#nav a[href=\"#webhooks\"]");
     browser.wait_for("the empty endpoint list", |b| {
         text_now(b, "#webhooks tbody").filter(|t| t.contains("No endpoints yet"))
@@ -342,9 +340,7 @@ fn a_delivered_delivery_shows_its_answer_and_can_be_replayed_from_the_page() {
     app.send_as(CLINIC, CONVERSATION, PROVIDER, "Lab results attached.");
 
     browser.goto(&app.url(&format!("/admin#webhooks/{endpoint}")));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     let delivery = browser.wait_for("the delivered delivery", |b| {
         b.find("#outbox tr[data-status=\"delivered\"]")?;
         b.run("return document.querySelector('#outbox tr[data-status=\"delivered\"]').dataset.delivery;")

@@ -98,9 +98,7 @@ fn clinic(app: &TestApp) -> Clinic {
 /// which would make an element found before it stale.
 fn sign_in(browser: &Browser, app: &TestApp, username: &str) {
     browser.goto(&app.url("/app/"));
-    browser.type_into("#signin-username", username);
-    browser.type_into("#signin-password", &format!("{username}-password"));
-    browser.click("#signin-submit");
+    browser.sign_in(username, &format!("{username}-password"));
     browser.element("#inbox");
     browser.element("#live[data-state=\"live\"]");
 }

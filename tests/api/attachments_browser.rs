@@ -42,9 +42,7 @@ fn the_admin_page_sends_a_picture_and_shows_its_thumbnail() {
     std::fs::write(&picture, PNG).unwrap();
 
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     browser.click("a[data-open=\"2\"]");
     browser.click("#send-as option[value=\"4\"]");
     browser.type_into("#send-body", "Your x-ray.");
@@ -88,9 +86,7 @@ fn the_clinic_app_attaches_a_picture_from_the_reply_form() {
 
     browser.set_window_size(390, 844);
     browser.goto(&app.url("/app/"));
-    browser.type_into("#signin-username", "maria");
-    browser.type_into("#signin-password", "maria-password");
-    browser.click("#signin-submit");
+    browser.sign_in("maria", "maria-password");
     browser.element("#inbox");
     browser.goto(&app.url(&format!("/app/#/c/{conv}")));
     browser.wait_for("the thread", |b| {

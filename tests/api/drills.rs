@@ -166,18 +166,7 @@ fn restic_copies_the_backup_directory_off_the_machine_and_it_restores_sound() {
         .expect("a copy in the snapshot");
     assert!(copy_name >= newest, "{copy_name} is older than {newest}");
     let copy = in_snapshot.join(&copy_name);
-    let checked = Command::new(env!("CARGO_BIN_EXE_parlor"))
-        .arg("--db")
-        .arg(&copy)
-        .arg("check")
-        .env_remove("PARLOR_DB")
-        .output()
-        .unwrap();
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stdout)
-    );
+    assert_checks_sound(&copy);
     assert!(holds_message(
         &copy,
         None,
@@ -306,18 +295,7 @@ fn litestream_replicates_under_load_and_restores_every_message_older_than_its_sy
         .arg(&restored)
         .arg(&db));
     let restore_time = started.elapsed();
-    let checked = Command::new(env!("CARGO_BIN_EXE_parlor"))
-        .arg("--db")
-        .arg(&restored)
-        .arg("check")
-        .env_remove("PARLOR_DB")
-        .output()
-        .unwrap();
-    assert!(
-        checked.status.success(),
-        "{}",
-        String::from_utf8_lossy(&checked.stdout)
-    );
+    assert_checks_sound(&restored);
 
     let conn = rusqlite::Connection::open(&restored).unwrap();
     let found: HashSet<String> = conn
@@ -357,4 +335,20 @@ fn litestream_replicates_under_load_and_restores_every_message_older_than_its_sy
     );
     assert!(required.len() > 50, "too little load: {}", required.len());
     assert!(missing.is_empty(), "missing after restore: {missing:?}");
+}
+
+/// `parlor check` (the full check) finds `db` sound.
+fn assert_checks_sound(db: &Path) {
+    let checked = Command::new(env!("CARGO_BIN_EXE_parlor"))
+        .arg("--db")
+        .arg(db)
+        .arg("check")
+        .env_remove("PARLOR_DB")
+        .output()
+        .unwrap();
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stdout)
+    );
 }

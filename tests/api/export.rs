@@ -672,9 +672,7 @@ fn the_admin_page_exports_a_users_records() {
     };
     let app = crate::helpers::spawn_demo();
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     browser.element("#inbox");
     browser.click("#nav a[href=\"#users\"]");
     browser.click("#users tr[data-user=\"52\"] button");

@@ -592,9 +592,7 @@ fn the_admin_page_sets_retention_places_and_releases_a_hold_and_shows_the_last_r
     let app = crate::helpers::spawn_demo();
     let clinic = 1;
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "admin");
-    browser.type_into("#signin-password", "admin-demo-password");
-    browser.click("#signin-submit");
+    browser.sign_in("admin", "admin-demo-password");
     browser.element("#nav a[href=\"#retention\"]");
     browser.click("#nav a[href=\"#retention\"]");
     browser.wait_for("the default policy", |b| {

@@ -119,9 +119,7 @@ fn the_admin_pages_search_lists_messages_and_opens_one_in_its_conversation() {
     let app = spawn_app();
     let c = clinic(&app);
     browser.goto(&app.url("/admin"));
-    browser.type_into("#signin-username", "office");
-    browser.type_into("#signin-password", "office-password");
-    browser.click("#signin-submit");
+    browser.sign_in("office", "office-password");
     browser.element("#inbox");
 
     browser.type_into("#inbox-search", "brace");
@@ -184,9 +182,7 @@ fn the_apps_search_finds_the_patients_own_messages_and_opens_them_in_the_thread(
     let c = clinic(&app);
     browser.set_window_size(390, 844);
     browser.goto(&app.url("/app/"));
-    browser.type_into("#signin-username", "maria");
-    browser.type_into("#signin-password", "maria-password");
-    browser.click("#signin-submit");
+    browser.sign_in("maria", "maria-password");
     browser.element("#inbox");
     browser.element("#live[data-state=\"live\"]");
 

@@ -173,6 +173,13 @@ impl Browser {
         })
     }
 
+    /// Fills in the sign-in form of the admin page or the clinic's app, and sends it.
+    pub fn sign_in(&self, username: &str, password: &str) {
+        self.type_into("#signin-username", username);
+        self.type_into("#signin-password", password);
+        self.click("#signin-submit");
+    }
+
     /// Clicks the displayed element matching `css`; when the page re-rendered it between the
     /// finding and the click (a live update), finds it again.
     pub fn click(&self, css: &str) {
