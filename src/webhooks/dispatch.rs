@@ -75,9 +75,11 @@ async fn save(service: &Service, cursor: &Cursor) {
         let (log, restarts) = (cursor.log, restores(service));
         let saved = service
             .store
-            .write(move |c| match restarts.borrow().count == log {
-                true => store::set_cursor(c, at),
-                false => Ok(()),
+            .write(move |c| {
+                if restarts.borrow().count != log {
+                    return Ok(());
+                }
+                store::set_cursor(c, at)
             })
             .await;
         if let Err(e) = saved {
