@@ -8,7 +8,7 @@
 
 use super::Service;
 use crate::domain::search::TextQuery;
-use crate::domain::{ConversationId, MessageId, TenantId, UserId};
+use crate::domain::{TenantId, UserId};
 use crate::error::{Error, Result};
 use crate::store::message_search::{self, Marks, Within};
 
@@ -17,19 +17,8 @@ use crate::store::message_search::{self, Marks, Within};
 /// across the tenant with a membership check on each match.
 const NAMED_CONVERSATIONS: u32 = 100;
 
-/// One message found.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SearchHit {
-    pub message_id: MessageId,
-    pub conversation_id: ConversationId,
-    pub seq: i64,
-    pub sender_id: UserId,
-    pub sender_name: Option<String>,
-    pub conversation_name: Option<String>,
-    pub created_at: i64,
-    /// The body around the matches, in pieces: `(text, is a match)`.
-    pub snippet: Vec<(String, bool)>,
-}
+/// One message found, the body around its matches in pieces: `(text, is a match)`.
+pub type SearchHit = message_search::Hit<Vec<(String, bool)>>;
 
 /// A page of a search, best first.
 #[derive(Clone, Debug, PartialEq)]
@@ -140,16 +129,7 @@ impl Service {
             .hits
             .into_iter()
             .take(limit as usize)
-            .map(|h| SearchHit {
-                message_id: h.message_id,
-                conversation_id: h.conversation_id,
-                seq: h.seq,
-                sender_id: h.sender_id,
-                sender_name: h.sender_name,
-                conversation_name: h.conversation_name,
-                created_at: h.created_at,
-                snippet: pieces(&h.snippet, &open, &close),
-            })
+            .map(|h| h.map_snippet(|s| pieces(&s, &open, &close)))
             .collect();
         Ok(SearchPage {
             next: more.then(|| (offset + hits.len() as i64).to_string()),

@@ -32,10 +32,10 @@ pub enum Within {
     Conversations(Vec<ConversationId>),
 }
 
-/// One message found, with its snippet as `snippet()` wrote it: `open` and `close` around
-/// each match.
+/// One message found, with its snippet: as `snippet()` wrote it (`open` and `close` around
+/// each match), or as the service took it apart (`Hit::map_snippet`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Hit {
+pub struct Hit<S = String> {
     pub message_id: MessageId,
     pub conversation_id: ConversationId,
     pub seq: i64,
@@ -43,7 +43,23 @@ pub struct Hit {
     pub sender_name: Option<String>,
     pub conversation_name: Option<String>,
     pub created_at: i64,
-    pub snippet: String,
+    pub snippet: S,
+}
+
+impl<S> Hit<S> {
+    /// The same hit with its snippet in another form.
+    pub fn map_snippet<T>(self, f: impl FnOnce(S) -> T) -> Hit<T> {
+        Hit {
+            message_id: self.message_id,
+            conversation_id: self.conversation_id,
+            seq: self.seq,
+            sender_id: self.sender_id,
+            sender_name: self.sender_name,
+            conversation_name: self.conversation_name,
+            created_at: self.created_at,
+            snippet: f(self.snippet),
+        }
+    }
 }
 
 /// A page of hits, best first.
