@@ -403,10 +403,7 @@ impl Store {
     pub fn record_blocking(&self, entry: crate::audit::Entry) -> Result<()> {
         match self.audit.push(entry) {
             Ok(()) => Ok(()),
-            Err(entry) => {
-                let answer = self.writer.submit(move |c| audit::append(c, [*entry]))?;
-                answer.blocking_recv().map_err(|_| writer::stopped())?
-            }
+            Err(entry) => self.write_blocking(move |c| audit::append(c, [*entry])),
         }
     }
 

@@ -70,39 +70,33 @@ fn the_check_sees_a_scan_and_a_sort() {
     let store = Store::open(&path, &StoreOptions::default()).unwrap();
     store.close_blocking().unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let sql = "SELECT id FROM users WHERE display_name = ?1 ORDER BY created_at";
-    let steps = plan(&conn, sql);
-    assert_eq!(
-        steps.iter().filter(|s| is_costly(sql, s)).count(),
-        2,
-        "{steps:?}"
-    );
-    // Users by id, where the planner prefers the tenant's index to the ids: every user of the
-    // tenant is read to find two.
-    let sql = "SELECT id FROM users WHERE id IN (?2, ?3) AND tenant_id = ?1";
-    let steps = plan(&conn, sql);
-    assert_eq!(
-        steps.iter().filter(|s| is_costly(sql, s)).count(),
-        1,
-        "{steps:?}"
-    );
-    // The search index read whole (no MATCH), and messages found by text then sorted outside
-    // the index by something other than its rank.
-    let sql = "SELECT rowid FROM message_search ORDER BY rowid";
-    let steps = plan(&conn, sql);
-    assert_eq!(
-        steps.iter().filter(|s| is_costly(sql, s)).count(),
-        1,
-        "{steps:?}"
-    );
-    let sql = "SELECT m.id FROM message_search JOIN messages m ON m.id = message_search.rowid
-               WHERE message_search MATCH ?1 ORDER BY m.created_at LIMIT 5";
-    let steps = plan(&conn, sql);
-    assert_eq!(
-        steps.iter().filter(|s| is_costly(sql, s)).count(),
-        1,
-        "{steps:?}"
-    );
+    for (sql, costly) in [
+        (
+            "SELECT id FROM users WHERE display_name = ?1 ORDER BY created_at",
+            2,
+        ),
+        // Users by id, where the planner prefers the tenant's index to the ids: every user of
+        // the tenant is read to find two.
+        (
+            "SELECT id FROM users WHERE id IN (?2, ?3) AND tenant_id = ?1",
+            1,
+        ),
+        // The search index read whole (no MATCH), and messages found by text then sorted
+        // outside the index by something other than its rank.
+        ("SELECT rowid FROM message_search ORDER BY rowid", 1),
+        (
+            "SELECT m.id FROM message_search JOIN messages m ON m.id = message_search.rowid
+               WHERE message_search MATCH ?1 ORDER BY m.created_at LIMIT 5",
+            1,
+        ),
+    ] {
+        let steps = plan(&conn, sql);
+        assert_eq!(
+            steps.iter().filter(|s| is_costly(sql, s)).count(),
+            costly,
+            "{steps:?}"
+        );
+    }
 }
 
 /// A user's search starts from the user's own memberships, whatever the planner would guess:

@@ -566,15 +566,30 @@ fn a_search_is_an_audited_read_of_the_messages_it_found() {
 }
 
 fn parlor(db: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_parlor"))
+    parlor_keyed(db, args, None)
+}
+
+/// `parlor` on `db`, with the encryption key in `key` (none: no key).
+fn parlor_keyed(db: &Path, args: &[&str], key: Option<&Path>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_parlor"));
+    command
         .arg("--db")
         .arg(db)
         .args(args)
         .env_remove("PARLOR_DB")
         .env_remove("PARLOR_ENCRYPTION_KEY_FILE")
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run parlor")
+        .env("RUST_LOG", "warn");
+    if let Some(key) = key {
+        command.env("PARLOR_ENCRYPTION_KEY_FILE", key);
+    }
+    command.output().expect("run parlor")
+}
+
+/// `parlor check` finds nothing wrong, the search index included.
+fn assert_index_sound(db: &Path, key: Option<&Path>) {
+    let o = parlor_keyed(db, &["check"], key);
+    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
+    assert!(out(&o).contains("search index: sound"), "{}", out(&o));
 }
 
 fn out(o: &std::process::Output) -> String {
@@ -620,9 +635,7 @@ fn index_as(conn: &rusqlite::Connection, id: i64, words: &str, scope: &str) {
 fn check_finds_an_index_out_of_step_and_rebuild_mends_it() {
     let dir = tempfile::tempdir().unwrap();
     let db = crate::integrity::demo_db(dir.path());
-    let o = parlor(&db, &["check"]);
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("search index: sound"), "{}", out(&o));
+    assert_index_sound(&db, None);
 
     // Out of step, as a tool writing behind Parlor's back would leave it: a message indexed
     // under words it does not hold, and another taken out of the index altogether.
@@ -647,9 +660,7 @@ fn check_finds_an_index_out_of_step_and_rebuild_mends_it() {
     let text = out(&o);
     assert_eq!(o.status.code(), Some(1), "it found a problem: {text}");
     assert!(text.contains("Search index rebuilt:"), "{text}");
-    let o = parlor(&db, &["check"]);
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("search index: sound"), "{}", out(&o));
+    assert_index_sound(&db, None);
 
     // The words alone out of step (every message indexed, one under the wrong words): only
     // the full check reads every word, and --fix rebuilds too.
@@ -695,27 +706,9 @@ fn an_encrypted_database_searches_the_same_and_encrypting_keeps_the_index() {
     // A plain database with an index, encrypted by `parlor encrypt`: the copy's index is whole.
     let dir = tempfile::tempdir().unwrap();
     let db = crate::integrity::demo_db(dir.path());
-    let o = Command::new(env!("CARGO_BIN_EXE_parlor"))
-        .arg("--db")
-        .arg(&db)
-        .arg("encrypt")
-        .env_remove("PARLOR_DB")
-        .env("PARLOR_ENCRYPTION_KEY_FILE", &key)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let o = parlor_keyed(&db, &["encrypt"], Some(&key));
     assert!(o.status.success(), "{}", out(&o));
-    let o = Command::new(env!("CARGO_BIN_EXE_parlor"))
-        .arg("--db")
-        .arg(&db)
-        .arg("check")
-        .env_remove("PARLOR_DB")
-        .env("PARLOR_ENCRYPTION_KEY_FILE", &key)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", out(&o));
-    assert!(out(&o).contains("search index: sound"), "{}", out(&o));
+    assert_index_sound(&db, Some(&key));
 }
 
 #[test]
